@@ -1,0 +1,11 @@
+//! digital-recovery: finds the text interactions (chat, email, social messaging) that a recording
+//! platform failed to capture from Genesys Cloud CX, and recovers them.
+//!
+//! The crate is organised by concern: `api` (the custom resources), `controller` (the operator),
+//! `worker` (one shard of one recovery inside a Job), `pipeline` (query -> match -> fetch -> ingest ->
+//! verify), `genesys` and `verint` (clients of the outside services) and `sim` (faithful simulators of
+//! those services, for tests and the demo).
+
+pub mod api;
+pub mod crd;
+pub mod telemetry;
