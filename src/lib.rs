@@ -9,4 +9,5 @@
 pub mod api;
 pub mod crd;
 pub mod http;
+pub mod sim;
 pub mod telemetry;
