@@ -8,5 +8,8 @@
 
 pub mod api;
 pub mod crd;
+pub mod genesys;
+pub mod http;
 pub mod pipeline;
+pub mod sim;
 pub mod telemetry;
