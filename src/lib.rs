@@ -8,4 +8,5 @@
 
 pub mod api;
 pub mod crd;
+pub mod pipeline;
 pub mod telemetry;

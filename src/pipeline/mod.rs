@@ -1,0 +1,4 @@
+//! The recovery pipeline: collect (Genesys) -> inventory (DAS) -> match -> fetch -> ingest
+//! (Capture) -> verify (DAS).
+
+pub mod matcher;
