@@ -1,0 +1,158 @@
+//! Matcher benchmark: 1,000,000 Genesys conversations against 1,000,000 DAS contacts.
+//!
+//! `cargo bench --bench matcher` (optionally `-- ITERATIONS`). Inputs are generated a page of
+//! 1,000 at a time, as the pipeline receives them, so peak memory is the matcher's own plus one
+//! page; only the matcher calls are timed. Prints each run, the median and the process's peak
+//! resident memory (VmHWM).
+
+use std::time::{Duration, Instant};
+
+use digital_recovery::api::{MediaType, Window};
+use digital_recovery::pipeline::matcher::{
+    Classified, ContactIndex, ContactRecord, ConversationSummary, DEFAULT_TOLERANCE, MatchConfig,
+    Matcher, SessionSummary,
+};
+use jiff::{SignedDuration, Timestamp};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use uuid::Uuid;
+
+const CONVERSATIONS: u64 = 1_000_000;
+const PAGE: u64 = 1_000;
+/// 2026-11-20T00:00:00Z
+const BASE: i64 = 1_795_132_800;
+const DAY: i64 = 86_400;
+
+/// The same pseudo-random conversation for the same index, so contacts can be derived from it.
+fn conversation(seed: u64, i: u64) -> ConversationSummary {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let start = BASE + (i as i64 * DAY) / CONVERSATIONS as i64;
+    let media_type = match rng.random_range(0..3) {
+        0 => MediaType::Chat,
+        1 => MediaType::Email,
+        _ => MediaType::Social,
+    };
+    // One in five is a transfer with a second session.
+    let sessions = if rng.random_range(0..5) == 0 { 2 } else { 1 };
+    ConversationSummary {
+        conversation_id: Uuid::from_u128(rng.random()),
+        start: Timestamp::from_second(start).unwrap_or(Timestamp::UNIX_EPOCH),
+        end: Timestamp::from_second(start + rng.random_range(60..3600)).ok(),
+        sessions: (0..sessions)
+            .map(|_| SessionSummary {
+                session_id: Uuid::from_u128(rng.random()),
+                media_type: Some(media_type),
+                message_type: (media_type == MediaType::Social).then(|| "whatsapp".to_string()),
+                recorded: rng.random_range(0..50) != 0,
+            })
+            .collect(),
+    }
+}
+
+struct OwnedContact {
+    contact_id: String,
+    external_id: String,
+    start: Timestamp,
+    session_ids: Vec<String>,
+}
+
+/// DAS's view: 95% held in full, 2% lacking the later session, 3% missing, plus extras so the
+/// recording side also holds 1,000,000 contacts.
+fn contact_page(seed: u64, page: u64) -> Vec<OwnedContact> {
+    let mut out = Vec::with_capacity(PAGE as usize);
+    for i in page * PAGE..(page + 1) * PAGE {
+        let c = conversation(seed, i);
+        let roll = i % 100;
+        let (external_id, sessions) = match roll {
+            0..=2 => (Uuid::from_u128(u128::from(i) << 64 | 0xE), &c.sessions[..]), // extra
+            3..=4 => (c.conversation_id, &c.sessions[..1]),
+            _ => (c.conversation_id, &c.sessions[..]),
+        };
+        out.push(OwnedContact {
+            contact_id: format!("vc-{i}"),
+            external_id: external_id.to_string(),
+            start: c.start,
+            session_ids: sessions.iter().map(|s| s.session_id.to_string()).collect(),
+        });
+    }
+    out
+}
+
+fn run(seed: u64) -> (Duration, u64, u64) {
+    let window = Window {
+        start: Timestamp::from_second(BASE).unwrap_or(Timestamp::UNIX_EPOCH),
+        end: Timestamp::from_second(BASE + DAY).unwrap_or(Timestamp::UNIX_EPOCH),
+    };
+    let config = MatchConfig {
+        slice: window,
+        media_types: MediaType::ALL.to_vec(),
+        message_types: Vec::new(),
+        settle_delay: SignedDuration::from_mins(30),
+        now: Timestamp::from_second(BASE + 2 * DAY).unwrap_or(Timestamp::UNIX_EPOCH),
+        tolerance: DEFAULT_TOLERANCE,
+    };
+    let mut timed = Duration::ZERO;
+    let mut index = ContactIndex::with_capacity(window, DEFAULT_TOLERANCE, CONVERSATIONS as usize);
+    for page in 0..CONVERSATIONS / PAGE {
+        let contacts = contact_page(seed, page);
+        let t = Instant::now();
+        for c in &contacts {
+            index.insert(ContactRecord {
+                contact_id: &c.contact_id,
+                external_id: Some(&c.external_id),
+                start_time: Some(c.start),
+                session_ids: &c.session_ids,
+            });
+        }
+        timed += t.elapsed();
+    }
+    let mut matcher = Matcher::new(config, index);
+    let mut to_recover = 0u64;
+    for page in 0..CONVERSATIONS / PAGE {
+        let conversations: Vec<_> = (page * PAGE..(page + 1) * PAGE)
+            .map(|i| conversation(seed, i))
+            .collect();
+        let t = Instant::now();
+        for c in &conversations {
+            if let Classified::Owned(v) = matcher.classify(c) {
+                to_recover += u64::from(v.needs_recovery());
+            }
+        }
+        timed += t.elapsed();
+    }
+    let t = Instant::now();
+    let report = matcher.finish();
+    timed += t.elapsed();
+    assert_eq!(report.totals.genesys, CONVERSATIONS, "every conversation owned");
+    (timed, to_recover, report.totals.extra)
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() {
+    let iterations: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5);
+    let mut times = Vec::new();
+    for i in 0..iterations {
+        let (elapsed, to_recover, extras) = run(42);
+        println!(
+            "run {i}: {:.3} s matcher time ({to_recover} to recover, {extras} extras)",
+            elapsed.as_secs_f64()
+        );
+        times.push(elapsed);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "matcher 1,000,000 conversations x 1,000,000 contacts: median {:.3} s over {iterations} runs; peak RSS {:.1} MiB",
+        median.as_secs_f64(),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+}
