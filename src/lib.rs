@@ -8,5 +8,6 @@
 
 pub mod api;
 pub mod crd;
+pub mod http;
 pub mod pipeline;
 pub mod telemetry;
