@@ -10,4 +10,5 @@ pub mod api;
 pub mod crd;
 pub mod http;
 pub mod pipeline;
+pub mod sim;
 pub mod telemetry;
