@@ -441,10 +441,12 @@ impl ContactIndex {
         if len < self.scratch.len() {
             // Beyond any real conversation: keep what fits, the rest reads as "lacking", which
             // at worst re-sends an interaction Capture answers with 200.
-            self.anomalies.record(AnomalyKind::InvalidSessionId, subject);
+            self.anomalies
+                .record(AnomalyKind::InvalidSessionId, subject);
         }
         let Ok(at) = u32::try_from(self.arena.len()) else {
-            self.anomalies.record(AnomalyKind::InvalidSessionId, subject);
+            self.anomalies
+                .record(AnomalyKind::InvalidSessionId, subject);
             return None;
         };
         self.arena.extend_from_slice(&self.scratch[..len]);
@@ -577,7 +579,12 @@ impl Matcher {
             .sessions
             .iter()
             .find(|s| self.is_requested(s))
-            .or_else(|| conversation.sessions.iter().find(|s| s.media_type.is_some()))
+            .or_else(|| {
+                conversation
+                    .sessions
+                    .iter()
+                    .find(|s| s.media_type.is_some())
+            })
             .and_then(|s| s.media_type)
     }
 

@@ -4,3 +4,4 @@
 
 pub mod dataset;
 pub mod faults;
+pub mod recording;

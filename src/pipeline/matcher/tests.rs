@@ -90,7 +90,11 @@ fn run(
     contacts: &[OwnedContact],
     conversations: &[ConversationSummary],
 ) -> (Vec<Verdict>, MatchReport) {
-    match_all(config, contacts.iter().map(OwnedContact::record), conversations)
+    match_all(
+        config,
+        contacts.iter().map(OwnedContact::record),
+        conversations,
+    )
 }
 
 // ---------------------------------------------------------------- examples
@@ -100,7 +104,11 @@ fn classifies_matched_missing_partial_and_extra() {
     let window = day_window();
     let held = conversation(1, BASE + 100, vec![chat_session(1, true)]);
     let lost = conversation(2, BASE + 200, vec![chat_session(2, true)]);
-    let transfer = conversation(3, BASE + 300, vec![chat_session(3, true), chat_session(4, true)]);
+    let transfer = conversation(
+        3,
+        BASE + 300,
+        vec![chat_session(3, true), chat_session(4, true)],
+    );
     let contacts = vec![
         contact_for(&held, &[session_id(1)]),
         contact_for(&transfer, &[session_id(3)]),
@@ -203,7 +211,11 @@ fn message_types_narrow_social() {
 
 #[test]
 fn unrecorded_sessions_are_not_required_of_the_contact() {
-    let c = conversation(1, BASE + 10, vec![chat_session(1, true), chat_session(2, false)]);
+    let c = conversation(
+        1,
+        BASE + 10,
+        vec![chat_session(1, true), chat_session(2, false)],
+    );
     let contacts = vec![contact_for(&c, &[session_id(1)])];
     let (verdicts, _) = run(config(day_window(), vec![MediaType::Chat]), &contacts, &[c]);
     assert_eq!(verdicts[0].category, Category::Matched);
@@ -212,7 +224,11 @@ fn unrecorded_sessions_are_not_required_of_the_contact() {
 #[test]
 fn bad_contacts_are_anomalies_not_panics() {
     let window = day_window();
-    let c = conversation(1, BASE + 10, vec![chat_session(1, true), chat_session(2, true)]);
+    let c = conversation(
+        1,
+        BASE + 10,
+        vec![chat_session(1, true), chat_session(2, true)],
+    );
     let contacts = vec![
         OwnedContact {
             contact_id: "no-external".into(),
@@ -271,14 +287,25 @@ fn contacts_of_neighbouring_slices_are_not_extras() {
     let window = day_window();
     let [first, second]: [Window; 2] = slices(window, 2).try_into().unwrap();
     // Starts in the second slice, its contact (within tolerance) lies in the first.
-    let c = conversation(1, second.start.as_second() + 10, vec![chat_session(1, true)]);
+    let c = conversation(
+        1,
+        second.start.as_second() + 10,
+        vec![chat_session(1, true)],
+    );
     let mut contact = contact_for(&c, &[session_id(1)]);
     contact.start_time = Some(ts(second.start.as_second() - 60));
     let cfg = config(first, vec![MediaType::Chat]);
-    let (verdicts, report) = run(cfg, std::slice::from_ref(&contact), std::slice::from_ref(&c));
+    let (verdicts, report) = run(
+        cfg,
+        std::slice::from_ref(&contact),
+        std::slice::from_ref(&c),
+    );
     assert!(verdicts.is_empty());
     assert_eq!(report.not_owned, 1);
-    assert!(report.extras.is_empty(), "claimed by a conversation of the neighbour");
+    assert!(
+        report.extras.is_empty(),
+        "claimed by a conversation of the neighbour"
+    );
 }
 
 #[test]
@@ -307,7 +334,12 @@ fn media() -> impl Strategy<Value = Option<MediaType>> {
 }
 
 fn session_strategy() -> impl Strategy<Value = SessionSummary> {
-    (0u32..40, media(), prop::option::of(prop_oneof![Just("sms"), Just("whatsapp")]), any::<bool>())
+    (
+        0u32..40,
+        media(),
+        prop::option::of(prop_oneof![Just("sms"), Just("whatsapp")]),
+        any::<bool>(),
+    )
         .prop_map(|(n, media_type, message_type, recorded)| SessionSummary {
             session_id: session_id(n),
             media_type,
