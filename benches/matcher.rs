@@ -123,7 +123,10 @@ fn run(seed: u64) -> (Duration, u64, u64) {
     let t = Instant::now();
     let report = matcher.finish();
     timed += t.elapsed();
-    assert_eq!(report.totals.genesys, CONVERSATIONS, "every conversation owned");
+    assert_eq!(
+        report.totals.genesys, CONVERSATIONS,
+        "every conversation owned"
+    );
     (timed, to_recover, report.totals.extra)
 }
 
