@@ -8,6 +8,7 @@
 //! Bad input (contacts without or with malformed `externalId`, duplicated contacts or
 //! conversations, contacts far outside the queried range) is counted as an anomaly, never a panic.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 
@@ -328,6 +329,8 @@ impl Hasher for IdHasher {
 const CLAIMED: u8 = 1;
 /// Flag: the contact starts inside the slice, so this shard reports it if unclaimed.
 const IN_SLICE: u8 = 2;
+/// Flag: the contact's conversation was classified (owned) already; a second one is a duplicate.
+const CLASSIFIED: u8 = 4;
 
 /// A contact in the index: a range of the shared session arena plus flags.
 #[derive(Clone, Copy)]
@@ -418,43 +421,39 @@ impl ContactIndex {
         }
 
         let key = IdKey::from_uuid(conversation_id);
-        if let Some(existing) = self.entries.get(&key).copied() {
-            // A duplicated contact: the recording side holds the union of both.
-            self.anomalies
-                .record(AnomalyKind::DuplicateContact, external_id);
-            let start = existing.sessions_at as usize;
-            let end = start + existing.sessions_len as usize;
-            self.scratch.extend_from_slice(&self.arena[start..end]);
-            flags |= existing.flags;
+        // One hash lookup per contact: the entry API, with the arena borrowed alongside.
+        match self.entries.entry(key) {
+            Entry::Occupied(mut occupied) => {
+                // A duplicated contact: the recording side holds the union of both.
+                self.anomalies
+                    .record(AnomalyKind::DuplicateContact, external_id);
+                let existing = *occupied.get();
+                let start = existing.sessions_at as usize;
+                let end = start + existing.sessions_len as usize;
+                self.scratch.extend_from_slice(&self.arena[start..end]);
+                flags |= existing.flags;
+                if let Some(entry) = append_sessions(
+                    &mut self.arena,
+                    &mut self.scratch,
+                    &mut self.anomalies,
+                    flags,
+                    external_id,
+                ) {
+                    occupied.insert(entry);
+                }
+            }
+            Entry::Vacant(vacant) => {
+                if let Some(entry) = append_sessions(
+                    &mut self.arena,
+                    &mut self.scratch,
+                    &mut self.anomalies,
+                    flags,
+                    external_id,
+                ) {
+                    vacant.insert(entry);
+                }
+            }
         }
-        let Some(entry) = self.append_sessions(flags, external_id) else {
-            return;
-        };
-        self.entries.insert(key, entry);
-    }
-
-    /// Appends the scratch session set (sorted, deduplicated) to the arena.
-    fn append_sessions(&mut self, flags: u8, subject: &str) -> Option<ContactEntry> {
-        self.scratch.sort_unstable();
-        self.scratch.dedup();
-        let len = self.scratch.len().min(u16::MAX as usize);
-        if len < self.scratch.len() {
-            // Beyond any real conversation: keep what fits, the rest reads as "lacking", which
-            // at worst re-sends an interaction Capture answers with 200.
-            self.anomalies
-                .record(AnomalyKind::InvalidSessionId, subject);
-        }
-        let Ok(at) = u32::try_from(self.arena.len()) else {
-            self.anomalies
-                .record(AnomalyKind::InvalidSessionId, subject);
-            return None;
-        };
-        self.arena.extend_from_slice(&self.scratch[..len]);
-        Some(ContactEntry {
-            sessions_at: at,
-            sessions_len: len as u16,
-            flags,
-        })
     }
 
     /// Distinct contacts indexed.
@@ -471,6 +470,34 @@ impl ContactIndex {
         let start = entry.sessions_at as usize;
         &self.arena[start..start + entry.sessions_len as usize]
     }
+}
+
+/// Appends the scratch session set (sorted, deduplicated) to the arena and returns its entry.
+fn append_sessions(
+    arena: &mut Vec<IdKey>,
+    scratch: &mut Vec<IdKey>,
+    anomalies: &mut Anomalies,
+    flags: u8,
+    subject: &str,
+) -> Option<ContactEntry> {
+    scratch.sort_unstable();
+    scratch.dedup();
+    let len = scratch.len().min(u16::MAX as usize);
+    if len < scratch.len() {
+        // Beyond any real conversation: keep what fits, the rest reads as "lacking", which at
+        // worst re-sends an interaction Capture answers with 200.
+        anomalies.record(AnomalyKind::InvalidSessionId, subject);
+    }
+    let Ok(at) = u32::try_from(arena.len()) else {
+        anomalies.record(AnomalyKind::InvalidSessionId, subject);
+        return None;
+    };
+    arena.extend_from_slice(&scratch[..len]);
+    Some(ContactEntry {
+        sessions_at: at,
+        sessions_len: len as u16,
+        flags,
+    })
 }
 
 /// Totals of a slice's matching, plus extras and anomalies.
@@ -501,7 +528,8 @@ pub struct Matcher {
     config: MatchConfig,
     settled_by: Option<Timestamp>,
     index: ContactIndex,
-    seen: HashSet<IdKey, IdHasherBuilder>,
+    /// Owned conversations without a contact seen so far (to spot duplicates).
+    seen_without_contact: HashSet<IdKey, IdHasherBuilder>,
     report: MatchReport,
 }
 
@@ -510,12 +538,11 @@ impl Matcher {
     pub fn new(config: MatchConfig, index: ContactIndex) -> Self {
         // A conversation is settled when it ended at or before this instant.
         let settled_by = config.now.checked_sub(config.settle_delay).ok();
-        let seen = HashSet::with_capacity_and_hasher(index.len(), IdHasherBuilder::new());
         Matcher {
             config,
             settled_by,
             index,
-            seen,
+            seen_without_contact: HashSet::with_hasher(IdHasherBuilder::new()),
             report: MatchReport::default(),
         }
     }
@@ -531,14 +558,23 @@ impl Matcher {
             self.report.not_owned += 1;
             return Classified::NotOwned;
         }
-        if !self.seen.insert(key) {
+        // Duplicate detection rides on the contact entry when there is one, so the common case
+        // costs no second hash table; only conversations without a contact need `seen`.
+        let (contact, duplicate) = match self.index.entries.get_mut(&key) {
+            Some(entry) => {
+                let duplicate = entry.flags & CLASSIFIED != 0;
+                entry.flags |= CLAIMED | CLASSIFIED;
+                (Some(*entry), duplicate)
+            }
+            None => (None, !self.seen_without_contact.insert(key)),
+        };
+        if duplicate {
             self.report.anomalies.record(
                 AnomalyKind::DuplicateConversation,
                 &conversation.conversation_id.to_string(),
             );
             return Classified::Duplicate;
         }
-        let contact = self.claim(key);
         let media_type = self.primary_media_type(conversation);
         let category = self.categorise(conversation, contact);
         self.count(media_type, &category);

@@ -4,7 +4,8 @@
 //! `{"contacts":[..],"nextCursor":null|".."}`. Pages are streamed: the caller folds each page into
 //! the matcher's index and drops it, so memory never holds the whole inventory.
 
-use futures::Stream;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -139,11 +140,11 @@ impl DasClient {
     }
 
     /// Streams the contacts pages of `query`, following `nextCursor` until it is null. The
-    /// stream ends after the first error.
+    /// stream ends after the first error. Boxed, so callers can `try_next()` on it directly.
     pub fn contact_pages(
         &self,
         query: ContactQuery,
-    ) -> impl Stream<Item = Result<ContactPage, RecordingSideError>> + Send + 'static {
+    ) -> BoxStream<'static, Result<ContactPage, RecordingSideError>> {
         let client = self.clone();
         // State: the cursor of the next page; `None` once the last page was read.
         futures::stream::try_unfold(Some(None::<String>), move |cursor| {
@@ -164,6 +165,7 @@ impl DasClient {
                 Ok(Some((page, next.map(Some))))
             }
         })
+        .boxed()
     }
 
     /// One page: the contacts and the next cursor.

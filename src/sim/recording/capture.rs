@@ -173,6 +173,7 @@ async fn put_interaction(
         return error_response(StatusCode::NOT_FOUND, "not.found", "unknown tenant");
     }
     let Ok(bytes) = axum::body::to_bytes(body, config.max_body_bytes).await else {
+        store.count_rejected();
         return error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload.too.large",
