@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod crd;
+pub mod genesys;
 pub mod http;
 pub mod pipeline;
 pub mod sim;

@@ -106,7 +106,9 @@ pub struct Window {
 }
 
 /// A text media type as the recording side names it.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaType {
     /// Genesys legacy web chat (`mediaType: chat`).
