@@ -649,3 +649,39 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
     assert_eq!(receipt.outcome, CaptureOutcome::AlreadyPresent);
     assert_eq!(report(&sim).await.duplicates, 1);
 }
+
+/// The hook `sim::start` takes: DAS and Capture come up on their own ports, seeded from the same
+/// dataset as the Genesys simulator.
+#[tokio::test]
+async fn plugs_into_sim_start() {
+    let mut config = digital_recovery::sim::SimConfig::new(400);
+    config.window = window();
+    config.missing_rate = 0.2;
+    let slot = Arc::new(std::sync::OnceLock::new());
+    let handles = digital_recovery::sim::start(
+        config,
+        Some(digital_recovery::sim::recording::factory_with_store(
+            sim_config(),
+            slot.clone(),
+        )),
+    )
+    .await
+    .unwrap();
+    let line: serde_json::Value = serde_json::from_str(&handles.address_line()).unwrap();
+    let das = line["das"].as_str().unwrap().to_string();
+    let capture = line["capture"].as_str().unwrap().to_string();
+    let sim = Sim {
+        store: slot.get().unwrap().clone(),
+        das,
+        capture,
+    };
+    let r = report(&sim).await;
+    assert_eq!(r.expected_missing, handles.dataset.expected_missing() as u64);
+    assert!(r.expected_missing > 0);
+    let side = connect(&sim);
+    let (contacts, _) = all_contacts(&side, ContactQuery::new(window(), vec![]))
+        .await
+        .unwrap();
+    assert_eq!(contacts.len(), sim.store.contacts_held());
+    handles.shutdown().await;
+}

@@ -319,6 +319,39 @@ impl StoreInner {
     }
 }
 
+/// The hook for [`crate::sim::start`]: builds the DAS and Capture routers over one store seeded
+/// from the shared dataset, with the shared faults and the simulation's tenant, credentials and
+/// seed. The other knobs (ingest lag, buffer, drain rate, size limit, reject rate) come from
+/// `options`. Keep the store with [`factory_with_store`] when the caller needs it afterwards.
+pub fn factory(options: RecordingSimConfig) -> crate::sim::RecordingSideFactory {
+    factory_with_store(options, Arc::new(std::sync::OnceLock::new()))
+}
+
+/// Same as [`factory`], also handing the store out through `slot` once `start` built it
+/// (counters and ground truth in-process, e.g. for `demo`).
+pub fn factory_with_store(
+    options: RecordingSimConfig,
+    slot: Arc<std::sync::OnceLock<Arc<RecordingStore>>>,
+) -> crate::sim::RecordingSideFactory {
+    Box::new(move |context: &crate::sim::RecordingSideContext| {
+        let config = RecordingSimConfig {
+            tenant: context.config.tenant.clone(),
+            client_id: context.config.client_id.clone(),
+            client_secret: context.config.client_secret.clone(),
+            seed: context.config.seed,
+            ..options
+        };
+        let store = Arc::new(
+            RecordingStore::seeded(&context.dataset, &config).with_faults(context.faults.clone()),
+        );
+        let _ = slot.set(store.clone());
+        crate::sim::RecordingSideRouters {
+            das: das_router(store.clone()),
+            capture: capture_router(store),
+        }
+    })
+}
+
 /// An error in the recording side's shape: `{"error":{"code","message"}}`.
 pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(ErrorBody::new(code, message))).into_response()
