@@ -676,7 +676,10 @@ async fn plugs_into_sim_start() {
         capture,
     };
     let r = report(&sim).await;
-    assert_eq!(r.expected_missing, handles.dataset.expected_missing() as u64);
+    assert_eq!(
+        r.expected_missing,
+        handles.dataset.expected_missing() as u64
+    );
     assert!(r.expected_missing > 0);
     let side = connect(&sim);
     let (contacts, _) = all_contacts(&side, ContactQuery::new(window(), vec![]))
@@ -684,4 +687,73 @@ async fn plugs_into_sim_start() {
         .unwrap();
     assert_eq!(contacts.len(), sim.store.contacts_held());
     handles.shutdown().await;
+}
+
+/// A DAS that answers with hand-written pages, to show malformed upstream data fails one item.
+async fn fake_das(pages: Vec<serde_json::Value>) -> Sim {
+    use axum::routing::{get, post};
+    let pages = Arc::new(pages);
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let router = axum::Router::new()
+        .route(
+            "/oauth/token",
+            post(|| async {
+                axum::Json(serde_json::json!({"access_token": "t", "token_type": "bearer", "expires_in": 3600}))
+            }),
+        )
+        .route(
+            "/api/v1/tenants/demo/contacts",
+            get(move || {
+                let pages = pages.clone();
+                let counter = counter.clone();
+                async move {
+                    let i = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    axum::Json(pages[i.min(pages.len() - 1)].clone())
+                }
+            }),
+        );
+    let das = serve(router).await;
+    Sim {
+        store: Arc::new(RecordingStore::empty(sim_config())),
+        capture: das.clone(),
+        das,
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_contact_fails_alone_and_a_looping_cursor_is_an_error() {
+    let id = Uuid::new_v4().to_string();
+    let sim = fake_das(vec![
+        serde_json::json!({
+            "contacts": [
+                {"contactId": "a", "externalId": id, "startTime": "2026-11-20T01:00:00Z", "sessionIds": []},
+                {"contactId": "b", "sessionIds": 5},
+                "not a contact",
+                {"contactId": "c", "startTime": "yesterday", "unknownField": true}
+            ],
+            "nextCursor": "p2"
+        }),
+        serde_json::json!({"contacts": [], "nextCursor": "p2"}),
+    ])
+    .await;
+    let side = connect(&sim);
+    let query = ContactQuery::new(window(), vec![]);
+    let (page, next) = side.das.page(&query, None).await.unwrap();
+    assert_eq!(page.contacts.len(), 2);
+    assert_eq!(
+        page.invalid.iter().map(|i| i.position).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(next.as_deref(), Some("p2"));
+    assert_eq!(
+        page.contacts[1].start(),
+        None,
+        "an unparsable time is left to the matcher"
+    );
+    // Page 2 hands back the cursor it was given: following it would loop forever.
+    let err = all_contacts(&side, query).await.unwrap_err();
+    assert!(
+        matches!(err, RecordingSideError::Malformed { .. }),
+        "{err:?}"
+    );
 }

@@ -8,8 +8,7 @@
 //! Bad input (contacts without or with malformed `externalId`, duplicated contacts or
 //! conversations, contacts far outside the queried range) is counted as an anomaly, never a panic.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use jiff::{SignedDuration, Timestamp};
@@ -251,6 +250,51 @@ pub fn slice_of(window: Window, shards: u32, index: u32) -> Window {
     all[(index as usize).min(last)]
 }
 
+/// Value of each ASCII hex digit, 0xFF for anything else.
+const HEX: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Parses a UUID. The canonical hyphenated form DAS sends takes a table-driven fast path
+/// (parsing ids is a large share of indexing a million contacts); other forms fall back to the
+/// `uuid` crate.
+fn parse_uuid(text: &str) -> Option<Uuid> {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    if bytes.len() == 36
+        && bytes[8] == b'-'
+        && bytes[13] == b'-'
+        && bytes[18] == b'-'
+        && bytes[23] == b'-'
+    {
+        let mut value: u128 = 0;
+        let mut bad = 0u8;
+        for (i, &b) in bytes.iter().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                continue;
+            }
+            let digit = HEX[b as usize];
+            bad |= digit;
+            value = (value << 4) | u128::from(digit & 0x0F);
+        }
+        // Any invalid digit sets the high bits of `bad`.
+        return (bad & 0xF0 == 0).then(|| Uuid::from_u128(value));
+    }
+    Uuid::try_parse(text).ok()
+}
+
 /// A 128-bit id split in two words: 8-byte alignment keeps index entries at 24 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct IdKey(u64, u64);
@@ -263,6 +307,11 @@ impl IdKey {
 
     fn to_uuid(self) -> Uuid {
         Uuid::from_u64_pair(self.0, self.1)
+    }
+
+    /// The nil UUID: never a Genesys id, and the contact table's empty marker.
+    fn is_zero(self) -> bool {
+        self.0 == 0 && self.1 == 0
     }
 }
 
@@ -345,7 +394,7 @@ struct ContactEntry {
 pub struct ContactIndex {
     slice: Window,
     widened: Window,
-    entries: HashMap<IdKey, ContactEntry, IdHasherBuilder>,
+    entries: table::ContactTable,
     /// Session ids of every contact, each contact's run sorted.
     arena: Vec<IdKey>,
     contacts_received: u64,
@@ -368,7 +417,7 @@ impl ContactIndex {
         ContactIndex {
             slice,
             widened,
-            entries: HashMap::with_capacity_and_hasher(contacts, IdHasherBuilder::new()),
+            entries: table::ContactTable::with_capacity(contacts, rand::random()),
             arena: Vec::with_capacity(contacts),
             contacts_received: 0,
             anomalies: Anomalies::default(),
@@ -389,7 +438,7 @@ impl ContactIndex {
                 .record(AnomalyKind::ContactWithoutExternalId, contact.contact_id);
             return;
         };
-        let Ok(conversation_id) = Uuid::try_parse(external_id.trim()) else {
+        let Some(conversation_id) = parse_uuid(external_id).filter(|id| !id.is_nil()) else {
             self.anomalies
                 .record(AnomalyKind::InvalidExternalId, external_id);
             return;
@@ -412,47 +461,35 @@ impl ContactIndex {
 
         self.scratch.clear();
         for session in contact.session_ids {
-            match Uuid::try_parse(session.trim()) {
-                Ok(id) => self.scratch.push(IdKey::from_uuid(id)),
-                Err(_) => self
+            match parse_uuid(session) {
+                Some(id) => self.scratch.push(IdKey::from_uuid(id)),
+                None => self
                     .anomalies
                     .record(AnomalyKind::InvalidSessionId, external_id),
             }
         }
 
         let key = IdKey::from_uuid(conversation_id);
-        // One hash lookup per contact: the entry API, with the arena borrowed alongside.
-        match self.entries.entry(key) {
-            Entry::Occupied(mut occupied) => {
-                // A duplicated contact: the recording side holds the union of both.
-                self.anomalies
-                    .record(AnomalyKind::DuplicateContact, external_id);
-                let existing = *occupied.get();
-                let start = existing.sessions_at as usize;
-                let end = start + existing.sessions_len as usize;
-                self.scratch.extend_from_slice(&self.arena[start..end]);
-                flags |= existing.flags;
-                if let Some(entry) = append_sessions(
-                    &mut self.arena,
-                    &mut self.scratch,
-                    &mut self.anomalies,
-                    flags,
-                    external_id,
-                ) {
-                    occupied.insert(entry);
-                }
-            }
-            Entry::Vacant(vacant) => {
-                if let Some(entry) = append_sessions(
-                    &mut self.arena,
-                    &mut self.scratch,
-                    &mut self.anomalies,
-                    flags,
-                    external_id,
-                ) {
-                    vacant.insert(entry);
-                }
-            }
+        // One probe per contact: the slot found is reused for the store.
+        let probe = self.entries.probe(key);
+        if let table::Probe::Found(at) = probe {
+            // A duplicated contact: the recording side holds the union of both.
+            self.anomalies
+                .record(AnomalyKind::DuplicateContact, external_id);
+            let existing = self.entries.entry_at(at);
+            let start = existing.sessions_at as usize;
+            let end = start + existing.sessions_len as usize;
+            self.scratch.extend_from_slice(&self.arena[start..end]);
+            flags |= existing.flags;
+        }
+        if let Some(entry) = append_sessions(
+            &mut self.arena,
+            &mut self.scratch,
+            &mut self.anomalies,
+            flags,
+            external_id,
+        ) {
+            self.entries.put(key, probe, entry);
         }
     }
 
@@ -463,7 +500,7 @@ impl ContactIndex {
 
     /// Whether no contact is indexed.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == 0
     }
 
     fn sessions(&self, entry: ContactEntry) -> &[IdKey] {
@@ -560,12 +597,8 @@ impl Matcher {
         }
         // Duplicate detection rides on the contact entry when there is one, so the common case
         // costs no second hash table; only conversations without a contact need `seen`.
-        let (contact, duplicate) = match self.index.entries.get_mut(&key) {
-            Some(entry) => {
-                let duplicate = entry.flags & CLASSIFIED != 0;
-                entry.flags |= CLAIMED | CLASSIFIED;
-                (Some(*entry), duplicate)
-            }
+        let (contact, duplicate) = match self.index.entries.add_flags(key, CLAIMED | CLASSIFIED) {
+            Some(before) => (Some(before), before.flags & CLASSIFIED != 0),
             None => (None, !self.seen_without_contact.insert(key)),
         };
         if duplicate {
@@ -587,9 +620,7 @@ impl Matcher {
 
     /// Marks the contact of a conversation as claimed and returns it.
     fn claim(&mut self, key: IdKey) -> Option<ContactEntry> {
-        let entry = self.index.entries.get_mut(&key)?;
-        entry.flags |= CLAIMED;
-        Some(*entry)
+        self.index.entries.add_flags(key, CLAIMED)
     }
 
     fn is_requested(&self, session: &SessionSummary) -> bool {
@@ -695,7 +726,7 @@ impl Matcher {
         } = self;
         let mut extras = Vec::new();
         let mut in_slice = 0u64;
-        for (key, entry) in &index.entries {
+        for (key, entry) in index.entries.iter() {
             if entry.flags & IN_SLICE != 0 {
                 in_slice += 1;
                 if entry.flags & CLAIMED == 0 {
@@ -736,6 +767,8 @@ pub fn match_all<'a, 'c>(
         .collect();
     (verdicts, matcher.finish())
 }
+
+mod table;
 
 #[cfg(test)]
 mod tests;

@@ -579,3 +579,24 @@ proptest! {
         prop_assert_eq!(&report_a.anomalies.counts, &report_b.anomalies.counts);
     }
 }
+
+proptest! {
+    /// The fast UUID parser agrees with the `uuid` crate on every input.
+    #[test]
+    fn fast_uuid_parsing_agrees_with_the_uuid_crate(
+        id in any::<u128>(),
+        upper in any::<bool>(),
+        corrupt in prop::option::of((0usize..36, any::<char>())),
+    ) {
+        let mut text = Uuid::from_u128(id).hyphenated().to_string();
+        if upper {
+            text = text.to_uppercase();
+        }
+        if let Some((at, c)) = corrupt {
+            let mut chars: Vec<char> = text.chars().collect();
+            chars[at] = c;
+            text = chars.into_iter().collect();
+        }
+        prop_assert_eq!(super::parse_uuid(&text), Uuid::try_parse(&text).ok());
+    }
+}
