@@ -13,3 +13,4 @@ pub mod http;
 pub mod pipeline;
 pub mod sim;
 pub mod telemetry;
+pub mod verint;

@@ -7,6 +7,7 @@
 pub mod dataset;
 pub mod faults;
 pub mod genesys;
+pub mod recording;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
