@@ -10,6 +10,7 @@ pub mod api;
 pub mod crd;
 pub mod genesys;
 pub mod http;
+pub mod manifest;
 pub mod pipeline;
 pub mod sim;
 pub mod telemetry;

@@ -22,6 +22,15 @@ pub use transport::{ApiTransport, RawResponse, RetryHint, SendError};
 use std::sync::Once;
 use std::time::Duration;
 
+/// An OAuth client's id and secret, as a Secret's `clientId` / `clientSecret` keys hold them.
+#[derive(Clone, Debug)]
+pub struct ClientCredentials {
+    /// OAuth client id (not secret, but kept out of status all the same).
+    pub client_id: String,
+    /// OAuth client secret; prints as a placeholder.
+    pub client_secret: Secret,
+}
+
 static CRYPTO_PROVIDER: Once = Once::new();
 
 /// Installs rustls' `ring` provider for the process. reqwest is built with `rustls-no-provider`,

@@ -222,34 +222,6 @@ pub struct MatchConfig {
     pub tolerance: SignedDuration,
 }
 
-/// Splits a window into `shards` contiguous half-open slices covering it exactly; shard `i`
-/// owns slice `i`. Every instant of the window belongs to exactly one slice.
-pub fn slices(window: Window, shards: u32) -> Vec<Window> {
-    let shards = shards.max(1);
-    let start = window.start.as_nanosecond();
-    let span = (window.end.as_nanosecond() - start).max(0);
-    let mut bounds = Vec::with_capacity(shards as usize + 1);
-    for i in 0..=shards {
-        // i * span / shards, computed so that the last bound is exactly `end`.
-        let offset = span * i128::from(i) / i128::from(shards);
-        bounds.push(Timestamp::from_nanosecond(start + offset).unwrap_or(window.end));
-    }
-    bounds
-        .windows(2)
-        .map(|pair| Window {
-            start: pair[0],
-            end: pair[1],
-        })
-        .collect()
-}
-
-/// The slice of shard `index` among `shards` (clamped to the last one).
-pub fn slice_of(window: Window, shards: u32, index: u32) -> Window {
-    let all = slices(window, shards);
-    let last = all.len().saturating_sub(1);
-    all[(index as usize).min(last)]
-}
-
 /// Value of each ASCII hex digit, 0xFF for anything else.
 const HEX: [u8; 256] = {
     let mut table = [0xFFu8; 256];
