@@ -7,6 +7,7 @@
 //! those services, for tests and the demo).
 
 pub mod api;
+pub mod cli;
 pub mod crd;
 pub mod genesys;
 pub mod http;

@@ -1,6 +1,612 @@
 //! The recovery pipeline: collect (Genesys) -> inventory (DAS) -> match -> fetch -> ingest
 //! (Capture) -> verify (DAS).
+//!
+//! One shard runs the stages for its slice of the window. The DAS inventory is read first into a
+//! compact index; Genesys conversations then stream through the matcher one by one, and those the
+//! recording side lacks go over a bounded channel to a pool of recovery tasks (fetch + ingest), so
+//! memory stays proportional to the index plus what is in flight. Items that are still transcoding,
+//! or met a passing error, are retried later in the run until a deadline. Verification re-reads
+//! DAS until every ingested conversation shows up or the verify deadline passes.
 
+pub mod collect;
+pub mod fetch;
+pub mod ingest;
+pub mod inventory;
 pub mod matcher;
 pub mod progress;
 pub mod shard;
+pub mod verify;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, info_span, warn};
+use uuid::Uuid;
+
+use crate::api::{ApiCalls, DigitalRecoverySpec, MatchCounts, Mode, Window};
+use crate::genesys::{Conversation, GenesysClient, GenesysConfig, GenesysError};
+use crate::http::ClientCredentials;
+use crate::verint::{RecordingSide, RecordingSideError, RecordingSideSettings};
+
+use self::ingest::ItemResult;
+use self::matcher::{Category, Classified, ContactIndex, MatchConfig, MatchReport, Matcher};
+pub use self::progress::{
+    NoProgress, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, Stage,
+};
+pub use crate::verint::capture::RecoveryRef;
+
+/// The credentials of both sides.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// Genesys Cloud OAuth client.
+    pub genesys: ClientCredentials,
+    /// Recording side (DAS and Capture) OAuth client.
+    pub recording_side: ClientCredentials,
+}
+
+/// One shard of one recovery.
+#[derive(Clone, Debug)]
+pub struct ShardRun {
+    /// What to recover.
+    pub spec: DigitalRecoverySpec,
+    /// Which DigitalRecovery this is (sent to Capture, named in logs).
+    pub recovery: RecoveryRef,
+    /// The slice of the window this shard owns.
+    pub slice: Window,
+    /// Shard index.
+    pub shard: u32,
+    /// Credentials of both sides.
+    pub credentials: Credentials,
+}
+
+/// Knobs with sensible defaults; tests and the demo shorten the deadlines.
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// The current time (None = the clock). Settling is judged against it.
+    pub now: Option<Timestamp>,
+    /// How far the DAS query is widened around the slice.
+    pub tolerance: SignedDuration,
+    /// Conversations fetched and ingested at once.
+    pub recovery_concurrency: usize,
+    /// How long transcoding or passing failures are retried, from the end of the first pass.
+    pub retry_deadline: Duration,
+    /// Pause between retry rounds.
+    pub retry_interval: Duration,
+    /// How long to wait for ingested interactions to show up in DAS.
+    pub verify_deadline: Duration,
+    /// Pause between verification reads.
+    pub verify_interval: Duration,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            now: None,
+            tolerance: matcher::DEFAULT_TOLERANCE,
+            recovery_concurrency: 8,
+            retry_deadline: Duration::from_secs(300),
+            retry_interval: Duration::from_secs(5),
+            verify_deadline: Duration::from_secs(300),
+            verify_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The result of one shard.
+#[derive(Clone, Debug, Default)]
+pub struct ShardSummary {
+    /// Final counts.
+    pub progress: ShardProgress,
+    /// Final per-conversation outcome totals.
+    pub outcomes: OutcomeCounts,
+    /// Match details: per media type, skip reasons, anomalies.
+    pub match_report: Option<MatchReport>,
+}
+
+/// Why a shard could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("invalid recovery: {0}")]
+    Invalid(String),
+    #[error("Genesys Cloud: {0}")]
+    Genesys(#[from] GenesysError),
+    #[error("recording side: {0}")]
+    RecordingSide(#[from] RecordingSideError),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl PipelineError {
+    /// Whether running the shard again may succeed (a Job retry is worth it). Configuration and
+    /// credential problems and cancellation are not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PipelineError::Invalid(_) | PipelineError::Cancelled => false,
+            PipelineError::Genesys(err) => {
+                !matches!(err, GenesysError::Config(_) | GenesysError::Auth { .. })
+                    && !matches!(err.status(), Some(400 | 401 | 403 | 404))
+            }
+            PipelineError::RecordingSide(err) => {
+                !err.is_auth()
+                    && !matches!(
+                        err,
+                        RecordingSideError::InvalidUrl { .. } | RecordingSideError::Client { .. }
+                    )
+            }
+        }
+    }
+}
+
+/// The clients one shard uses. Built once; their counters feed `apiCalls`.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// Genesys Cloud (one token, one rate budget shared by every stage).
+    pub genesys: GenesysClient,
+    /// DAS and Capture.
+    pub recording_side: RecordingSide,
+}
+
+impl Clients {
+    /// Builds both clients for `spec` with `credentials`.
+    pub fn connect(
+        spec: &DigitalRecoverySpec,
+        credentials: &Credentials,
+    ) -> Result<Clients, PipelineError> {
+        let mut genesys = GenesysConfig::from_spec(
+            &spec.genesys,
+            credentials.genesys.client_id.clone(),
+            credentials.genesys.client_secret.clone(),
+        )?;
+        // Transcoding is retried later in the run rather than held in a recovery slot.
+        genesys.transcode_polls = 2;
+        let recording_side = RecordingSide::connect(&RecordingSideSettings::new(
+            spec.recording_side.das_url.clone(),
+            spec.recording_side.capture_url.clone(),
+            spec.tenant.clone(),
+            credentials.recording_side.client_id.clone(),
+            credentials.recording_side.client_secret.clone(),
+        ))?;
+        Ok(Clients {
+            genesys: GenesysClient::new(genesys)?,
+            recording_side,
+        })
+    }
+
+    /// Calls so far, by service, and 429s received.
+    pub fn api_calls(&self) -> (ApiCalls, u64) {
+        let genesys = self.genesys.counters();
+        let das = self.recording_side.das_counters.snapshot();
+        let capture = self.recording_side.capture_counters.snapshot();
+        (
+            ApiCalls {
+                genesys: genesys.calls,
+                das: das.calls,
+                capture: capture.calls,
+            },
+            genesys.throttled + das.throttled + capture.throttled,
+        )
+    }
+}
+
+/// Runs one shard with default options.
+pub async fn run_shard(
+    run: ShardRun,
+    reporter: Arc<dyn ProgressReporter>,
+    cancel: CancellationToken,
+) -> Result<ShardSummary, PipelineError> {
+    run_shard_with(run, PipelineOptions::default(), reporter, cancel).await
+}
+
+/// Runs one shard.
+pub async fn run_shard_with(
+    run: ShardRun,
+    options: PipelineOptions,
+    reporter: Arc<dyn ProgressReporter>,
+    cancel: CancellationToken,
+) -> Result<ShardSummary, PipelineError> {
+    let clients = Clients::connect(&run.spec, &run.credentials)?;
+    execute(&clients, &run, &options, reporter, cancel).await
+}
+
+/// Runs the stages of one shard with the given clients.
+pub async fn execute(
+    clients: &Clients,
+    run: &ShardRun,
+    options: &PipelineOptions,
+    reporter: Arc<dyn ProgressReporter>,
+    cancel: CancellationToken,
+) -> Result<ShardSummary, PipelineError> {
+    let span = info_span!(
+        "shard",
+        recovery = %format!("{}/{}", run.recovery.namespace, run.recovery.name),
+        shard = run.shard
+    );
+    async move {
+        let settle_delay = crate::manifest::settle_delay(&run.spec)
+            .map_err(|e| PipelineError::Invalid(e.to_string()))?;
+        let tracker = Arc::new(Tracker::new(clients.clone(), reporter));
+        let media_types = run.spec.media_types.clone();
+
+        // Inventory: what the recording side holds for the (widened) slice.
+        tracker.stage(Stage::Inventory);
+        let mut index = ContactIndex::new(run.slice, options.tolerance);
+        let stats = inventory::load_contacts(
+            &clients.recording_side.das,
+            &mut index,
+            &media_types,
+            |held| tracker.update(|p| p.match_counts.recording_side = held),
+        )
+        .await?;
+        info!(
+            contacts = index.len(),
+            pages = stats.pages,
+            "inventory read"
+        );
+        check_cancel(&cancel)?;
+
+        // Collect + match, feeding the recovery pool as missing conversations appear.
+        tracker.stage(Stage::Collect);
+        let mut matcher = Matcher::new(
+            MatchConfig {
+                slice: run.slice,
+                media_types: media_types.clone(),
+                message_types: Vec::new(),
+                settle_delay,
+                now: options.now.unwrap_or_else(Timestamp::now),
+                tolerance: options.tolerance,
+            },
+            index,
+        );
+        let recover = run.spec.mode == Mode::Recover;
+        let (to_recover, queue) = mpsc::channel::<RecoveryItem>(options.recovery_concurrency * 4);
+        let pool = tokio::spawn(
+            recovery_pool(
+                clients.clone(),
+                run.recovery.clone(),
+                tracker.clone(),
+                queue,
+                options.clone(),
+                cancel.clone(),
+            )
+            .in_current_span(),
+        );
+        let mut conversations = Box::pin(collect::conversations(
+            &clients.genesys,
+            run.slice,
+            &media_types,
+        ));
+        let mut collect_error = None;
+        while let Some(item) = conversations.next().await {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let conversation = match item {
+                Ok(conversation) => conversation,
+                Err(err) => {
+                    collect_error = Some(err);
+                    break;
+                }
+            };
+            let summary = match collect::summarize(&conversation) {
+                Ok(summary) => summary,
+                Err(err) => {
+                    tracker.record(OutcomeRecord {
+                        conversation_id: None,
+                        media_type: conversation.media_type(),
+                        outcome: Outcome::Failed,
+                        reason: Some("invalidConversation".into()),
+                        detail: Some(err.to_string()),
+                    });
+                    continue;
+                }
+            };
+            let Classified::Owned(verdict) = matcher.classify(&summary) else {
+                continue;
+            };
+            tracker.update(|p| count_category(&mut p.match_counts, &verdict.category));
+            let lacking = match verdict.category {
+                Category::Matched => continue,
+                Category::Skipped(reason) => {
+                    tracker.record(OutcomeRecord {
+                        conversation_id: Some(verdict.conversation_id),
+                        media_type: verdict.media_type,
+                        outcome: Outcome::Skipped,
+                        reason: Some(reason.as_str().into()),
+                        detail: None,
+                    });
+                    continue;
+                }
+                Category::Missing => Vec::new(),
+                Category::Partial { lacking } => lacking,
+            };
+            tracker.update(|p| {
+                p.progress.to_recover += 1;
+                p.progress.pending += 1;
+            });
+            if !recover {
+                tracker.update(|p| p.progress.pending -= 1);
+                tracker.record(OutcomeRecord {
+                    conversation_id: Some(verdict.conversation_id),
+                    media_type: verdict.media_type,
+                    outcome: Outcome::WouldRecover,
+                    reason: Some(
+                        if lacking.is_empty() {
+                            "missing"
+                        } else {
+                            "partial"
+                        }
+                        .into(),
+                    ),
+                    detail: None,
+                });
+                continue;
+            }
+            let item = RecoveryItem {
+                id: verdict.conversation_id,
+                conversation,
+                lacking,
+            };
+            if to_recover.send(item).await.is_err() {
+                break; // the pool stopped (cancelled)
+            }
+        }
+        drop(to_recover);
+        let ingested = pool.await.unwrap_or_else(|err| {
+            warn!(error = %err, "recovery pool ended abnormally");
+            Vec::new()
+        });
+        check_cancel(&cancel)?;
+        if let Some(err) = collect_error {
+            return Err(err.into());
+        }
+        let report = matcher.finish();
+        tracker.update(|p| {
+            let recording_side = report.totals.recording_side;
+            p.match_counts = report.totals;
+            p.match_counts.recording_side = recording_side;
+        });
+        for extra in &report.extras {
+            tracker.record(OutcomeRecord {
+                conversation_id: Some(*extra),
+                media_type: None,
+                outcome: Outcome::Extra,
+                reason: Some("noGenesysConversation".into()),
+                detail: None,
+            });
+        }
+
+        // Verify: the ingested interactions show up in DAS.
+        if !ingested.is_empty() {
+            tracker.stage(Stage::Verify);
+            verify::verify(
+                &clients.recording_side.das,
+                matcher_range(run.slice, options.tolerance),
+                &media_types,
+                ingested,
+                options,
+                &tracker,
+                &cancel,
+            )
+            .await;
+        }
+        check_cancel(&cancel)?;
+        tracker.stage(Stage::Done);
+        let summary = tracker.summary(report);
+        info!(
+            missing = summary.progress.match_counts.missing,
+            partial = summary.progress.match_counts.partial,
+            recovered = summary.outcomes.recovered,
+            verified = summary.outcomes.verified,
+            failed = summary.outcomes.failed,
+            "shard finished"
+        );
+        Ok(summary)
+    }
+    .instrument(span)
+    .await
+}
+
+fn check_cancel(cancel: &CancellationToken) -> Result<(), PipelineError> {
+    if cancel.is_cancelled() {
+        Err(PipelineError::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
+fn matcher_range(slice: Window, tolerance: SignedDuration) -> Window {
+    ContactIndex::new(slice, tolerance).query_range()
+}
+
+fn count_category(counts: &mut MatchCounts, category: &Category) {
+    counts.genesys += 1;
+    match category {
+        Category::Matched => counts.matched += 1,
+        Category::Missing => counts.missing += 1,
+        Category::Partial { .. } => counts.partial += 1,
+        Category::Skipped(_) => counts.skipped += 1,
+    }
+}
+
+/// A conversation the recording side lacks (all of it, or the `lacking` sessions).
+#[derive(Debug, Clone)]
+pub struct RecoveryItem {
+    /// Conversation id.
+    pub id: Uuid,
+    /// The analytics record (participants, sessions).
+    pub conversation: Conversation,
+    /// Sessions the recording side lacks; empty when it lacks the whole conversation.
+    pub lacking: Vec<Uuid>,
+}
+
+/// An interaction Capture accepted, waiting for DAS to show it.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// Conversation id.
+    pub id: Uuid,
+    /// Media type.
+    pub media_type: crate::api::MediaType,
+    /// Session ids sent.
+    pub sessions: Vec<String>,
+}
+
+/// Fetches and ingests the queued conversations, several at once; retries the deferred ones
+/// (transcoding, passing failures) in rounds until the retry deadline. Returns what was ingested.
+async fn recovery_pool(
+    clients: Clients,
+    recovery: RecoveryRef,
+    tracker: Arc<Tracker>,
+    queue: mpsc::Receiver<RecoveryItem>,
+    options: PipelineOptions,
+    cancel: CancellationToken,
+) -> Vec<Ingested> {
+    let ingested = Mutex::new(Vec::new());
+    let deferred = Mutex::new(Vec::new());
+    let first_pass = futures::stream::unfold(queue, |mut queue| async move {
+        queue.recv().await.map(|item| (item, queue))
+    });
+    tracker.stage(Stage::Recover);
+    let handle = |item: RecoveryItem, last_round: bool| {
+        let (clients, recovery, tracker, ingested, deferred, cancel) =
+            (&clients, &recovery, &tracker, &ingested, &deferred, &cancel);
+        async move {
+            if cancel.is_cancelled() {
+                return;
+            }
+            match ingest::recover_one(clients, recovery, &item).await {
+                ItemResult::Final(record) => tracker.finish_item(record),
+                ItemResult::Ingested(done) => {
+                    tracker.update(|p| {
+                        p.progress.recovered += 1;
+                        p.progress.pending = p.progress.pending.saturating_sub(1);
+                    });
+                    tracker.count_recovered();
+                    lock(ingested).push(done);
+                }
+                ItemResult::RetryLater { reason, detail } if !last_round => {
+                    lock(deferred).push((item, reason, detail));
+                }
+                ItemResult::RetryLater { reason, detail } => {
+                    tracker.finish_item(OutcomeRecord {
+                        conversation_id: Some(item.id),
+                        media_type: item.conversation.media_type(),
+                        outcome: Outcome::Failed,
+                        reason: Some(reason.into()),
+                        detail: Some(format!("gave up at the retry deadline: {detail}")),
+                    });
+                }
+            }
+        }
+    };
+    first_pass
+        .for_each_concurrent(options.recovery_concurrency, |item| handle(item, false))
+        .await;
+
+    let deadline = tokio::time::Instant::now() + options.retry_deadline;
+    loop {
+        let round: Vec<_> = std::mem::take(&mut *lock(&deferred));
+        if round.is_empty() || cancel.is_cancelled() {
+            break;
+        }
+        let last_round = tokio::time::Instant::now() + options.retry_interval >= deadline;
+        info!(
+            items = round.len(),
+            last_round, "retrying deferred conversations"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(options.retry_interval) => {}
+            _ = cancel.cancelled() => break,
+        }
+        futures::stream::iter(round.into_iter().map(|(item, _, _)| item))
+            .for_each_concurrent(options.recovery_concurrency, |item| {
+                handle(item, last_round)
+            })
+            .await;
+    }
+    ingested.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these short locks cannot leave the data half-written.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Keeps the shard's running totals and tells the reporter.
+pub(crate) struct Tracker {
+    clients: Clients,
+    reporter: Arc<dyn ProgressReporter>,
+    state: Mutex<(ShardProgress, OutcomeCounts)>,
+}
+
+impl Tracker {
+    fn new(clients: Clients, reporter: Arc<dyn ProgressReporter>) -> Self {
+        Tracker {
+            clients,
+            reporter,
+            state: Mutex::new(Default::default()),
+        }
+    }
+
+    fn stage(&self, stage: Stage) {
+        self.update(|p| p.stage = Some(stage));
+    }
+
+    pub(crate) fn update(&self, change: impl FnOnce(&mut ShardProgress)) {
+        let snapshot = {
+            let mut state = lock(&self.state);
+            change(&mut state.0);
+            let (calls, throttled) = self.clients.api_calls();
+            state.0.api_calls = calls;
+            state.0.throttled = throttled;
+            state.0
+        };
+        self.reporter.progress(&snapshot);
+    }
+
+    fn count_recovered(&self) {
+        lock(&self.state).1.recovered += 1;
+    }
+
+    /// A record that changes no recovery totals (skipped, extra, dry-run).
+    fn record(&self, record: OutcomeRecord) {
+        lock(&self.state).1.add(record.outcome);
+        self.reporter.outcome(&record);
+    }
+
+    /// The final outcome of a conversation that was queued for recovery.
+    pub(crate) fn finish_item(&self, record: OutcomeRecord) {
+        self.update(|p| {
+            p.progress.pending = p.progress.pending.saturating_sub(1);
+            match record.outcome {
+                Outcome::Verified => p.progress.verified += 1,
+                Outcome::AlreadyPresent => p.progress.recovered += 1,
+                Outcome::Failed | Outcome::Conflict | Outcome::Unverified => p.progress.failed += 1,
+                _ => {}
+            }
+        });
+        self.record(record);
+    }
+
+    /// Final outcome of an ingested conversation after verification (it is no longer pending).
+    pub(crate) fn verified(&self, record: OutcomeRecord) {
+        self.update(|p| match record.outcome {
+            Outcome::Verified => p.progress.verified += 1,
+            _ => p.progress.failed += 1,
+        });
+        self.record(record);
+    }
+
+    fn summary(&self, report: MatchReport) -> ShardSummary {
+        self.update(|_| {});
+        let state = lock(&self.state);
+        ShardSummary {
+            progress: state.0,
+            outcomes: state.1,
+            match_report: Some(report),
+        }
+    }
+}

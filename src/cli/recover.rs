@@ -1,0 +1,153 @@
+//! `digital-recovery recover -f recovery.yaml`: one DigitalRecovery run in-process, no cluster.
+//! Shards run concurrently, each with its own clients and token, as the worker Jobs would.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::DigitalRecovery;
+use crate::cli::CliError;
+use crate::cli::summary::{OutputFormat, RunSummary, TerminalReporter};
+use crate::manifest::{self, CredentialSource};
+use crate::pipeline::{
+    self, Clients, Credentials, PipelineError, PipelineOptions, RecoveryRef, ShardRun,
+    shard::slice_of,
+};
+
+/// `recover`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct RecoverArgs {
+    /// The DigitalRecovery manifest (YAML).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Directory laid out like mounted Secrets: `DIR/<secret>/clientId` and `.../clientSecret`.
+    /// Without it (or for a Secret not found there), `<SECRET>_CLIENT_ID` / `<SECRET>_CLIENT_SECRET`.
+    #[arg(long)]
+    pub secrets_dir: Option<PathBuf>,
+}
+
+/// Runs `recover`.
+pub fn run(args: RecoverArgs) -> Result<(), CliError> {
+    let recovery = manifest::load(&args.file).map_err(|e| CliError::Usage(e.to_string()))?;
+    let source = CredentialSource {
+        secrets_dir: args.secrets_dir.clone(),
+    };
+    let credentials = Credentials {
+        genesys: source
+            .resolve(&recovery.spec.genesys.credentials_secret)
+            .map_err(|e| CliError::Usage(format!("spec.genesys.credentialsSecret: {e}")))?,
+        recording_side: source
+            .resolve(&recovery.spec.recording_side.credentials_secret)
+            .map_err(|e| CliError::Usage(format!("spec.recordingSide.credentialsSecret: {e}")))?,
+    };
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
+    let summary = runtime
+        .block_on(run_recovery(
+            &recovery,
+            credentials,
+            PipelineOptions::default(),
+        ))
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    print_summary(&summary, args.output, None);
+    Ok(())
+}
+
+/// Runs every shard of `recovery` concurrently and sums their results.
+pub async fn run_recovery(
+    recovery: &DigitalRecovery,
+    credentials: Credentials,
+    options: PipelineOptions,
+) -> Result<RunSummary, PipelineError> {
+    let started = Instant::now();
+    let spec = &recovery.spec;
+    let recovery_ref = RecoveryRef {
+        namespace: recovery
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        name: recovery
+            .metadata
+            .name
+            .clone()
+            .unwrap_or_else(|| "recovery".into()),
+    };
+    let bars = MultiProgress::new();
+    let cancel = CancellationToken::new();
+    let mut shards = Vec::new();
+    for index in 0..spec.parallelism.max(1) {
+        let Some(slice) = slice_of(spec.window, index, spec.parallelism.max(1)) else {
+            continue;
+        };
+        let run = ShardRun {
+            spec: spec.clone(),
+            recovery: recovery_ref.clone(),
+            slice,
+            shard: index,
+            credentials: credentials.clone(),
+        };
+        let clients = Clients::connect(spec, &credentials)?;
+        let reporter = Arc::new(TerminalReporter::new(bars.add(ProgressBar::no_length())));
+        let (options, cancel) = (options.clone(), cancel.clone());
+        shards.push(tokio::spawn(async move {
+            let result =
+                pipeline::execute(&clients, &run, &options, reporter.clone(), cancel).await;
+            (result, reporter)
+        }));
+    }
+    let mut summary = RunSummary::default();
+    let mut first_error = None;
+    for shard in shards {
+        match shard.await {
+            Ok((Ok(result), reporter)) => {
+                summary.add_shard(&result);
+                reporter.fill(&mut summary);
+            }
+            Ok((Err(err), _)) => {
+                cancel.cancel();
+                first_error.get_or_insert(err);
+            }
+            Err(join) => {
+                cancel.cancel();
+                first_error.get_or_insert(PipelineError::Invalid(format!(
+                    "a shard task failed: {join}"
+                )));
+            }
+        }
+    }
+    if let Some(err) = first_error {
+        return Err(err);
+    }
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Prints the summary in the chosen format; `extra` adds fields to the JSON object.
+pub fn print_summary(
+    summary: &RunSummary,
+    output: OutputFormat,
+    extra: Option<(&str, serde_json::Value)>,
+) {
+    match output {
+        OutputFormat::Json => {
+            let mut value = summary.to_json();
+            if let (Some((key, extra)), Some(object)) = (extra, value.as_object_mut()) {
+                object.insert(key.to_string(), extra);
+            }
+            println!("{value}");
+        }
+        OutputFormat::Text => {
+            print!("{}", summary.to_text());
+            if let Some((key, extra)) = extra {
+                println!("{key}: {extra}");
+            }
+        }
+    }
+}

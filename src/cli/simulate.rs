@@ -1,0 +1,159 @@
+//! `digital-recovery simulate`: the three simulators on loopback until SIGTERM/SIGINT.
+
+use std::time::Duration;
+
+use crate::api::Window;
+use crate::sim::recording::RecordingSimConfig;
+use crate::sim::{self, SimConfig};
+
+/// Dataset and behaviour of the simulators (shared by `simulate` and `demo`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Dataset seed: same seed, same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Conversations in the window.
+    #[arg(long, default_value_t = 10_000)]
+    pub conversations: usize,
+    /// Share of completed text conversations the recording side lacks.
+    #[arg(long, default_value_t = 0.05)]
+    pub missing_rate: f64,
+    /// Share of transferred conversations the recording side holds only partly.
+    #[arg(long, default_value_t = 0.02)]
+    pub partial_rate: f64,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Genesys requests per minute per token (0 = unlimited).
+    #[arg(long, default_value_t = 300)]
+    pub rate_limit: u32,
+    /// Fault spec, e.g. `429=0.02,5xx=0.05,timeout=0.01,truncate=0.01,token-expiry=60s,transcode=0.3`.
+    #[arg(long, default_value = "")]
+    pub faults: String,
+    /// Seeded window START/END (RFC 3339); default the 24 h ending one hour before now.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Delay before an interaction Capture ingested shows up in DAS, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub ingest_lag_ms: u64,
+    /// Share of conversations Capture rejects with 422 (the same ones for the same seed).
+    #[arg(long, default_value_t = 0.0)]
+    pub reject_rate: f64,
+}
+
+/// `simulate`'s own flags.
+#[derive(clap::Args, Debug)]
+pub struct SimulateArgs {
+    /// Genesys simulator port (0 = a free one).
+    #[arg(long, default_value_t = 0)]
+    pub genesys_port: u16,
+    /// DAS simulator port (0 = a free one).
+    #[arg(long, default_value_t = 0)]
+    pub das_port: u16,
+    /// Interaction Capture simulator port (0 = a free one).
+    #[arg(long, default_value_t = 0)]
+    pub capture_port: u16,
+    /// OAuth client id the simulators accept.
+    #[arg(long, default_value = "sim-client")]
+    pub client_id: String,
+    /// OAuth client secret the simulators accept.
+    #[arg(long, default_value = "sim-secret")]
+    pub client_secret: String,
+    /// Recording-side tenant.
+    #[arg(long, default_value = "demo")]
+    pub tenant: String,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+/// Parses `START/END`.
+pub fn parse_window(text: &str) -> Result<Window, String> {
+    let (start, end) = text
+        .split_once('/')
+        .ok_or_else(|| format!("--window `{text}`: expected START/END"))?;
+    let start = start
+        .trim()
+        .parse()
+        .map_err(|err| format!("--window start `{start}`: {err}"))?;
+    let end = end
+        .trim()
+        .parse()
+        .map_err(|err| format!("--window end `{end}`: {err}"))?;
+    if end <= start {
+        return Err(format!("--window `{text}`: end must be after start"));
+    }
+    Ok(Window { start, end })
+}
+
+impl SimArgs {
+    /// The simulation configuration (default ports, credentials and tenant) and the recording
+    /// side's knobs.
+    pub fn config(&self) -> Result<(SimConfig, RecordingSimConfig), String> {
+        for (name, rate) in [
+            ("--missing-rate", self.missing_rate),
+            ("--partial-rate", self.partial_rate),
+            ("--reject-rate", self.reject_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} {rate}: must be between 0 and 1"));
+            }
+        }
+        let mut config = SimConfig::new(self.conversations);
+        if let Some(window) = &self.window {
+            config.window = parse_window(window)?;
+        }
+        config.seed = self.seed;
+        config.missing_rate = self.missing_rate;
+        config.partial_rate = self.partial_rate;
+        config.latency = Duration::from_millis(self.latency_ms);
+        config.rate_limit = (self.rate_limit > 0).then_some(self.rate_limit);
+        config.faults = self
+            .faults
+            .parse()
+            .map_err(|err| format!("--faults: {err}"))?;
+        let recording = RecordingSimConfig {
+            ingest_lag: Duration::from_millis(self.ingest_lag_ms),
+            reject_rate: self.reject_rate,
+            ..RecordingSimConfig::default()
+        };
+        Ok((config, recording))
+    }
+}
+
+/// Runs `simulate`.
+pub fn run(args: SimulateArgs) -> Result<(), String> {
+    let (mut config, recording) = args.sim.config()?;
+    config.client_id = args.client_id;
+    config.client_secret = args.client_secret;
+    config.tenant = args.tenant;
+    config.genesys_port = args.genesys_port;
+    config.das_port = args.das_port;
+    config.capture_port = args.capture_port;
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|err| format!("cannot start the runtime: {err}"))?;
+    runtime.block_on(async move {
+        let handles = sim::start(config, Some(sim::recording::factory(recording)))
+            .await
+            .map_err(|err| err.to_string())?;
+        println!("{}", handles.address_line());
+        wait_for_shutdown_signal().await;
+        handles.shutdown().await;
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! What `recover` and `demo` print: a live progress display on stderr while the pipeline runs, then
+//! a summary table by media type (text) or one JSON object with fixed field names (design.md 4).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::api::{ApiCalls, MatchCounts, MediaType};
+use crate::pipeline::{
+    Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, ShardSummary,
+};
+
+/// Output format of `recover` and `demo`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// A summary table.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// The whole run's result, summed over shards.
+#[derive(Clone, Debug, Default)]
+pub struct RunSummary {
+    pub match_counts: MatchCounts,
+    pub outcomes: OutcomeCounts,
+    pub api_calls: ApiCalls,
+    pub throttled: u64,
+    pub elapsed_seconds: f64,
+    pub by_media_type: BTreeMap<MediaType, (MatchCounts, OutcomeCounts)>,
+    /// Per-conversation failures (bounded sample, for the text output).
+    pub failures: Vec<OutcomeRecord>,
+}
+
+impl RunSummary {
+    /// Adds one shard's result.
+    pub fn add_shard(&mut self, shard: &ShardSummary) {
+        let m = &mut self.match_counts;
+        let s = shard.progress.match_counts;
+        m.genesys += s.genesys;
+        m.recording_side += s.recording_side;
+        m.matched += s.matched;
+        m.missing += s.missing;
+        m.partial += s.partial;
+        m.skipped += s.skipped;
+        m.extra += s.extra;
+        let o = &mut self.outcomes;
+        let s = shard.outcomes;
+        o.recovered += s.recovered;
+        o.verified += s.verified;
+        o.already_present += s.already_present;
+        o.conflict += s.conflict;
+        o.failed += s.failed;
+        o.unverified += s.unverified;
+        self.api_calls.genesys += shard.progress.api_calls.genesys;
+        self.api_calls.das += shard.progress.api_calls.das;
+        self.api_calls.capture += shard.progress.api_calls.capture;
+        self.throttled += shard.progress.throttled;
+        if let Some(report) = &shard.match_report {
+            for (media, counts) in &report.by_media_type {
+                let entry = self.by_media_type.entry(*media).or_default();
+                entry.0.genesys += counts.genesys;
+                entry.0.matched += counts.matched;
+                entry.0.missing += counts.missing;
+                entry.0.partial += counts.partial;
+                entry.0.skipped += counts.skipped;
+            }
+        }
+    }
+
+    /// The JSON object of design.md section 4.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "match": self.match_counts,
+            "outcomes": self.outcomes,
+            "apiCalls": self.api_calls,
+            "throttled": self.throttled,
+            "elapsedSeconds": self.elapsed_seconds,
+        })
+    }
+
+    /// A table by media type plus totals, for people.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let header = format!(
+            "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}\n",
+            "media",
+            "genesys",
+            "matched",
+            "missing",
+            "partial",
+            "skipped",
+            "recovered",
+            "verified",
+            "present",
+            "conflict",
+            "failed",
+            "unverified"
+        );
+        out.push_str(&header);
+        out.push_str(&"-".repeat(header.len() - 1));
+        out.push('\n');
+        let row = |name: &str, m: &MatchCounts, o: &OutcomeCounts| {
+            format!(
+                "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}\n",
+                name,
+                m.genesys,
+                m.matched,
+                m.missing,
+                m.partial,
+                m.skipped,
+                o.recovered,
+                o.verified,
+                o.already_present,
+                o.conflict,
+                o.failed,
+                o.unverified
+            )
+        };
+        for media in MediaType::ALL {
+            if let Some((m, o)) = self.by_media_type.get(&media) {
+                out.push_str(&row(media.as_str(), m, o));
+            }
+        }
+        out.push_str(&row("total", &self.match_counts, &self.outcomes));
+        out.push_str(&format!(
+            "\nrecording side held {} contacts ({} extra, not touched); API calls: genesys {}, das {}, capture {}; 429s {}; {:.1} s\n",
+            self.match_counts.recording_side,
+            self.match_counts.extra,
+            self.api_calls.genesys,
+            self.api_calls.das,
+            self.api_calls.capture,
+            self.throttled,
+            self.elapsed_seconds
+        ));
+        if !self.failures.is_empty() {
+            out.push_str("\nnot recovered:\n");
+            for f in &self.failures {
+                out.push_str(&format!(
+                    "  {} {:?} {}: {}\n",
+                    f.conversation_id
+                        .map(|u| u.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    f.outcome,
+                    f.reason.as_deref().unwrap_or("-"),
+                    f.detail.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Upper bound of failures kept for the text output.
+const MAX_FAILURES_SHOWN: usize = 50;
+
+/// Reporter for a terminal: one progress line per shard on stderr (hidden when stderr is not a
+/// terminal), outcome totals by media type for the summary.
+pub struct TerminalReporter {
+    bar: ProgressBar,
+    tallies: Mutex<(BTreeMap<MediaType, OutcomeCounts>, Vec<OutcomeRecord>)>,
+}
+
+impl TerminalReporter {
+    /// A reporter drawing on `bar`.
+    pub fn new(bar: ProgressBar) -> Self {
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        TerminalReporter {
+            bar,
+            tallies: Mutex::new(Default::default()),
+        }
+    }
+
+    /// Moves the per-media-type outcome totals and failures into `summary`.
+    pub fn fill(&self, summary: &mut RunSummary) {
+        self.bar.finish_and_clear();
+        let tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        for (media, counts) in &tallies.0 {
+            let entry = summary.by_media_type.entry(*media).or_default();
+            let o = &mut entry.1;
+            o.recovered += counts.recovered;
+            o.verified += counts.verified;
+            o.already_present += counts.already_present;
+            o.conflict += counts.conflict;
+            o.failed += counts.failed;
+            o.unverified += counts.unverified;
+        }
+        summary.failures.extend(tallies.1.iter().cloned());
+    }
+}
+
+impl ProgressReporter for TerminalReporter {
+    fn progress(&self, p: &ShardProgress) {
+        let stage = p.stage.map(|s| format!("{s:?}")).unwrap_or_default();
+        self.bar.set_prefix(stage.to_lowercase());
+        self.bar.set_message(format!(
+            "conversations {} | missing {} partial {} | recovered {}/{} verified {} failed {} | calls {} | 429s {}",
+            p.match_counts.genesys,
+            p.match_counts.missing,
+            p.match_counts.partial,
+            p.progress.recovered,
+            p.progress.to_recover,
+            p.progress.verified,
+            p.progress.failed,
+            p.api_calls.genesys + p.api_calls.das + p.api_calls.capture,
+            p.throttled
+        ));
+    }
+
+    fn outcome(&self, record: &OutcomeRecord) {
+        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(media) = record.media_type {
+            let counts = tallies.0.entry(media).or_default();
+            counts.add(record.outcome);
+            // A verified or unverified conversation was ingested first.
+            if matches!(record.outcome, Outcome::Verified | Outcome::Unverified) {
+                counts.recovered += 1;
+            }
+        }
+        if matches!(
+            record.outcome,
+            Outcome::Failed | Outcome::Conflict | Outcome::Unverified
+        ) && tallies.1.len() < MAX_FAILURES_SHOWN
+        {
+            tallies.1.push(record.clone());
+        }
+    }
+}

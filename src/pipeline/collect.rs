@@ -1,0 +1,104 @@
+//! Stage 1, collect: the completed Genesys conversations of a slice, turned into the compact
+//! summaries the matcher classifies. The full analytics record travels on only for conversations
+//! that need recovery.
+
+use futures::Stream;
+use uuid::Uuid;
+
+use crate::api::{MediaType, Window};
+use crate::genesys::{CollectQuery, Conversation, GenesysClient, GenesysError};
+use crate::pipeline::matcher::{ConversationSummary, SessionSummary};
+
+/// Streams the conversations whose start lies in `slice`, of the requested media types.
+pub fn conversations(
+    genesys: &GenesysClient,
+    slice: Window,
+    media_types: &[MediaType],
+) -> impl Stream<Item = Result<Conversation, GenesysError>> + Send + 'static {
+    genesys.conversations(CollectQuery {
+        slice,
+        media_types: media_types.to_vec(),
+        message_types: Vec::new(),
+    })
+}
+
+/// Why a conversation cannot be matched at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SummaryError {
+    #[error("conversationId {0:?} is not a UUID")]
+    ConversationId(String),
+}
+
+/// The matcher's view of a conversation. Sessions whose id is not a UUID cannot be compared with
+/// the recording side's session ids; they are left out (and so never count as held or lacking).
+pub fn summarize(conversation: &Conversation) -> Result<ConversationSummary, SummaryError> {
+    let conversation_id = Uuid::parse_str(&conversation.id)
+        .map_err(|_| SummaryError::ConversationId(conversation.id.clone()))?;
+    let sessions = conversation
+        .text_sessions()
+        .into_iter()
+        .filter_map(|s| {
+            Some(SessionSummary {
+                session_id: Uuid::parse_str(&s.session_id).ok()?,
+                media_type: Some(s.media_type),
+                message_type: s.message_type,
+                recorded: s.recorded,
+            })
+        })
+        .collect();
+    Ok(ConversationSummary {
+        conversation_id,
+        start: conversation.start,
+        end: conversation.end,
+        sessions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn conversation(value: serde_json::Value) -> Conversation {
+        let detail: crate::genesys::models::AnalyticsConversation =
+            serde_json::from_value(value).unwrap();
+        Conversation {
+            id: detail.conversation_id.clone().unwrap(),
+            start: detail.conversation_start.unwrap(),
+            end: detail.conversation_end,
+            detail,
+        }
+    }
+
+    #[test]
+    fn summary_keeps_agent_text_sessions_with_recording_flags() {
+        let c = conversation(json!({
+            "conversationId": "5b3c2f4e-1d2a-4f6b-9a8c-0e1f2a3b4c5d",
+            "conversationStart": "2026-11-20T10:00:00.000Z",
+            "conversationEnd": "2026-11-20T10:05:00.000Z",
+            "participants": [
+                {"purpose": "customer", "sessions": [{"sessionId": "00000000-0000-4000-8000-000000000001", "mediaType": "chat"}]},
+                {"purpose": "agent", "participantId": "p1", "sessions": [
+                    {"sessionId": "00000000-0000-4000-8000-000000000002", "mediaType": "chat", "recording": true},
+                    {"sessionId": "not-a-uuid", "mediaType": "chat", "recording": true}
+                ]}
+            ]
+        }));
+        let summary = summarize(&c).unwrap();
+        assert_eq!(summary.sessions.len(), 1);
+        assert!(summary.sessions[0].recorded);
+        assert_eq!(summary.sessions[0].media_type, Some(MediaType::Chat));
+    }
+
+    #[test]
+    fn a_non_uuid_conversation_id_is_an_error_not_a_panic() {
+        let c = conversation(json!({
+            "conversationId": "abc",
+            "conversationStart": "2026-11-20T10:00:00.000Z"
+        }));
+        assert_eq!(
+            summarize(&c),
+            Err(SummaryError::ConversationId("abc".into()))
+        );
+    }
+}

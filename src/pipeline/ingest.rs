@@ -1,0 +1,139 @@
+//! Stage 6, ingest: fetch one conversation's recordings, build the interaction and hand it to
+//! Interaction Capture, mapping every answer to an outcome. Capture's idempotency (the content
+//! identity as `Idempotency-Key`, 200 for identical content) makes a retry after a lost answer
+//! harmless; a 409 is reported and never overwritten.
+
+use crate::genesys::GenesysError;
+use crate::pipeline::fetch::{Fetched, build_interaction};
+use crate::pipeline::{Clients, Ingested, Outcome, OutcomeRecord, RecoveryItem, RecoveryRef};
+use crate::verint::RecordingSideError;
+use crate::verint::capture::CaptureOutcome;
+
+/// What became of one conversation in one attempt.
+#[derive(Debug)]
+pub enum ItemResult {
+    /// Capture accepted it (201); verification decides the final outcome.
+    Ingested(Ingested),
+    /// Final: already present, conflict, rejected, unrecoverable.
+    Final(OutcomeRecord),
+    /// A passing condition (transcoding, an outage); try again later in the run.
+    RetryLater {
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+/// One attempt at recovering `item`.
+pub async fn recover_one(
+    clients: &Clients,
+    recovery: &RecoveryRef,
+    item: &RecoveryItem,
+) -> ItemResult {
+    let media_type = item.conversation.media_type();
+    let final_record = |outcome: Outcome, reason: &str, detail: Option<String>| {
+        ItemResult::Final(OutcomeRecord {
+            conversation_id: Some(item.id),
+            media_type,
+            outcome,
+            reason: Some(reason.to_string()),
+            detail,
+        })
+    };
+    let recordings = match clients
+        .genesys
+        .fetch_recordings(&item.conversation.id)
+        .await
+    {
+        Ok(recordings) => recordings,
+        Err(err @ GenesysError::StillTranscoding { .. }) => {
+            return ItemResult::RetryLater {
+                reason: "transcoding",
+                detail: err.to_string(),
+            };
+        }
+        Err(err) if is_passing_genesys(&err) => {
+            return ItemResult::RetryLater {
+                reason: "genesysUnavailable",
+                detail: err.to_string(),
+            };
+        }
+        Err(err) => {
+            let reason = if err.status() == Some(404) {
+                "recordingNotFound"
+            } else {
+                "genesysError"
+            };
+            return final_record(Outcome::Failed, reason, Some(err.to_string()));
+        }
+    };
+    let (interaction, left_out) =
+        match build_interaction(&item.conversation, &item.lacking, recordings, recovery) {
+            Fetched::Ready {
+                interaction,
+                left_out,
+            } => (interaction, left_out),
+            Fetched::Unrecoverable { reason, detail } => {
+                return final_record(Outcome::Failed, reason, Some(detail));
+            }
+        };
+    match clients.recording_side.capture.put(&interaction).await {
+        Ok(receipt) => match receipt.outcome {
+            CaptureOutcome::Ingested => {
+                if !left_out.is_empty() {
+                    tracing::info!(conversation = %item.id, left_out = ?left_out, "ingested without some recordings");
+                }
+                ItemResult::Ingested(Ingested {
+                    id: item.id,
+                    media_type: interaction.media_type,
+                    sessions: interaction
+                        .sessions
+                        .iter()
+                        .map(|s| s.session_id.clone())
+                        .collect(),
+                })
+            }
+            CaptureOutcome::AlreadyPresent => {
+                final_record(Outcome::AlreadyPresent, "identicalContentHeld", None)
+            }
+            CaptureOutcome::Conflict { message } => {
+                final_record(Outcome::Conflict, "differentContentHeld", Some(message))
+            }
+            CaptureOutcome::Rejected {
+                status,
+                code,
+                message,
+            } => final_record(
+                Outcome::Failed,
+                "rejected",
+                Some(format!("Capture answered {status} ({code}): {message}")),
+            ),
+        },
+        Err(err) if is_passing_capture(&err) => ItemResult::RetryLater {
+            reason: "captureUnavailable",
+            detail: err.to_string(),
+        },
+        Err(err) => final_record(Outcome::Failed, "captureError", Some(err.to_string())),
+    }
+}
+
+/// Transport failures, timeouts, throttling and 5xx that outlived the client's own retries.
+fn is_passing_genesys(err: &GenesysError) -> bool {
+    match err {
+        GenesysError::Transport { .. } => true,
+        GenesysError::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
+        // A truncated or garbled body is usually a passing network fault.
+        GenesysError::InvalidResponse { .. } => true,
+        _ => false,
+    }
+}
+
+fn is_passing_capture(err: &RecordingSideError) -> bool {
+    match err {
+        RecordingSideError::Send(_) => !err.is_auth(),
+        RecordingSideError::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
+        RecordingSideError::BackPressureTimeout { .. } | RecordingSideError::Malformed { .. } => {
+            true
+        }
+        _ => false,
+    }
+}

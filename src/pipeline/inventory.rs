@@ -1,0 +1,65 @@
+//! Stage 2, inventory: the contacts the recording side holds for a slice, widened by the
+//! tolerance, streamed page by page into the matcher's compact index.
+
+use futures::TryStreamExt;
+
+use crate::api::{MediaType, Window};
+use crate::pipeline::matcher::ContactIndex;
+use crate::verint::RecordingSideError;
+use crate::verint::das::{ContactQuery, DasClient};
+
+/// Contacts that could not be read at all (wrong shape), counted for the report.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InventoryStats {
+    /// Pages read.
+    pub pages: u64,
+    /// Entries that were not contacts.
+    pub unreadable: u64,
+}
+
+/// Fills `index` with every contact DAS returns for the index's widened range.
+pub async fn load_contacts(
+    das: &DasClient,
+    index: &mut ContactIndex,
+    media_types: &[MediaType],
+    mut on_page: impl FnMut(u64),
+) -> Result<InventoryStats, RecordingSideError> {
+    let query = ContactQuery::new(index.query_range(), media_types.to_vec());
+    let mut pages = das.contact_pages(query);
+    let mut stats = InventoryStats::default();
+    while let Some(page) = pages.try_next().await? {
+        stats.pages += 1;
+        stats.unreadable += page.invalid.len() as u64;
+        for contact in &page.contacts {
+            index.insert(contact.record());
+        }
+        on_page(index.len() as u64);
+    }
+    Ok(stats)
+}
+
+/// The set of session ids DAS shows for each of `wanted` conversations in `range` (verification).
+pub async fn held_sessions(
+    das: &DasClient,
+    range: Window,
+    media_types: &[MediaType],
+    wanted: &std::collections::HashSet<uuid::Uuid>,
+) -> Result<std::collections::HashMap<uuid::Uuid, Vec<String>>, RecordingSideError> {
+    let mut held = std::collections::HashMap::new();
+    let mut pages = das.contact_pages(ContactQuery::new(range, media_types.to_vec()));
+    while let Some(page) = pages.try_next().await? {
+        for contact in page.contacts {
+            let Some(id) = contact
+                .external_id
+                .as_deref()
+                .and_then(|e| uuid::Uuid::parse_str(e).ok())
+            else {
+                continue;
+            };
+            if wanted.contains(&id) {
+                held.insert(id, contact.session_ids);
+            }
+        }
+    }
+    Ok(held)
+}
