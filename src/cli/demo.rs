@@ -85,7 +85,7 @@ fn sim_json(report: SimReport) -> (&'static str, serde_json::Value) {
     ("sim", serde_json::to_value(report).unwrap_or_default())
 }
 
-fn client_credentials(handles: &SimHandles) -> ClientCredentials {
+pub fn client_credentials(handles: &SimHandles) -> ClientCredentials {
     ClientCredentials {
         client_id: handles.config.client_id.clone(),
         client_secret: Secret::new(handles.config.client_secret.clone()),
@@ -93,7 +93,7 @@ fn client_credentials(handles: &SimHandles) -> ClientCredentials {
 }
 
 /// Deadlines short enough for a demo: the simulator's ingest lag is seconds, not minutes.
-fn demo_options() -> PipelineOptions {
+pub fn demo_options() -> PipelineOptions {
     PipelineOptions {
         retry_interval: Duration::from_secs(1),
         retry_deadline: Duration::from_secs(120),
@@ -104,7 +104,7 @@ fn demo_options() -> PipelineOptions {
 }
 
 /// The DigitalRecovery the demo runs: the simulators' whole window, every media type.
-fn demo_recovery(
+pub fn demo_recovery(
     handles: &SimHandles,
     parallelism: u32,
     dry_run: bool,

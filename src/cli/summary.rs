@@ -33,6 +33,8 @@ pub struct RunSummary {
     pub by_media_type: BTreeMap<MediaType, (MatchCounts, OutcomeCounts)>,
     /// Per-conversation failures (bounded sample, for the text output).
     pub failures: Vec<OutcomeRecord>,
+    /// Conversations not recovered (failed, conflict, unverified), by reason.
+    pub failure_reasons: BTreeMap<String, u64>,
 }
 
 impl RunSummary {
@@ -136,8 +138,23 @@ impl RunSummary {
             self.throttled,
             self.elapsed_seconds
         ));
+        if !self.failure_reasons.is_empty() {
+            let reasons: Vec<String> = self
+                .failure_reasons
+                .iter()
+                .map(|(reason, n)| format!("{reason} {n}"))
+                .collect();
+            out.push_str(&format!(
+                "\nnot recovered, by reason: {}\n",
+                reasons.join(", ")
+            ));
+        }
         if !self.failures.is_empty() {
-            out.push_str("\nnot recovered:\n");
+            out.push_str(
+                "\nnot recovered (first {MAX_FAILURES_SHOWN}):\n"
+                    .replace("{MAX_FAILURES_SHOWN}", &MAX_FAILURES_SHOWN.to_string())
+                    .as_str(),
+            );
             for f in &self.failures {
                 out.push_str(&format!(
                     "  {} {:?} {}: {}\n",
@@ -157,11 +174,18 @@ impl RunSummary {
 /// Upper bound of failures kept for the text output.
 const MAX_FAILURES_SHOWN: usize = 50;
 
+#[derive(Default)]
+struct Tallies {
+    by_media_type: BTreeMap<MediaType, OutcomeCounts>,
+    failures: Vec<OutcomeRecord>,
+    failure_reasons: BTreeMap<String, u64>,
+}
+
 /// Reporter for a terminal: one progress line per shard on stderr (hidden when stderr is not a
 /// terminal), outcome totals by media type for the summary.
 pub struct TerminalReporter {
     bar: ProgressBar,
-    tallies: Mutex<(BTreeMap<MediaType, OutcomeCounts>, Vec<OutcomeRecord>)>,
+    tallies: Mutex<Tallies>,
 }
 
 impl TerminalReporter {
@@ -182,7 +206,7 @@ impl TerminalReporter {
     pub fn fill(&self, summary: &mut RunSummary) {
         self.bar.finish_and_clear();
         let tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
-        for (media, counts) in &tallies.0 {
+        for (media, counts) in &tallies.by_media_type {
             let entry = summary.by_media_type.entry(*media).or_default();
             let o = &mut entry.1;
             o.recovered += counts.recovered;
@@ -192,7 +216,13 @@ impl TerminalReporter {
             o.failed += counts.failed;
             o.unverified += counts.unverified;
         }
-        summary.failures.extend(tallies.1.iter().cloned());
+        let room = MAX_FAILURES_SHOWN.saturating_sub(summary.failures.len());
+        summary
+            .failures
+            .extend(tallies.failures.iter().take(room).cloned());
+        for (reason, n) in &tallies.failure_reasons {
+            *summary.failure_reasons.entry(reason.clone()).or_default() += n;
+        }
     }
 }
 
@@ -217,7 +247,7 @@ impl ProgressReporter for TerminalReporter {
     fn outcome(&self, record: &OutcomeRecord) {
         let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(media) = record.media_type {
-            let counts = tallies.0.entry(media).or_default();
+            let counts = tallies.by_media_type.entry(media).or_default();
             counts.add(record.outcome);
             // A verified or unverified conversation was ingested first.
             if matches!(record.outcome, Outcome::Verified | Outcome::Unverified) {
@@ -227,9 +257,12 @@ impl ProgressReporter for TerminalReporter {
         if matches!(
             record.outcome,
             Outcome::Failed | Outcome::Conflict | Outcome::Unverified
-        ) && tallies.1.len() < MAX_FAILURES_SHOWN
-        {
-            tallies.1.push(record.clone());
+        ) {
+            let reason = record.reason.clone().unwrap_or_else(|| "unknown".into());
+            *tallies.failure_reasons.entry(reason).or_default() += 1;
+            if tallies.failures.len() < MAX_FAILURES_SHOWN {
+                tallies.failures.push(record.clone());
+            }
         }
     }
 }

@@ -1,0 +1,157 @@
+//! The whole pipeline against the three in-process simulators: nothing lost, nothing twice.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use digital_recovery::cli::demo::{client_credentials, demo_options, demo_recovery};
+use digital_recovery::cli::recover::run_recovery;
+use digital_recovery::cli::summary::RunSummary;
+use digital_recovery::pipeline::{Credentials, PipelineOptions};
+use digital_recovery::sim::recording::{RecordingSimConfig, RecordingStore, factory_with_store};
+use digital_recovery::sim::{self, SimConfig, SimHandles};
+
+struct Sims {
+    handles: SimHandles,
+    store: Arc<RecordingStore>,
+}
+
+async fn sims(conversations: usize, faults: &str, recording: RecordingSimConfig) -> Sims {
+    let mut config = SimConfig::new(conversations);
+    config.seed = 7;
+    config.missing_rate = 0.08;
+    config.partial_rate = 0.05;
+    config.rate_limit = None;
+    config.faults = faults.parse().expect("fault spec");
+    let slot = Arc::new(OnceLock::new());
+    let handles = sim::start(config, Some(factory_with_store(recording, slot.clone())))
+        .await
+        .expect("simulators start");
+    let store = slot.get().expect("recording store built").clone();
+    Sims { handles, store }
+}
+
+fn quick() -> RecordingSimConfig {
+    RecordingSimConfig {
+        ingest_lag: Duration::from_millis(300),
+        ..RecordingSimConfig::default()
+    }
+}
+
+fn options() -> PipelineOptions {
+    PipelineOptions {
+        retry_interval: Duration::from_millis(300),
+        verify_interval: Duration::from_millis(300),
+        ..demo_options()
+    }
+}
+
+async fn recover(s: &Sims, parallelism: u32, dry_run: bool) -> RunSummary {
+    let recovery = demo_recovery(&s.handles, parallelism, dry_run).expect("recovery");
+    let creds = Credentials {
+        genesys: client_credentials(&s.handles),
+        recording_side: client_credentials(&s.handles),
+    };
+    run_recovery(&recovery, creds, options())
+        .await
+        .expect("recovery runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_every_missing_conversation_once_and_a_second_run_is_a_no_op() {
+    let s = sims(3000, "", quick()).await;
+    let before = s.store.report();
+    assert!(before.expected_missing > 50, "{before:?}");
+
+    let first = recover(&s, 3, false).await;
+    let truth = s.store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?}");
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(truth.conflicts, 0, "{truth:?}");
+    // What the run says it did is what the recording side saw.
+    assert_eq!(first.outcomes.recovered, truth.ingested, "{first:?}");
+    assert_eq!(first.outcomes.verified, truth.ingested);
+    assert_eq!(truth.ingested, truth.expected_missing);
+    assert_eq!(first.outcomes.unverified, 0);
+    let m = first.match_counts;
+    assert_eq!(m.genesys, m.matched + m.missing + m.partial + m.skipped);
+    // Failures are only conversations whose lacking recordings are archived or deleted.
+    assert!(
+        first
+            .failures
+            .iter()
+            .all(|f| matches!(f.reason.as_deref(), Some("archived" | "deleted"))),
+        "{:?}",
+        first.failures
+    );
+
+    let second = recover(&s, 3, false).await;
+    let after = s.store.report();
+    assert_eq!(second.outcomes.recovered, 0, "{second:?}");
+    assert_eq!(after.ingested, truth.ingested, "nothing ingested again");
+    assert_eq!(after.resent, 0);
+    assert_eq!(after.duplicates, 0);
+    assert_eq!(second.match_counts.genesys, m.genesys);
+    assert_eq!(second.outcomes.failed, first.outcomes.failed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survives_the_fault_mix_without_loss_or_duplicates() {
+    let s = sims(
+        1500,
+        "429=0.02,5xx=0.05,timeout=0.01,truncate=0.01,token-expiry=20s,transcode=0.3",
+        quick(),
+    )
+    .await;
+    let summary = recover(&s, 2, false).await;
+    let truth = s.store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?} {summary:?}");
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(truth.conflicts, 0, "{truth:?}");
+    // A 201 whose answer was lost is sent again and answered 200: counted as already present.
+    assert_eq!(summary.outcomes.recovered, truth.ingested - truth.resent);
+    assert_eq!(summary.outcomes.already_present, truth.resent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_items_are_reported_and_the_rest_recovered() {
+    let s = sims(
+        3000,
+        "",
+        RecordingSimConfig {
+            reject_rate: 0.2,
+            ..quick()
+        },
+    )
+    .await;
+    let summary = recover(&s, 1, false).await;
+    let truth = s.store.report();
+    let rejected = summary
+        .failure_reasons
+        .get("rejected")
+        .copied()
+        .unwrap_or_default();
+    assert!(rejected > 0, "a 20% reject rate rejected nothing");
+    assert!(
+        summary
+            .failures
+            .iter()
+            .filter(|f| f.reason.as_deref() == Some("rejected"))
+            .all(|f| f.detail.as_deref().is_some_and(|d| d.contains("422")))
+    );
+    // Exactly the rejected ones are still missing; everything else arrived.
+    assert_eq!(truth.still_missing, rejected, "{truth:?}");
+    assert_eq!(truth.ingested + rejected, truth.expected_missing);
+    assert_eq!(truth.duplicates, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_matches_and_changes_nothing() {
+    let s = sims(2000, "", quick()).await;
+    let summary = recover(&s, 2, true).await;
+    let truth = s.store.report();
+    assert_eq!(truth.ingested, 0);
+    assert_eq!(truth.still_missing, truth.expected_missing);
+    assert!(summary.match_counts.missing > 0);
+    assert_eq!(summary.api_calls.capture, 0, "DryRun never calls Capture");
+    assert_eq!(summary.outcomes.recovered, 0);
+}
