@@ -7,6 +7,8 @@
 //! those services, for tests and the demo).
 
 pub mod api;
+pub mod controller;
 pub mod crd;
 pub mod pipeline;
 pub mod telemetry;
+pub mod worker;

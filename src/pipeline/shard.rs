@@ -19,7 +19,10 @@ pub fn slice_of(window: Window, index: u32, count: u32) -> Option<Window> {
         // i128 arithmetic: a 31-day span in nanoseconds times 64 shards fits easily.
         let offset = span * i128::from(i) / i128::from(count);
         let offset = i64::try_from(offset).ok()?;
-        window.start.checked_add(SignedDuration::from_nanos(offset)).ok()
+        window
+            .start
+            .checked_add(SignedDuration::from_nanos(offset))
+            .ok()
     };
     Some(Window {
         start: bound(index)?,
@@ -57,6 +60,9 @@ mod tests {
         let w = window("2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z");
         assert_eq!(slice_of(w, 2, 2), None);
         assert_eq!(slice_of(w, 0, 0), None);
-        assert_eq!(slice_of(w, 1, 4).unwrap().start.to_string(), "2026-11-20T06:00:00Z");
+        assert_eq!(
+            slice_of(w, 1, 4).unwrap().start.to_string(),
+            "2026-11-20T06:00:00Z"
+        );
     }
 }
