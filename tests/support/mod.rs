@@ -4,5 +4,7 @@
 
 pub mod control_plane;
 pub mod crds;
+pub mod jobs;
+pub mod operator;
 
 pub use control_plane::ControlPlane;
