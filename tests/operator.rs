@@ -303,3 +303,49 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
         .holder_identity;
     assert_eq!(holder.as_deref(), Some("replica-b"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_recoveries_at_once_reconcile_without_errors() {
+    let cp = ControlPlane::start().await;
+    let client = cp.client().await;
+    support::crds::install(&client).await;
+    let operator = Operator::start(&cp, "replica-a").await;
+    let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), "default");
+    let creates = (0..200).map(|i| {
+        let api = api.clone();
+        async move {
+            api.create(&PostParams::default(), &recovery(&format!("r-{i:03}"), 2))
+                .await
+                .expect("create")
+        }
+    });
+    futures::future::join_all(creates).await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    wait_for("200 Jobs and 200 Pending statuses", 120, async || {
+        let n_jobs = jobs.list(&ListParams::default()).await.ok()?.items.len();
+        let pending = api
+            .list(&ListParams::default())
+            .await
+            .ok()?
+            .items
+            .iter()
+            .filter(|d| {
+                d.status.as_ref().and_then(|s| s.phase) == Some(Phase::Pending)
+                    && d.status.as_ref().and_then(|s| s.observed_generation)
+                        == d.metadata.generation
+            })
+            .count();
+        (n_jobs == 200 && pending == 200).then_some(())
+    })
+    .await;
+    let text = operator.scrape().await;
+    assert_eq!(
+        support::operator::metric_in(&text, "digital_recovery_reconcile_failures_total"),
+        0.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("digital_recovery_recoveries{phase=\"Pending\"} 200"),
+        "{text}"
+    );
+}

@@ -509,9 +509,8 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
             info!("shutting down");
             Ok(())
         }
-        lost = wait_lost(&mut leader) => {
+        () = wait_lost(&mut leader) => {
             metrics.leader.set(0);
-            let _ = lost;
             Err(RunError::LostLease)
         }
     }

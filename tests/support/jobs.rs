@@ -34,13 +34,17 @@ use kube::{
 use super::ControlPlane;
 
 type Key = (String, String, u32);
+/// Every worker run: (namespace, job, index, exit code or None when killed).
+pub type Runs = Arc<Mutex<Vec<(String, String, u32, Option<i32>)>>>;
+/// (completed indexes, failed indexes, succeeded pods, failed pods).
+type IndexState = Arc<Mutex<(BTreeSet<u32>, BTreeSet<u32>, i32, i32)>>;
 
 /// Handle of the stand-in; dropping it stops it and kills its workers.
 pub struct JobRunner {
     task: tokio::task::JoinHandle<()>,
     running: Arc<Mutex<HashMap<Key, u32>>>,
     /// Every worker run: (namespace, job, index, exit code or None when killed).
-    pub runs: Arc<Mutex<Vec<(String, String, u32, Option<i32>)>>>,
+    pub runs: Runs,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -185,7 +189,7 @@ async fn run_job(
     admin: Client,
     job: Job,
     running: Arc<Mutex<HashMap<Key, u32>>>,
-    runs: Arc<Mutex<Vec<(String, String, u32, Option<i32>)>>>,
+    runs: Runs,
     dir: Arc<tempfile::TempDir>,
     kubeconfig: Arc<KubeconfigWriter>,
 ) {
@@ -347,7 +351,7 @@ fn ranges(set: &BTreeSet<u32>) -> Option<String> {
 async fn write_status(
     jobs: &Api<Job>,
     name: &str,
-    state: &Arc<Mutex<(BTreeSet<u32>, BTreeSet<u32>, i32, i32)>>,
+    state: &IndexState,
     start: &Time,
     completions: u32,
     finished: Option<bool>,
@@ -390,7 +394,6 @@ async fn write_status(
         ready: Some(0),
         terminating: Some(0),
         uncounted_terminated_pods: Some(Default::default()),
-        ..Default::default()
     };
     let patch = serde_json::json!({"status": status});
     if let Err(e) = jobs
