@@ -9,6 +9,11 @@
 pub mod api;
 pub mod controller;
 pub mod crd;
+pub mod genesys;
+pub mod http;
+pub mod manifest;
 pub mod pipeline;
+pub mod sim;
 pub mod telemetry;
+pub mod verint;
 pub mod worker;

@@ -1,4 +1,6 @@
-//! The recovery pipeline: collect -> inventory -> match -> fetch -> ingest -> verify.
+//! The recovery pipeline: collect (Genesys) -> inventory (DAS) -> match -> fetch -> ingest
+//! (Capture) -> verify (DAS).
 
+pub mod matcher;
 pub mod progress;
 pub mod shard;

@@ -30,6 +30,14 @@ pub fn slice_of(window: Window, index: u32, count: u32) -> Option<Window> {
     })
 }
 
+/// All `count` slices of `window`, in order (one slice when `count` is 0).
+pub fn slices(window: Window, count: u32) -> Vec<Window> {
+    let count = count.max(1);
+    (0..count)
+        .filter_map(|i| slice_of(window, i, count))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,543 @@
+//! Streaming the completed conversations of a time slice out of the analytics API.
+//!
+//! - The window is cut into slices of at most `max_slice`; a slice whose `totalHits` exceeds the
+//!   100,000-result paging cap is halved until it fits.
+//! - Pages of one slice are fetched `page_concurrency` at a time, in order.
+//! - In `JobsMode::Auto` a slice with more than `jobs_threshold` hits that the data lake already
+//!   covers is fetched with an async job (1,000 per page instead of 100); conversations the lake
+//!   does not have yet (ended after `dataAvailabilityDate`) come from a sync query narrowed to
+//!   `conversationEnd > dataAvailabilityDate`.
+//! - Only conversations whose conversationStart lies in the slice's [start, end) are yielded
+//!   (design.md section 7): the query's interval semantics return neighbours too.
+//! - A malformed conversation is one `Err` item; the stream goes on.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use http::Method;
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::models::AnalyticsConversation;
+use super::{GenesysClient, GenesysError};
+use crate::api::{MediaType, Window};
+
+/// Results the detail query can page through.
+pub const PAGING_CAP: u64 = 100_000;
+/// Page size of the detail query (its maximum).
+pub const PAGE_SIZE: u64 = 100;
+/// A totalHits above this is not believed.
+const ABSURD_HITS: u64 = 50_000_000;
+/// Slices are not split below this.
+const MIN_SLICE: SignedDuration = SignedDuration::from_secs(60);
+const QUERY_ENDPOINT: &str = "POST /api/v2/analytics/conversations/details/query";
+
+/// When the async jobs API is used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JobsMode {
+    /// For slices with many hits that the data lake covers.
+    #[default]
+    Auto,
+    /// Never: sync paging only.
+    Never,
+    /// For every slice the data lake covers.
+    Always,
+}
+
+/// What to collect.
+#[derive(Clone, Debug)]
+pub struct CollectQuery {
+    /// The slice: conversations whose start lies in [start, end).
+    pub slice: Window,
+    /// Media types wanted (empty means all three).
+    pub media_types: Vec<MediaType>,
+    /// For social: only these messageTypes (empty means every channel).
+    pub message_types: Vec<String>,
+}
+
+/// A text session of a conversation (an agent's chat, email or messaging session).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextSession {
+    /// Session id.
+    pub session_id: String,
+    /// chat, email or social.
+    pub media_type: MediaType,
+    /// Messaging channel, for social.
+    pub message_type: Option<String>,
+    /// Whether a recording exists (analytics `recording`).
+    pub recorded: bool,
+    /// The agent participant's id.
+    pub participant_id: Option<String>,
+}
+
+/// A conversation with the fields every later stage relies on checked to be present.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conversation {
+    /// conversationId.
+    pub id: String,
+    /// conversationStart.
+    pub start: Timestamp,
+    /// conversationEnd.
+    pub end: Option<Timestamp>,
+    /// The whole analytics record.
+    pub detail: AnalyticsConversation,
+}
+
+impl Conversation {
+    fn from_value(endpoint: &str, value: Value) -> Result<Conversation, GenesysError> {
+        let invalid = |reason: String| GenesysError::InvalidResponse {
+            endpoint: endpoint.to_string(),
+            reason,
+        };
+        let id_hint = value
+            .get("conversationId")
+            .and_then(Value::as_str)
+            .unwrap_or("<no id>")
+            .to_string();
+        let detail: AnalyticsConversation = serde_json::from_value(value)
+            .map_err(|err| invalid(format!("conversation {id_hint}: {err}")))?;
+        let id = detail
+            .conversation_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| invalid("a conversation without conversationId".into()))?;
+        let start = detail
+            .conversation_start
+            .ok_or_else(|| invalid(format!("conversation {id} without conversationStart")))?;
+        Ok(Conversation {
+            id,
+            start,
+            end: detail.conversation_end,
+            detail,
+        })
+    }
+
+    /// The agent text sessions (what recordings and the recording side are keyed by).
+    pub fn text_sessions(&self) -> Vec<TextSession> {
+        let mut sessions = Vec::new();
+        for participant in &self.detail.participants {
+            if participant.purpose.as_deref() != Some("agent") {
+                continue;
+            }
+            for session in &participant.sessions {
+                let (Some(id), Some(media)) = (
+                    &session.session_id,
+                    session
+                        .media_type
+                        .as_deref()
+                        .and_then(MediaType::from_genesys),
+                ) else {
+                    continue;
+                };
+                if sessions.iter().any(|s: &TextSession| &s.session_id == id) {
+                    continue;
+                }
+                sessions.push(TextSession {
+                    session_id: id.clone(),
+                    media_type: media,
+                    message_type: session.message_type.clone(),
+                    recorded: session.recording.unwrap_or(false),
+                    participant_id: participant.participant_id.clone(),
+                });
+            }
+        }
+        sessions
+    }
+
+    /// The conversation's text media type (from its first text session of any participant).
+    pub fn media_type(&self) -> Option<MediaType> {
+        self.detail
+            .participants
+            .iter()
+            .flat_map(|p| &p.sessions)
+            .find_map(|s| s.media_type.as_deref().and_then(MediaType::from_genesys))
+    }
+
+    /// Messaging channel, for social.
+    pub fn message_type(&self) -> Option<&str> {
+        self.detail
+            .participants
+            .iter()
+            .flat_map(|p| &p.sessions)
+            .find_map(|s| s.message_type.as_deref())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPage {
+    #[serde(default)]
+    conversations: Vec<Value>,
+    total_hits: Option<i64>,
+}
+
+fn interval(window: &Window) -> String {
+    format!(
+        "{}/{}",
+        super::models::format_timestamp(window.start),
+        super::models::format_timestamp(window.end)
+    )
+}
+
+impl GenesysClient {
+    /// The filters of a collection: completed conversations, the requested media (social
+    /// narrowed by messageType), optionally the configured divisions; plus `extra` conversation
+    /// predicates.
+    pub(crate) fn filters(
+        &self,
+        query: &CollectQuery,
+        extra: Vec<Value>,
+    ) -> (Vec<Value>, Vec<Value>) {
+        let mut predicates = vec![
+            json!({"type": "dimension", "dimension": "conversationEnd", "operator": "exists"}),
+        ];
+        predicates.extend(extra);
+        let mut conversation_filters = vec![json!({"type": "and", "predicates": predicates})];
+        if !self.config().division_ids.is_empty() {
+            let divisions: Vec<Value> = self
+                .config()
+                .division_ids
+                .iter()
+                .map(|d| json!({"type": "dimension", "dimension": "divisionId", "value": d}))
+                .collect();
+            conversation_filters.push(json!({"type": "or", "predicates": divisions}));
+        }
+        let media = if query.media_types.is_empty() {
+            MediaType::ALL.to_vec()
+        } else {
+            query.media_types.clone()
+        };
+        let mut clauses = Vec::new();
+        for media_type in media {
+            let media_predicate = json!({"type": "dimension", "dimension": "mediaType", "value": media_type.genesys_media_type()});
+            if media_type == MediaType::Social && !query.message_types.is_empty() {
+                for message_type in &query.message_types {
+                    clauses.push(json!({"type": "and", "predicates": [
+                        media_predicate.clone(),
+                        {"type": "dimension", "dimension": "messageType", "value": message_type}
+                    ]}));
+                }
+            } else {
+                clauses.push(json!({"type": "and", "predicates": [media_predicate]}));
+            }
+        }
+        (
+            conversation_filters,
+            vec![json!({"type": "or", "clauses": clauses})],
+        )
+    }
+
+    async fn query_page(
+        &self,
+        query: &CollectQuery,
+        window: &Window,
+        extra: &[Value],
+        page: u64,
+    ) -> Result<(Vec<Value>, Option<u64>), GenesysError> {
+        let (conversation_filters, segment_filters) = self.filters(query, extra.to_vec());
+        let body = json!({
+            "interval": interval(window),
+            "order": "asc",
+            "orderBy": "conversationStart",
+            "paging": {"pageSize": PAGE_SIZE, "pageNumber": page},
+            "conversationFilters": conversation_filters,
+            "segmentFilters": segment_filters,
+        });
+        let (_, raw): (_, RawPage) = self
+            .send_json(
+                Method::POST,
+                "/api/v2/analytics/conversations/details/query",
+                &[],
+                Some(&body),
+            )
+            .await?;
+        let hits = match raw.total_hits {
+            None => None,
+            Some(hits) if hits < 0 || hits as u64 > ABSURD_HITS => {
+                return Err(GenesysError::InvalidResponse {
+                    endpoint: QUERY_ENDPOINT.into(),
+                    reason: format!("absurd totalHits {hits}"),
+                });
+            }
+            Some(hits) => Some(hits as u64),
+        };
+        Ok((raw.conversations, hits))
+    }
+
+    /// Streams the completed conversations whose start lies in `query.slice`. The stream is
+    /// lazy and bounded: pages are fetched as it is consumed; dropping it stops the work.
+    pub fn conversations(
+        &self,
+        query: CollectQuery,
+    ) -> impl Stream<Item = Result<Conversation, GenesysError>> + Send + 'static {
+        let (sender, receiver) = mpsc::channel(2 * PAGE_SIZE as usize);
+        let client = self.clone();
+        tokio::spawn(async move { client.collect(query, Emitter { sender }).await });
+        futures::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        })
+    }
+
+    async fn collect(&self, query: CollectQuery, out: Emitter) {
+        let max_slice = SignedDuration::try_from(self.config().max_slice)
+            .unwrap_or(SignedDuration::from_hours(6))
+            .max(MIN_SLICE);
+        let mut slices = Vec::new();
+        let mut cursor = query.slice.start;
+        while cursor < query.slice.end {
+            let end = (cursor + max_slice).min(query.slice.end);
+            slices.push(Window { start: cursor, end });
+            cursor = end;
+        }
+        slices.reverse();
+        let mut availability: Option<Option<Timestamp>> = None;
+        while let Some(slice) = slices.pop() {
+            if out.closed() {
+                return;
+            }
+            let (first, hits) = match self.query_page(&query, &slice, &[], 1).await {
+                Ok(page) => page,
+                Err(err) => {
+                    out.send(Err(err)).await;
+                    continue;
+                }
+            };
+            let cap = self.config().paging_cap;
+            if hits.is_some_and(|h| h > cap) {
+                if slice.end.duration_since(slice.start) < MIN_SLICE * 2 {
+                    out.send(Err(GenesysError::PagingCap {
+                        endpoint: QUERY_ENDPOINT.into(),
+                        cap: PAGING_CAP,
+                        start: slice.start,
+                        end: slice.end,
+                    }))
+                    .await;
+                    continue;
+                }
+                let mid = slice.start
+                    + SignedDuration::from_millis(
+                        slice.end.duration_since(slice.start).as_millis() as i64 / 2,
+                    );
+                tracing::debug!(start = %slice.start, end = %slice.end, ?hits, "slice over the paging cap; splitting");
+                slices.push(Window {
+                    start: mid,
+                    end: slice.end,
+                });
+                slices.push(Window {
+                    start: slice.start,
+                    end: mid,
+                });
+                continue;
+            }
+            let wants_job = match self.config().jobs {
+                JobsMode::Never => false,
+                JobsMode::Always => true,
+                JobsMode::Auto => hits.is_some_and(|h| h > self.config().jobs_threshold),
+            };
+            if wants_job {
+                if availability.is_none() {
+                    availability = Some(self.data_availability().await.ok());
+                }
+                if let Some(Some(available)) = availability
+                    && available > slice.start
+                {
+                    self.collect_with_job(&query, &slice, available, &out).await;
+                    continue;
+                }
+            }
+            if !out.emit_page(QUERY_ENDPOINT, first, &slice, None).await {
+                return;
+            }
+            self.page_rest(&query, &slice, &[], hits, &slice, None, &out)
+                .await;
+        }
+    }
+
+    /// Pages 2.. of a sync query over `interval`, keeping conversations started in `keep`.
+    #[allow(clippy::too_many_arguments)]
+    async fn page_rest(
+        &self,
+        query: &CollectQuery,
+        interval: &Window,
+        extra: &[Value],
+        hits: Option<u64>,
+        keep: &Window,
+        exclude: Option<&HashSet<String>>,
+        out: &Emitter,
+    ) {
+        match hits {
+            Some(hits) => {
+                let pages = hits
+                    .div_ceil(PAGE_SIZE)
+                    .min(self.config().paging_cap / PAGE_SIZE);
+                let mut results = futures::stream::iter(2..=pages)
+                    .map(|page| self.query_page(query, interval, extra, page))
+                    .buffered(self.config().page_concurrency.max(1));
+                while let Some(result) = results.next().await {
+                    match result {
+                        // An empty page ends the query whatever totalHits said.
+                        Ok((page, _)) if page.is_empty() => break,
+                        Ok((page, _)) => {
+                            if !out.emit_page(QUERY_ENDPOINT, page, keep, exclude).await {
+                                return;
+                            }
+                        }
+                        Err(err) => {
+                            out.send(Err(err)).await;
+                        }
+                    }
+                }
+            }
+            None => {
+                // No totalHits: page until a short or empty page.
+                for page in 2..=self.config().paging_cap / PAGE_SIZE {
+                    match self.query_page(query, interval, extra, page).await {
+                        Ok((items, _)) => {
+                            let last = (items.len() as u64) < PAGE_SIZE;
+                            if !out.emit_page(QUERY_ENDPOINT, items, keep, exclude).await || last {
+                                return;
+                            }
+                        }
+                        Err(err) => {
+                            out.send(Err(err)).await;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A slice the data lake covers (up to `available`): a job for what the lake has, and a sync
+    /// query for conversations that ended after `available`.
+    async fn collect_with_job(
+        &self,
+        query: &CollectQuery,
+        slice: &Window,
+        available: Timestamp,
+        out: &Emitter,
+    ) {
+        let cut = available.min(slice.end);
+        let mut from_job = HashSet::new();
+        let job_window = Window {
+            start: slice.start,
+            end: cut,
+        };
+        let job_result = self
+            .run_job(
+                query,
+                &job_window,
+                |conversation| {
+                    if conversation.start >= slice.start && conversation.start < slice.end {
+                        from_job.insert(conversation.id.clone());
+                        true
+                    } else {
+                        false
+                    }
+                },
+                out,
+            )
+            .await;
+        if let Err(err) = job_result {
+            // The job failed: fall back to sync paging for the whole slice.
+            tracing::warn!(error = %err, "analytics job failed; falling back to the detail query");
+            from_job.clear();
+            match self.query_page(query, slice, &[], 1).await {
+                Ok((first, hits)) if hits.is_none_or(|h| h <= self.config().paging_cap) => {
+                    if out.emit_page(QUERY_ENDPOINT, first, slice, None).await {
+                        self.page_rest(query, slice, &[], hits, slice, None, out)
+                            .await;
+                    }
+                }
+                Ok(_) => {
+                    out.send(Err(err)).await;
+                }
+                Err(sync_err) => {
+                    out.send(Err(sync_err)).await;
+                }
+            }
+            return;
+        }
+        let tail = [
+            json!({"type": "dimension", "dimension": "conversationEnd", "range": {"gt": super::models::format_timestamp(available)}}),
+        ];
+        match self.query_page(query, slice, &tail, 1).await {
+            Ok((first, hits)) => {
+                if out
+                    .emit_page(QUERY_ENDPOINT, first, slice, Some(&from_job))
+                    .await
+                {
+                    self.page_rest(query, slice, &tail, hits, slice, Some(&from_job), out)
+                        .await;
+                }
+            }
+            Err(err) => {
+                out.send(Err(err)).await;
+            }
+        }
+    }
+}
+
+/// The sending half of a collection stream.
+pub(crate) struct Emitter {
+    sender: mpsc::Sender<Result<Conversation, GenesysError>>,
+}
+
+impl Emitter {
+    pub(crate) fn closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    pub(crate) async fn send(&self, item: Result<Conversation, GenesysError>) -> bool {
+        self.sender.send(item).await.is_ok()
+    }
+
+    /// Sends the page's conversations that started in `keep` and are not in `exclude`;
+    /// false once the consumer is gone.
+    pub(crate) async fn emit_page(
+        &self,
+        endpoint: &str,
+        page: Vec<Value>,
+        keep: &Window,
+        exclude: Option<&HashSet<String>>,
+    ) -> bool {
+        for value in page {
+            let item = match Conversation::from_value(endpoint, value) {
+                Ok(conversation) => {
+                    if conversation.start < keep.start || conversation.start >= keep.end {
+                        continue;
+                    }
+                    if exclude.is_some_and(|ids| ids.contains(&conversation.id)) {
+                        continue;
+                    }
+                    Ok(conversation)
+                }
+                Err(err) => Err(err),
+            };
+            if !self.send(item).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    pub(crate) async fn emit_one(&self, conversation: Conversation) -> bool {
+        self.send(Ok(conversation)).await
+    }
+}
+
+/// Parses one job result conversation (same shape as the query's).
+pub(crate) fn parse_conversation(
+    endpoint: &str,
+    value: Value,
+) -> Result<Conversation, GenesysError> {
+    Conversation::from_value(endpoint, value)
+}
+
+/// Waiting schedule while a job runs.
+pub(crate) fn job_poll_delay(poll: u32) -> Duration {
+    Duration::from_millis((100u64 << poll.min(5)).min(2000))
+}

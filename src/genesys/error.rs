@@ -1,0 +1,138 @@
+//! Errors of the Genesys Cloud client. Every variant names the endpoint; none carries a secret.
+
+use crate::http::{SendError, TokenError};
+
+/// A failed Genesys Cloud call.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesysError {
+    /// The API answered with an error status (after retries, where retrying made sense).
+    #[error("{endpoint}: HTTP {status} {code}: {message} (contextId {context_id})", code = code.as_deref().unwrap_or("-"), message = message.as_deref().unwrap_or(""), context_id = context_id.as_deref().unwrap_or("-"))]
+    Api {
+        /// Endpoint, e.g. `POST /api/v2/analytics/conversations/details/query`.
+        endpoint: String,
+        /// HTTP status.
+        status: u16,
+        /// Genesys error `code`, e.g. `bad.request`.
+        code: Option<String>,
+        /// Genesys error `message`.
+        message: Option<String>,
+        /// `contextId` (= `ININ-Correlation-Id`), for Genesys support.
+        context_id: Option<String>,
+    },
+    /// No token could be obtained.
+    #[error("{endpoint}: {source}")]
+    Auth {
+        /// Endpoint the request was for.
+        endpoint: String,
+        /// Why.
+        #[source]
+        source: TokenError,
+    },
+    /// Connection, timeout or truncated-body errors on every attempt.
+    #[error("{endpoint}: transport failure after {attempts} attempt(s): {source}")]
+    Transport {
+        /// Endpoint.
+        endpoint: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Last error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A 2xx answer whose body is not what the endpoint returns (malformed JSON, HTML, missing
+    /// required fields, absurd numbers).
+    #[error("{endpoint}: invalid response: {reason}")]
+    InvalidResponse {
+        /// Endpoint.
+        endpoint: String,
+        /// What was wrong (with a short, secret-free excerpt of the body).
+        reason: String,
+    },
+    /// A slice held more conversations than the query can page through, and cannot be split
+    /// further.
+    #[error(
+        "{endpoint}: more than {cap} conversations between {start} and {end}; the slice cannot be split further"
+    )]
+    PagingCap {
+        /// Endpoint.
+        endpoint: String,
+        /// Results reachable by paging.
+        cap: u64,
+        /// Slice start.
+        start: jiff::Timestamp,
+        /// Slice end.
+        end: jiff::Timestamp,
+    },
+    /// An async job ended FAILED, CANCELLED or EXPIRED, or did not finish in time.
+    #[error("{endpoint}: analytics job {job_id} ended {state}{detail}", detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    JobFailed {
+        /// Endpoint.
+        endpoint: String,
+        /// Job id.
+        job_id: String,
+        /// Final state (or `TIMEOUT`).
+        state: String,
+        /// errorMessage, when given.
+        message: Option<String>,
+    },
+    /// The recordings of a conversation were still transcoding after every re-poll.
+    #[error("{endpoint}: recordings still transcoding after {attempts} poll(s)")]
+    StillTranscoding {
+        /// Endpoint.
+        endpoint: String,
+        /// Polls made.
+        attempts: u32,
+    },
+    /// Bad client configuration (unknown region, bad URL, missing credentials).
+    #[error("invalid Genesys configuration: {0}")]
+    Config(String),
+}
+
+impl GenesysError {
+    /// The HTTP status, for API errors.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GenesysError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The Genesys error code, for API errors.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            GenesysError::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The endpoint the error is about.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            GenesysError::Api { endpoint, .. }
+            | GenesysError::Auth { endpoint, .. }
+            | GenesysError::Transport { endpoint, .. }
+            | GenesysError::InvalidResponse { endpoint, .. }
+            | GenesysError::PagingCap { endpoint, .. }
+            | GenesysError::JobFailed { endpoint, .. }
+            | GenesysError::StillTranscoding { endpoint, .. } => Some(endpoint),
+            GenesysError::Config(_) => None,
+        }
+    }
+}
+
+impl From<SendError> for GenesysError {
+    fn from(err: SendError) -> Self {
+        match err {
+            SendError::Token { endpoint, source } => GenesysError::Auth { endpoint, source },
+            SendError::Transport {
+                endpoint,
+                attempts,
+                source,
+            } => GenesysError::Transport {
+                endpoint,
+                attempts,
+                source,
+            },
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Recordings of a conversation: metadata, full recordings with transcripts (re-polling while
+//! they transcode), single recordings and batch downloads, classified into typed outcomes.
+
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::models::{FileState, Recording};
+use super::{GenesysClient, GenesysError, decode};
+
+/// What became of one recording.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecordingOutcome {
+    /// Downloadable, with its transcript entries (chat, email or messaging, as received).
+    Available {
+        /// Recording id.
+        recording_id: String,
+        /// The session it records.
+        session_id: Option<String>,
+        /// The Recording `media`.
+        media: Option<String>,
+        /// Transcript entries.
+        transcript: Vec<Value>,
+    },
+    /// In cloud archive: no transcript until restored.
+    Archived {
+        /// Recording id.
+        recording_id: String,
+        /// Session id, when the stub has one.
+        session_id: Option<String>,
+        /// archiveDate.
+        archive_date: Option<String>,
+        /// archiveMedium.
+        archive_medium: Option<String>,
+    },
+    /// Deleted.
+    Deleted {
+        /// Recording id.
+        recording_id: String,
+        /// Session id.
+        session_id: Option<String>,
+        /// deleteDate.
+        delete_date: Option<String>,
+    },
+    /// Some other state (RESTORING, UPLOADING, ERROR, unknown), or AVAILABLE with no transcript.
+    Unavailable {
+        /// Recording id.
+        recording_id: String,
+        /// Session id.
+        session_id: Option<String>,
+        /// The fileState as received (or why it is unusable).
+        state: String,
+    },
+    /// A recording entry the client could not use (no id).
+    Invalid {
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl RecordingOutcome {
+    /// Classifies one recording.
+    pub fn classify(recording: Recording) -> RecordingOutcome {
+        let Some(recording_id) = recording.id.clone().filter(|id| !id.is_empty()) else {
+            return RecordingOutcome::Invalid {
+                reason: "a recording without id".into(),
+            };
+        };
+        let session_id = recording.session_id.clone();
+        match recording.file_state() {
+            FileState::Available | FileState::Restored => match recording.transcript_entries() {
+                Some(entries) => RecordingOutcome::Available {
+                    recording_id,
+                    session_id,
+                    media: recording.media.clone(),
+                    transcript: entries.clone(),
+                },
+                None => RecordingOutcome::Unavailable {
+                    recording_id,
+                    session_id,
+                    state: "AVAILABLE without transcript".into(),
+                },
+            },
+            FileState::Archived => RecordingOutcome::Archived {
+                recording_id,
+                session_id,
+                archive_date: recording.archive_date,
+                archive_medium: recording.archive_medium,
+            },
+            FileState::Deleted => RecordingOutcome::Deleted {
+                recording_id,
+                session_id,
+                delete_date: recording.delete_date,
+            },
+            other => RecordingOutcome::Unavailable {
+                recording_id,
+                session_id,
+                state: match other {
+                    FileState::Other(state) => state,
+                    known => format!("{known:?}").to_uppercase(),
+                },
+            },
+        }
+    }
+}
+
+/// The recordings of one conversation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordingsFetch {
+    /// Conversation id.
+    pub conversation_id: String,
+    /// One outcome per recording (empty when the conversation has none).
+    pub outcomes: Vec<RecordingOutcome>,
+}
+
+/// One result of a batch download.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchResult {
+    /// Conversation id.
+    pub conversation_id: Option<String>,
+    /// Recording id.
+    pub recording_id: Option<String>,
+    /// The downloaded recording, or why there is none.
+    pub outcome: Result<RecordingOutcome, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchSubmitted {
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchStatus {
+    expected_result_count: Option<u64>,
+    result_count: Option<u64>,
+    status: Option<String>,
+    #[serde(default)]
+    results: Vec<BatchItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchItem {
+    conversation_id: Option<String>,
+    recording_id: Option<String>,
+    result_url: Option<String>,
+    error_msg: Option<String>,
+}
+
+impl GenesysClient {
+    /// `GET /api/v2/conversations/{id}/recordingmetadata`.
+    pub async fn recording_metadata(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<Recording>, GenesysError> {
+        let (_, list) = self
+            .send_json(
+                Method::GET,
+                &format!("/api/v2/conversations/{conversation_id}/recordingmetadata"),
+                &[],
+                None,
+            )
+            .await?;
+        Ok(list)
+    }
+
+    /// `GET /api/v2/conversations/{id}/recordingmetadata/{recordingId}`.
+    pub async fn recording_metadata_one(
+        &self,
+        conversation_id: &str,
+        recording_id: &str,
+    ) -> Result<Recording, GenesysError> {
+        let path =
+            format!("/api/v2/conversations/{conversation_id}/recordingmetadata/{recording_id}");
+        let (_, recording) = self.send_json(Method::GET, &path, &[], None).await?;
+        Ok(recording)
+    }
+
+    /// GETs `path`, re-polling while the answer is 202 (transcoding), at most
+    /// `transcode_polls` times; then [`GenesysError::StillTranscoding`].
+    async fn get_transcoded(&self, path: &str) -> Result<bytes::Bytes, GenesysError> {
+        let max_wait = self.config().transcode_max_wait.as_millis().to_string();
+        let params = [("maxWaitMs", max_wait)];
+        let polls = self.config().transcode_polls.max(1);
+        for poll in 1..=polls {
+            let response = self.send(Method::GET, path, &params, None).await?;
+            if response.status != StatusCode::ACCEPTED {
+                return Ok(response.body);
+            }
+            tracing::debug!(path, poll, "recording is transcoding");
+            if poll < polls {
+                tokio::time::sleep(self.config().transcode_poll_delay).await;
+            }
+        }
+        Err(GenesysError::StillTranscoding {
+            endpoint: format!("GET {}", path_template(path)),
+            attempts: polls,
+        })
+    }
+
+    /// `GET /api/v2/conversations/{id}/recordings`: every recording with its transcript.
+    pub async fn recordings(&self, conversation_id: &str) -> Result<Vec<Recording>, GenesysError> {
+        let path = format!("/api/v2/conversations/{conversation_id}/recordings");
+        let body = self.get_transcoded(&path).await?;
+        decode(&format!("GET {}", path_template(&path)), &body)
+    }
+
+    /// `GET /api/v2/conversations/{id}/recordings/{recordingId}`.
+    pub async fn recording(
+        &self,
+        conversation_id: &str,
+        recording_id: &str,
+    ) -> Result<Recording, GenesysError> {
+        let path = format!("/api/v2/conversations/{conversation_id}/recordings/{recording_id}");
+        let body = self.get_transcoded(&path).await?;
+        decode(&format!("GET {}", path_template(&path)), &body)
+    }
+
+    /// The recordings of a conversation as typed outcomes. An error here is a per-conversation
+    /// failure (404, still transcoding, malformed answer), never a reason to stop the run.
+    pub async fn fetch_recordings(
+        &self,
+        conversation_id: &str,
+    ) -> Result<RecordingsFetch, GenesysError> {
+        let recordings = self.recordings(conversation_id).await?;
+        Ok(RecordingsFetch {
+            conversation_id: conversation_id.to_string(),
+            outcomes: recordings
+                .into_iter()
+                .map(RecordingOutcome::classify)
+                .collect(),
+        })
+    }
+
+    /// Batch download of up to 100 (conversation, optional recording) pairs: submit, poll until
+    /// every result is in (or `timeout`), then download each result URL.
+    pub async fn batch_download(
+        &self,
+        items: &[(String, Option<String>)],
+        timeout: Duration,
+    ) -> Result<Vec<BatchResult>, GenesysError> {
+        let endpoint = "POST /api/v2/recording/batchrequests";
+        if items.is_empty() || items.len() > 100 {
+            return Err(GenesysError::Config(format!(
+                "a batch download takes 1 to 100 items, not {}",
+                items.len()
+            )));
+        }
+        let list: Vec<Value> = items
+            .iter()
+            .map(|(conversation, recording)| match recording {
+                Some(recording) => {
+                    json!({"conversationId": conversation, "recordingId": recording})
+                }
+                None => json!({"conversationId": conversation}),
+            })
+            .collect();
+        let body = json!({"batchDownloadRequestList": list});
+        let (_, submitted): (_, BatchSubmitted) = self
+            .send_json(
+                Method::POST,
+                "/api/v2/recording/batchrequests",
+                &[],
+                Some(&body),
+            )
+            .await?;
+        let batch_id = submitted.id.filter(|id| !id.is_empty()).ok_or_else(|| {
+            GenesysError::InvalidResponse {
+                endpoint: endpoint.into(),
+                reason: "no batch id".into(),
+            }
+        })?;
+        let started = tokio::time::Instant::now();
+        let status = loop {
+            let (_, status): (_, BatchStatus) = self
+                .send_json(
+                    Method::GET,
+                    &format!("/api/v2/recording/batchrequests/{batch_id}"),
+                    &[],
+                    None,
+                )
+                .await?;
+            let complete = status.status.as_deref() == Some("Completed")
+                && status.expected_result_count.unwrap_or(0) == status.result_count.unwrap_or(0);
+            if complete {
+                break status;
+            }
+            if started.elapsed() > timeout {
+                return Err(GenesysError::JobFailed {
+                    endpoint: "GET /api/v2/recording/batchrequests/{id}".into(),
+                    job_id: batch_id,
+                    state: "TIMEOUT".into(),
+                    message: None,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let mut results = Vec::with_capacity(status.results.len());
+        for item in status.results {
+            let outcome = match (&item.result_url, &item.error_msg) {
+                (Some(url), _) => self.download(url).await,
+                (None, Some(error)) => Err(error.clone()),
+                (None, None) => Err("neither resultUrl nor errorMsg".to_string()),
+            };
+            results.push(BatchResult {
+                conversation_id: item.conversation_id,
+                recording_id: item.recording_id,
+                outcome,
+            });
+        }
+        Ok(results)
+    }
+
+    /// Plain GET of a pre-signed result URL (no bearer token).
+    async fn download(&self, url: &str) -> Result<RecordingOutcome, String> {
+        let counters = self.counters_handle();
+        counters.record_call();
+        let response = self
+            .inner
+            .transport
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|err| format!("download failed: {err}"))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| format!("download cut short: {err}"))?;
+        if !status.is_success() {
+            return Err(format!("download answered HTTP {}", status.as_u16()));
+        }
+        let recording: Recording =
+            decode("GET {resultUrl}", &body).map_err(|err| err.to_string())?;
+        Ok(RecordingOutcome::classify(recording))
+    }
+}
+
+fn path_template(path: &str) -> String {
+    super::endpoint_template(path)
+}

@@ -1,0 +1,297 @@
+//! Reading a DigitalRecovery manifest from a file for `digital-recovery recover`, and finding its
+//! credentials without a cluster: files laid out like a mounted Secret volume, or environment
+//! variables. Every error names the field or file at fault, so the command can print one clear line.
+
+use std::path::{Path, PathBuf};
+
+use jiff::SignedDuration;
+
+use crate::api::{DigitalRecovery, DigitalRecoverySpec};
+use crate::http::{ClientCredentials, Secret};
+
+/// The longest window one recovery may cover.
+pub const MAX_WINDOW: SignedDuration = SignedDuration::from_hours(31 * 24);
+
+/// Why a manifest cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {field}: {message}")]
+    Parse {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+    #[error(
+        "{path}: kind must be DigitalRecovery (apiVersion recovery.cxops.io/v1alpha1), found {found}"
+    )]
+    WrongKind { path: PathBuf, found: String },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("credentials for Secret {secret:?}: {key} not found (looked in {looked})")]
+    MissingCredential {
+        secret: String,
+        key: &'static str,
+        looked: String,
+    },
+}
+
+/// Reads and validates a DigitalRecovery manifest.
+pub fn load(path: &Path) -> Result<DigitalRecovery, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and validates manifest text; `path` only names the source in errors.
+pub fn parse(path: &Path, text: &str) -> Result<DigitalRecovery, ManifestError> {
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| ManifestError::Parse {
+            path: path.to_path_buf(),
+            field: "(document)".into(),
+            message: e.to_string(),
+        })?;
+    let kind = value
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or("nothing");
+    let api_version = value
+        .get("apiVersion")
+        .and_then(|k| k.as_str())
+        .unwrap_or("");
+    if kind != "DigitalRecovery" || api_version != "recovery.cxops.io/v1alpha1" {
+        return Err(ManifestError::WrongKind {
+            path: path.to_path_buf(),
+            found: format!("{api_version}/{kind}"),
+        });
+    }
+    let recovery: DigitalRecovery =
+        serde_path_to_error::deserialize(value).map_err(|e| ManifestError::Parse {
+            path: path.to_path_buf(),
+            field: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+    validate(&recovery.spec)?;
+    Ok(recovery)
+}
+
+/// The rules the API server enforces with schema and CEL, checked again for manifests that never
+/// went through an API server.
+pub fn validate(spec: &DigitalRecoverySpec) -> Result<(), ManifestError> {
+    let invalid =
+        |field: &'static str, message: String| Err(ManifestError::Invalid { field, message });
+    if spec.tenant.trim().is_empty() {
+        return invalid("spec.tenant", "must not be empty".into());
+    }
+    if spec.window.end <= spec.window.start {
+        return invalid(
+            "spec.window",
+            format!(
+                "end ({}) must be after start ({})",
+                spec.window.end, spec.window.start
+            ),
+        );
+    }
+    if spec.window.end.duration_since(spec.window.start) > MAX_WINDOW {
+        return invalid("spec.window", "may span at most 31 days".into());
+    }
+    if spec.media_types.is_empty() {
+        return invalid(
+            "spec.mediaTypes",
+            "name at least one of chat, email, social".into(),
+        );
+    }
+    if !(1..=64).contains(&spec.parallelism) {
+        return invalid("spec.parallelism", "must be between 1 and 64".into());
+    }
+    match (&spec.genesys.region, &spec.genesys.api_base_url) {
+        (Some(_), Some(_)) | (None, None) => {
+            return invalid(
+                "spec.genesys",
+                "set exactly one of region and apiBaseUrl".into(),
+            );
+        }
+        (Some(region), None) if crate::genesys::region_domain(region).is_none() => {
+            return invalid(
+                "spec.genesys.region",
+                format!("{region:?} is not a Genesys Cloud region domain (e.g. mypurecloud.ie)"),
+            );
+        }
+        _ => {}
+    }
+    settle_delay(spec)?;
+    for (field, url) in [
+        ("spec.recordingSide.dasUrl", &spec.recording_side.das_url),
+        (
+            "spec.recordingSide.captureUrl",
+            &spec.recording_side.capture_url,
+        ),
+    ] {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return invalid(field, format!("{url:?} must be an http(s) URL"));
+        }
+    }
+    Ok(())
+}
+
+/// The spec's settle delay as a duration.
+pub fn settle_delay(spec: &DigitalRecoverySpec) -> Result<SignedDuration, ManifestError> {
+    let parsed: Result<SignedDuration, _> = spec.settle_delay.parse();
+    match parsed {
+        Ok(d) if !d.is_negative() => Ok(d),
+        _ => Err(ManifestError::Invalid {
+            field: "spec.settleDelay",
+            message: format!(
+                "{:?} is not a duration such as 30m or 2h",
+                spec.settle_delay
+            ),
+        }),
+    }
+}
+
+/// Where `recover` looks for the credentials a Secret name stands for.
+#[derive(Clone, Debug, Default)]
+pub struct CredentialSource {
+    /// A directory with `<secret>/clientId` and `<secret>/clientSecret` files.
+    pub secrets_dir: Option<PathBuf>,
+}
+
+impl CredentialSource {
+    /// Finds the credentials of Secret `secret`: files first, then `<SECRET>_CLIENT_ID` /
+    /// `<SECRET>_CLIENT_SECRET` environment variables.
+    pub fn resolve(&self, secret: &str) -> Result<ClientCredentials, ManifestError> {
+        let env_prefix: String = secret
+            .chars()
+            .map(|c| match c {
+                '-' | '.' => '_',
+                c => c.to_ascii_uppercase(),
+            })
+            .collect();
+        let read = |key: &'static str, env_suffix: &str| -> Result<String, ManifestError> {
+            let env_name = format!("{env_prefix}_{env_suffix}");
+            let mut looked = Vec::new();
+            if let Some(dir) = &self.secrets_dir {
+                let file = dir.join(secret).join(key);
+                if let Ok(value) = std::fs::read_to_string(&file) {
+                    let value = value.trim_end_matches(['\n', '\r']).to_string();
+                    if !value.is_empty() {
+                        return Ok(value);
+                    }
+                }
+                looked.push(file.display().to_string());
+            }
+            if let Ok(value) = std::env::var(&env_name)
+                && !value.is_empty()
+            {
+                return Ok(value);
+            }
+            looked.push(format!("${env_name}"));
+            Err(ManifestError::MissingCredential {
+                secret: secret.to_string(),
+                key,
+                looked: looked.join(", "),
+            })
+        };
+        let client_id = read("clientId", "CLIENT_ID")?;
+        let client_secret = Secret::new(read("clientSecret", "CLIENT_SECRET")?);
+        Ok(ClientCredentials {
+            client_id,
+            client_secret,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+apiVersion: recovery.cxops.io/v1alpha1
+kind: DigitalRecovery
+metadata: {name: acme, namespace: tenant-acme}
+spec:
+  tenant: acme
+  genesys: {region: mypurecloud.ie, credentialsSecret: genesys-oauth}
+  recordingSide: {dasUrl: "https://das.example", captureUrl: "https://capture.example", credentialsSecret: verint-api}
+  window: {start: "2026-11-20T00:00:00Z", end: "2026-11-21T00:00:00Z"}
+  mediaTypes: [chat, email, social]
+"#;
+
+    fn err(text: &str) -> String {
+        match parse(Path::new("r.yaml"), text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn good_manifest_parses_with_defaults() {
+        let dr = parse(Path::new("r.yaml"), GOOD).unwrap();
+        assert_eq!(dr.spec.parallelism, 1);
+        assert_eq!(
+            settle_delay(&dr.spec).unwrap(),
+            SignedDuration::from_mins(30)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = err(&GOOD.replace("[chat, email, social]", "[chat, fax]"));
+        assert!(e.contains("spec.mediaTypes[1]") && e.contains("fax"), "{e}");
+        let e = err(&GOOD.replace("end: \"2026-11-21", "end: \"2026-11-19"));
+        assert!(
+            e.contains("spec.window") && e.contains("after start"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("end: \"2026-11-21", "end: \"2026-12-29"));
+        assert!(e.contains("31 days"), "{e}");
+        let e = err(&GOOD.replace("mypurecloud.ie", "example.org"));
+        assert!(e.contains("spec.genesys.region"), "{e}");
+        let e = err(&GOOD.replace("tenant: acme", "tenant: [acme]"));
+        assert!(e.contains("spec.tenant"), "{e}");
+        let e = err(&GOOD.replace("kind: DigitalRecovery", "kind: ConfigMap"));
+        assert!(e.contains("kind must be DigitalRecovery"), "{e}");
+        let e = err(&GOOD.replace("  mediaTypes", "  settleDelay: soon\n  mediaTypes"));
+        assert!(e.contains("spec.settleDelay"), "{e}");
+        let e = err("spec: [unclosed");
+        assert!(e.contains("r.yaml"), "{e}");
+    }
+
+    #[test]
+    fn credentials_come_from_files_then_env_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("genesys-oauth")).unwrap();
+        std::fs::write(dir.path().join("genesys-oauth/clientId"), "id-1\n").unwrap();
+        std::fs::write(
+            dir.path().join("genesys-oauth/clientSecret"),
+            "s3cret-value",
+        )
+        .unwrap();
+        let source = CredentialSource {
+            secrets_dir: Some(dir.path().to_path_buf()),
+        };
+        let creds = source.resolve("genesys-oauth").unwrap();
+        assert_eq!(creds.client_id, "id-1");
+        assert_eq!(creds.client_secret.expose(), "s3cret-value");
+        assert!(!format!("{creds:?}").contains("s3cret-value"));
+
+        let missing = source
+            .resolve("dr-test-no-such.secret")
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("clientId"), "{missing}");
+        assert!(
+            missing.contains("$DR_TEST_NO_SUCH_SECRET_CLIENT_ID"),
+            "{missing}"
+        );
+    }
+}

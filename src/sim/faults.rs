@@ -1,0 +1,486 @@
+//! Fault injection shared by every simulator: the `--faults` spec, a seeded roll per request, and
+//! an axum middleware that turns a roll into a 429, a 5xx, a 408, a hang or a truncated body.
+//!
+//! Spec grammar: comma-separated `kind=value`.
+//! - rates in [0, 1] (one roll per request; the rates of one spec add up to at most 1):
+//!   `429` (with `Retry-After: 1`), `429-bare` (no Retry-After), `5xx` (500/502/503/504 evenly),
+//!   `500`, `502`, `503`, `504`, `408`, `timeout` (no answer for `hang`, then 504), `truncate`
+//!   (Content-Length promises the whole body, half is sent, the connection is cut),
+//!   `token-revoke` (a valid token is answered 401 `bad.credentials` and forgotten),
+//!   `transcode` (per recordings request: answer 202 while "transcoding" for `transcode-time`);
+//! - durations (`500ms`, `60s`, `2m`, `1h`): `token-expiry` (lifetime of issued tokens),
+//!   `transcode-time` (default 2s), `hang` (default 60s).
+//!
+//! Tests can also force the next N requests to fail a given way ([`Faults::force`]), which makes
+//! every fault kind testable deterministically.
+
+use std::collections::VecDeque;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// One way a request can be made to fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// 429 with `Retry-After: 1`.
+    TooManyRequests,
+    /// 429 without Retry-After.
+    TooManyRequestsBare,
+    /// A 5xx drawn from 500/502/503/504.
+    ServerError,
+    /// This exact status (408, 500, 502, 503, 504).
+    Status(u16),
+    /// No answer for the configured hang time, then 504.
+    Timeout,
+    /// Half the body, then the connection is cut.
+    Truncate,
+    /// The bearer token is rejected (401 `bad.credentials`) and forgotten.
+    TokenRevoke,
+    /// A recordings request answers 202 "transcoding" for a while.
+    Transcode,
+}
+
+impl FaultKind {
+    /// Parses a spec kind name.
+    pub fn parse(name: &str) -> Option<FaultKind> {
+        Some(match name {
+            "429" => FaultKind::TooManyRequests,
+            "429-bare" => FaultKind::TooManyRequestsBare,
+            "5xx" => FaultKind::ServerError,
+            "408" => FaultKind::Status(408),
+            "500" => FaultKind::Status(500),
+            "502" => FaultKind::Status(502),
+            "503" => FaultKind::Status(503),
+            "504" => FaultKind::Status(504),
+            "timeout" => FaultKind::Timeout,
+            "truncate" => FaultKind::Truncate,
+            "token-revoke" => FaultKind::TokenRevoke,
+            "transcode" => FaultKind::Transcode,
+            _ => return None,
+        })
+    }
+}
+
+/// A bad `--faults` spec, naming the part at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("bad fault spec part `{part}`: {reason}")]
+pub struct FaultSpecError {
+    /// The offending `kind=value` part.
+    pub part: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A parsed `--faults` spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    /// Per-request fault rates (transcode excluded).
+    pub rates: Vec<(FaultKind, f64)>,
+    /// Rate of recordings requests that find their recordings transcoding.
+    pub transcode_rate: f64,
+    /// How long a transcoding recording stays unavailable.
+    pub transcode_time: Duration,
+    /// Lifetime of issued tokens (`expires_in`), when set.
+    pub token_expiry: Option<Duration>,
+    /// How long a `timeout` fault keeps the client waiting.
+    pub hang: Duration,
+}
+
+impl Default for FaultSpec {
+    fn default() -> Self {
+        FaultSpec {
+            rates: Vec::new(),
+            transcode_rate: 0.0,
+            transcode_time: Duration::from_secs(2),
+            token_expiry: None,
+            hang: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Parses `500ms`, `60s`, `2m`, `1h` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+impl FromStr for FaultSpec {
+    type Err = FaultSpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let mut parsed = FaultSpec::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = |reason: &str| FaultSpecError {
+                part: part.to_string(),
+                reason: reason.to_string(),
+            };
+            let (kind, value) = part
+                .split_once('=')
+                .ok_or_else(|| bad("expected kind=value"))?;
+            let (kind, value) = (kind.trim(), value.trim());
+            match kind {
+                "token-expiry" | "transcode-time" | "hang" => {
+                    let duration = parse_duration(value)
+                        .ok_or_else(|| bad("expected a duration such as 500ms, 60s, 2m"))?;
+                    if duration.is_zero() {
+                        return Err(bad("duration must be positive"));
+                    }
+                    match kind {
+                        "token-expiry" => parsed.token_expiry = Some(duration),
+                        "transcode-time" => parsed.transcode_time = duration,
+                        _ => parsed.hang = duration,
+                    }
+                }
+                _ => {
+                    let fault = FaultKind::parse(kind).ok_or_else(|| {
+                        bad("unknown kind (429, 429-bare, 5xx, 408, 500, 502, 503, 504, timeout, truncate, token-revoke, transcode, token-expiry, transcode-time, hang)")
+                    })?;
+                    let rate: f64 = value
+                        .parse()
+                        .map_err(|_| bad("expected a rate between 0 and 1"))?;
+                    if !(0.0..=1.0).contains(&rate) {
+                        return Err(bad("rate must be between 0 and 1"));
+                    }
+                    if fault == FaultKind::Transcode {
+                        parsed.transcode_rate = rate;
+                    } else {
+                        parsed.rates.push((fault, rate));
+                    }
+                }
+            }
+        }
+        let total: f64 = parsed.rates.iter().map(|(_, r)| r).sum();
+        if total > 1.0 + 1e-9 {
+            return Err(FaultSpecError {
+                part: spec.to_string(),
+                reason: format!("request fault rates add up to {total} > 1"),
+            });
+        }
+        Ok(parsed)
+    }
+}
+
+/// Live fault state of one simulator: the spec, a seeded generator and forced faults.
+#[derive(Debug)]
+pub struct Faults {
+    spec: FaultSpec,
+    rng: Mutex<ChaCha8Rng>,
+    forced: Mutex<VecDeque<FaultKind>>,
+    forced_transcodes: Mutex<u32>,
+    injected: std::sync::atomic::AtomicU64,
+}
+
+impl Faults {
+    /// Fault state for `spec`, rolling with a generator seeded by `seed`.
+    pub fn new(spec: FaultSpec, seed: u64) -> Self {
+        Faults {
+            spec,
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0xFA17)),
+            forced: Mutex::new(VecDeque::new()),
+            forced_transcodes: Mutex::new(0),
+            injected: Default::default(),
+        }
+    }
+
+    /// No faults.
+    pub fn none() -> Self {
+        Self::new(FaultSpec::default(), 0)
+    }
+
+    /// The spec in force.
+    pub fn spec(&self) -> &FaultSpec {
+        &self.spec
+    }
+
+    /// Faults injected so far.
+    pub fn injected(&self) -> u64 {
+        self.injected.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Makes the next `count` requests (or recordings requests, for `Transcode`) fail as `kind`.
+    pub fn force(&self, kind: FaultKind, count: u32) {
+        if kind == FaultKind::Transcode {
+            *lock(&self.forced_transcodes) += count;
+        } else {
+            lock(&self.forced).extend(std::iter::repeat_n(kind, count as usize));
+        }
+    }
+
+    /// Forgets forced faults not yet used.
+    pub fn clear_forced(&self) {
+        lock(&self.forced).clear();
+        *lock(&self.forced_transcodes) = 0;
+    }
+
+    /// The fault for the next request, if any: a forced one first, else a roll.
+    pub fn next_request_fault(&self) -> Option<FaultKind> {
+        let fault = lock(&self.forced).pop_front().or_else(|| self.roll());
+        if fault.is_some() {
+            self.injected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        fault
+    }
+
+    fn roll(&self) -> Option<FaultKind> {
+        if self.spec.rates.is_empty() {
+            return None;
+        }
+        let mut rng = lock(&self.rng);
+        let mut roll: f64 = rng.random();
+        for (kind, rate) in &self.spec.rates {
+            if roll < *rate {
+                return Some(match kind {
+                    FaultKind::ServerError => {
+                        FaultKind::Status([500, 502, 503, 504][rng.random_range(0..4)])
+                    }
+                    other => *other,
+                });
+            }
+            roll -= rate;
+        }
+        None
+    }
+
+    /// Whether a recordings request should find its recordings transcoding.
+    pub fn roll_transcode(&self) -> bool {
+        {
+            let mut forced = lock(&self.forced_transcodes);
+            if *forced > 0 {
+                *forced -= 1;
+                return true;
+            }
+        }
+        self.spec.transcode_rate > 0.0 && lock(&self.rng).random_bool(self.spec.transcode_rate)
+    }
+
+    /// How long a transcoding recording stays unavailable.
+    pub fn transcode_time(&self) -> Duration {
+        self.spec.transcode_time
+    }
+
+    /// The lifetime of issued tokens, when the spec sets one.
+    pub fn token_expiry(&self) -> Option<Duration> {
+        self.spec.token_expiry
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Renders an error in a simulator's own error shape: (status, code, message) -> response.
+pub type ErrorRenderer = fn(StatusCode, &str, &str) -> Response;
+
+/// State of [`fault_middleware`]: the faults and how the simulator renders errors.
+#[derive(Clone)]
+pub struct FaultLayer {
+    /// Fault state.
+    pub faults: Arc<Faults>,
+    /// The simulator's error renderer.
+    pub render: ErrorRenderer,
+}
+
+/// Marker put into request extensions when the token of this request must be treated as revoked;
+/// the simulator's auth check reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct RevokeToken;
+
+/// Axum middleware applying request-level faults. Use with
+/// `axum::middleware::from_fn_with_state(layer, fault_middleware)`.
+pub async fn fault_middleware(
+    State(layer): State<FaultLayer>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(fault) = layer.faults.next_request_fault() else {
+        return next.run(request).await;
+    };
+    let render = layer.render;
+    match fault {
+        FaultKind::TooManyRequests => {
+            let mut response = render(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too.many.requests.retry.after",
+                "Rate limit exceeded the maximum. Retry the request in [1] seconds",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        FaultKind::TooManyRequestsBare => render(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too.many.requests",
+            "Rate limit exceeded the maximum",
+        ),
+        FaultKind::Status(code) => status_fault(render, code),
+        FaultKind::ServerError => status_fault(render, 500),
+        FaultKind::Timeout => {
+            tokio::time::sleep(layer.faults.spec.hang).await;
+            render(
+                StatusCode::GATEWAY_TIMEOUT,
+                "request.timeout",
+                "The request timed out",
+            )
+        }
+        FaultKind::Truncate => truncate(next.run(request).await).await,
+        FaultKind::TokenRevoke => {
+            request.extensions_mut().insert(RevokeToken);
+            next.run(request).await
+        }
+        // Transcoding is applied by the recordings handlers, not per request.
+        FaultKind::Transcode => next.run(request).await,
+    }
+}
+
+fn status_fault(render: ErrorRenderer, code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (code, message) = match code {
+        408 => (
+            "client.timeout",
+            "The client did not send the request in time",
+        ),
+        502 => ("bad.gateway", "Bad gateway"),
+        503 => ("service.unavailable", "Service unavailable"),
+        504 => ("request.timeout", "The request timed out"),
+        _ => (
+            "internal.server.error",
+            "The server encountered an internal error",
+        ),
+    };
+    render(status, code, message)
+}
+
+/// Sends a Content-Length for the whole body but only its first half, then fails the stream so
+/// the server cuts the connection: what a client sees when a proxy dies mid-response.
+async fn truncate(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(_) => Bytes::new(),
+    };
+    let full = bytes.len();
+    let half = bytes.slice(0..full / 2);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "injected truncation",
+        )),
+    ];
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(full));
+    Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let spec: FaultSpec =
+            "429=0.02,5xx=0.05,timeout=0.01,truncate=0.01,token-expiry=60s,transcode=0.3"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            spec.rates,
+            vec![
+                (FaultKind::TooManyRequests, 0.02),
+                (FaultKind::ServerError, 0.05),
+                (FaultKind::Timeout, 0.01),
+                (FaultKind::Truncate, 0.01)
+            ]
+        );
+        assert_eq!(spec.token_expiry, Some(Duration::from_secs(60)));
+        assert_eq!(spec.transcode_rate, 0.3);
+        assert_eq!("".parse::<FaultSpec>(), Ok(FaultSpec::default()));
+    }
+
+    #[test]
+    fn bad_parts_are_named() {
+        for (spec, part) in [
+            ("429=0.1,bogus=0.2", "bogus=0.2"),
+            ("429", "429"),
+            ("5xx=1.5", "5xx=1.5"),
+            ("timeout=abc", "timeout=abc"),
+            ("token-expiry=soon", "token-expiry=soon"),
+            ("hang=0s", "hang=0s"),
+        ] {
+            let err = spec.parse::<FaultSpec>().unwrap_err();
+            assert_eq!(err.part, part, "{spec}");
+            assert!(err.to_string().contains(part));
+        }
+        assert!("429=0.6,5xx=0.6".parse::<FaultSpec>().is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1d"), None);
+    }
+
+    #[test]
+    fn rolls_are_seeded_and_close_to_the_rates() {
+        let spec: FaultSpec = "429=0.1,5xx=0.2".parse().unwrap_or_else(|e| panic!("{e}"));
+        let draw = |seed| {
+            let faults = Faults::new(spec.clone(), seed);
+            (0..10_000)
+                .map(|_| faults.next_request_fault())
+                .collect::<Vec<_>>()
+        };
+        let a = draw(1);
+        assert_eq!(a, draw(1));
+        assert_ne!(a, draw(2));
+        let throttles = a
+            .iter()
+            .filter(|f| **f == Some(FaultKind::TooManyRequests))
+            .count();
+        let errors = a
+            .iter()
+            .filter(|f| matches!(f, Some(FaultKind::Status(500 | 502 | 503 | 504))))
+            .count();
+        assert!((800..1200).contains(&throttles), "{throttles}");
+        assert!((1700..2300).contains(&errors), "{errors}");
+    }
+
+    #[test]
+    fn forced_faults_come_first_and_run_out() {
+        let faults = Faults::none();
+        faults.force(FaultKind::Status(503), 2);
+        faults.force(FaultKind::Transcode, 1);
+        assert_eq!(faults.next_request_fault(), Some(FaultKind::Status(503)));
+        assert_eq!(faults.next_request_fault(), Some(FaultKind::Status(503)));
+        assert_eq!(faults.next_request_fault(), None);
+        assert!(faults.roll_transcode());
+        assert!(!faults.roll_transcode());
+    }
+}

@@ -1,0 +1,290 @@
+//! Faithful local simulators of the services digital-recovery talks to: Genesys Cloud
+//! ([`genesys`]) and the recording side (DAS, Interaction Capture). They share one seeded
+//! [`dataset::Dataset`] and one fault-injection model ([`faults`]).
+//!
+//! [`start`] serves them on loopback for `simulate`, `demo` and the tests.
+
+pub mod dataset;
+pub mod faults;
+pub mod genesys;
+pub mod recording;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use jiff::{SignedDuration, Timestamp};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use self::dataset::{Dataset, DatasetConfig};
+use self::faults::{FaultSpec, Faults};
+use self::genesys::{GenesysSim, GenesysSimConfig};
+use crate::api::Window;
+
+/// Everything `simulate` takes.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Dataset seed.
+    pub seed: u64,
+    /// Conversations in the window.
+    pub conversations: usize,
+    /// Seeded window.
+    pub window: Window,
+    /// Recording-side tenant.
+    pub tenant: String,
+    /// Share withheld entirely from the recording side.
+    pub missing_rate: f64,
+    /// Share held only partly.
+    pub partial_rate: f64,
+    /// Added to every response of every simulator.
+    pub latency: Duration,
+    /// Genesys requests per minute per token (None = unlimited).
+    pub rate_limit: Option<u32>,
+    /// Fault spec for every simulator.
+    pub faults: FaultSpec,
+    /// Client id every simulator accepts.
+    pub client_id: String,
+    /// Client secret every simulator accepts.
+    pub client_secret: String,
+    /// Address to bind.
+    pub bind: IpAddr,
+    /// Genesys port (0 = any free one).
+    pub genesys_port: u16,
+    /// DAS port (0 = any free one).
+    pub das_port: u16,
+    /// Capture port (0 = any free one).
+    pub capture_port: u16,
+}
+
+impl SimConfig {
+    /// Defaults of `simulate`: seed 1, the 24 h ending one hour before now, `sim-client` /
+    /// `sim-secret`, tenant `demo`, 300 requests a minute per token.
+    pub fn new(conversations: usize) -> Self {
+        SimConfig {
+            seed: 1,
+            conversations,
+            window: default_window(Timestamp::now()),
+            tenant: "demo".into(),
+            missing_rate: 0.05,
+            partial_rate: 0.02,
+            latency: Duration::ZERO,
+            rate_limit: Some(300),
+            faults: FaultSpec::default(),
+            client_id: "sim-client".into(),
+            client_secret: "sim-secret".into(),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            genesys_port: 0,
+            das_port: 0,
+            capture_port: 0,
+        }
+    }
+
+    /// The dataset configuration this simulation serves.
+    pub fn dataset_config(&self) -> DatasetConfig {
+        DatasetConfig {
+            tenant: self.tenant.clone(),
+            missing_rate: self.missing_rate,
+            partial_rate: self.partial_rate,
+            ..DatasetConfig::new(self.seed, self.conversations, self.window)
+        }
+    }
+}
+
+/// The 24 hours ending one hour before `now`, on whole minutes.
+pub fn default_window(now: Timestamp) -> Window {
+    let end = now - SignedDuration::from_hours(1);
+    let end =
+        Timestamp::from_second(end.as_second() - end.as_second().rem_euclid(60)).unwrap_or(end);
+    Window {
+        start: end - SignedDuration::from_hours(24),
+        end,
+    }
+}
+
+/// What the recording-side simulators get to build their routers from.
+pub struct RecordingSideContext {
+    /// The shared dataset (source of truth for what DAS holds at seed time).
+    pub dataset: Arc<Dataset>,
+    /// The shared fault state.
+    pub faults: Arc<Faults>,
+    /// The whole simulation configuration.
+    pub config: SimConfig,
+}
+
+/// The recording side's routers, served on the DAS and Capture ports.
+pub struct RecordingSideRouters {
+    /// Data Access Services.
+    pub das: Router,
+    /// Interaction Capture (also serves `/sim/report`).
+    pub capture: Router,
+}
+
+/// HOOK POINT for the recording-side simulators (DAS + Capture, built on the `recording`
+/// branch): a function from the shared context to their routers. `start` serves them on the DAS
+/// and Capture ports; without one those ports are not opened.
+pub type RecordingSideFactory =
+    Box<dyn FnOnce(&RecordingSideContext) -> RecordingSideRouters + Send>;
+
+/// Why the simulators could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A port could not be bound.
+    #[error("cannot listen on {addr} for the {service} simulator: {source}")]
+    Bind {
+        /// Which simulator.
+        service: &'static str,
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Running simulators. Dropping the handles stops them.
+pub struct SimHandles {
+    /// Genesys base URL (`http://127.0.0.1:P`).
+    pub genesys_url: String,
+    /// DAS base URL, when the recording side is plugged in.
+    pub das_url: Option<String>,
+    /// Capture base URL, when the recording side is plugged in.
+    pub capture_url: Option<String>,
+    /// The served dataset.
+    pub dataset: Arc<Dataset>,
+    /// The Genesys simulator (stats, forced faults).
+    pub genesys: GenesysSim,
+    /// The shared fault state.
+    pub faults: Arc<Faults>,
+    /// The configuration.
+    pub config: SimConfig,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SimHandles {
+    /// The one-line JSON `simulate` prints once listening.
+    pub fn address_line(&self) -> String {
+        serde_json::json!({
+            "genesys": self.genesys_url,
+            "das": self.das_url,
+            "capture": self.capture_url,
+            "tenant": self.config.tenant,
+            "window": format!("{}/{}", self.config.window.start, self.config.window.end),
+            "clientId": self.config.client_id,
+        })
+        .to_string()
+    }
+
+    /// Stops every server and waits for them.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimHandles {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn serve(
+    service: &'static str,
+    addr: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+) -> Result<(String, JoinHandle<()>), SimError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| SimError::Bind {
+            service,
+            addr,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| SimError::Bind {
+        service,
+        addr,
+        source,
+    })?;
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(err) = served {
+            tracing::error!(service, error = %err, "simulator stopped");
+        }
+    });
+    Ok((format!("http://{local}"), task))
+}
+
+/// Generates the dataset and serves the Genesys simulator, plus the recording side when a
+/// factory is given (the hook point for the DAS and Capture simulators).
+pub async fn start(
+    config: SimConfig,
+    recording_side: Option<RecordingSideFactory>,
+) -> Result<SimHandles, SimError> {
+    let dataset = Arc::new(Dataset::generate(&config.dataset_config()));
+    let faults = Arc::new(Faults::new(config.faults.clone(), config.seed));
+    let genesys = GenesysSim::new(
+        dataset.clone(),
+        GenesysSimConfig {
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            rate_limit: config.rate_limit,
+            latency: config.latency,
+            ..GenesysSimConfig::default()
+        },
+        faults.clone(),
+    );
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
+    let (genesys_url, task) = serve(
+        "genesys",
+        SocketAddr::new(config.bind, config.genesys_port),
+        genesys.router(),
+        shutdown.clone(),
+    )
+    .await?;
+    tasks.push(task);
+    let (mut das_url, mut capture_url) = (None, None);
+    if let Some(factory) = recording_side {
+        let routers = factory(&RecordingSideContext {
+            dataset: dataset.clone(),
+            faults: faults.clone(),
+            config: config.clone(),
+        });
+        let (url, task) = serve(
+            "das",
+            SocketAddr::new(config.bind, config.das_port),
+            routers.das,
+            shutdown.clone(),
+        )
+        .await?;
+        das_url = Some(url);
+        tasks.push(task);
+        let (url, task) = serve(
+            "capture",
+            SocketAddr::new(config.bind, config.capture_port),
+            routers.capture,
+            shutdown.clone(),
+        )
+        .await?;
+        capture_url = Some(url);
+        tasks.push(task);
+    }
+    Ok(SimHandles {
+        genesys_url,
+        das_url,
+        capture_url,
+        dataset,
+        genesys,
+        faults,
+        config,
+        shutdown,
+        tasks,
+    })
+}

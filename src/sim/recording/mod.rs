@@ -1,0 +1,363 @@
+//! The recording side's simulators: Data Access Services ([`das_router`]) and Interaction Capture
+//! ([`capture_router`]) over one shared [`RecordingStore`].
+//!
+//! The store is seeded from the shared [`Dataset`]: every completed text conversation except those
+//! marked missing, partial ones without their withheld sessions. Capture ingests into it; DAS shows
+//! an ingested interaction only after `ingest_lag`. `GET /sim/report` (capture port) gives the
+//! ground truth of design.md section 9.
+
+mod auth;
+mod capture;
+mod das;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+pub use capture::capture_router;
+pub use das::das_router;
+
+use crate::api::MediaType;
+use crate::sim::dataset::{Dataset, FileState, RecordingSideState};
+use crate::sim::faults::Faults;
+use crate::verint::ErrorBody;
+
+/// How the recording-side simulators behave.
+#[derive(Clone, Debug)]
+pub struct RecordingSimConfig {
+    /// Tenant served (other tenants get 404).
+    pub tenant: String,
+    /// Accepted OAuth client id.
+    pub client_id: String,
+    /// Accepted OAuth client secret.
+    pub client_secret: String,
+    /// Lifetime of issued tokens (a `token-expiry` fault overrides it).
+    pub token_lifetime: Duration,
+    /// Delay between Capture ingesting an interaction and DAS showing it.
+    pub ingest_lag: Duration,
+    /// Capture's buffer: interactions it holds before answering 429.
+    pub buffer_capacity: u32,
+    /// Interactions per second the buffer drains.
+    pub drain_per_second: f64,
+    /// Largest PUT body Capture accepts (413 beyond).
+    pub max_body_bytes: usize,
+    /// Share of conversations Capture refuses with 422 (chosen by a seeded hash of the id, so the
+    /// same conversations every time).
+    pub reject_rate: f64,
+    /// Seed of the reject choice.
+    pub seed: u64,
+}
+
+impl Default for RecordingSimConfig {
+    fn default() -> Self {
+        RecordingSimConfig {
+            tenant: "demo".to_string(),
+            client_id: "sim-client".to_string(),
+            client_secret: "sim-secret".to_string(),
+            token_lifetime: Duration::from_secs(3600),
+            ingest_lag: Duration::from_secs(2),
+            buffer_capacity: 200,
+            drain_per_second: 500.0,
+            max_body_bytes: 2 * 1024 * 1024,
+            reject_rate: 0.0,
+            seed: 1,
+        }
+    }
+}
+
+/// One contact as the store keeps it.
+#[derive(Clone, Debug)]
+struct StoredContact {
+    contact_id: String,
+    media_type: MediaType,
+    message_type: Option<String>,
+    start: Timestamp,
+    end: Option<Timestamp>,
+    /// Session sets over time, oldest first: DAS shows the newest whose instant has passed
+    /// (ingestion lag); the last one is what the store holds.
+    versions: Vec<(Instant, Vec<String>)>,
+    /// Content identity of the interaction Capture ingested (`None` for seeded contacts).
+    identity: Option<String>,
+}
+
+impl StoredContact {
+    fn visible_sessions(&self, now: Instant) -> Option<&[String]> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|(since, _)| *since <= now)
+            .map(|(_, sessions)| sessions.as_slice())
+    }
+
+    fn held_sessions(&self) -> &[String] {
+        self.versions
+            .last()
+            .map(|(_, sessions)| sessions.as_slice())
+            .unwrap_or(&[])
+    }
+
+    fn holds_all(&self, sessions: &[String]) -> bool {
+        let held = self.held_sessions();
+        sessions.iter().all(|s| held.contains(s))
+    }
+}
+
+/// Counters of Capture's answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureStats {
+    /// 201s.
+    pub ingested: u64,
+    /// 200s for content already ingested by an earlier PUT.
+    pub resent: u64,
+    /// PUTs of conversations held in full before their first PUT.
+    pub duplicates: u64,
+    /// 409s.
+    pub conflicts: u64,
+    /// 413s and 422s.
+    pub rejected: u64,
+    /// 429s for a full buffer.
+    pub throttled: u64,
+}
+
+/// `GET /sim/report`, exactly the fields of design.md section 9.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimReport {
+    /// Conversations withheld at seed time (missing or partial) that have a text recording.
+    pub expected_missing: u64,
+    /// Of those, how many the store still lacks in full.
+    pub still_missing: u64,
+    /// 201s.
+    pub ingested: u64,
+    /// 200s: identical content sent again.
+    pub resent: u64,
+    /// PUTs of a conversation the store held in full before the first PUT of it.
+    pub duplicates: u64,
+    /// 409s.
+    pub conflicts: u64,
+}
+
+#[derive(Debug, Default)]
+struct StoreInner {
+    contacts: HashMap<Uuid, StoredContact>,
+    /// (start in ns, external id), the DAS paging order.
+    by_start: BTreeSet<(i128, Uuid)>,
+    /// Expected-missing conversations and the session ids a recovery can restore.
+    expected: HashMap<Uuid, Vec<String>>,
+    /// Conversations PUT at least once, and whether the store held them in full before.
+    first_put_full: HashMap<Uuid, bool>,
+    stats: CaptureStats,
+    /// Leaky bucket of Capture's buffer: current fill and when it was last drained.
+    buffer_level: f64,
+    buffer_drained_at: Option<Instant>,
+    next_contact: u64,
+}
+
+/// What DAS and Capture share: contacts, counters, tokens and faults.
+#[derive(Debug)]
+pub struct RecordingStore {
+    config: RecordingSimConfig,
+    inner: Mutex<StoreInner>,
+    tokens: auth::TokenRegistry,
+    faults: Arc<Faults>,
+}
+
+impl RecordingStore {
+    /// An empty store (nothing held, nothing expected).
+    pub fn empty(config: RecordingSimConfig) -> Self {
+        RecordingStore {
+            config,
+            inner: Mutex::new(StoreInner::default()),
+            tokens: auth::TokenRegistry::default(),
+            faults: Arc::new(Faults::none()),
+        }
+    }
+
+    /// The store for `dataset`: every completed text conversation except those marked missing,
+    /// partial ones without their withheld sessions. Visible in DAS at once.
+    pub fn seeded(dataset: &Dataset, config: &RecordingSimConfig) -> Self {
+        let store = Self::empty(config.clone());
+        let now = Instant::now();
+        {
+            let mut inner = store.lock();
+            for conversation in &dataset.conversations {
+                let Some(media_type) = conversation.media_type.spec_media_type() else {
+                    continue;
+                };
+                if conversation.end.is_none() {
+                    continue;
+                }
+                if conversation.is_expected_missing() {
+                    let lacking: Vec<Uuid> = match &conversation.recording_side {
+                        RecordingSideState::Partial { lacking_sessions } => {
+                            lacking_sessions.clone()
+                        }
+                        _ => conversation.sessions.iter().map(|s| s.id).collect(),
+                    };
+                    let recoverable = conversation
+                        .recordings
+                        .iter()
+                        .filter(|r| {
+                            r.file_state == FileState::Available && lacking.contains(&r.session_id)
+                        })
+                        .map(|r| r.session_id.to_string())
+                        .collect();
+                    inner.expected.insert(conversation.id, recoverable);
+                }
+                let held = conversation.held_sessions();
+                if matches!(conversation.recording_side, RecordingSideState::Missing) {
+                    continue;
+                }
+                let sessions = held.iter().map(|s| s.id.to_string()).collect();
+                inner.insert_contact(
+                    conversation.id,
+                    StoredContact {
+                        contact_id: String::new(),
+                        media_type,
+                        message_type: conversation.message_type.map(|m| m.as_str().to_string()),
+                        start: conversation.start,
+                        end: conversation.end,
+                        versions: vec![(now, sessions)],
+                        identity: None,
+                    },
+                );
+            }
+        }
+        store
+    }
+
+    /// Uses `faults` for both simulators (the shared `--faults` model).
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RecordingSimConfig {
+        &self.config
+    }
+
+    /// The fault state.
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
+    }
+
+    fn tokens(&self) -> &auth::TokenRegistry {
+        &self.tokens
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StoreInner> {
+        // A poisoned lock only means a handler panicked; the maps are still consistent enough
+        // for a simulator.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Capture's counters so far.
+    pub fn stats(&self) -> CaptureStats {
+        self.lock().stats
+    }
+
+    /// Contacts held (seeded and ingested, visible or not).
+    pub fn contacts_held(&self) -> usize {
+        self.lock().contacts.len()
+    }
+
+    /// Session ids held for a conversation, visible in DAS or not.
+    pub fn held_sessions(&self, conversation_id: Uuid) -> Option<Vec<String>> {
+        self.lock()
+            .contacts
+            .get(&conversation_id)
+            .map(|c| c.held_sessions().to_vec())
+    }
+
+    /// The ground truth report of design.md section 9.
+    pub fn report(&self) -> SimReport {
+        let inner = self.lock();
+        let still_missing = inner
+            .expected
+            .iter()
+            .filter(|(id, recoverable)| {
+                !inner
+                    .contacts
+                    .get(id)
+                    .is_some_and(|c| c.holds_all(recoverable))
+            })
+            .count();
+        SimReport {
+            expected_missing: inner.expected.len() as u64,
+            still_missing: still_missing as u64,
+            ingested: inner.stats.ingested,
+            resent: inner.stats.resent,
+            duplicates: inner.stats.duplicates,
+            conflicts: inner.stats.conflicts,
+        }
+    }
+}
+
+impl StoreInner {
+    fn insert_contact(&mut self, id: Uuid, mut contact: StoredContact) {
+        self.next_contact += 1;
+        if contact.contact_id.is_empty() {
+            contact.contact_id = format!("vc-{:08}", self.next_contact);
+        }
+        if let Some(old) = self.contacts.get(&id) {
+            self.by_start.remove(&(old.start.as_nanosecond(), id));
+        }
+        self.by_start.insert((contact.start.as_nanosecond(), id));
+        self.contacts.insert(id, contact);
+    }
+}
+
+/// The hook for [`crate::sim::start`]: builds the DAS and Capture routers over one store seeded
+/// from the shared dataset, with the shared faults and the simulation's tenant, credentials and
+/// seed. The other knobs (ingest lag, buffer, drain rate, size limit, reject rate) come from
+/// `options`. Keep the store with [`factory_with_store`] when the caller needs it afterwards.
+pub fn factory(options: RecordingSimConfig) -> crate::sim::RecordingSideFactory {
+    factory_with_store(options, Arc::new(std::sync::OnceLock::new()))
+}
+
+/// Same as [`factory`], also handing the store out through `slot` once `start` built it
+/// (counters and ground truth in-process, e.g. for `demo`).
+pub fn factory_with_store(
+    options: RecordingSimConfig,
+    slot: Arc<std::sync::OnceLock<Arc<RecordingStore>>>,
+) -> crate::sim::RecordingSideFactory {
+    Box::new(move |context: &crate::sim::RecordingSideContext| {
+        let config = RecordingSimConfig {
+            tenant: context.config.tenant.clone(),
+            client_id: context.config.client_id.clone(),
+            client_secret: context.config.client_secret.clone(),
+            seed: context.config.seed,
+            ..options
+        };
+        let store = Arc::new(
+            RecordingStore::seeded(&context.dataset, &config).with_faults(context.faults.clone()),
+        );
+        let _ = slot.set(store.clone());
+        crate::sim::RecordingSideRouters {
+            das: das_router(store.clone()),
+            capture: capture_router(store),
+        }
+    })
+}
+
+/// An error in the recording side's shape: `{"error":{"code","message"}}`.
+pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(ErrorBody::new(code, message))).into_response()
+}
+
+/// The fault middleware's renderer for the recording side's error shape.
+fn render_error(status: StatusCode, code: &str, message: &str) -> Response {
+    error_response(status, code, message)
+}
