@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod controller;
 pub mod crd;
 pub mod genesys;
 pub mod http;
@@ -16,3 +17,4 @@ pub mod pipeline;
 pub mod sim;
 pub mod telemetry;
 pub mod verint;
+pub mod worker;

@@ -1,11 +1,15 @@
 //! The `digital-recovery` command line: the operator, its workers, and the same pipeline without a
 //! cluster.
 
-use std::process::ExitCode;
+use std::{net::SocketAddr, process::ExitCode};
 
-use clap::{Parser, Subcommand};
-use digital_recovery::cli::{self, CliError};
-use digital_recovery::telemetry::{self, LogFormat};
+use clap::{Parser, Subcommand, ValueEnum};
+use digital_recovery::{
+    cli::{self, CliError},
+    controller::{self, resources::JobSettings},
+    telemetry::{self, LogFormat},
+    worker,
+};
 
 #[derive(Parser, Debug)]
 #[command(name = "digital-recovery", version, about, long_about = None)]
@@ -21,12 +25,78 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
+    /// Run the operator (kubeconfig or in-cluster configuration).
+    Controller(ControllerArgs),
+    /// Run one shard of one recovery (the command of the recovery's Job).
+    Worker {
+        #[arg(long)]
+        namespace: String,
+        #[arg(long)]
+        name: String,
+        /// Shard index; defaults to JOB_COMPLETION_INDEX.
+        #[arg(long)]
+        shard: Option<u32>,
+    },
+    /// Print the per-conversation outcomes of a recovery.
+    Report {
+        #[arg(long)]
+        namespace: String,
+        name: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        output: ReportFormat,
+    },
     /// Serve faithful local Genesys Cloud, DAS and Capture simulators until SIGTERM/SIGINT.
     Simulate(cli::simulate::SimulateArgs),
     /// Run one DigitalRecovery manifest in-process, without a cluster.
     Recover(cli::recover::RecoverArgs),
     /// Start the simulators and run a recovery against them, with progress and a summary.
     Demo(cli::demo::DemoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ControllerArgs {
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "DR_METRICS_ADDR")]
+    metrics_addr: SocketAddr,
+    /// Image of the worker Jobs' container.
+    #[arg(
+        long,
+        env = "DR_WORKER_IMAGE",
+        default_value = "ghcr.io/cxops/digital-recovery:latest"
+    )]
+    worker_image: String,
+    /// Namespace to watch (repeat for several); none means all namespaces.
+    #[arg(long = "namespace")]
+    namespaces: Vec<String>,
+    /// activeDeadlineSeconds of each worker Job.
+    #[arg(long, default_value_t = 6 * 3600)]
+    job_deadline_seconds: i64,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "digital-recovery-controller")]
+    lease_name: String,
+    /// Namespace of the Lease (defaults to the pod's namespace, else `default`).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease (defaults to the pod name, else a random id).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Seconds a Lease stays valid without renewal.
+    #[arg(long, default_value_t = 15)]
+    lease_duration_seconds: u64,
+    /// Seconds before expiry at which the holder renews.
+    #[arg(long, default_value_t = 5)]
+    lease_grace_seconds: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+}
+
+async fn kube_client() -> Result<kube::Client, kube::Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    kube::Client::try_default().await
 }
 
 fn main() -> ExitCode {
@@ -48,9 +118,148 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Controller(args) => runtime(async move {
+            let client = match kube_client().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build a Kubernetes client");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let settings = controller::Settings {
+                jobs: JobSettings {
+                    image: args.worker_image,
+                    deadline_seconds: args.job_deadline_seconds,
+                },
+                namespaces: args.namespaces,
+                listen: args.metrics_addr,
+                lease_name: args.lease_name,
+                lease_namespace: args.lease_namespace,
+                identity: args.identity.unwrap_or_else(|| {
+                    format!("digital-recovery-{}", uuid::Uuid::new_v4().simple())
+                }),
+                lease_duration: args.lease_duration_seconds,
+                lease_grace: args
+                    .lease_grace_seconds
+                    .min(args.lease_duration_seconds.saturating_sub(1))
+                    .max(1),
+            };
+            match controller::run(client, settings).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "controller stopped");
+                    ExitCode::FAILURE
+                }
+            }
+        }),
+        Command::Worker {
+            namespace,
+            name,
+            shard,
+        } => runtime(async move {
+            let client = match kube_client().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build a Kubernetes client");
+                    return ExitCode::from(1);
+                }
+            };
+            let args = worker::WorkerArgs {
+                namespace,
+                name,
+                shard,
+            };
+            match worker::run(client, args, &worker::PipelineRunner).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "worker failed");
+                    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+                }
+            }
+        }),
+        Command::Report {
+            namespace,
+            name,
+            output,
+        } => runtime(async move {
+            let client = match kube_client().await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: cannot build a Kubernetes client: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match worker::read_report(&client, &namespace, &name).await {
+                Ok(rows) => {
+                    print_report(&rows, output);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }),
         Command::Simulate(args) => exit(cli::simulate::run(args).map_err(CliError::Usage)),
         Command::Recover(args) => exit(cli::recover::run(args)),
         Command::Demo(args) => exit(cli::demo::run(args)),
+    }
+}
+
+fn print_report(
+    rows: &[(u32, digital_recovery::pipeline::progress::OutcomeRecord)],
+    output: ReportFormat,
+) {
+    match output {
+        ReportFormat::Json => {
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(shard, r)| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("shard".into(), (*shard).into());
+                    }
+                    v
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(items));
+        }
+        ReportFormat::Table => {
+            println!(
+                "{:<6} {:<38} {:<7} {:<15} {:<20} DETAIL",
+                "SHARD", "CONVERSATION", "MEDIA", "OUTCOME", "REASON"
+            );
+            for (shard, r) in rows {
+                let outcome = serde_json::to_value(r.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                println!(
+                    "{:<6} {:<38} {:<7} {:<15} {:<20} {}",
+                    shard,
+                    r.conversation_id
+                        .map(|u| u.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    r.media_type.map(|m| m.as_str()).unwrap_or("-"),
+                    outcome,
+                    r.reason.as_deref().unwrap_or("-"),
+                    r.detail.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+}
+
+fn runtime(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

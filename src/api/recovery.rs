@@ -1,6 +1,7 @@
 //! `DigitalRecovery`: one recovery of one tenant's text interactions for one time window.
 
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,34 +24,133 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Recovered","type":"integer","jsonPath":".status.progress.recovered"}"#,
     printcolumn = r#"{"name":"Verified","type":"integer","jsonPath":".status.progress.verified"}"#,
     printcolumn = r#"{"name":"Failed","type":"integer","jsonPath":".status.progress.failed"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    doc = "One recovery of one tenant's missing Genesys Cloud text interactions (chat, email, social messaging) for one time window."
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DigitalRecoverySpec {
     /// Tenant of the recording side whose contacts are compared and into which missing
-    /// interactions are ingested.
+    /// interactions are ingested. Immutable.
+    #[schemars(length(min = 1, max = 63), extend("x-kubernetes-validations" = [
+        {"rule": "self == oldSelf", "message": "tenant is immutable"},
+        {"rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", "message": "tenant must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit"},
+    ]))]
     pub tenant: String,
     /// The Genesys Cloud CX organisation to read conversations and transcripts from.
+    /// Immutable.
+    // Rules of nested structs live on the field: a field-level `extend` replaces the struct's.
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "has(self.region) != has(self.apiBaseUrl)", "message": "set exactly one of genesys.region and genesys.apiBaseUrl"},
+        immutable("genesys"),
+    ]))]
     pub genesys: GenesysSpec,
-    /// The recording side: Data Access Services (what is held) and Interaction Capture (ingestion).
+    /// The recording side: Data Access Services (what is held) and Interaction Capture
+    /// (ingestion). Immutable.
+    #[schemars(extend("x-kubernetes-validations" = [immutable("recordingSide")]))]
     pub recording_side: RecordingSideSpec,
-    /// The time window to recover. A conversation belongs to it when its start lies in [start, end).
+    /// The time window to recover. A conversation belongs to it when its start lies in
+    /// [start, end). At most 31 days. Immutable.
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self.end > self.start", "message": "window.end must be after window.start"},
+        {"rule": "self.end - self.start <= duration('744h')", "message": "window must span at most 31 days"},
+        immutable("window"),
+    ]))]
     pub window: Window,
-    /// Text media types to recover.
+    /// Text media types to recover: a non-empty set of `chat`, `email`, `social`. Immutable.
+    #[schemars(extend(
+        "maxItems" = 3,
+        "x-kubernetes-list-type" = "set",
+        "x-kubernetes-validations" = [
+            {"rule": "size(self) > 0", "message": "mediaTypes must name at least one of chat, email, social"},
+            immutable("mediaTypes"),
+        ]
+    ))]
     pub media_types: Vec<MediaType>,
-    /// Recover ingests missing interactions; DryRun only matches and reports.
+    /// Recover ingests missing interactions and verifies them; DryRun only matches and
+    /// reports. Immutable.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-validations" = [immutable("mode")]))]
     pub mode: Mode,
-    /// Number of worker shards; each owns a contiguous slice of the window.
+    /// Number of worker shards (1 to 64); each owns a contiguous slice of the window and runs
+    /// as one index of the recovery's Job. Immutable.
     #[serde(default = "default_parallelism")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self >= 1 && self <= 64", "message": "parallelism must be between 1 and 64"},
+        immutable("parallelism"),
+    ]))]
     pub parallelism: u32,
-    /// Conversations that ended less than this long ago are skipped as not yet settled
-    /// (a duration such as `30m` or `2h`).
+    /// Conversations that ended less than this long ago are skipped as not yet settled: a
+    /// duration such as `30m`, `2h` or `1h30m` (units h, m, s, ms). Immutable.
     #[serde(default = "default_settle_delay")]
+    #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = [
+        {"rule": "self.matches('^([0-9]+(h|m|s|ms))+$')", "message": "settleDelay must be a duration such as 30m, 2h or 1h30m (units h, m, s, ms)"},
+        immutable("settleDelay"),
+    ]))]
     pub settle_delay: String,
-    /// Set to true to stop a running recovery. One-way.
+    /// Set to true to stop a running recovery: its Job is deleted and the phase becomes
+    /// Cancelled. One-way: it cannot be set back to false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false, "x-kubernetes-validations" = [
+        {"rule": "self || !oldSelf", "message": "cancel cannot be reverted once set to true"},
+    ]))]
     pub cancel: bool,
+}
+
+/// The 18 Genesys Cloud region domains (shared/genesys-api.md section 1.2).
+pub const REGIONS: [&str; 18] = [
+    "mypurecloud.com",
+    "use2.us-gov-pure.cloud",
+    "usw2.pure.cloud",
+    "cac1.pure.cloud",
+    "sae1.pure.cloud",
+    "mxc1.pure.cloud",
+    "mypurecloud.ie",
+    "euw2.pure.cloud",
+    "mypurecloud.de",
+    "euc2.pure.cloud",
+    "edee1.eusc-pure.cloud",
+    "mec1.pure.cloud",
+    "aps1.pure.cloud",
+    "mypurecloud.jp",
+    "apne2.pure.cloud",
+    "apne3.pure.cloud",
+    "apse1.pure.cloud",
+    "mypurecloud.com.au",
+];
+
+// Helpers building the CEL rules (`x-kubernetes-validations`) of the schema.
+
+fn immutable(field: &str) -> serde_json::Value {
+    serde_json::json!({
+        "rule": "self == oldSelf",
+        "message": format!("{field} is immutable once the recovery exists (only cancel may change); create a new DigitalRecovery instead"),
+    })
+}
+
+fn url_rule(field: &str) -> serde_json::Value {
+    serde_json::json!({
+        "rule": "isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",
+        "message": format!("{field} must be an absolute http or https URL"),
+    })
+}
+
+fn secret_rule(field: &str) -> serde_json::Value {
+    serde_json::json!({
+        "rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",
+        "message": format!("{field} must be a valid Secret name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.')"),
+    })
+}
+
+fn region_rule() -> String {
+    let list: Vec<String> = REGIONS.iter().map(|r| format!("'{r}'")).collect();
+    format!("self in [{}]", list.join(", "))
+}
+
+fn region_message() -> String {
+    format!(
+        "genesys.region must be one of the Genesys Cloud region domains: {}",
+        REGIONS.join(", ")
+    )
 }
 
 fn default_parallelism() -> u32 {
@@ -65,20 +165,35 @@ fn default_settle_delay() -> String {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct GenesysSpec {
-    /// Region domain, e.g. `mypurecloud.ie`. Exactly one of region or apiBaseUrl.
+    /// Region domain, e.g. `mypurecloud.ie`: one of mypurecloud.com, use2.us-gov-pure.cloud,
+    /// usw2.pure.cloud, cac1.pure.cloud, sae1.pure.cloud, mxc1.pure.cloud, mypurecloud.ie,
+    /// euw2.pure.cloud, mypurecloud.de, euc2.pure.cloud, edee1.eusc-pure.cloud, mec1.pure.cloud,
+    /// aps1.pure.cloud, mypurecloud.jp, apne2.pure.cloud, apne3.pure.cloud, apse1.pure.cloud,
+    /// mypurecloud.com.au. Exactly one of region or apiBaseUrl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxLength" = 64, "x-kubernetes-validations" = [
+        {"rule": region_rule(), "message": region_message()},
+    ]))]
     pub region: Option<String>,
-    /// Explicit API base URL (a proxy or the simulator); the token is requested from
-    /// `{apiBaseUrl}/oauth/token`. Exactly one of region or apiBaseUrl.
+    /// Explicit API base URL (a proxy or the simulator), http or https; the token is requested
+    /// from `{apiBaseUrl}/oauth/token`. Exactly one of region or apiBaseUrl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxLength" = 2048, "x-kubernetes-validations" = [url_rule("genesys.apiBaseUrl")]))]
     pub api_base_url: Option<String>,
-    /// Name of the Secret holding the OAuth client's `clientId` and `clientSecret`.
+    /// Name of the Secret (in the recovery's namespace) holding the OAuth client's `clientId`
+    /// and `clientSecret`.
+    #[schemars(extend("maxLength" = 253, "x-kubernetes-validations" = [secret_rule("genesys.credentialsSecret")]))]
     pub credentials_secret: String,
-    /// Only conversations of these divisions; empty means all.
+    /// Only conversations of these divisions (Genesys division ids); empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = 100))]
     pub division_ids: Vec<String>,
-    /// Request budget per worker token and minute (Genesys' per-token limit is 300).
+    /// Request budget per worker token and minute, 1 to 3000 (Genesys' per-token limit is 300,
+    /// the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self >= 1 && self <= 3000", "message": "genesys.requestsPerMinute must be between 1 and 3000"},
+    ]))]
     pub requests_per_minute: Option<u32>,
 }
 
@@ -86,22 +201,26 @@ pub struct GenesysSpec {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordingSideSpec {
-    /// Base URL of the Data Access Services API.
+    /// Base URL (http or https) of the Data Access Services API.
+    #[schemars(extend("maxLength" = 2048, "x-kubernetes-validations" = [url_rule("recordingSide.dasUrl")]))]
     pub das_url: String,
-    /// Base URL of the Interaction Capture service.
+    /// Base URL (http or https) of the Interaction Capture service.
+    #[schemars(extend("maxLength" = 2048, "x-kubernetes-validations" = [url_rule("recordingSide.captureUrl")]))]
     pub capture_url: String,
-    /// Name of the Secret holding `clientId` and `clientSecret` for both services.
+    /// Name of the Secret (in the recovery's namespace) holding `clientId` and `clientSecret`
+    /// for both services.
+    #[schemars(extend("maxLength" = 253, "x-kubernetes-validations" = [secret_rule("recordingSide.credentialsSecret")]))]
     pub credentials_secret: String,
 }
 
 /// A half-open time window [start, end).
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct Window {
-    /// Inclusive start (RFC 3339).
-    #[schemars(with = "String")]
+    /// Inclusive start (RFC 3339, e.g. `2026-11-20T00:00:00Z`).
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub start: Timestamp,
-    /// Exclusive end (RFC 3339).
-    #[schemars(with = "String")]
+    /// Exclusive end (RFC 3339), after start and at most 31 days later.
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub end: Timestamp,
 }
 
@@ -168,7 +287,9 @@ pub enum Mode {
     DryRun,
 }
 
-/// Observed state of a DigitalRecovery.
+/// Observed state of a DigitalRecovery. The controller owns everything but `shards`; each
+/// shard's worker owns its own `shards[]` entry (server-side apply, field manager
+/// `digital-recovery-worker-<index>`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DigitalRecoveryStatus {
@@ -178,21 +299,152 @@ pub struct DigitalRecoveryStatus {
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// When the first worker started.
+    /// kstatus conditions: `Ready` (finished successfully), `Reconciling` (work in progress),
+    /// `Stalled` (cannot make progress without a change: bad input, failed shards).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// When the recovery started (its Job was created), RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
-    /// When the recovery reached a final phase.
+    /// When the recovery reached a final phase, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_time: Option<String>,
-    /// Totals of the comparison between Genesys and the recording side.
+    /// Totals of the comparison between Genesys and the recording side, over all shards.
     #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
     pub match_counts: Option<MatchCounts>,
-    /// Totals of the recovery of missing interactions.
+    /// Per media type: outcomes of the conversations the shards reported on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = 3, "x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["mediaType"]))]
+    pub by_media_type: Vec<MediaTypeCounts>,
+    /// Totals of the recovery of missing interactions, over all shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
-    /// API calls made, by service.
+    /// API calls made, by service, over all shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_calls: Option<ApiCalls>,
+    /// Shards that have finished (succeeded or failed) out of `parallelism`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards_finished: Option<u32>,
+    /// One entry per shard, written by that shard's worker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = 64, "x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["index"]))]
+    pub shards: Vec<ShardStatus>,
+    /// The first failed conversations (at most 20); `digital-recovery report` lists them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = MAX_FAILURES, "x-kubernetes-list-type" = "atomic"))]
+    pub failures: Vec<FailureRecord>,
+}
+
+/// Most `status.failures` entries kept.
+pub const MAX_FAILURES: usize = 20;
+/// Most `status.shards[].failures` entries a worker keeps.
+pub const MAX_SHARD_FAILURES: usize = 10;
+
+/// The status of one shard, owned by its worker.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardStatus {
+    /// Shard index (the Job's completion index), 0-based.
+    pub index: u32,
+    /// Running, Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<ShardPhase>,
+    /// Pipeline stage now running: collect, inventory, match, recover, verify, done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// The slice of the window this shard owns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice: Option<Window>,
+    /// Match totals of this shard.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub match_counts: Option<MatchCounts>,
+    /// Recovery totals of this shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    /// API calls of this shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_calls: Option<ApiCalls>,
+    /// 429 responses this shard received.
+    #[serde(default)]
+    pub throttled: u64,
+    /// Per media type outcomes of this shard.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = 3, "x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["mediaType"]))]
+    pub by_media_type: Vec<MediaTypeCounts>,
+    /// Why the shard failed, as one camelCase word (e.g. `CredentialsMissing`, `Unreachable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Details for a person. Never holds credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When this shard's current attempt started, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// When this shard last wrote its status, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+    /// Report ConfigMaps written (`<recovery>-report-<index>-<part>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_parts: Option<u32>,
+    /// The first failed conversations of this shard (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = MAX_SHARD_FAILURES, "x-kubernetes-list-type" = "atomic"))]
+    pub failures: Vec<FailureRecord>,
+}
+
+/// Phase of one shard.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ShardPhase {
+    /// The worker is running the pipeline.
+    Running,
+    /// The pipeline finished (possibly with per-conversation failures).
+    Succeeded,
+    /// The shard could not run to the end; `reason` and `message` say why.
+    Failed,
+}
+
+/// Counts of conversation outcomes of one media type.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaTypeCounts {
+    /// chat, email or social.
+    pub media_type: MediaType,
+    /// Missing or partial conversations of this type with a text recording.
+    #[serde(default)]
+    pub to_recover: u64,
+    /// Accepted by Interaction Capture (including verified ones).
+    #[serde(default)]
+    pub recovered: u64,
+    /// Seen in DAS after ingestion.
+    #[serde(default)]
+    pub verified: u64,
+    /// Could not be recovered, conflicted or stayed unverified.
+    #[serde(default)]
+    pub failed: u64,
+    /// Not considered (not settled, not recorded, ...).
+    #[serde(default)]
+    pub skipped: u64,
+}
+
+/// One failed conversation.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureRecord {
+    /// Genesys conversation id, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Shard that handled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
+    /// Outcome: failed, conflict or unverified.
+    pub outcome: String,
+    /// Why, as a short camelCase word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Details for a person (never credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Phase of a recovery.

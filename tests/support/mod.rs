@@ -1,7 +1,10 @@
-//! Shared support for the integration tests: a real control plane, and (later) the stand-ins for
-//! kubelet and the job controller.
+//! Shared support for the integration tests: a real control plane, the operator's CRDs, and the
+//! stand-in for kubelet and the job controller.
 #![allow(dead_code)]
 
 pub mod control_plane;
+pub mod crds;
+pub mod jobs;
+pub mod operator;
 
 pub use control_plane::ControlPlane;

@@ -1,0 +1,299 @@
+//! Folding what the controller observes (the recovery, its Job, the shards' status entries) into
+//! the recovery's phase, totals and kstatus conditions. Pure: no API calls, no clock reads.
+
+use jiff::Timestamp;
+use k8s_openapi::{
+    api::batch::v1::Job,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+};
+use kube::ResourceExt;
+
+use crate::api::{
+    ApiCalls, DigitalRecovery, DigitalRecoveryStatus, FailureRecord, MAX_FAILURES, MatchCounts,
+    MediaTypeCounts, Phase, Progress, ShardPhase,
+};
+
+/// Whether a phase is final: a recovery in a final phase is never started again.
+pub fn is_final(phase: Option<Phase>) -> bool {
+    matches!(
+        phase,
+        Some(Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed | Phase::Cancelled)
+    )
+}
+
+/// What the controller saw for one recovery.
+pub struct Observed<'a> {
+    pub dr: &'a DigitalRecovery,
+    /// The recovery's Job, if it exists.
+    pub job: Option<&'a Job>,
+    /// A reason the spec cannot run, found by validation beyond the schema.
+    pub invalid: Option<String>,
+    pub now: Timestamp,
+}
+
+/// The controller-owned part of the status (never `shards`, which the workers own).
+pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
+    let dr = o.dr;
+    let old = dr.status.clone().unwrap_or_default();
+    let parallelism = dr.spec.parallelism;
+    let shards: Vec<_> = old
+        .shards
+        .iter()
+        .filter(|s| s.index < parallelism)
+        .collect();
+
+    let mut match_counts = MatchCounts::default();
+    let mut progress = Progress::default();
+    let mut api_calls = ApiCalls::default();
+    let mut by_media: Vec<MediaTypeCounts> = Vec::new();
+    let mut failures: Vec<FailureRecord> = Vec::new();
+    for s in &shards {
+        if let Some(m) = s.match_counts {
+            match_counts.genesys += m.genesys;
+            match_counts.recording_side += m.recording_side;
+            match_counts.matched += m.matched;
+            match_counts.missing += m.missing;
+            match_counts.partial += m.partial;
+            match_counts.skipped += m.skipped;
+            match_counts.extra += m.extra;
+        }
+        if let Some(p) = s.progress {
+            progress.to_recover += p.to_recover;
+            progress.recovered += p.recovered;
+            progress.verified += p.verified;
+            progress.failed += p.failed;
+            progress.pending += p.pending;
+        }
+        if let Some(a) = s.api_calls {
+            api_calls.genesys += a.genesys;
+            api_calls.das += a.das;
+            api_calls.capture += a.capture;
+        }
+        for m in &s.by_media_type {
+            match by_media.iter_mut().find(|x| x.media_type == m.media_type) {
+                Some(x) => {
+                    x.to_recover += m.to_recover;
+                    x.recovered += m.recovered;
+                    x.verified += m.verified;
+                    x.failed += m.failed;
+                    x.skipped += m.skipped;
+                }
+                None => by_media.push(*m),
+            }
+        }
+        for f in &s.failures {
+            if failures.len() < MAX_FAILURES {
+                failures.push(FailureRecord {
+                    shard: Some(s.index),
+                    ..f.clone()
+                });
+            }
+        }
+    }
+    by_media.sort_by_key(|m| m.media_type);
+    let finished = shards
+        .iter()
+        .filter(|s| matches!(s.phase, Some(ShardPhase::Succeeded | ShardPhase::Failed)))
+        .count();
+    // A shard that failed for a reason retrying cannot fix (e.g. missing credentials).
+    let blocked: Vec<String> = shards
+        .iter()
+        .filter(|s| s.phase == Some(ShardPhase::Failed))
+        .map(|s| {
+            format!(
+                "shard {}: {}: {}",
+                s.index,
+                s.reason.as_deref().unwrap_or("Failed"),
+                s.message.as_deref().unwrap_or("no message")
+            )
+        })
+        .collect();
+
+    let job_condition = |kind: &str| {
+        o.job
+            .and_then(|j| j.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == kind && c.status == "True"))
+    };
+
+    // (phase, Ready, Reconciling, Stalled), each condition as (status, reason, message).
+    let (phase, message, reason): (Phase, String, &str) = if is_final(old.phase) {
+        let phase = old.phase.unwrap_or(Phase::Failed);
+        (phase, final_message(&old, phase), reason_of(phase))
+    } else if dr.spec.cancel {
+        (
+            Phase::Cancelled,
+            "cancelled on request (spec.cancel)".into(),
+            "Cancelled",
+        )
+    } else if let Some(why) = &o.invalid {
+        (Phase::Failed, format!("invalid spec: {why}"), "InvalidSpec")
+    } else if let Some(c) = job_condition("Complete") {
+        let _ = c;
+        let partial = progress.failed > 0 || progress.pending > 0 || !failures.is_empty();
+        if partial {
+            (
+                Phase::PartiallySucceeded,
+                format!(
+                    "finished: {} recovered, {} verified, {} failed, {} pending",
+                    progress.recovered, progress.verified, progress.failed, progress.pending
+                ),
+                "PartiallySucceeded",
+            )
+        } else {
+            (
+                Phase::Succeeded,
+                format!(
+                    "finished: {} of {} missing or partial conversations recovered, {} verified",
+                    progress.recovered, progress.to_recover, progress.verified
+                ),
+                "Succeeded",
+            )
+        }
+    } else if let Some(c) = job_condition("Failed") {
+        let why = if blocked.is_empty() {
+            format!(
+                "the worker Job failed: {}: {}",
+                c.reason.as_deref().unwrap_or("Failed"),
+                c.message.as_deref().unwrap_or("no message")
+            )
+        } else {
+            blocked.join("; ")
+        };
+        let reason = if c.reason.as_deref() == Some("DeadlineExceeded") {
+            "DeadlineExceeded"
+        } else {
+            "ShardsFailed"
+        };
+        (Phase::Failed, why, reason)
+    } else if o.job.is_none() {
+        (Phase::Pending, "creating the worker Job".into(), "Pending")
+    } else if shards.is_empty() {
+        (
+            Phase::Pending,
+            "waiting for the first worker".into(),
+            "Pending",
+        )
+    } else {
+        (
+            Phase::Running,
+            format!("{finished} of {parallelism} shards finished"),
+            "Running",
+        )
+    };
+
+    let stalled_message = match phase {
+        Phase::Failed => Some(message.clone()),
+        Phase::Running | Phase::Pending if !blocked.is_empty() => Some(blocked.join("; ")),
+        _ => None,
+    };
+    let ready = matches!(phase, Phase::Succeeded | Phase::PartiallySucceeded);
+    let reconciling = matches!(phase, Phase::Pending | Phase::Running) && stalled_message.is_none();
+    let now = Time(o.now);
+    let condition = |type_: &str, status: bool, reason: &str, message: &str| {
+        let status = if status { "True" } else { "False" };
+        let previous = old.conditions.iter().find(|c| c.type_ == type_);
+        let last_transition_time = match previous {
+            Some(p) if p.status == status => p.last_transition_time.clone(),
+            _ => now.clone(),
+        };
+        Condition {
+            type_: type_.to_string(),
+            status: status.to_string(),
+            reason: reason.to_string(),
+            message: message.to_string(),
+            last_transition_time,
+            observed_generation: dr.metadata.generation,
+        }
+    };
+    let stalled_reason = if stalled_message.is_some() && phase != Phase::Failed {
+        "ShardBlocked"
+    } else {
+        reason
+    };
+    let conditions = vec![
+        condition("Ready", ready, reason, &message),
+        condition("Reconciling", reconciling, reason, &message),
+        condition(
+            "Stalled",
+            stalled_message.is_some(),
+            if stalled_message.is_some() {
+                stalled_reason
+            } else {
+                reason
+            },
+            stalled_message.as_deref().unwrap_or(&message),
+        ),
+    ];
+
+    let start_time = old
+        .start_time
+        .clone()
+        .or_else(|| (o.job.is_some() || phase == Phase::Running).then(|| o.now.to_string()));
+    let completion_time = if is_final(Some(phase)) {
+        old.completion_time
+            .clone()
+            .or_else(|| Some(o.now.to_string()))
+    } else {
+        None
+    };
+    let keep_old_totals = is_final(old.phase) && shards.is_empty();
+    DigitalRecoveryStatus {
+        phase: Some(phase),
+        observed_generation: dr.metadata.generation,
+        conditions,
+        start_time,
+        completion_time,
+        match_counts: if keep_old_totals {
+            old.match_counts
+        } else {
+            Some(match_counts)
+        },
+        by_media_type: if keep_old_totals {
+            old.by_media_type.clone()
+        } else {
+            by_media
+        },
+        progress: if keep_old_totals {
+            old.progress
+        } else {
+            Some(progress)
+        },
+        api_calls: if keep_old_totals {
+            old.api_calls
+        } else {
+            Some(api_calls)
+        },
+        shards_finished: u32::try_from(finished).ok(),
+        shards: Vec::new(),
+        failures: if keep_old_totals {
+            old.failures.clone()
+        } else {
+            failures
+        },
+    }
+}
+
+fn reason_of(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Pending => "Pending",
+        Phase::Running => "Running",
+        Phase::Succeeded => "Succeeded",
+        Phase::PartiallySucceeded => "PartiallySucceeded",
+        Phase::Failed => "Failed",
+        Phase::Cancelled => "Cancelled",
+    }
+}
+
+fn final_message(old: &DigitalRecoveryStatus, phase: Phase) -> String {
+    old.conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.message.clone())
+        .unwrap_or_else(|| format!("{phase:?}"))
+}
+
+/// A short label for a recovery in logs and events.
+pub fn describe(dr: &DigitalRecovery) -> String {
+    format!("{}/{}", dr.namespace().unwrap_or_default(), dr.name_any())
+}

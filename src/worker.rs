@@ -1,0 +1,669 @@
+//! `digital-recovery worker`: one shard of one recovery, run as one index of the recovery's
+//! Indexed Job. It reads its DigitalRecovery, computes its slice of the window, runs the pipeline,
+//! writes its own `status.shards[index]` entry (server-side apply, field manager
+//! `digital-recovery-worker-<index>`, at most about once a second) and its report ConfigMaps.
+//!
+//! Exit codes: 0 when the shard finished (also with per-conversation failures); 1 for errors a
+//! Job retry can fix (the pipeline is idempotent: a retry matches again, and the recording side
+//! already holds what an earlier attempt ingested); 3 ([`EXIT_CONFIG_ERROR`]) when retrying
+//! cannot help (missing credentials, an unusable spec), which the Job's pod failure policy turns
+//! into a failed index at once.
+
+use std::{
+    collections::BTreeMap,
+    io::{Read, Write},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use flate2::{Compression, read::GzDecoder, write::GzEncoder};
+use jiff::Timestamp;
+use k8s_openapi::{
+    ByteString, api::core::v1::ConfigMap, apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{DeleteParams, ListParams, Patch, PatchParams},
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::http::{ClientCredentials, Secret};
+use crate::{
+    api::{
+        DigitalRecovery, DigitalRecoverySpec, FailureRecord, MAX_SHARD_FAILURES, MediaType,
+        MediaTypeCounts, ShardPhase, ShardStatus, Window,
+    },
+    controller::resources::{
+        ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
+        ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR, RECOVERY_LABEL, SHARD_LABEL, label_value,
+    },
+    pipeline::{
+        progress::{Outcome, OutcomeRecord, ProgressReporter, ShardProgress},
+        shard::slice_of,
+    },
+};
+
+/// Label of a report ConfigMap's part number.
+pub const PART_LABEL: &str = "recovery.cxops.io/part";
+/// Data key of a report ConfigMap.
+pub const REPORT_KEY: &str = "outcomes.jsonl.gz";
+/// Compressed bytes per report ConfigMap (the apiserver's limit is 1 MiB per object).
+const REPORT_PART_BYTES: usize = 900 * 1024;
+/// Least time between two status writes of one shard.
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Everything one shard's pipeline run needs.
+pub struct ShardInput {
+    pub spec: DigitalRecoverySpec,
+    pub namespace: String,
+    pub name: String,
+    pub slice: Window,
+    pub shard: u32,
+    pub genesys: ClientCredentials,
+    pub recording_side: ClientCredentials,
+}
+
+/// Why a shard's pipeline run stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct ShardError {
+    /// One camelCase word (e.g. `Unreachable`), shown in the shard's status.
+    pub reason: String,
+    /// Details for a person; never credentials.
+    pub message: String,
+    /// Whether a Job retry can help.
+    pub retryable: bool,
+}
+
+/// Runs the pipeline for one shard. The production runner calls `crate::pipeline::run_shard`.
+#[async_trait::async_trait]
+pub trait ShardRunner: Send + Sync {
+    async fn run(
+        &self,
+        input: ShardInput,
+        reporter: Arc<dyn ProgressReporter>,
+        cancel: CancellationToken,
+    ) -> Result<ShardProgress, ShardError>;
+}
+
+/// Errors of the worker itself.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("no shard index: pass --shard or set JOB_COMPLETION_INDEX")]
+    NoShard,
+    #[error("Kubernetes API call failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("cannot serialize: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot compress the report: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("shard {shard} is out of range for parallelism {parallelism}")]
+    ShardOutOfRange { shard: u32, parallelism: u32 },
+    #[error("credentials missing: {0}")]
+    CredentialsMissing(String),
+    #[error("pipeline failed: {0}")]
+    Pipeline(ShardError),
+}
+
+impl WorkerError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            WorkerError::ShardOutOfRange { .. }
+            | WorkerError::CredentialsMissing(_)
+            | WorkerError::NoShard => EXIT_CONFIG_ERROR,
+            WorkerError::Pipeline(e) if !e.retryable => EXIT_CONFIG_ERROR,
+            _ => 1,
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct WorkerArgs {
+    pub namespace: String,
+    pub name: String,
+    pub shard: Option<u32>,
+}
+
+/// The shard index from `--shard` or `JOB_COMPLETION_INDEX`.
+pub fn shard_index(explicit: Option<u32>) -> Result<u32, WorkerError> {
+    if let Some(i) = explicit {
+        return Ok(i);
+    }
+    std::env::var("JOB_COMPLETION_INDEX")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(WorkerError::NoShard)
+}
+
+fn read_credentials(
+    spec: &DigitalRecoverySpec,
+) -> Result<(ClientCredentials, ClientCredentials), WorkerError> {
+    let mut missing = Vec::new();
+    let mut get = |env: &str, secret: &str, key: &str| -> String {
+        match std::env::var(env) {
+            Ok(v) if !v.is_empty() => v,
+            _ => {
+                missing.push(format!("Secret {secret:?} key {key:?}"));
+                String::new()
+            }
+        }
+    };
+    let g = &spec.genesys.credentials_secret;
+    let r = &spec.recording_side.credentials_secret;
+    let genesys = ClientCredentials {
+        client_id: get(ENV_GENESYS_CLIENT_ID, g, "clientId"),
+        client_secret: Secret::new(get(ENV_GENESYS_CLIENT_SECRET, g, "clientSecret")),
+    };
+    let recording = ClientCredentials {
+        client_id: get(ENV_RECORDING_CLIENT_ID, r, "clientId"),
+        client_secret: Secret::new(get(ENV_RECORDING_CLIENT_SECRET, r, "clientSecret")),
+    };
+    if missing.is_empty() {
+        Ok((genesys, recording))
+    } else {
+        Err(WorkerError::CredentialsMissing(format!(
+            "{} not found (the Secret does not exist in this namespace or lacks the key)",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// Per-shard state the reporter accumulates and the status writer publishes.
+#[derive(Default)]
+struct Collected {
+    progress: ShardProgress,
+    outcomes: Vec<OutcomeRecord>,
+    by_media: BTreeMap<MediaType, MediaTypeCounts>,
+    failures: Vec<FailureRecord>,
+    dirty: bool,
+}
+
+/// A [`ProgressReporter`] that only records; a background task writes the status at most once a
+/// second, so the pipeline's tasks never wait for the apiserver.
+struct ShardReporter {
+    state: Mutex<Collected>,
+}
+
+impl ShardReporter {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Collected> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ProgressReporter for ShardReporter {
+    fn progress(&self, snapshot: &ShardProgress) {
+        let mut s = self.lock();
+        s.progress = *snapshot;
+        s.dirty = true;
+    }
+
+    fn outcome(&self, record: &OutcomeRecord) {
+        let mut s = self.lock();
+        if let Some(mt) = record.media_type {
+            let c = s.by_media.entry(mt).or_insert(MediaTypeCounts {
+                media_type: mt,
+                to_recover: 0,
+                recovered: 0,
+                verified: 0,
+                failed: 0,
+                skipped: 0,
+            });
+            match record.outcome {
+                Outcome::Recovered | Outcome::AlreadyPresent => {
+                    c.to_recover += 1;
+                    c.recovered += 1;
+                }
+                Outcome::Verified => {
+                    c.to_recover += 1;
+                    c.recovered += 1;
+                    c.verified += 1;
+                }
+                Outcome::Failed | Outcome::Conflict | Outcome::Unverified => {
+                    c.to_recover += 1;
+                    c.failed += 1;
+                }
+                Outcome::WouldRecover => c.to_recover += 1,
+                Outcome::Skipped => c.skipped += 1,
+                Outcome::Extra => {}
+            }
+        }
+        if matches!(
+            record.outcome,
+            Outcome::Failed | Outcome::Conflict | Outcome::Unverified
+        ) && s.failures.len() < MAX_SHARD_FAILURES
+        {
+            s.failures.push(FailureRecord {
+                conversation_id: record.conversation_id.map(|u| u.to_string()),
+                shard: None,
+                outcome: serde_json::to_value(record.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                reason: record.reason.clone(),
+                detail: record.detail.clone(),
+            });
+        }
+        s.outcomes.push(record.clone());
+        s.dirty = true;
+    }
+}
+
+struct StatusWriter {
+    api: Api<DigitalRecovery>,
+    name: String,
+    shard: u32,
+    slice: Window,
+    start_time: String,
+}
+
+impl StatusWriter {
+    fn manager(&self) -> String {
+        format!("digital-recovery-worker-{}", self.shard)
+    }
+
+    fn entry(&self, phase: ShardPhase, c: &Collected) -> ShardStatus {
+        let stage = c.progress.stage.and_then(|s| {
+            serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        });
+        ShardStatus {
+            index: self.shard,
+            phase: Some(phase),
+            stage,
+            slice: Some(self.slice),
+            match_counts: Some(c.progress.match_counts),
+            progress: Some(c.progress.progress),
+            api_calls: Some(c.progress.api_calls),
+            throttled: c.progress.throttled,
+            by_media_type: c.by_media.values().copied().collect(),
+            reason: None,
+            message: None,
+            start_time: Some(self.start_time.clone()),
+            update_time: Some(Timestamp::now().to_string()),
+            report_parts: None,
+            failures: c.failures.clone(),
+        }
+    }
+
+    async fn apply(&self, entry: &ShardStatus) -> Result<(), kube::Error> {
+        let body = serde_json::json!({
+            "apiVersion": DigitalRecovery::api_version(&()),
+            "kind": DigitalRecovery::kind(&()),
+            "status": {"shards": [entry]},
+        });
+        self.api
+            .patch_status(
+                &self.name,
+                &PatchParams::apply(&self.manager()).force(),
+                &Patch::Apply(&body),
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Runs one shard to its end. `Ok(())` means exit 0.
+pub async fn run(
+    client: Client,
+    args: WorkerArgs,
+    runner: &dyn ShardRunner,
+) -> Result<(), WorkerError> {
+    let shard = shard_index(args.shard)?;
+    let span = info_span!("worker", recovery = %args.name, namespace = %args.namespace, shard);
+    run_shard(client, args, shard, runner)
+        .instrument(span)
+        .await
+}
+
+async fn run_shard(
+    client: Client,
+    args: WorkerArgs,
+    shard: u32,
+    runner: &dyn ShardRunner,
+) -> Result<(), WorkerError> {
+    let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), &args.namespace);
+    let dr = api.get(&args.name).await?;
+    let parallelism = dr.spec.parallelism;
+    let slice = slice_of(dr.spec.window, shard, parallelism)
+        .ok_or(WorkerError::ShardOutOfRange { shard, parallelism })?;
+    let writer = Arc::new(StatusWriter {
+        api: api.clone(),
+        name: args.name.clone(),
+        shard,
+        slice,
+        start_time: Timestamp::now().to_string(),
+    });
+    if dr.spec.cancel {
+        info!("the recovery is cancelled; nothing to do");
+        return Ok(());
+    }
+    let (genesys, recording_side) = match read_credentials(&dr.spec) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(error = %e, "cannot start");
+            let mut entry = writer.entry(ShardPhase::Failed, &Collected::default());
+            entry.reason = Some("CredentialsMissing".into());
+            entry.message = Some(e.to_string());
+            writer.apply(&entry).await?;
+            return Err(e);
+        }
+    };
+    writer
+        .apply(&writer.entry(ShardPhase::Running, &Collected::default()))
+        .await?;
+    info!(start = %slice.start, end = %slice.end, "shard started");
+
+    let reporter = Arc::new(ShardReporter {
+        state: Mutex::new(Collected::default()),
+    });
+    let cancel = CancellationToken::new();
+    // Throttled status writer.
+    let ticker = {
+        let reporter = reporter.clone();
+        let writer = writer.clone();
+        let stop = cancel.child_token();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(STATUS_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.cancelled() => return,
+                }
+                let entry = {
+                    let mut s = reporter.lock();
+                    if !s.dirty {
+                        continue;
+                    }
+                    s.dirty = false;
+                    writer.entry(ShardPhase::Running, &s)
+                };
+                if let Err(e) = writer.apply(&entry).await {
+                    warn!(error = %e, "cannot write the shard status; will retry");
+                }
+            }
+        })
+    };
+    // SIGTERM (pod deletion, Job deletion on cancel) stops the pipeline.
+    let signal_cancel = cancel.clone();
+    tokio::spawn(async move {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            signal_cancel.cancel();
+        }
+    });
+
+    let input = ShardInput {
+        spec: dr.spec.clone(),
+        namespace: args.namespace.clone(),
+        name: args.name.clone(),
+        slice,
+        shard,
+        genesys,
+        recording_side,
+    };
+    let result = runner.run(input, reporter.clone(), cancel.clone()).await;
+    ticker.abort();
+
+    match result {
+        Ok(progress) => {
+            let (entry, outcomes) = {
+                let mut s = reporter.lock();
+                s.progress = progress;
+                (
+                    writer.entry(ShardPhase::Succeeded, &s),
+                    std::mem::take(&mut s.outcomes),
+                )
+            };
+            let parts = write_report(&client, &dr, shard, &outcomes).await?;
+            let mut entry = entry;
+            entry.report_parts = Some(parts);
+            writer.apply(&entry).await?;
+            info!(parts, outcomes = outcomes.len(), "shard finished");
+            Ok(())
+        }
+        Err(e) => {
+            let mut entry = {
+                let s = reporter.lock();
+                writer.entry(
+                    if e.retryable {
+                        ShardPhase::Running
+                    } else {
+                        ShardPhase::Failed
+                    },
+                    &s,
+                )
+            };
+            entry.reason = Some(if e.retryable {
+                format!("Retrying{}", e.reason)
+            } else {
+                e.reason.clone()
+            });
+            entry.message = Some(e.message.clone());
+            writer.apply(&entry).await?;
+            warn!(error = %e, retryable = e.retryable, "shard stopped");
+            Err(WorkerError::Pipeline(e))
+        }
+    }
+}
+
+/// Compresses `outcomes` as gzip JSON lines split into parts below ~900 KiB each.
+pub fn encode_report(outcomes: &[OutcomeRecord]) -> Result<Vec<Vec<u8>>, WorkerError> {
+    let mut parts = Vec::new();
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    let mut in_part = 0usize;
+    for record in outcomes {
+        let mut line = serde_json::to_vec(record)?;
+        line.push(b'\n');
+        enc.write_all(&line)?;
+        in_part += 1;
+        // The encoder buffers up to ~32 KiB internally; the margin below the 1 MiB object limit
+        // covers that.
+        if enc.get_ref().len() >= REPORT_PART_BYTES - 64 * 1024 {
+            parts.push(enc.finish()?);
+            enc = GzEncoder::new(Vec::new(), Compression::default());
+            in_part = 0;
+        }
+    }
+    if in_part > 0 || parts.is_empty() {
+        parts.push(enc.finish()?);
+    }
+    Ok(parts)
+}
+
+/// Decodes one report part.
+pub fn decode_report(bytes: &[u8]) -> Result<Vec<OutcomeRecord>, std::io::Error> {
+    let mut text = String::new();
+    GzDecoder::new(bytes).read_to_string(&mut text)?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(std::io::Error::other))
+        .collect()
+}
+
+/// Name of one report ConfigMap.
+pub fn report_name(recovery: &str, shard: u32, part: usize) -> String {
+    format!("{}-report-{shard}-{part}", label_value(recovery))
+}
+
+async fn write_report(
+    client: &Client,
+    dr: &DigitalRecovery,
+    shard: u32,
+    outcomes: &[OutcomeRecord],
+) -> Result<u32, WorkerError> {
+    let ns = dr.namespace().unwrap_or_default();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let parts = encode_report(outcomes)?;
+    let manager = format!("digital-recovery-worker-{shard}");
+    let owner = dr.controller_owner_ref(&()).map(|mut o| {
+        o.controller = Some(false);
+        o
+    });
+    for (i, bytes) in parts.iter().enumerate() {
+        let name = report_name(&dr.name_any(), shard, i);
+        let cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some(BTreeMap::from([
+                    (RECOVERY_LABEL.to_string(), label_value(&dr.name_any())),
+                    (SHARD_LABEL.to_string(), shard.to_string()),
+                    (PART_LABEL.to_string(), i.to_string()),
+                ])),
+                owner_references: owner.clone().map(|o| vec![o]),
+                ..Default::default()
+            },
+            binary_data: Some(BTreeMap::from([(
+                REPORT_KEY.to_string(),
+                ByteString(bytes.clone()),
+            )])),
+            ..Default::default()
+        };
+        let mut body = serde_json::to_value(&cm)?;
+        if let Some(m) = body.as_object_mut() {
+            m.insert("apiVersion".into(), "v1".into());
+            m.insert("kind".into(), "ConfigMap".into());
+        }
+        cms.patch(
+            &name,
+            &PatchParams::apply(&manager).force(),
+            &Patch::Apply(&body),
+        )
+        .await?;
+    }
+    // Parts a longer earlier attempt left behind.
+    let selector = format!(
+        "{RECOVERY_LABEL}={},{SHARD_LABEL}={shard}",
+        label_value(&dr.name_any())
+    );
+    for cm in cms.list(&ListParams::default().labels(&selector)).await? {
+        let part: usize = cm
+            .labels()
+            .get(PART_LABEL)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(usize::MAX);
+        if part >= parts.len() {
+            cms.delete(&cm.name_any(), &DeleteParams::default()).await?;
+        }
+    }
+    u32::try_from(parts.len())
+        .map_err(|_| WorkerError::Io(std::io::Error::other("too many report parts")))
+}
+
+/// Reads every report part of a recovery, in shard and part order.
+pub async fn read_report(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<(u32, OutcomeRecord)>, WorkerError> {
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let selector = format!("{RECOVERY_LABEL}={}", label_value(name));
+    let mut found: Vec<(u32, usize, Vec<u8>)> = Vec::new();
+    for cm in cms.list(&ListParams::default().labels(&selector)).await? {
+        let label = |k: &str| cm.labels().get(k).and_then(|v| v.parse::<usize>().ok());
+        let (Some(shard), Some(part)) = (label(SHARD_LABEL), label(PART_LABEL)) else {
+            continue;
+        };
+        if let Some(bytes) = cm.binary_data.as_ref().and_then(|d| d.get(REPORT_KEY)) {
+            found.push((
+                u32::try_from(shard).unwrap_or(u32::MAX),
+                part,
+                bytes.0.clone(),
+            ));
+        }
+    }
+    found.sort_by_key(|(s, p, _)| (*s, *p));
+    let mut out = Vec::new();
+    for (shard, _, bytes) in found {
+        for r in decode_report(&bytes)? {
+            out.push((shard, r));
+        }
+    }
+    Ok(out)
+}
+
+/// The production runner: the recovery pipeline of `crate::pipeline`.
+pub struct PipelineRunner;
+
+#[async_trait::async_trait]
+impl ShardRunner for PipelineRunner {
+    async fn run(
+        &self,
+        input: ShardInput,
+        reporter: Arc<dyn ProgressReporter>,
+        cancel: CancellationToken,
+    ) -> Result<ShardProgress, ShardError> {
+        use crate::pipeline::{self, Credentials, PipelineError, RecoveryRef, ShardRun};
+        let run = ShardRun {
+            spec: input.spec,
+            recovery: RecoveryRef {
+                namespace: input.namespace,
+                name: input.name,
+            },
+            slice: input.slice,
+            shard: input.shard,
+            credentials: Credentials {
+                genesys: input.genesys,
+                recording_side: input.recording_side,
+            },
+        };
+        match pipeline::run_shard(run, reporter, cancel).await {
+            Ok(summary) => Ok(summary.progress),
+            Err(err) => {
+                let reason = match &err {
+                    PipelineError::Invalid(_) => "InvalidSpec",
+                    PipelineError::Genesys(_) => "GenesysFailed",
+                    PipelineError::RecordingSide(_) => "RecordingSideFailed",
+                    PipelineError::Cancelled => "Cancelled",
+                };
+                Err(ShardError {
+                    reason: reason.into(),
+                    retryable: err.is_retryable(),
+                    message: err.to_string(),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trips_and_splits_below_the_object_limit() {
+        let records: Vec<OutcomeRecord> = (0..60_000)
+            .map(|i| OutcomeRecord {
+                conversation_id: Some(uuid::Uuid::new_v4()),
+                media_type: Some(MediaType::Chat),
+                outcome: if i % 7 == 0 {
+                    Outcome::Failed
+                } else {
+                    Outcome::Verified
+                },
+                reason: (i % 7 == 0).then(|| "rejected".to_string()),
+                detail: Some(format!("detail {i} {}", uuid::Uuid::new_v4())),
+            })
+            .collect();
+        let parts = encode_report(&records).expect("encode");
+        assert!(
+            parts.len() > 1,
+            "60k records with random ids need more than one part"
+        );
+        assert!(
+            parts.iter().all(|p| p.len() < 1000 * 1024),
+            "a part exceeds ~1 MB"
+        );
+        let back: Vec<OutcomeRecord> = parts
+            .iter()
+            .flat_map(|p| decode_report(p).expect("decode"))
+            .collect();
+        assert_eq!(back, records);
+    }
+}
