@@ -447,10 +447,20 @@ async fn the_reject_policy_refuses_chosen_conversations_only() {
 
 #[tokio::test]
 async fn back_pressure_slows_puts_but_does_not_fail_them() {
+    back_pressure_with(429).await;
+}
+
+#[tokio::test]
+async fn a_503_with_retry_after_is_back_pressure_too() {
+    back_pressure_with(503).await;
+}
+
+async fn back_pressure_with(busy_status: u16) {
     let data = dataset(400);
     let config = RecordingSimConfig {
         buffer_capacity: 2,
         drain_per_second: 4.0,
+        busy_status,
         ..sim_config()
     };
     let sim = start(RecordingStore::seeded(&data, &config)).await;
@@ -468,7 +478,8 @@ async fn back_pressure_slows_puts_but_does_not_fail_them() {
         assert_eq!(receipt.outcome, CaptureOutcome::Ingested);
     }
     assert!(sim.store.stats().throttled > 0, "the buffer filled up");
-    assert!(side.capture_counters.throttled() > 0);
+    // The client counts 429s only (design.md's "throttled"), not 503s.
+    assert_eq!(side.capture_counters.throttled() > 0, busy_status == 429);
     assert_eq!(report(&sim).await.ingested, 8);
 }
 
