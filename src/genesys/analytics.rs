@@ -305,7 +305,8 @@ impl GenesysClient {
                     continue;
                 }
             };
-            if hits.is_some_and(|h| h > PAGING_CAP) {
+            let cap = self.config().paging_cap;
+            if hits.is_some_and(|h| h > cap) {
                 if slice.end.duration_since(slice.start) < MIN_SLICE * 2 {
                     out.send(Err(GenesysError::PagingCap {
                         endpoint: QUERY_ENDPOINT.into(),
@@ -369,7 +370,9 @@ impl GenesysClient {
     ) {
         match hits {
             Some(hits) => {
-                let pages = hits.div_ceil(PAGE_SIZE).min(PAGING_CAP / PAGE_SIZE);
+                let pages = hits
+                    .div_ceil(PAGE_SIZE)
+                    .min(self.config().paging_cap / PAGE_SIZE);
                 let mut results = futures::stream::iter(2..=pages)
                     .map(|page| self.query_page(query, interval, extra, page))
                     .buffered(self.config().page_concurrency.max(1));
@@ -390,7 +393,7 @@ impl GenesysClient {
             }
             None => {
                 // No totalHits: page until a short or empty page.
-                for page in 2..=PAGING_CAP / PAGE_SIZE {
+                for page in 2..=self.config().paging_cap / PAGE_SIZE {
                     match self.query_page(query, interval, extra, page).await {
                         Ok((items, _)) => {
                             let last = (items.len() as u64) < PAGE_SIZE;
@@ -443,7 +446,7 @@ impl GenesysClient {
             tracing::warn!(error = %err, "analytics job failed; falling back to the detail query");
             from_job.clear();
             match self.query_page(query, slice, &[], 1).await {
-                Ok((first, hits)) if hits.is_none_or(|h| h <= PAGING_CAP) => {
+                Ok((first, hits)) if hits.is_none_or(|h| h <= self.config().paging_cap) => {
                     if out.emit_page(QUERY_ENDPOINT, first, slice, None).await {
                         self.page_rest(query, slice, &[], hits, slice, None, out)
                             .await;

@@ -90,6 +90,8 @@ pub struct GenesysConfig {
     pub max_slice: Duration,
     /// When to use async jobs instead of sync paging.
     pub jobs: JobsMode,
+    /// Results the detail query pages through (Genesys: 100,000); a slice over it is split.
+    pub paging_cap: u64,
     /// In `Auto`, a slice with more hits than this goes to a job (if the data lake has it).
     pub jobs_threshold: u64,
     /// How long to wait for a job before giving up.
@@ -121,6 +123,7 @@ impl GenesysConfig {
             page_concurrency: 4,
             max_slice: Duration::from_secs(6 * 3600),
             jobs: JobsMode::Auto,
+            paging_cap: analytics::PAGING_CAP,
             jobs_threshold: 10_000,
             job_timeout: Duration::from_secs(600),
             transcode_polls: 6,

@@ -56,6 +56,8 @@ pub struct GenesysSimConfig {
     pub data_lag: Duration,
     /// How long a job takes from submission to FULFILLED.
     pub job_run_time: Duration,
+    /// Largest result offset the detail query pages to (Genesys: 100,000; smaller in tests).
+    pub paging_cap: usize,
 }
 
 impl Default for GenesysSimConfig {
@@ -68,6 +70,7 @@ impl Default for GenesysSimConfig {
             latency: Duration::ZERO,
             data_lag: Duration::from_secs(90 * 60),
             job_run_time: Duration::from_millis(400),
+            paging_cap: PAGING_CAP,
         }
     }
 }
@@ -666,8 +669,11 @@ async fn details_query(State(state): State<Arc<SimState>>, body: Bytes) -> Respo
         return bad_request("pageNumber must be 1 or more");
     }
     let (page_size, page_number) = (page_size as usize, page_number as usize);
-    if page_number * page_size > PAGING_CAP {
-        return bad_request("Pagination may not exceed 100000 results.");
+    if page_number * page_size > state.config.paging_cap {
+        return bad_request(&format!(
+            "Pagination may not exceed {} results.",
+            state.config.paging_cap
+        ));
     }
     let found = state.cached_matching(&query);
     let from = (page_number - 1) * page_size;
