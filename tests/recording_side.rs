@@ -290,11 +290,17 @@ async fn a_revoked_token_is_replaced_and_5xx_are_retried() {
     faults.force(FaultKind::TokenRevoke, 1);
     faults.force(FaultKind::Status(503), 1);
     faults.force(FaultKind::Status(500), 1);
+    faults.force(FaultKind::TooManyRequests, 1);
     let (after, _) = all_contacts(&side, ContactQuery::new(window(), vec![]))
         .await
         .unwrap();
     assert_eq!(before, after);
-    assert_eq!(faults.injected(), 3);
+    assert_eq!(faults.injected(), 4);
+    assert_eq!(
+        side.das_counters.throttled(),
+        1,
+        "the 429 was waited out, not failed"
+    );
 }
 
 #[tokio::test]

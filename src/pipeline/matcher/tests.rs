@@ -242,6 +242,13 @@ fn bad_contacts_are_anomalies_not_panics() {
             start_time: Some(ts(BASE)),
             session_ids: vec![],
         },
+        // The nil UUID is no Genesys id (and the index's empty-slot marker).
+        OwnedContact {
+            contact_id: "nil".into(),
+            external_id: Some(Uuid::nil().to_string()),
+            start_time: Some(ts(BASE)),
+            session_ids: vec![],
+        },
         // Two halves of the same conversation: merged, so it is matched.
         contact_for(&c, &[session_id(1)]),
         OwnedContact {
@@ -270,7 +277,7 @@ fn bad_contacts_are_anomalies_not_panics() {
     assert_eq!(verdicts[0].category, Category::Matched);
     let a = &report.anomalies;
     assert_eq!(a.count(AnomalyKind::ContactWithoutExternalId), 1);
-    assert_eq!(a.count(AnomalyKind::InvalidExternalId), 1);
+    assert_eq!(a.count(AnomalyKind::InvalidExternalId), 2);
     assert_eq!(a.count(AnomalyKind::DuplicateContact), 1);
     assert_eq!(a.count(AnomalyKind::InvalidSessionId), 1);
     assert_eq!(a.count(AnomalyKind::ContactOutsideWindow), 1);
@@ -279,7 +286,7 @@ fn bad_contacts_are_anomalies_not_panics() {
     assert!(a.samples.iter().all(|s| s.subject.chars().count() <= 80));
     // Neither the far contact nor the timeless one is this slice's extra.
     assert!(report.extras.is_empty());
-    assert_eq!(report.contacts_received, 6);
+    assert_eq!(report.contacts_received, 7);
 }
 
 #[test]
