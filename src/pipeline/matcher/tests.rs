@@ -607,3 +607,32 @@ proptest! {
         prop_assert_eq!(super::parse_uuid(&text), Uuid::try_parse(&text).ok());
     }
 }
+
+proptest! {
+    /// Page-at-a-time indexing and classifying give exactly what one-at-a-time gives.
+    #[test]
+    fn pages_match_one_at_a_time(
+        conversations in conversations_strategy(),
+        contacts in contacts_strategy(),
+        page in 1usize..7,
+    ) {
+        let cfg = config(day_window(), MediaType::ALL.to_vec());
+        let (one_by_one, report_a) = run(cfg.clone(), &contacts, &conversations);
+        let mut index = ContactIndex::new(cfg.slice, cfg.tolerance);
+        for chunk in contacts.chunks(page) {
+            index.insert_page(chunk.iter().map(OwnedContact::record));
+        }
+        let mut matcher = Matcher::new(cfg, index);
+        let mut paged = Vec::new();
+        for chunk in conversations.chunks(page) {
+            for classified in matcher.classify_page(chunk) {
+                if let Classified::Owned(verdict) = classified {
+                    paged.push(verdict);
+                }
+            }
+        }
+        let report_b = matcher.finish();
+        prop_assert_eq!(one_by_one, paged);
+        prop_assert_eq!(report_a, report_b);
+    }
+}
