@@ -606,9 +606,7 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
         MediaType::ALL.to_vec(),
     ));
     while let Some(page) = pages.try_next().await.unwrap() {
-        for contact in &page.contacts {
-            index.insert(contact.record());
-        }
+        index.insert_page(page.contacts.iter().map(Contact::record));
     }
     let mut matcher = Matcher::new(config, index);
     let mut to_recover = Vec::new();
