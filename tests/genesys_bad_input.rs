@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use digital_recovery::api::{MediaType, Window};
-use digital_recovery::genesys::{CollectQuery, GenesysClient, GenesysConfig, GenesysError, JobsMode};
+use digital_recovery::genesys::{
+    CollectQuery, GenesysClient, GenesysConfig, GenesysError, JobsMode,
+};
 use digital_recovery::http::{RetryPolicy, Secret};
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
@@ -29,28 +31,50 @@ async fn serve(query_body: &'static str, content_type: &'static str) -> GenesysC
     let mut config = GenesysConfig::for_base_url(&url, "id", Secret::new("secret")).unwrap();
     config.requests_per_minute = 0;
     config.jobs = JobsMode::Never;
-    config.retry = RetryPolicy { max_attempts: 2, base_delay: Duration::from_millis(5), ..RetryPolicy::default() };
+    config.retry = RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(5),
+        ..RetryPolicy::default()
+    };
     GenesysClient::new(config).unwrap()
 }
 
 fn query() -> CollectQuery {
     let start: Timestamp = "2026-11-20T00:00:00Z".parse().unwrap();
-    CollectQuery { slice: Window { start, end: start + SignedDuration::from_hours(1) }, media_types: MediaType::ALL.to_vec(), message_types: vec![] }
+    CollectQuery {
+        slice: Window {
+            start,
+            end: start + SignedDuration::from_hours(1),
+        },
+        media_types: MediaType::ALL.to_vec(),
+        message_types: vec![],
+    }
 }
 
 async fn items(client: &GenesysClient) -> Vec<Result<String, GenesysError>> {
-    client.conversations(query()).map(|item| item.map(|c| c.id)).collect().await
+    client
+        .conversations(query())
+        .map(|item| item.map(|c| c.id))
+        .collect()
+        .await
 }
 
 fn assert_names_query(err: &GenesysError) {
-    assert!(matches!(err, GenesysError::InvalidResponse { .. }), "{err:?}");
+    assert!(
+        matches!(err, GenesysError::InvalidResponse { .. }),
+        "{err:?}"
+    );
     assert_eq!(err.endpoint(), Some(format!("POST {QUERY}").as_str()));
     assert!(err.to_string().contains(QUERY));
 }
 
 #[tokio::test]
 async fn malformed_json() {
-    let client = serve(r#"{"conversations": [ {"conversationId": "#, "application/json").await;
+    let client = serve(
+        r#"{"conversations": [ {"conversationId": "#,
+        "application/json",
+    )
+    .await;
     let items = items(&client).await;
     assert_eq!(items.len(), 1);
     assert_names_query(items[0].as_ref().unwrap_err());
@@ -87,9 +111,21 @@ async fn missing_ids_fail_only_their_conversation() {
     let client = serve(body, "application/json").await;
     let items = items(&client).await;
     assert_eq!(items.len(), 3);
-    assert!(items[0].as_ref().unwrap_err().to_string().contains("without conversationId"));
+    assert!(
+        items[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("without conversationId")
+    );
     assert_eq!(items[1].as_ref().unwrap(), "good");
-    assert!(items[2].as_ref().unwrap_err().to_string().contains("without conversationStart"));
+    assert!(
+        items[2]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("without conversationStart")
+    );
 }
 
 #[tokio::test]
@@ -97,8 +133,13 @@ async fn a_recording_without_id_is_an_invalid_outcome_and_unknown_states_are_kep
     let client = serve("{}", "application/json").await;
     let fetch = client.fetch_recordings("c1").await.unwrap();
     use digital_recovery::genesys::RecordingOutcome;
-    assert!(matches!(&fetch.outcomes[0], RecordingOutcome::Invalid { .. }));
-    assert!(matches!(&fetch.outcomes[1], RecordingOutcome::Unavailable { state, .. } if state == "SHREDDED"));
+    assert!(matches!(
+        &fetch.outcomes[0],
+        RecordingOutcome::Invalid { .. }
+    ));
+    assert!(
+        matches!(&fetch.outcomes[1], RecordingOutcome::Unavailable { state, .. } if state == "SHREDDED")
+    );
 }
 
 #[tokio::test]
@@ -109,14 +150,19 @@ async fn truncated_body_is_a_transport_error_after_retries() {
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];
                 let n = socket.read(&mut buf).await.unwrap_or(0);
                 let request = String::from_utf8_lossy(&buf[..n]).to_string();
                 let reply = if request.starts_with("POST /oauth/token") {
                     let body = r#"{"access_token":"t","expires_in":3600}"#;
-                    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
                 } else {
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"totalHit".to_string()
                 };
@@ -125,12 +171,20 @@ async fn truncated_body_is_a_transport_error_after_retries() {
             });
         }
     });
-    let mut config = GenesysConfig::for_base_url(&format!("http://{addr}"), "id", Secret::new("s")).unwrap();
+    let mut config =
+        GenesysConfig::for_base_url(&format!("http://{addr}"), "id", Secret::new("s")).unwrap();
     config.requests_per_minute = 0;
-    config.retry = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(5), ..RetryPolicy::default() };
+    config.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        ..RetryPolicy::default()
+    };
     let client = GenesysClient::new(config).unwrap();
     let items = items(&client).await;
     let err = items[0].as_ref().unwrap_err();
-    assert!(matches!(err, GenesysError::Transport { attempts: 3, .. }), "{err:?}");
+    assert!(
+        matches!(err, GenesysError::Transport { attempts: 3, .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains(QUERY));
 }

@@ -321,7 +321,7 @@ async fn job_endpoints_directly() {
     );
 }
 
-fn find<'a>(h: &'a Harness, f: impl Fn(&SimConversation) -> bool) -> &'a SimConversation {
+fn find(h: &Harness, f: impl Fn(&SimConversation) -> bool) -> &SimConversation {
     h.dataset
         .conversations
         .iter()

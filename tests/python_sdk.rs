@@ -16,14 +16,28 @@ fn ensure_venv(root: &Path) -> PathBuf {
     if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return python;
     }
-    let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("python3 -m venv");
     assert!(status.success(), "python3 -m venv failed");
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(&requirements)
         .status()
         .expect("pip install");
-    assert!(status.success(), "pip install -r tests/python/requirements.txt failed");
+    assert!(
+        status.success(),
+        "pip install -r tests/python/requirements.txt failed"
+    );
     std::fs::write(&stamp, wanted).expect("write the venv stamp");
     python
 }
@@ -42,18 +56,32 @@ async fn official_python_sdk_works_against_the_simulator() {
     let handles = sim::start(config, None).await.unwrap();
     let ds = &handles.dataset;
     let window = handles.config.window;
-    let completed_text: Vec<String> = ds.conversations.iter().filter(|c| c.is_text() && c.end.is_some()).map(|c| c.id.to_string()).collect();
+    let completed_text: Vec<String> = ds
+        .conversations
+        .iter()
+        .filter(|c| c.is_text() && c.end.is_some())
+        .map(|c| c.id.to_string())
+        .collect();
     let recorded = |media: SimMedia| {
         ds.conversations
             .iter()
-            .find(|c| c.media_type == media && c.recordings.len() == 1 && c.recordings[0].file_state == FileState::Available)
+            .find(|c| {
+                c.media_type == media
+                    && c.recordings.len() == 1
+                    && c.recordings[0].file_state == FileState::Available
+            })
             .map(|c| c.id.to_string())
             .expect("a recorded conversation of each media")
     };
     let archived = ds
         .conversations
         .iter()
-        .find(|c| c.is_text() && c.recordings.first().is_some_and(|r| r.file_state == FileState::Archived))
+        .find(|c| {
+            c.is_text()
+                && c.recordings
+                    .first()
+                    .is_some_and(|r| r.file_state == FileState::Archived)
+        })
         .map(|c| c.id.to_string())
         .unwrap_or_default();
     let expected = serde_json::json!({
@@ -72,7 +100,14 @@ async fn official_python_sdk_works_against_the_simulator() {
     let url = handles.genesys_url.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python)
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python/test_genesys_sdk.py"])
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests/python/test_genesys_sdk.py",
+            ])
             .current_dir(&root)
             .env("GENESYS_SIM_URL", url)
             .env("GENESYS_SIM_WINDOW", interval)
@@ -86,6 +121,12 @@ async fn official_python_sdk_works_against_the_simulator() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "pytest failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("4 passed"), "pytest did not run the four SDK tests:\n{stdout}");
+    assert!(
+        output.status.success(),
+        "pytest failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("4 passed"),
+        "pytest did not run the four SDK tests:\n{stdout}"
+    );
 }
