@@ -1,8 +1,9 @@
 //! Matcher benchmark: 1,000,000 Genesys conversations against 1,000,000 DAS contacts.
 //!
 //! `cargo bench --bench matcher` (optionally `-- ITERATIONS`). Inputs are generated a page of
-//! 1,000 at a time, as the pipeline receives them, so peak memory is the matcher's own plus one
-//! page; only the matcher calls are timed. Prints each run, the median and the process's peak
+//! 1,000 at a time, as the pipeline receives them, and fed to the page APIs
+//! (`ContactIndex::insert_page`, `Matcher::classify_page`), so peak memory is the matcher's own
+//! plus one page; only the matcher calls are timed. Prints each run, the median and the process's peak
 //! resident memory (VmHWM).
 
 use std::time::{Duration, Instant};
@@ -125,14 +126,12 @@ fn run(seed: u64) -> (Spent, Spent, u64, u64) {
     for page in 0..CONVERSATIONS / PAGE {
         let contacts = contact_page(seed, page);
         indexing.time(|| {
-            for c in &contacts {
-                index.insert(ContactRecord {
-                    contact_id: &c.contact_id,
-                    external_id: Some(&c.external_id),
-                    start_time: Some(c.start),
-                    session_ids: &c.session_ids,
-                });
-            }
+            index.insert_page(contacts.iter().map(|c| ContactRecord {
+                contact_id: &c.contact_id,
+                external_id: Some(&c.external_id),
+                start_time: Some(c.start),
+                session_ids: &c.session_ids,
+            }));
         });
     }
     let mut matcher = Matcher::new(config, index);
@@ -142,8 +141,8 @@ fn run(seed: u64) -> (Spent, Spent, u64, u64) {
             .map(|i| conversation(seed, i))
             .collect();
         classifying.time(|| {
-            for c in &conversations {
-                if let Classified::Owned(v) = matcher.classify(c) {
+            for classified in matcher.classify_page(&conversations) {
+                if let Classified::Owned(v) = classified {
                     to_recover += u64::from(v.needs_recovery());
                 }
             }

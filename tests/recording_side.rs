@@ -290,11 +290,17 @@ async fn a_revoked_token_is_replaced_and_5xx_are_retried() {
     faults.force(FaultKind::TokenRevoke, 1);
     faults.force(FaultKind::Status(503), 1);
     faults.force(FaultKind::Status(500), 1);
+    faults.force(FaultKind::TooManyRequests, 1);
     let (after, _) = all_contacts(&side, ContactQuery::new(window(), vec![]))
         .await
         .unwrap();
     assert_eq!(before, after);
-    assert_eq!(faults.injected(), 3);
+    assert_eq!(faults.injected(), 4);
+    assert_eq!(
+        side.das_counters.throttled(),
+        1,
+        "the 429 was waited out, not failed"
+    );
 }
 
 #[tokio::test]
@@ -447,10 +453,20 @@ async fn the_reject_policy_refuses_chosen_conversations_only() {
 
 #[tokio::test]
 async fn back_pressure_slows_puts_but_does_not_fail_them() {
+    back_pressure_with(429).await;
+}
+
+#[tokio::test]
+async fn a_503_with_retry_after_is_back_pressure_too() {
+    back_pressure_with(503).await;
+}
+
+async fn back_pressure_with(busy_status: u16) {
     let data = dataset(400);
     let config = RecordingSimConfig {
         buffer_capacity: 2,
         drain_per_second: 4.0,
+        busy_status,
         ..sim_config()
     };
     let sim = start(RecordingStore::seeded(&data, &config)).await;
@@ -468,7 +484,8 @@ async fn back_pressure_slows_puts_but_does_not_fail_them() {
         assert_eq!(receipt.outcome, CaptureOutcome::Ingested);
     }
     assert!(sim.store.stats().throttled > 0, "the buffer filled up");
-    assert!(side.capture_counters.throttled() > 0);
+    // The client counts 429s only (design.md's "throttled"), not 503s.
+    assert_eq!(side.capture_counters.throttled() > 0, busy_status == 429);
     assert_eq!(report(&sim).await.ingested, 8);
 }
 
@@ -589,9 +606,7 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
         MediaType::ALL.to_vec(),
     ));
     while let Some(page) = pages.try_next().await.unwrap() {
-        for contact in &page.contacts {
-            index.insert(contact.record());
-        }
+        index.insert_page(page.contacts.iter().map(Contact::record));
     }
     let mut matcher = Matcher::new(config, index);
     let mut to_recover = Vec::new();

@@ -222,6 +222,15 @@ pub struct MatchConfig {
     pub tolerance: SignedDuration,
 }
 
+/// The index key of a contact: its external id, if that is a UUID other than nil.
+fn contact_key(contact: &ContactRecord<'_>) -> Option<IdKey> {
+    contact
+        .external_id
+        .and_then(parse_uuid)
+        .filter(|id| !id.is_nil())
+        .map(IdKey::from_uuid)
+}
+
 /// Value of each ASCII hex digit, 0xFF for anything else.
 const HEX: [u8; 256] = {
     let mut table = [0xFFu8; 256];
@@ -372,6 +381,8 @@ pub struct ContactIndex {
     contacts_received: u64,
     anomalies: Anomalies,
     scratch: Vec<IdKey>,
+    /// Keys of the page being inserted.
+    keys: Vec<Option<IdKey>>,
 }
 
 impl ContactIndex {
@@ -394,6 +405,7 @@ impl ContactIndex {
             contacts_received: 0,
             anomalies: Anomalies::default(),
             scratch: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
@@ -404,13 +416,37 @@ impl ContactIndex {
 
     /// Adds one contact. Malformed contacts are counted as anomalies and skipped or repaired.
     pub fn insert(&mut self, contact: ContactRecord<'_>) {
+        let key = contact_key(&contact);
+        self.insert_keyed(contact, key);
+    }
+
+    /// Adds a page of contacts (e.g. `page.contacts.iter().map(Contact::record)`). Same result
+    /// as inserting them one by one, but faster on a large index: the table slots of the whole
+    /// page are touched first, so their cache misses overlap instead of queueing.
+    pub fn insert_page<'a, I>(&mut self, contacts: I)
+    where
+        I: IntoIterator<Item = ContactRecord<'a>>,
+        I::IntoIter: Clone,
+    {
+        let contacts = contacts.into_iter();
+        self.keys.clear();
+        self.keys.extend(contacts.clone().map(|c| contact_key(&c)));
+        std::hint::black_box(self.entries.warm(self.keys.iter().flatten().copied()));
+        for (i, contact) in contacts.enumerate() {
+            let key = self.keys.get(i).copied().flatten();
+            self.insert_keyed(contact, key);
+        }
+    }
+
+    /// Adds one contact whose key was parsed already (`None`: no usable external id).
+    fn insert_keyed(&mut self, contact: ContactRecord<'_>, key: Option<IdKey>) {
         self.contacts_received += 1;
         let Some(external_id) = contact.external_id else {
             self.anomalies
                 .record(AnomalyKind::ContactWithoutExternalId, contact.contact_id);
             return;
         };
-        let Some(conversation_id) = parse_uuid(external_id).filter(|id| !id.is_nil()) else {
+        let Some(key) = key else {
             self.anomalies
                 .record(AnomalyKind::InvalidExternalId, external_id);
             return;
@@ -441,7 +477,6 @@ impl ContactIndex {
             }
         }
 
-        let key = IdKey::from_uuid(conversation_id);
         // One probe per contact: the slot found is reused for the store.
         let probe = self.entries.probe(key);
         if let table::Probe::Found(at) = probe {
@@ -588,6 +623,25 @@ impl Matcher {
             media_type,
             category,
         })
+    }
+
+    /// Classifies a page of conversations; the results are in input order. Same as calling
+    /// [`Matcher::classify`] on each, but the index slots of the page are touched first so the
+    /// cache misses overlap.
+    pub fn classify_page<'c, I>(&mut self, conversations: I) -> Vec<Classified>
+    where
+        I: IntoIterator<Item = &'c ConversationSummary>,
+        I::IntoIter: Clone,
+    {
+        let conversations = conversations.into_iter();
+        std::hint::black_box(
+            self.index.entries.warm(
+                conversations
+                    .clone()
+                    .map(|c| IdKey::from_uuid(c.conversation_id)),
+            ),
+        );
+        conversations.map(|c| self.classify(c)).collect()
     }
 
     /// Marks the contact of a conversation as claimed and returns it.

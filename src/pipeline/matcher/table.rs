@@ -70,6 +70,17 @@ impl ContactTable {
         }
     }
 
+    /// Reads the home slot of every key, so that a following pass over the same keys finds
+    /// their slots in cache: independent loads overlap their misses. Returns a value to feed
+    /// `black_box`, so the loads are not optimised away.
+    pub(super) fn warm(&self, keys: impl Iterator<Item = IdKey>) -> u64 {
+        let mut sink = 0;
+        for key in keys {
+            sink ^= self.slots[self.home(key)][0];
+        }
+        sink
+    }
+
     /// The entry in slot `at` (from [`ContactTable::probe`]).
     pub(super) fn entry_at(&self, at: usize) -> ContactEntry {
         unpack(self.slots[at][2])

@@ -243,6 +243,13 @@ fn bad_contacts_are_anomalies_not_panics() {
             start_time: Some(ts(BASE)),
             session_ids: vec![],
         },
+        // The nil UUID is no Genesys id (and the index's empty-slot marker).
+        OwnedContact {
+            contact_id: "nil".into(),
+            external_id: Some(Uuid::nil().to_string()),
+            start_time: Some(ts(BASE)),
+            session_ids: vec![],
+        },
         // Two halves of the same conversation: merged, so it is matched.
         contact_for(&c, &[session_id(1)]),
         OwnedContact {
@@ -271,7 +278,7 @@ fn bad_contacts_are_anomalies_not_panics() {
     assert_eq!(verdicts[0].category, Category::Matched);
     let a = &report.anomalies;
     assert_eq!(a.count(AnomalyKind::ContactWithoutExternalId), 1);
-    assert_eq!(a.count(AnomalyKind::InvalidExternalId), 1);
+    assert_eq!(a.count(AnomalyKind::InvalidExternalId), 2);
     assert_eq!(a.count(AnomalyKind::DuplicateContact), 1);
     assert_eq!(a.count(AnomalyKind::InvalidSessionId), 1);
     assert_eq!(a.count(AnomalyKind::ContactOutsideWindow), 1);
@@ -280,7 +287,7 @@ fn bad_contacts_are_anomalies_not_panics() {
     assert!(a.samples.iter().all(|s| s.subject.chars().count() <= 80));
     // Neither the far contact nor the timeless one is this slice's extra.
     assert!(report.extras.is_empty());
-    assert_eq!(report.contacts_received, 6);
+    assert_eq!(report.contacts_received, 7);
 }
 
 #[test]
@@ -598,5 +605,34 @@ proptest! {
             text = chars.into_iter().collect();
         }
         prop_assert_eq!(super::parse_uuid(&text), Uuid::try_parse(&text).ok());
+    }
+}
+
+proptest! {
+    /// Page-at-a-time indexing and classifying give exactly what one-at-a-time gives.
+    #[test]
+    fn pages_match_one_at_a_time(
+        conversations in conversations_strategy(),
+        contacts in contacts_strategy(),
+        page in 1usize..7,
+    ) {
+        let cfg = config(day_window(), MediaType::ALL.to_vec());
+        let (one_by_one, report_a) = run(cfg.clone(), &contacts, &conversations);
+        let mut index = ContactIndex::new(cfg.slice, cfg.tolerance);
+        for chunk in contacts.chunks(page) {
+            index.insert_page(chunk.iter().map(OwnedContact::record));
+        }
+        let mut matcher = Matcher::new(cfg, index);
+        let mut paged = Vec::new();
+        for chunk in conversations.chunks(page) {
+            for classified in matcher.classify_page(chunk) {
+                if let Classified::Owned(verdict) = classified {
+                    paged.push(verdict);
+                }
+            }
+        }
+        let report_b = matcher.finish();
+        prop_assert_eq!(one_by_one, paged);
+        prop_assert_eq!(report_a, report_b);
     }
 }

@@ -181,8 +181,13 @@ async fn put_interaction(
         );
     };
     if let Err(retry_after) = store.admit_to_buffer() {
+        let status = if config.busy_status == 503 {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
         let mut response = error_response(
-            StatusCode::TOO_MANY_REQUESTS,
+            status,
             "buffer.full",
             "the capture buffer is full; retry later",
         );

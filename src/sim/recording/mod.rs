@@ -47,6 +47,8 @@ pub struct RecordingSimConfig {
     pub buffer_capacity: u32,
     /// Interactions per second the buffer drains.
     pub drain_per_second: f64,
+    /// How a full buffer answers: 429 (default) or 503, with Retry-After either way.
+    pub busy_status: u16,
     /// Largest PUT body Capture accepts (413 beyond).
     pub max_body_bytes: usize,
     /// Share of conversations Capture refuses with 422 (chosen by a seeded hash of the id, so the
@@ -66,6 +68,7 @@ impl Default for RecordingSimConfig {
             ingest_lag: Duration::from_secs(2),
             buffer_capacity: 200,
             drain_per_second: 500.0,
+            busy_status: 429,
             max_body_bytes: 2 * 1024 * 1024,
             reject_rate: 0.0,
             seed: 1,
@@ -124,7 +127,7 @@ pub struct CaptureStats {
     pub conflicts: u64,
     /// 413s and 422s.
     pub rejected: u64,
-    /// 429s for a full buffer.
+    /// 429s (or 503s) for a full buffer.
     pub throttled: u64,
 }
 
