@@ -7,7 +7,7 @@ CARGO ?= cargo
 
 ## Build (or reuse) the test control plane, then run every test.
 test: control-plane
-	$(CARGO) test --all-targets --locked
+	$(CARGO) test --locked
 
 ## Formatting and lints, as CI checks them.
 lint:
