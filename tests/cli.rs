@@ -50,6 +50,13 @@ fn recover(path: &Path) -> Command {
     cmd
 }
 
+/// What the error must name, how to make the manifest, extra environment.
+type Case<'a> = (
+    &'a str,
+    Box<dyn Fn(&Path) -> std::path::PathBuf + 'a>,
+    Vec<(&'a str, &'a str)>,
+);
+
 #[test]
 fn bad_input_is_one_clear_line_exit_2_and_contacts_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -58,11 +65,7 @@ fn bad_input_is_one_clear_line_exit_2_and_contacts_nothing() {
     trap.set_nonblocking(true).unwrap();
     let url = format!("http://{}", trap.local_addr().unwrap());
     let good_window = "2026-11-20T00:00:00Z/2026-11-21T00:00:00Z";
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(&Path) -> std::path::PathBuf>,
-        Vec<(&str, &str)>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "spec.window",
             Box::new(|d| {

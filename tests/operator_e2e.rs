@@ -225,3 +225,55 @@ async fn a_killed_worker_is_retried_without_duplicates_and_cancel_stops_a_run() 
     let dr = wait_phase(&api, "cancelled", 60, |p| p == Phase::Cancelled).await;
     assert!(dr.status.and_then(|s| s.completion_time).is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_controller_finishes_the_run_and_an_unreachable_das_fails_with_a_reason() {
+    let cp = ControlPlane::start().await;
+    let client = cp.client().await;
+    support::crds::install(&client).await;
+    setup(&client, "tenant-demo").await;
+    let (sims, store) = simulators(2000, 20).await;
+    let _runner = JobRunner::start(&cp, client.clone());
+    let operator = Operator::start(&cp, "replica-a").await;
+
+    let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), "tenant-demo");
+    api.create(&PostParams::default(), &recovery("restart", &sims, 2))
+        .await
+        .expect("create");
+    wait_phase(&api, "restart", 60, |p| p == Phase::Running).await;
+    // The controller dies mid-run (SIGKILL) and a new one takes over the Lease.
+    drop(operator);
+    let _operator = Operator::start(&cp, "replica-b").await;
+    let dr = wait_phase(&api, "restart", 300, |p| {
+        !matches!(p, Phase::Pending | Phase::Running)
+    })
+    .await;
+    let status = dr.status.expect("status");
+    assert!(
+        matches!(
+            status.phase,
+            Some(Phase::Succeeded | Phase::PartiallySucceeded)
+        ),
+        "{status:?}"
+    );
+    assert!(status.completion_time.is_some());
+    let truth = store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?}");
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+
+    // DAS unreachable: nothing listens on that port. The shard fails with a reason in status.
+    let dead = support::control_plane::free_port();
+    let mut unreachable = recovery("no-das", &sims, 1);
+    unreachable.spec.recording_side.das_url = format!("http://127.0.0.1:{dead}");
+    api.create(&PostParams::default(), &unreachable)
+        .await
+        .expect("create");
+    let dr = wait_phase(&api, "no-das", 300, |p| p == Phase::Failed).await;
+    let status = dr.status.expect("status");
+    let shard = status.shards.first().expect("shard status");
+    let reason = format!("{:?} {:?}", shard.reason, shard.message);
+    assert!(
+        reason.contains("RecordingSide") && reason.contains(&dead.to_string()),
+        "the shard says why: {reason}"
+    );
+}
