@@ -54,9 +54,18 @@ fn kubectl_apply(cp: &ControlPlane, manifests: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("kubectl");
-    child.stdin.take().unwrap().write_all(manifests.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifests.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn namespace(client: &Client, name: &str) {
@@ -138,8 +147,14 @@ fn needles() -> Vec<(String, String)> {
         // The secret's distinctive core, in case of truncation or escaping around it.
         ("client secret core".into(), "m4x8v1z6p0".into()),
         ("base64(secret)".into(), b64(CLIENT_SECRET)),
-        ("base64(id:secret), an HTTP Basic header".into(), b64(&format!("{CLIENT_ID}:{CLIENT_SECRET}"))),
-        ("base64url(id:secret)".into(), b64url(&format!("{CLIENT_ID}:{CLIENT_SECRET}"))),
+        (
+            "base64(id:secret), an HTTP Basic header".into(),
+            b64(&format!("{CLIENT_ID}:{CLIENT_SECRET}")),
+        ),
+        (
+            "base64url(id:secret)".into(),
+            b64url(&format!("{CLIENT_ID}:{CLIENT_SECRET}")),
+        ),
     ]
 }
 
@@ -147,7 +162,11 @@ fn needles() -> Vec<(String, String)> {
 fn find_credential(text: &str) -> Option<(String, String)> {
     needles().into_iter().find_map(|(form, needle)| {
         let at = text.find(&needle)?;
-        let start = text[..at].char_indices().rev().nth(120).map_or(0, |(i, _)| i);
+        let start = text[..at]
+            .char_indices()
+            .rev()
+            .nth(120)
+            .map_or(0, |(i, _)| i);
         Some((form, text[start..at + needle.len()].to_string()))
     })
 }
@@ -164,7 +183,10 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     // The scanner itself finds planted credentials in every form it checks.
     for (form, needle) in needles() {
         let planted = format!("{{\"msg\":\"x\",\"v\":\"{needle}\"}}");
-        assert!(find_credential(&planted).is_some(), "scanner misses the {form}");
+        assert!(
+            find_credential(&planted).is_some(),
+            "scanner misses the {form}"
+        );
     }
 
     let cp = ControlPlane::start().await;
@@ -214,7 +236,11 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     let deploy = find(&docs, "Deployment", "ops-digital-recovery-controller");
     let container = &deploy["spec"]["template"]["spec"]["containers"][0];
     let mut args: Vec<String> = Vec::new();
-    let mut rendered = container["args"].as_array().unwrap().iter().filter_map(Value::as_str);
+    let mut rendered = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str);
     while let Some(a) = rendered.next() {
         if a == "--metrics-addr" {
             rendered.next(); // the test picks a free loopback port
@@ -256,12 +282,17 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         }
     }))
     .unwrap();
-    api.create(&PostParams::default(), &dr).await.expect("create recovery");
+    api.create(&PostParams::default(), &dr)
+        .await
+        .expect("create recovery");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
     let dr = loop {
         let dr = api.get("canary").await.expect("get");
         let phase = dr.status.as_ref().and_then(|s| s.phase);
-        if matches!(phase, Some(Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed)) {
+        if matches!(
+            phase,
+            Some(Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed)
+        ) {
             break dr;
         }
         assert!(
@@ -274,10 +305,18 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     };
     let status = dr.status.clone().expect("status");
     let truth = store.report();
-    assert_ne!(status.phase, Some(Phase::Failed), "{status:?}\n{}", operator.log_text());
+    assert_ne!(
+        status.phase,
+        Some(Phase::Failed),
+        "{status:?}\n{}",
+        operator.log_text()
+    );
     assert_eq!(truth.still_missing, 0, "{truth:?}");
     assert!(truth.ingested > 0, "the run recovered nothing: {truth:?}");
-    assert_eq!(status.progress.as_ref().map(|p| p.recovered), Some(truth.ingested));
+    assert_eq!(
+        status.progress.as_ref().map(|p| p.recovered),
+        Some(truth.ingested)
+    );
 
     // --- RBAC: the controller (as the chart grants it) -------------------------------------
     let ctl = (SYSTEM_NS, CONTROLLER_SA);
@@ -285,14 +324,35 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     for (verb, group, resource, ns, name) in [
         ("list", "recovery.cxops.io", "digitalrecoveries", "", None),
         ("watch", "recovery.cxops.io", "digitalrecoveries", "", None),
-        ("patch", "recovery.cxops.io", "digitalrecoveries/status", "tenant-b", None),
+        (
+            "patch",
+            "recovery.cxops.io",
+            "digitalrecoveries/status",
+            "tenant-b",
+            None,
+        ),
         ("create", "batch", "jobs", "tenant-b", None),
         ("delete", "batch", "jobs", "tenant-b", None),
-        ("create", "rbac.authorization.k8s.io", "roles", "tenant-b", None),
+        (
+            "create",
+            "rbac.authorization.k8s.io",
+            "roles",
+            "tenant-b",
+            None,
+        ),
         ("create", "events.k8s.io", "events", "tenant-b", None),
-        ("patch", "coordination.k8s.io", "leases", SYSTEM_NS, Some(lease)),
+        (
+            "patch",
+            "coordination.k8s.io",
+            "leases",
+            SYSTEM_NS,
+            Some(lease),
+        ),
     ] {
-        assert!(can(&admin, ctl, verb, group, resource, ns, name).await, "controller cannot {verb} {resource} in {ns:?}");
+        assert!(
+            can(&admin, ctl, verb, group, resource, ns, name).await,
+            "controller cannot {verb} {resource} in {ns:?}"
+        );
     }
     for (verb, group, resource, ns, name) in [
         ("get", "", "secrets", "tenant-a", Some("genesys-oauth")),
@@ -300,33 +360,96 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         ("list", "", "secrets", "", None),
         ("list", "", "secrets", "tenant-a", None),
         ("watch", "", "secrets", "tenant-a", None),
-        ("patch", "recovery.cxops.io", "digitalrecoveries", "tenant-a", None),
-        ("delete", "recovery.cxops.io", "digitalrecoveries", "tenant-a", None),
+        (
+            "patch",
+            "recovery.cxops.io",
+            "digitalrecoveries",
+            "tenant-a",
+            None,
+        ),
+        (
+            "delete",
+            "recovery.cxops.io",
+            "digitalrecoveries",
+            "tenant-a",
+            None,
+        ),
         ("create", "", "pods", "tenant-a", None),
         ("create", "", "pods/exec", "tenant-a", None),
-        ("escalate", "rbac.authorization.k8s.io", "roles", "tenant-a", None),
-        ("bind", "rbac.authorization.k8s.io", "roles", "tenant-a", None),
-        ("create", "rbac.authorization.k8s.io", "clusterroles", "", None),
-        ("patch", "coordination.k8s.io", "leases", SYSTEM_NS, Some("someone-elses-lease")),
-        ("patch", "coordination.k8s.io", "leases", "tenant-a", Some(lease)),
+        (
+            "escalate",
+            "rbac.authorization.k8s.io",
+            "roles",
+            "tenant-a",
+            None,
+        ),
+        (
+            "bind",
+            "rbac.authorization.k8s.io",
+            "roles",
+            "tenant-a",
+            None,
+        ),
+        (
+            "create",
+            "rbac.authorization.k8s.io",
+            "clusterroles",
+            "",
+            None,
+        ),
+        (
+            "patch",
+            "coordination.k8s.io",
+            "leases",
+            SYSTEM_NS,
+            Some("someone-elses-lease"),
+        ),
+        (
+            "patch",
+            "coordination.k8s.io",
+            "leases",
+            "tenant-a",
+            Some(lease),
+        ),
     ] {
-        assert!(!can(&admin, ctl, verb, group, resource, ns, name).await, "controller may {verb} {resource} {name:?} in {ns:?}");
+        assert!(
+            !can(&admin, ctl, verb, group, resource, ns, name).await,
+            "controller may {verb} {resource} {name:?} in {ns:?}"
+        );
     }
     // And for real, with its token.
     let as_controller = cp.client_for_token(&controller_token).await;
-    let err = Api::<Secret>::namespaced(as_controller.clone(), "tenant-a").get("genesys-oauth").await;
-    assert!(matches!(&err, Err(kube::Error::Api(s)) if s.code == 403), "{err:?}");
-    let err = Api::<Secret>::all(as_controller).list(&ListParams::default()).await;
-    assert!(matches!(&err, Err(kube::Error::Api(s)) if s.code == 403), "{err:?}");
+    let err = Api::<Secret>::namespaced(as_controller.clone(), "tenant-a")
+        .get("genesys-oauth")
+        .await;
+    assert!(
+        matches!(&err, Err(kube::Error::Api(s)) if s.code == 403),
+        "{err:?}"
+    );
+    let err = Api::<Secret>::all(as_controller)
+        .list(&ListParams::default())
+        .await;
+    assert!(
+        matches!(&err, Err(kube::Error::Api(s)) if s.code == 403),
+        "{err:?}"
+    );
 
     // --- RBAC: the worker (as the controller created it in tenant-a) -----------------------
     let wrk = ("tenant-a", WORKER_SA);
     for (verb, group, resource, ns) in [
         ("get", "recovery.cxops.io", "digitalrecoveries", "tenant-a"),
-        ("patch", "recovery.cxops.io", "digitalrecoveries/status", "tenant-a"),
+        (
+            "patch",
+            "recovery.cxops.io",
+            "digitalrecoveries/status",
+            "tenant-a",
+        ),
         ("create", "", "configmaps", "tenant-a"),
     ] {
-        assert!(can(&admin, wrk, verb, group, resource, ns, None).await, "worker cannot {verb} {resource}");
+        assert!(
+            can(&admin, wrk, verb, group, resource, ns, None).await,
+            "worker cannot {verb} {resource}"
+        );
     }
     for (verb, group, resource, ns) in [
         ("get", "", "secrets", "tenant-a"),
@@ -335,33 +458,78 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         ("get", "recovery.cxops.io", "digitalrecoveries", "tenant-b"),
         ("list", "recovery.cxops.io", "digitalrecoveries", "tenant-b"),
         ("list", "recovery.cxops.io", "digitalrecoveries", ""),
-        ("patch", "recovery.cxops.io", "digitalrecoveries/status", "tenant-b"),
-        ("patch", "recovery.cxops.io", "digitalrecoveries", "tenant-a"),
-        ("delete", "recovery.cxops.io", "digitalrecoveries", "tenant-a"),
-        ("create", "recovery.cxops.io", "digitalrecoveries", "tenant-a"),
+        (
+            "patch",
+            "recovery.cxops.io",
+            "digitalrecoveries/status",
+            "tenant-b",
+        ),
+        (
+            "patch",
+            "recovery.cxops.io",
+            "digitalrecoveries",
+            "tenant-a",
+        ),
+        (
+            "delete",
+            "recovery.cxops.io",
+            "digitalrecoveries",
+            "tenant-a",
+        ),
+        (
+            "create",
+            "recovery.cxops.io",
+            "digitalrecoveries",
+            "tenant-a",
+        ),
         ("create", "", "configmaps", "tenant-b"),
         ("create", "batch", "jobs", "tenant-a"),
         ("create", "", "pods", "tenant-a"),
         ("patch", "rbac.authorization.k8s.io", "roles", "tenant-a"),
     ] {
-        assert!(!can(&admin, wrk, verb, group, resource, ns, None).await, "worker may {verb} {resource} in {ns:?}");
+        assert!(
+            !can(&admin, wrk, verb, group, resource, ns, None).await,
+            "worker may {verb} {resource} in {ns:?}"
+        );
     }
     let worker_token = token(&admin, "tenant-a", WORKER_SA).await;
     let as_worker = cp.client_for_token(&worker_token).await;
-    let err = Api::<Secret>::namespaced(as_worker.clone(), "tenant-a").get("verint-api").await;
-    assert!(matches!(&err, Err(kube::Error::Api(s)) if s.code == 403), "{err:?}");
-    let err = Api::<DigitalRecovery>::namespaced(as_worker.clone(), "tenant-b").get("canary").await;
-    assert!(matches!(&err, Err(kube::Error::Api(s)) if s.code == 403), "{err:?}");
+    let err = Api::<Secret>::namespaced(as_worker.clone(), "tenant-a")
+        .get("verint-api")
+        .await;
+    assert!(
+        matches!(&err, Err(kube::Error::Api(s)) if s.code == 403),
+        "{err:?}"
+    );
+    let err = Api::<DigitalRecovery>::namespaced(as_worker.clone(), "tenant-b")
+        .get("canary")
+        .await;
+    assert!(
+        matches!(&err, Err(kube::Error::Api(s)) if s.code == 403),
+        "{err:?}"
+    );
     // Positive control for the worker token: its own recovery is readable.
-    Api::<DigitalRecovery>::namespaced(as_worker, "tenant-a").get("canary").await.expect("worker reads its recovery");
+    Api::<DigitalRecovery>::namespaced(as_worker, "tenant-a")
+        .get("canary")
+        .await
+        .expect("worker reads its recovery");
 
     // --- No credential anywhere ----------------------------------------------------------
     let controller_log = operator.log_text();
-    assert!(controller_log.lines().count() >= 3, "controller log too short to mean anything:\n{controller_log}");
-    assert!(controller_log.contains("creating the worker Job"), "{controller_log}");
+    assert!(
+        controller_log.lines().count() >= 3,
+        "controller log too short to mean anything:\n{controller_log}"
+    );
+    assert!(
+        controller_log.contains("creating the worker Job"),
+        "{controller_log}"
+    );
     assert_no_credentials("the controller log", &controller_log);
     let worker_logs = runner.worker_logs();
-    assert!(worker_logs.len() >= 2, "expected a log per shard: {worker_logs:?}");
+    assert!(
+        worker_logs.len() >= 2,
+        "expected a log per shard: {worker_logs:?}"
+    );
     for (file, text) in &worker_logs {
         assert!(!text.trim().is_empty(), "{file} is empty");
         assert_no_credentials(file, text);
@@ -369,10 +537,16 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     let dr_json = serde_json::to_string(&api.get("canary").await.unwrap()).unwrap();
     assert!(dr_json.contains("\"shards\""), "{dr_json}");
     assert_no_credentials("the DigitalRecovery (spec and status)", &dr_json);
-    let events = Api::<Event>::namespaced(admin.clone(), "tenant-a").list(&ListParams::default()).await.unwrap();
+    let events = Api::<Event>::namespaced(admin.clone(), "tenant-a")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
     assert!(!events.items.is_empty(), "no Events to check");
     assert_no_credentials("the Events", &serde_json::to_string(&events.items).unwrap());
-    let job = Api::<Job>::namespaced(admin.clone(), "tenant-a").get("canary").await.unwrap();
+    let job = Api::<Job>::namespaced(admin.clone(), "tenant-a")
+        .get("canary")
+        .await
+        .unwrap();
     let job_json = serde_json::to_string(&job).unwrap();
     assert!(job_json.contains("secretKeyRef"), "{job_json}");
     assert_no_credentials("the worker Job", &job_json);
@@ -386,7 +560,9 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         assert_no_credentials("a report ConfigMap", &serde_json::to_string(cm).unwrap());
         for (key, data) in cm.binary_data.iter().flatten() {
             let mut text = String::new();
-            flate2::read::GzDecoder::new(&data.0[..]).read_to_string(&mut text).expect("gzip report");
+            flate2::read::GzDecoder::new(&data.0[..])
+                .read_to_string(&mut text)
+                .expect("gzip report");
             report_lines += text.lines().count();
             assert_no_credentials(&format!("report {key}"), &text);
         }
@@ -398,8 +574,14 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     // Families without a sample yet are not in a scrape; add every registered family.
     let registered = digital_recovery::controller::metrics::Metrics::default();
     use digital_recovery::controller::metrics::{ErrorLabels, PhaseLabels, TenantLabels};
-    registered.failures.get_or_create(&ErrorLabels { error: "x".into() }).inc();
-    registered.recoveries.get_or_create(&PhaseLabels { phase: "x".into() }).set(1);
+    registered
+        .failures
+        .get_or_create(&ErrorLabels { error: "x".into() })
+        .inc();
+    registered
+        .recoveries
+        .get_or_create(&PhaseLabels { phase: "x".into() })
+        .set(1);
     let tenant = TenantLabels { tenant: "x".into() };
     registered.recovered.get_or_create(&tenant).inc();
     registered.last_success.get_or_create(&tenant).set(1.0);
@@ -408,7 +590,10 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         scratch.path(),
         RELEASE,
         SYSTEM_NS,
-        &["prometheusRule.enabled=true", "grafanaDashboard.enabled=true"],
+        &[
+            "prometheusRule.enabled=true",
+            "grafanaDashboard.enabled=true",
+        ],
     );
     let all_docs = documents(&all_on);
     let text = serde_json::to_string(&all_docs).unwrap();
@@ -416,7 +601,9 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     let mut rest = text.as_str();
     while let Some(at) = rest.find("digital_recovery_") {
         let tail = &rest[at..];
-        let end = tail.find(|c: char| !(c.is_ascii_lowercase() || c == '_')).unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(tail.len());
         named.push(tail[..end].to_string());
         rest = &tail[end..];
     }
@@ -424,9 +611,16 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     named.dedup();
     let exported = |name: &str| {
         let base = name.strip_suffix("_total").unwrap_or(name);
-        scrape.contains(&format!("# TYPE {base} ")) || scrape.lines().any(|l| l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}{{")))
+        scrape.contains(&format!("# TYPE {base} "))
+            || scrape
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}{{")))
     };
-    let missing: Vec<&str> = named.iter().map(String::as_str).filter(|n| !exported(n)).collect();
+    let missing: Vec<&str> = named
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !exported(n))
+        .collect();
     // Named on purpose before they exist (docs/operations.md, "Alerts"): the schedule
     // controller's gauge and the API call counters. Anything else missing is a typo.
     let pending = [
@@ -434,7 +628,10 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         "digital_recovery_api_throttled_total",
         "digital_recovery_schedule_last_success_window_end_seconds",
     ];
-    assert_eq!(missing, pending, "metrics named by the chart but not exported:\n{scrape}");
+    assert_eq!(
+        missing, pending,
+        "metrics named by the chart but not exported:\n{scrape}"
+    );
     assert!(named.len() > pending.len() + 3, "{named:?}");
 }
 
@@ -447,17 +644,45 @@ async fn watch_namespaces_confines_the_controller_to_those_namespaces() {
         namespace(&admin, ns).await;
     }
     let scratch = tempfile::tempdir().unwrap();
-    kubectl_apply(&cp, &render(scratch.path(), RELEASE, SYSTEM_NS, &["watchNamespaces[0]=tenant-a"]));
+    kubectl_apply(
+        &cp,
+        &render(
+            scratch.path(),
+            RELEASE,
+            SYSTEM_NS,
+            &["watchNamespaces[0]=tenant-a"],
+        ),
+    );
     let ctl = (SYSTEM_NS, CONTROLLER_SA);
     for (verb, group, resource) in [
         ("list", "recovery.cxops.io", "digitalrecoveries"),
         ("watch", "batch", "jobs"),
         ("create", "rbac.authorization.k8s.io", "rolebindings"),
     ] {
-        assert!(can(&admin, ctl, verb, group, resource, "tenant-a", None).await, "cannot {verb} {resource} in tenant-a");
-        assert!(!can(&admin, ctl, verb, group, resource, "tenant-b", None).await, "may {verb} {resource} in tenant-b");
-        assert!(!can(&admin, ctl, verb, group, resource, "", None).await, "may {verb} {resource} cluster-wide");
+        assert!(
+            can(&admin, ctl, verb, group, resource, "tenant-a", None).await,
+            "cannot {verb} {resource} in tenant-a"
+        );
+        assert!(
+            !can(&admin, ctl, verb, group, resource, "tenant-b", None).await,
+            "may {verb} {resource} in tenant-b"
+        );
+        assert!(
+            !can(&admin, ctl, verb, group, resource, "", None).await,
+            "may {verb} {resource} cluster-wide"
+        );
     }
     assert!(!can(&admin, ctl, "get", "", "secrets", "tenant-a", None).await);
-    assert!(can(&admin, ctl, "get", "coordination.k8s.io", "leases", SYSTEM_NS, Some("ops-digital-recovery-controller")).await);
+    assert!(
+        can(
+            &admin,
+            ctl,
+            "get",
+            "coordination.k8s.io",
+            "leases",
+            SYSTEM_NS,
+            Some("ops-digital-recovery-controller")
+        )
+        .await
+    );
 }
