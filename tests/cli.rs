@@ -58,8 +58,13 @@ fn bad_input_is_one_clear_line_exit_2_and_contacts_nothing() {
     trap.set_nonblocking(true).unwrap();
     let url = format!("http://{}", trap.local_addr().unwrap());
     let good_window = "2026-11-20T00:00:00Z/2026-11-21T00:00:00Z";
-    type MakeFile = Box<dyn Fn(&Path) -> std::path::PathBuf>;
-    let cases: Vec<(&str, MakeFile, Vec<(&str, &str)>)> = vec![
+    // (text the error must contain, writes the manifest, extra env vars)
+    type Case<'a> = (
+        &'a str,
+        Box<dyn Fn(&Path) -> std::path::PathBuf + 'a>,
+        Vec<(&'a str, &'a str)>,
+    );
+    let cases: Vec<Case<'_>> = vec![
         (
             "spec.window",
             Box::new(|d| {
