@@ -3,10 +3,10 @@
 
 CARGO ?= cargo
 
-.PHONY: test lint demo control-plane bench
+.PHONY: test lint demo control-plane helm chart-crds bench
 
-## Build (or reuse) the test control plane, then run every test.
-test: control-plane
+## Build (or reuse) the test control plane and helm, then run every test.
+test: control-plane helm
 	$(CARGO) test --locked
 
 ## Formatting and lints, as CI checks them.
@@ -17,6 +17,14 @@ lint:
 ## kube-apiserver, kubectl and etcd from the official Go modules, cached outside the repo.
 control-plane:
 	bash tests/envtest/build.sh
+
+## helm from its official Go module (helm.sh/helm/v4), in the same cache.
+helm:
+	bash tests/envtest/build-helm.sh
+
+## Copy the repo's CRDs into the chart (tests/chart.rs checks they are identical).
+chart-crds:
+	cp crds/*.yaml charts/digital-recovery/crds/
 
 ## The main job: a recovery against the built-in simulators.
 demo:

@@ -139,6 +139,26 @@ impl JobRunner {
             .contains_key(&(ns.to_string(), job.to_string(), index))
     }
 
+    /// Everything the workers wrote to stdout and stderr so far, every attempt of every index,
+    /// as (file name, text) pairs.
+    pub fn worker_logs(&self) -> Vec<(String, String)> {
+        let mut logs: Vec<(String, String)> = std::fs::read_dir(self._dir.path())
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("worker-"))
+                    .map(|e| {
+                        (
+                            e.file_name().to_string_lossy().to_string(),
+                            std::fs::read_to_string(e.path()).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        logs.sort();
+        logs
+    }
+
     /// Number of workers running now.
     pub fn running_count(&self) -> usize {
         self.running.lock().unwrap().len()
@@ -255,6 +275,7 @@ async fn run_job(
     write_status(&jobs, &name, &state, &start, completions, None).await;
     let mut handles = Vec::new();
     for index in 0..completions {
+        let log_dir = dir.path().to_path_buf();
         let (env, args, running, runs, state, jobs, name, ns, kc, fail_codes, start) = (
             env.clone(),
             container.args.clone().unwrap_or_default(),
@@ -286,13 +307,13 @@ async fn run_job(
                     )
                     .envs(env.iter().map(|(k, v)| (k.clone(), v.clone())))
                     .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(if std::env::var("DR_TEST_WORKER_LOGS").is_ok() {
-                        Stdio::inherit()
-                    } else {
-                        Stdio::null()
-                    })
                     .kill_on_drop(true);
+                // Every run's stdout and stderr go to one file per attempt (JobRunner::worker_logs);
+                // DR_TEST_WORKER_LOGS also prints them after the run.
+                let log_path = log_dir.join(format!("worker-{ns}-{name}-{index}-{attempt}.log"));
+                let log = std::fs::File::create(&log_path).expect("worker log file");
+                cmd.stdout(log.try_clone().expect("worker log file"))
+                    .stderr(log);
                 let mut child = cmd.spawn().expect("spawn worker");
                 let key = (ns.clone(), name.clone(), index);
                 running
@@ -301,6 +322,9 @@ async fn run_job(
                     .insert(key.clone(), child.id().unwrap_or(0));
                 let status = child.wait().await.expect("wait worker");
                 running.lock().unwrap().remove(&key);
+                if std::env::var("DR_TEST_WORKER_LOGS").is_ok() {
+                    eprint!("{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+                }
                 let code = status.code();
                 runs.lock()
                     .unwrap()

@@ -19,31 +19,44 @@ pub struct Operator {
 impl Operator {
     /// Starts a controller replica named `identity` and waits for its /healthz.
     pub async fn start(cp: &ControlPlane, identity: &str) -> Operator {
+        let args = [
+            "controller",
+            "--identity",
+            identity,
+            "--worker-image",
+            "digital-recovery:test",
+            "--lease-duration-seconds",
+            "4",
+            "--lease-grace-seconds",
+            "2",
+            "--log-format",
+            "json",
+        ]
+        .map(String::from);
+        Self::start_with(cp, identity, ADMIN_TOKEN, &args, &[("RUST_LOG", "info")]).await
+    }
+
+    /// Starts a controller acting as the user behind `token`, with `args` (beginning with
+    /// `controller`; `--metrics-addr` is added) and extra environment variables, and waits for
+    /// its /healthz.
+    pub async fn start_with(
+        cp: &ControlPlane,
+        identity: &str,
+        token: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Operator {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
-        cp.write_kubeconfig(ADMIN_TOKEN, &kubeconfig)
-            .expect("kubeconfig");
+        cp.write_kubeconfig(token, &kubeconfig).expect("kubeconfig");
         let port = free_port();
         let log = dir.path().join("controller.log");
         let process = spawn_logged(
             Command::new(env!("CARGO_BIN_EXE_digital-recovery"))
-                .args([
-                    "controller",
-                    "--metrics-addr",
-                    &format!("127.0.0.1:{port}"),
-                    "--identity",
-                    identity,
-                    "--worker-image",
-                    "digital-recovery:test",
-                    "--lease-duration-seconds",
-                    "4",
-                    "--lease-grace-seconds",
-                    "2",
-                    "--log-format",
-                    "json",
-                ])
+                .args(args)
+                .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
                 .env("KUBECONFIG", &kubeconfig)
-                .env("RUST_LOG", "info"),
+                .envs(env.iter().copied()),
             &log,
         )
         .expect("spawn controller");
