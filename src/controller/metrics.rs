@@ -23,6 +23,12 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServiceLabels {
+    pub tenant: String,
+    pub service: String,
+}
+
 /// Every metric the controller exports.
 pub struct Metrics {
     pub registry: Registry,
@@ -33,6 +39,8 @@ pub struct Metrics {
     pub recovered: Family<TenantLabels, Counter>,
     pub last_success: Family<TenantLabels, Gauge<f64, AtomicU64>>,
     pub leader: Gauge,
+    pub api_calls: Family<ServiceLabels, Counter>,
+    pub throttled: Family<TenantLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -76,7 +84,21 @@ impl Default for Metrics {
             "1 while this replica holds the Lease",
             leader.clone(),
         );
+        let api_calls = Family::<ServiceLabels, Counter>::default();
+        registry.register(
+            "api_calls",
+            "API calls made by finished recoveries, by tenant and service (genesys, das, capture)",
+            api_calls.clone(),
+        );
+        let throttled = Family::<TenantLabels, Counter>::default();
+        registry.register(
+            "api_throttled",
+            "429 answers received by finished recoveries, by tenant",
+            throttled.clone(),
+        );
         Metrics {
+            api_calls,
+            throttled,
             registry,
             reconciles,
             failures,

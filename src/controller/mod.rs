@@ -42,7 +42,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::api::{DigitalRecovery, DigitalRecoverySpec, Phase};
 use fold::{Observed, fold, is_final};
-use metrics::{ErrorLabels, Metrics, PhaseLabels, TenantLabels};
+use metrics::{ErrorLabels, Metrics, PhaseLabels, ServiceLabels, TenantLabels};
 use resources::JobSettings;
 
 /// Field manager of everything the controller applies.
@@ -270,6 +270,26 @@ async fn on_transition(
             .recovered
             .get_or_create(&tenant)
             .inc_by(recovered);
+        if let Some(calls) = status.api_calls {
+            for (service, n) in [
+                ("genesys", calls.genesys),
+                ("das", calls.das),
+                ("capture", calls.capture),
+            ] {
+                ctx.metrics
+                    .api_calls
+                    .get_or_create(&ServiceLabels {
+                        tenant: tenant.tenant.clone(),
+                        service: service.into(),
+                    })
+                    .inc_by(n);
+            }
+        }
+        let throttled: u64 = status.shards.iter().map(|s| s.throttled).sum();
+        ctx.metrics
+            .throttled
+            .get_or_create(&tenant)
+            .inc_by(throttled);
         if to == Phase::Succeeded {
             ctx.metrics
                 .last_success
