@@ -84,7 +84,12 @@ fn recovery(name: &str, sims: &SimHandles, parallelism: u32) -> DigitalRecovery 
     .expect("recovery")
 }
 
-async fn wait_phase(api: &Api<DigitalRecovery>, name: &str, secs: u64, done: impl Fn(Phase) -> bool) -> DigitalRecovery {
+async fn wait_phase(
+    api: &Api<DigitalRecovery>,
+    name: &str,
+    secs: u64,
+    done: impl Fn(Phase) -> bool,
+) -> DigitalRecovery {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         if let Ok(dr) = api.get(name).await
@@ -92,7 +97,10 @@ async fn wait_phase(api: &Api<DigitalRecovery>, name: &str, secs: u64, done: imp
         {
             return dr;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{name}: phase not reached in {secs} s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: phase not reached in {secs} s"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -112,7 +120,10 @@ async fn a_recovery_runs_through_jobs_and_workers_to_succeeded() {
         .await
         .expect("create");
     let dr = wait_phase(&api, "demo-e2e", 240, |p| {
-        matches!(p, Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed)
+        matches!(
+            p,
+            Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed
+        )
     })
     .await;
     let status = dr.status.expect("status");
@@ -129,7 +140,11 @@ async fn a_recovery_runs_through_jobs_and_workers_to_succeeded() {
     let m = status.match_counts.expect("match");
     assert_eq!(m.genesys, m.matched + m.missing + m.partial + m.skipped);
     assert_eq!(status.observed_generation, dr.metadata.generation);
-    let expected_phase = if progress.failed == 0 { Phase::Succeeded } else { Phase::PartiallySucceeded };
+    let expected_phase = if progress.failed == 0 {
+        Phase::Succeeded
+    } else {
+        Phase::PartiallySucceeded
+    };
     assert_eq!(status.phase, Some(expected_phase));
 
     // A real kubectl shows the printer columns with the numbers.
@@ -139,11 +154,15 @@ async fn a_recovery_runs_through_jobs_and_workers_to_succeeded() {
         .output()
         .expect("kubectl");
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("TENANT") && table.contains("RECOVERED"), "{table}");
+    assert!(
+        table.contains("TENANT") && table.contains("RECOVERED"),
+        "{table}"
+    );
     assert!(table.contains(&truth.ingested.to_string()), "{table}");
 
     // A finished recovery is never run again: deleting its Job does not bring a new one.
-    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(client.clone(), "tenant-demo");
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(client.clone(), "tenant-demo");
     let _ = jobs.delete("demo-e2e", &DeleteParams::background()).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(store.report().ingested, truth.ingested);
@@ -167,12 +186,21 @@ async fn a_killed_worker_is_retried_without_duplicates_and_cancel_stops_a_run() 
     // Kill the worker once it has ingested something; the stand-in retries the index.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while store.report().ingested == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "worker never ingested");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "worker never ingested"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(runner.kill("tenant-demo", "killed", 0), "worker was running");
+    assert!(
+        runner.kill("tenant-demo", "killed", 0),
+        "worker was running"
+    );
     let dr = wait_phase(&api, "killed", 300, |p| {
-        matches!(p, Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed)
+        matches!(
+            p,
+            Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed
+        )
     })
     .await;
     let truth = store.report();
@@ -183,7 +211,9 @@ async fn a_killed_worker_is_retried_without_duplicates_and_cancel_stops_a_run() 
     // Cancel: a second recovery (other window half) is cancelled while it runs.
     let mut second = recovery("cancelled", &sims, 1);
     second.spec.mode = digital_recovery::api::Mode::DryRun;
-    api.create(&PostParams::default(), &second).await.expect("create");
+    api.create(&PostParams::default(), &second)
+        .await
+        .expect("create");
     wait_phase(&api, "cancelled", 60, |p| p == Phase::Running).await;
     api.patch(
         "cancelled",

@@ -23,6 +23,12 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScheduleLabels {
+    pub namespace: String,
+    pub schedule: String,
+}
+
 /// Every metric the controller exports.
 pub struct Metrics {
     pub registry: Registry,
@@ -33,6 +39,7 @@ pub struct Metrics {
     pub recovered: Family<TenantLabels, Counter>,
     pub last_success: Family<TenantLabels, Gauge<f64, AtomicU64>>,
     pub leader: Gauge,
+    pub schedule_watermark: Family<ScheduleLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -76,6 +83,12 @@ impl Default for Metrics {
             "1 while this replica holds the Lease",
             leader.clone(),
         );
+        let schedule_watermark = Family::<ScheduleLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "schedule_watermark_timestamp_seconds",
+            "Unix time of the end of the schedule's last window whose recovery Succeeded (the watermark); alert on time() minus this",
+            schedule_watermark.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -85,6 +98,7 @@ impl Default for Metrics {
             recovered,
             last_success,
             leader,
+            schedule_watermark,
         }
     }
 }
