@@ -1,0 +1,178 @@
+//! Pipeline benchmarks against the simulators, each process on its own (the release binary's
+//! `simulate` and `recover`), so the recovery's memory is its own:
+//!
+//! 1. API calls per recovered conversation and the share of the Genesys rate budget used, with
+//!    `--rate-limit 600 --latency-ms 30` and `requestsPerMinute: 600` (one shard, one token).
+//!    Fetch calls = Genesys calls of a recovery minus those of a DryRun of the same data (which
+//!    makes exactly the collection calls).
+//! 2. Peak memory (`ru_maxrss` of `recover`) as the window grows 10x: 20,000 and 200,000
+//!    conversations.
+//!
+//! Run: `cargo bench --bench pipeline` (knobs: BENCH_RATE_CONVERSATIONS, BENCH_MEMORY_SMALL,
+//! BENCH_MEMORY_LARGE). Figures go to docs/benchmarks.md.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_digital-recovery");
+
+struct Sim(Child, serde_json::Value);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn simulate(args: &[String]) -> Sim {
+    let mut child = Command::new(BIN)
+        .arg("simulate")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start simulate");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("address line");
+    let value = serde_json::from_str(&line).expect("address JSON");
+    Sim(child, value)
+}
+
+fn manifest(dir: &Path, sim: &Sim, mode: &str, rpm: u32) -> std::path::PathBuf {
+    let s = |k: &str| sim.1[k].as_str().expect("field").to_string();
+    let window = s("window");
+    let (start, end) = window.split_once('/').expect("window");
+    let path = dir.join(format!("{mode}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: recovery.cxops.io/v1alpha1\nkind: DigitalRecovery\nmetadata: {{name: bench, namespace: bench}}\nspec:\n  tenant: demo\n  genesys: {{apiBaseUrl: \"{}\", credentialsSecret: sim, requestsPerMinute: {rpm}}}\n  recordingSide: {{dasUrl: \"{}\", captureUrl: \"{}\", credentialsSecret: sim}}\n  window: {{start: \"{start}\", end: \"{end}\"}}\n  mediaTypes: [chat, email, social]\n  mode: {mode}\n  parallelism: 1\n",
+            s("genesys"),
+            s("das"),
+            s("capture")
+        ),
+    )
+    .expect("manifest");
+    path
+}
+
+/// Runs `recover` and returns its JSON summary and peak RSS in KiB.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives ru_maxrss
+fn recover(path: &Path) -> (serde_json::Value, i64) {
+    let child = Command::new(BIN)
+        .args(["recover", "--output", "json", "-f"])
+        .arg(path)
+        .env("SIM_CLIENT_ID", "sim-client")
+        .env("SIM_CLIENT_SECRET", "sim-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start recover");
+    let pid = child.id() as i32;
+    let mut stdout = child.stdout.expect("stdout");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut out).expect("read summary");
+    let mut status = 0;
+    // SAFETY: plain FFI call waiting for our own child; rusage is a plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "recover failed"
+    );
+    (
+        serde_json::from_str(&out).expect("summary JSON"),
+        usage.ru_maxrss,
+    )
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let conversations = env_usize("BENCH_RATE_CONVERSATIONS", 20_000).to_string();
+    let rate_args: Vec<String> = [
+        "--conversations",
+        &conversations,
+        "--missing-rate",
+        "0.05",
+        "--partial-rate",
+        "0.01",
+        "--rate-limit",
+        "600",
+        "--latency-ms",
+        "30",
+        "--ingest-lag-ms",
+        "500",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let dry_sim = simulate(&rate_args);
+    let (dry, _) = recover(&manifest(dir.path(), &dry_sim, "DryRun", 600));
+    drop(dry_sim);
+    let sim = simulate(&rate_args);
+    let (run, _) = recover(&manifest(dir.path(), &sim, "Recover", 600));
+    drop(sim);
+    let calls = |v: &serde_json::Value| v["apiCalls"]["genesys"].as_f64().unwrap_or(0.0);
+    let recovered = run["outcomes"]["recovered"].as_f64().unwrap_or(0.0)
+        + run["outcomes"]["alreadyPresent"].as_f64().unwrap_or(0.0)
+        + run["outcomes"]["failed"].as_f64().unwrap_or(0.0);
+    let fetch_calls = calls(&run) - calls(&dry);
+    let elapsed = run["elapsedSeconds"].as_f64().unwrap_or(f64::NAN);
+    let budget = calls(&run) / (elapsed / 60.0 * 600.0);
+    let bound = calls(&run) / 10.0;
+    println!(
+        "rate: {conversations} conversations; dry-run genesys calls {}; recovery genesys calls {} ({} conversations fetched); fetch calls per fetched conversation {:.3}; elapsed {:.1} s vs bound calls/rate {:.1} s; rate budget used {:.3}; 429s {}",
+        calls(&dry),
+        calls(&run),
+        recovered,
+        fetch_calls / recovered,
+        elapsed,
+        bound,
+        budget,
+        run["throttled"]
+    );
+    println!("rate summary: {run}");
+
+    for (label, n) in [
+        ("small", env_usize("BENCH_MEMORY_SMALL", 20_000)),
+        ("large", env_usize("BENCH_MEMORY_LARGE", 200_000)),
+    ] {
+        let n = n.to_string();
+        let sim = simulate(
+            &[
+                "--conversations",
+                &n,
+                "--missing-rate",
+                "0.05",
+                "--rate-limit",
+                "0",
+                "--ingest-lag-ms",
+                "200",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+        );
+        let (summary, maxrss_kib) = recover(&manifest(dir.path(), &sim, "Recover", 3000));
+        println!(
+            "memory {label}: {n} conversations, recover peak RSS {:.1} MiB, elapsed {:.1} s, recovered {}",
+            maxrss_kib as f64 / 1024.0,
+            summary["elapsedSeconds"].as_f64().unwrap_or(f64::NAN),
+            summary["outcomes"]["recovered"]
+        );
+    }
+}
