@@ -58,6 +58,7 @@ fn bad_input_is_one_clear_line_exit_2_and_contacts_nothing() {
     trap.set_nonblocking(true).unwrap();
     let url = format!("http://{}", trap.local_addr().unwrap());
     let good_window = "2026-11-20T00:00:00Z/2026-11-21T00:00:00Z";
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(
         &str,
         Box<dyn Fn(&Path) -> std::path::PathBuf>,

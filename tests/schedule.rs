@@ -14,7 +14,7 @@ use std::{
 
 use jiff::Timestamp;
 use kube::{
-    Api, Client, ResourceExt,
+    Api, ResourceExt,
     api::{ListParams, Patch, PatchParams, PostParams},
 };
 use serde_json::{Value, json};
