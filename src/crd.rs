@@ -2,11 +2,11 @@
 
 use kube::CustomResourceExt;
 
-use crate::api::DigitalRecovery;
+use crate::api::{DigitalRecovery, DigitalRecoverySchedule};
 
 /// Every CRD of the operator as one multi-document YAML stream, in a stable order.
 pub fn all_crds_yaml() -> Result<String, serde_yaml::Error> {
-    let crds = [DigitalRecovery::crd()];
+    let crds = [DigitalRecovery::crd(), DigitalRecoverySchedule::crd()];
     let mut out = String::new();
     for crd in crds {
         out.push_str("---\n");

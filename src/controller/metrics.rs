@@ -29,6 +29,12 @@ pub struct ServiceLabels {
     pub service: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScheduleLabels {
+    pub namespace: String,
+    pub schedule: String,
+}
+
 /// Every metric the controller exports.
 pub struct Metrics {
     pub registry: Registry,
@@ -41,6 +47,7 @@ pub struct Metrics {
     pub leader: Gauge,
     pub api_calls: Family<ServiceLabels, Counter>,
     pub throttled: Family<TenantLabels, Counter>,
+    pub schedule_watermark: Family<ScheduleLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -96,6 +103,12 @@ impl Default for Metrics {
             "429 answers received by finished recoveries, by tenant",
             throttled.clone(),
         );
+        let schedule_watermark = Family::<ScheduleLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "schedule_watermark_timestamp_seconds",
+            "Unix time of the end of the schedule's last window whose recovery Succeeded (the watermark); alert on time() minus this",
+            schedule_watermark.clone(),
+        );
         Metrics {
             api_calls,
             throttled,
@@ -107,6 +120,7 @@ impl Default for Metrics {
             recovered,
             last_success,
             leader,
+            schedule_watermark,
         }
     }
 }

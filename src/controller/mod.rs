@@ -8,6 +8,7 @@
 pub mod fold;
 pub mod metrics;
 pub mod resources;
+pub mod schedule;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -40,7 +41,7 @@ use kube::{
 };
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use crate::api::{DigitalRecovery, DigitalRecoverySpec, Phase};
+use crate::api::{DigitalRecovery, DigitalRecoverySchedule, DigitalRecoverySpec, Phase};
 use fold::{Observed, fold, is_final};
 use metrics::{ErrorLabels, Metrics, PhaseLabels, ServiceLabels, TenantLabels};
 use resources::JobSettings;
@@ -485,12 +486,24 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
         rbac_done: Mutex::new(HashSet::new()),
         failures: Mutex::new(HashMap::new()),
     });
+    let schedule_ctx = Arc::new(schedule::Context {
+        client: client.clone(),
+        clock: Arc::new(schedule::SystemClock),
+        metrics: metrics.clone(),
+        recorder: Some(Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: schedule::FIELD_MANAGER.into(),
+                instance: Some(settings.identity.clone()),
+            },
+        )),
+    });
     let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
         vec![None]
     } else {
         settings.namespaces.iter().cloned().map(Some).collect()
     };
-    let mut controllers = Vec::new();
+    let mut controllers: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     for scope in scopes {
         let (recoveries, jobs): (Api<DigitalRecovery>, Api<Job>) = match &scope {
             Some(ns) => (
@@ -512,6 +525,35 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
             );
         lock(&stores).push(controller.store());
         let ctx = ctx.clone();
+        // Schedules, under the same Lease: each run is a DigitalRecovery the schedule owns.
+        let (schedules, runs): (Api<DigitalRecoverySchedule>, Api<DigitalRecovery>) = match &scope {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client.clone())),
+        };
+        let schedule_controller =
+            Controller::new(schedules, watcher::Config::default().any_semantic())
+                .owns(
+                    runs,
+                    watcher::Config::default().labels(crate::api::SCHEDULE_LABEL),
+                )
+                .with_config(
+                    ControllerConfig::default()
+                        .debounce(Duration::from_millis(300))
+                        .concurrency(4),
+                );
+        let sctx = schedule_ctx.clone();
+        controllers.push(Box::pin(
+            schedule_controller
+                .run(schedule::reconcile, schedule::error_policy, sctx)
+                .for_each(|result| async move {
+                    if let Err(e) = result {
+                        debug!(error = %e, "schedule controller event");
+                    }
+                }),
+        ));
         controllers.push(Box::pin(
             controller
                 .run(reconcile, error_policy, ctx)

@@ -9,30 +9,35 @@ use kube::{
     runtime::{conditions, wait::await_condition},
 };
 
-use digital_recovery::api::DigitalRecovery;
+use digital_recovery::api::{DigitalRecovery, DigitalRecoverySchedule};
 
-/// Creates the DigitalRecovery CRD and waits until it is established and served.
+/// Creates the operator's CRDs (DigitalRecovery, DigitalRecoverySchedule) and waits until they
+/// are established and served.
 pub async fn install(client: &kube::Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = DigitalRecovery::crd();
-    let name = crd.metadata.name.clone().expect("CRD name");
-    crds.create(&PostParams::default(), &crd)
+    for crd in [DigitalRecovery::crd(), DigitalRecoverySchedule::crd()] {
+        let name = crd.metadata.name.clone().expect("CRD name");
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .unwrap_or_else(|e| panic!("create the {name} CRD: {e}"));
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(crds.clone(), &name, conditions::is_crd_established()),
+        )
         .await
-        .expect("create the DigitalRecovery CRD");
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        await_condition(crds, &name, conditions::is_crd_established()),
-    )
-    .await
-    .expect("CRD established in time")
-    .expect("watch CRD");
-    // Discovery can lag establishment by a moment; wait until a list succeeds.
-    let api: Api<DigitalRecovery> = Api::all(client.clone());
+        .expect("CRD established in time")
+        .expect("watch CRD");
+    }
+    // Discovery can lag establishment by a moment; wait until lists succeed.
+    let recoveries: Api<DigitalRecovery> = Api::all(client.clone());
+    let schedules: Api<DigitalRecoverySchedule> = Api::all(client.clone());
     for _ in 0..50 {
-        if api.list(&Default::default()).await.is_ok() {
+        if recoveries.list(&Default::default()).await.is_ok()
+            && schedules.list(&Default::default()).await.is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("DigitalRecovery not served after the CRD was established");
+    panic!("the CRDs are not served after they were established");
 }

@@ -39,9 +39,17 @@ are here because RBAC lets a subject create a Role only with permissions it hold
 "escalate"), and the controller creates the worker Role in each namespace with recoveries.
 */}}
 {{- define "dr.controllerRules" -}}
+# create/patch/delete: the schedule controller creates each run, cancels one (Replace) by
+# setting spec.cancel, and prunes history.
 - apiGroups: ["recovery.cxops.io"]
   resources: ["digitalrecoveries"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["recovery.cxops.io"]
+  resources: ["digitalrecoveryschedules"]
   verbs: ["get", "list", "watch"]
+- apiGroups: ["recovery.cxops.io"]
+  resources: ["digitalrecoveryschedules/status"]
+  verbs: ["get", "patch"]
 - apiGroups: ["recovery.cxops.io"]
   resources: ["digitalrecoveries/status"]
   verbs: ["get", "patch"]

@@ -1,0 +1,419 @@
+//! The DigitalRecoverySchedule controller: automatic recovery. Each reconcile reads the schedule
+//! and the DigitalRecoveries it made (label [`SCHEDULE_LABEL`]), decides with the pure
+//! [`plan::plan`] what to do at the clock's `now`, then cancels, creates, writes the status (by
+//! server-side apply) and prunes history.
+//!
+//! The clock is injectable ([`Clock`]) so that tests can move time instead of sleeping.
+
+pub mod plan;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy},
+    runtime::{
+        controller::Action,
+        events::{Event, EventType, Recorder},
+    },
+};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::api::{
+    ActiveRun, DigitalRecovery, DigitalRecoverySchedule, DigitalRecoveryScheduleStatus,
+    DigitalRecoverySpec, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION, Window,
+};
+use crate::controller::metrics::{Metrics, ScheduleLabels};
+use plan::{Observed, Plan, Run, Settings};
+
+/// Field manager of the schedule controller's writes.
+pub const FIELD_MANAGER: &str = "digital-recovery-schedule-controller";
+
+/// Where the schedule controller reads the time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Errors of one schedule reconciliation (retried with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API call failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("the schedule has no namespace")]
+    NoNamespace,
+    #[error("the schedule has no uid yet")]
+    NoUid,
+}
+
+/// Shared state of the schedule reconciliations.
+pub struct Context {
+    pub client: Client,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Option<Recorder>,
+}
+
+fn parse_time(s: Option<&str>) -> Option<Timestamp> {
+    s.and_then(|s| s.parse().ok())
+}
+
+fn run_of(dr: &DigitalRecovery) -> Run {
+    let status = dr.status.as_ref();
+    Run {
+        name: dr.name_any(),
+        window: dr.spec.window,
+        phase: status.and_then(|s| s.phase),
+        cancel: dr.spec.cancel,
+        scheduled: parse_time(
+            dr.annotations()
+                .get(SCHEDULED_TIME_ANNOTATION)
+                .map(String::as_str),
+        ),
+        completion: parse_time(status.and_then(|s| s.completion_time.as_deref())),
+    }
+}
+
+/// The recovery a run is, built from the template.
+pub fn recovery_for(
+    schedule: &DigitalRecoverySchedule,
+    name: &str,
+    window: Window,
+    scheduled: Timestamp,
+) -> Option<DigitalRecovery> {
+    let t = &schedule.spec.template;
+    let spec = DigitalRecoverySpec {
+        tenant: t.tenant.clone(),
+        genesys: t.genesys.clone(),
+        recording_side: t.recording_side.clone(),
+        window,
+        media_types: t.media_types.clone(),
+        mode: t.mode,
+        parallelism: t.parallelism,
+        settle_delay: schedule.spec.settle_delay.clone(),
+        cancel: false,
+    };
+    let mut dr = DigitalRecovery::new(name, spec);
+    dr.metadata.namespace = schedule.namespace();
+    dr.metadata.labels = Some(BTreeMap::from([
+        (SCHEDULE_LABEL.to_string(), schedule.name_any()),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            FIELD_MANAGER.to_string(),
+        ),
+    ]));
+    dr.metadata.annotations = Some(BTreeMap::from([(
+        SCHEDULED_TIME_ANNOTATION.to_string(),
+        scheduled.to_string(),
+    )]));
+    dr.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: DigitalRecoverySchedule::api_version(&()).into_owned(),
+        kind: DigitalRecoverySchedule::kind(&()).into_owned(),
+        name: schedule.name_any(),
+        uid: schedule.meta().uid.clone()?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }]);
+    Some(dr)
+}
+
+/// Reconciles one schedule at the context clock's time.
+pub async fn reconcile(
+    schedule: Arc<DigitalRecoverySchedule>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let span = info_span!("schedule", schedule = %schedule.name_any(), namespace = schedule.namespace().unwrap_or_default());
+    reconcile_inner(&schedule, &ctx).instrument(span).await
+}
+
+async fn reconcile_inner(
+    schedule: &DigitalRecoverySchedule,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let ns = schedule.namespace().ok_or(Error::NoNamespace)?;
+    let name = schedule.name_any();
+    let now = ctx.clock.now();
+    let schedules: Api<DigitalRecoverySchedule> = Api::namespaced(ctx.client.clone(), &ns);
+    let recoveries: Api<DigitalRecovery> = Api::namespaced(ctx.client.clone(), &ns);
+    let old = schedule.status.clone().unwrap_or_default();
+
+    // Validate.
+    let settings = match Settings::from_spec(&schedule.spec) {
+        Ok(s) => s,
+        Err(invalid) => {
+            warn!(%invalid, "the schedule cannot be followed");
+            let mut status = old.clone();
+            status.observed_generation = schedule.metadata.generation;
+            status.next_schedule_time = None;
+            status.conditions = conditions(
+                &old.conditions,
+                schedule.metadata.generation,
+                now,
+                false,
+                "Invalid",
+                &invalid.to_string(),
+                true,
+            );
+            write_status(&schedules, &name, &status).await?;
+            return Ok(Action::await_change());
+        }
+    };
+
+    // Dereference.
+    let owned = recoveries
+        .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={name}")))
+        .await?;
+    let runs: Vec<Run> = owned.items.iter().map(run_of).collect();
+    let observed = Observed {
+        last_schedule_time: parse_time(old.last_schedule_time.as_deref()),
+        watermark: parse_time(old.watermark.as_deref()),
+        coverage_start: parse_time(old.coverage_start.as_deref()),
+        last_successful_time: parse_time(old.last_successful_time.as_deref()),
+        runs: runs.clone(),
+    };
+
+    // Build.
+    let plan = plan::plan(&name, &settings, &observed, now);
+
+    // Apply.
+    for victim in &plan.cancel {
+        info!(recovery = %victim, "concurrencyPolicy Replace: cancelling the active run");
+        recoveries
+            .patch(
+                victim,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"spec": {"cancel": true}})),
+            )
+            .await?;
+    }
+    let mut active: Vec<ActiveRun> = runs
+        .iter()
+        .filter(|r| r.is_active())
+        .map(|r| ActiveRun {
+            name: r.name.clone(),
+            window: r.window,
+        })
+        .collect();
+    if let Some(new) = &plan.create {
+        let dr =
+            recovery_for(schedule, &new.name, new.window, new.scheduled).ok_or(Error::NoUid)?;
+        match recoveries.create(&PostParams::default(), &dr).await {
+            Ok(_) => {
+                info!(recovery = %new.name, start = %new.window.start, end = %new.window.end, catch_up = new.catch_up, "created a run");
+                publish(
+                    ctx,
+                    schedule,
+                    EventType::Normal,
+                    "RunCreated",
+                    format!(
+                        "created {} for [{}, {}){}",
+                        new.name,
+                        new.window.start,
+                        new.window.end,
+                        if new.catch_up { " (catching up)" } else { "" }
+                    ),
+                )
+                .await;
+            }
+            // Made by an earlier reconcile whose status write was lost.
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+        active.push(ActiveRun {
+            name: new.name.clone(),
+            window: new.window,
+        });
+    }
+    if let Some(skipped) = &plan.skipped
+        && old.last_skipped.as_ref() != Some(skipped)
+    {
+        info!(reason = %skipped.reason, message = %skipped.message, "skipped a run");
+        publish(
+            ctx,
+            schedule,
+            EventType::Normal,
+            &skipped.reason,
+            skipped.message.clone(),
+        )
+        .await;
+    }
+
+    // Update status.
+    let status = status_of(schedule, &old, &plan, active, now, settings.suspend);
+    write_status(&schedules, &name, &status).await?;
+    if let Some(w) = plan.watermark {
+        ctx.metrics
+            .schedule_watermark
+            .get_or_create(&ScheduleLabels {
+                namespace: ns.clone(),
+                schedule: name.clone(),
+            })
+            .set(w.as_millisecond() as f64 / 1000.0);
+    }
+
+    // Prune history (after the status holds the watermark they contributed to).
+    for victim in &plan.prune {
+        info!(recovery = %victim, "pruning history");
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        match recoveries.delete(victim, &dp).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // Come back at the next schedule time (watches of the runs bring us back sooner).
+    let wait = plan
+        .next_schedule_time
+        .map(|t| t.duration_since(now).as_secs().clamp(1, 900))
+        .unwrap_or(900);
+    Ok(Action::requeue(Duration::from_secs(wait.unsigned_abs())))
+}
+
+fn status_of(
+    schedule: &DigitalRecoverySchedule,
+    old: &DigitalRecoveryScheduleStatus,
+    plan: &Plan,
+    active: Vec<ActiveRun>,
+    now: Timestamp,
+    suspend: bool,
+) -> DigitalRecoveryScheduleStatus {
+    let (reason, message) = if suspend {
+        (
+            "Suspended",
+            "suspended: no new runs are created".to_string(),
+        )
+    } else {
+        (
+            "Scheduled",
+            match (plan.watermark, plan.next_schedule_time) {
+                (Some(w), Some(n)) => format!("recovered up to {w}; next run at {n}"),
+                (None, Some(n)) => format!("no run has succeeded yet; next run at {n}"),
+                _ => "following the schedule".to_string(),
+            },
+        )
+    };
+    DigitalRecoveryScheduleStatus {
+        observed_generation: schedule.metadata.generation,
+        watermark: plan.watermark.map(|t| t.to_string()),
+        coverage_start: plan.coverage_start.map(|t| t.to_string()),
+        last_schedule_time: plan.last_schedule_time.map(|t| t.to_string()),
+        last_successful_time: plan.last_successful_time.map(|t| t.to_string()),
+        next_schedule_time: plan.next_schedule_time.map(|t| t.to_string()),
+        active,
+        last_skipped: plan.skipped.clone().or_else(|| old.last_skipped.clone()),
+        conditions: conditions(
+            &old.conditions,
+            schedule.metadata.generation,
+            now,
+            true,
+            reason,
+            &message,
+            false,
+        ),
+    }
+}
+
+/// kstatus conditions: Ready, Reconciling (always False: a schedule is current once observed)
+/// and Stalled. A condition keeps its lastTransitionTime while its status does not change.
+fn conditions(
+    old: &[Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+    ready: bool,
+    reason: &str,
+    message: &str,
+    stalled: bool,
+) -> Vec<Condition> {
+    let make = |type_: &str, status: bool, reason: &str, message: &str| {
+        let status = if status { "True" } else { "False" }.to_string();
+        let since = old
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| Time(now));
+        Condition {
+            type_: type_.to_string(),
+            status,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            observed_generation: generation,
+            last_transition_time: since,
+        }
+    };
+    vec![
+        make("Ready", ready, reason, message),
+        make("Reconciling", false, reason, ""),
+        make(
+            "Stalled",
+            stalled,
+            reason,
+            if stalled { message } else { "" },
+        ),
+    ]
+}
+
+async fn write_status(
+    api: &Api<DigitalRecoverySchedule>,
+    name: &str,
+    status: &DigitalRecoveryScheduleStatus,
+) -> Result<(), Error> {
+    let body = serde_json::json!({
+        "apiVersion": DigitalRecoverySchedule::api_version(&()),
+        "kind": DigitalRecoverySchedule::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn publish(
+    ctx: &Context,
+    schedule: &DigitalRecoverySchedule,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let Some(recorder) = &ctx.recorder else {
+        return;
+    };
+    let event = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Schedule".into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &schedule.object_ref(&())).await {
+        warn!(error = %e, "cannot publish an Event");
+    }
+}
+
+/// Backoff after a failed reconcile.
+pub fn error_policy(
+    schedule: Arc<DigitalRecoverySchedule>,
+    error: &Error,
+    _ctx: Arc<Context>,
+) -> Action {
+    warn!(schedule = %schedule.name_any(), namespace = schedule.namespace().unwrap_or_default(), %error, "schedule reconcile failed");
+    Action::requeue(Duration::from_secs(10))
+}

@@ -1,0 +1,453 @@
+//! What a schedule does next, decided without any API call or clock read: which window the next
+//! run covers, whether a run is due, what to cancel, skip and prune, and the new watermark.
+//!
+//! Windows are chosen like this (all times truncated to the minute, so that names built from a
+//! window's start are unique per minute):
+//! - the start is `watermark - overlap`, or `now - initialLookback` for the very first run
+//!   (kept as `coverageStart`);
+//! - the end is `now - settleDelay`, but at most `start + maxWindow`; when capped, the rest of the
+//!   gap (a backlog after downtime) is caught up by further runs, each started as soon as the
+//!   previous one Succeeded, in order;
+//! - the watermark only moves over runs that Succeeded and that touch it, so a window that did
+//!   not succeed is covered again by the next run.
+
+use jiff::{SignedDuration, Timestamp, tz::TimeZone};
+
+use crate::api::{ConcurrencyPolicy, DigitalRecoveryScheduleSpec, Phase, SkippedRun, Window};
+use crate::controller::fold::is_final;
+
+/// When runs are due.
+#[derive(Clone, Debug)]
+pub enum Trigger {
+    /// A cron expression evaluated in a time zone.
+    Cron {
+        cron: Box<croner::Cron>,
+        tz: TimeZone,
+    },
+    /// Multiples of a duration since the Unix epoch.
+    Every(SignedDuration),
+}
+
+impl Trigger {
+    /// The latest schedule time at or before `now`.
+    pub fn last_at_or_before(&self, now: Timestamp) -> Option<Timestamp> {
+        match self {
+            Trigger::Cron { cron, tz } => cron
+                .find_previous_occurrence(&now.to_zoned(tz.clone()), true)
+                .ok()
+                .map(|z| z.timestamp()),
+            Trigger::Every(every) => {
+                let step = every.as_secs().max(1);
+                let secs = now.as_second().div_euclid(step) * step;
+                Timestamp::from_second(secs).ok()
+            }
+        }
+    }
+
+    /// The first schedule time after `now`.
+    pub fn next_after(&self, now: Timestamp) -> Option<Timestamp> {
+        match self {
+            Trigger::Cron { cron, tz } => cron
+                .find_next_occurrence(&now.to_zoned(tz.clone()), false)
+                .ok()
+                .map(|z| z.timestamp()),
+            Trigger::Every(every) => {
+                let step = every.as_secs().max(1);
+                let secs = (now.as_second().div_euclid(step) + 1) * step;
+                Timestamp::from_second(secs).ok()
+            }
+        }
+    }
+}
+
+/// A schedule's spec, parsed.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub trigger: Trigger,
+    pub settle_delay: SignedDuration,
+    pub overlap: SignedDuration,
+    pub initial_lookback: SignedDuration,
+    pub max_window: SignedDuration,
+    pub policy: ConcurrencyPolicy,
+    pub suspend: bool,
+    pub starting_deadline: Option<SignedDuration>,
+    pub successful_history_limit: usize,
+    pub failed_history_limit: usize,
+}
+
+/// Why a spec cannot be followed (the schema catches most of these first).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidSpec {
+    #[error("set exactly one of schedule and every")]
+    Trigger,
+    #[error("schedule {0:?} is not a valid 5-field cron expression: {1}")]
+    Cron(String, String),
+    #[error("schedule {0:?} never fires")]
+    NeverFires(String),
+    #[error("timeZone {0:?} is not a known IANA time zone")]
+    TimeZone(String),
+    #[error("{0} {1:?} is not a positive duration (units h, m, s, ms)")]
+    Duration(&'static str, String),
+    #[error("maxWindow must be at most 31 days (744h)")]
+    MaxWindow,
+}
+
+fn duration(field: &'static str, value: &str) -> Result<SignedDuration, InvalidSpec> {
+    match value.parse::<SignedDuration>() {
+        Ok(d) if d > SignedDuration::ZERO => Ok(d),
+        _ => Err(InvalidSpec::Duration(field, value.to_string())),
+    }
+}
+
+/// Longest window of one run (as for a DigitalRecovery).
+pub const MAX_WINDOW_LIMIT: SignedDuration = SignedDuration::from_hours(744);
+
+impl Settings {
+    /// Parses and checks a spec.
+    pub fn from_spec(spec: &DigitalRecoveryScheduleSpec) -> Result<Settings, InvalidSpec> {
+        let trigger = match (&spec.schedule, &spec.every) {
+            (Some(expr), None) => {
+                let cron = croner::parser::CronParser::builder()
+                    .seconds(croner::parser::Seconds::Disallowed)
+                    .year(croner::parser::Year::Disallowed)
+                    .build()
+                    .parse(expr)
+                    .map_err(|e| InvalidSpec::Cron(expr.clone(), e.to_string()))?;
+                let tz = match spec.time_zone.as_deref() {
+                    None | Some("UTC") => TimeZone::UTC,
+                    Some(name) => {
+                        TimeZone::get(name).map_err(|_| InvalidSpec::TimeZone(name.to_string()))?
+                    }
+                };
+                let trigger = Trigger::Cron {
+                    cron: Box::new(cron),
+                    tz,
+                };
+                // A pattern such as `0 0 30 2 *` parses but never matches.
+                if trigger.next_after(Timestamp::UNIX_EPOCH).is_none() {
+                    return Err(InvalidSpec::NeverFires(expr.clone()));
+                }
+                trigger
+            }
+            (None, Some(every)) => Trigger::Every(duration("every", every)?),
+            _ => return Err(InvalidSpec::Trigger),
+        };
+        let max_window = duration("maxWindow", &spec.max_window)?;
+        if max_window > MAX_WINDOW_LIMIT {
+            return Err(InvalidSpec::MaxWindow);
+        }
+        Ok(Settings {
+            trigger,
+            settle_delay: duration("settleDelay", &spec.settle_delay)?,
+            overlap: duration("overlap", &spec.overlap)?,
+            initial_lookback: duration("initialLookback", &spec.initial_lookback)?,
+            max_window,
+            policy: spec.concurrency_policy,
+            suspend: spec.suspend,
+            starting_deadline: spec
+                .starting_deadline_seconds
+                .filter(|s| *s > 0)
+                .map(SignedDuration::from_secs),
+            successful_history_limit: spec.successful_history_limit as usize,
+            failed_history_limit: spec.failed_history_limit as usize,
+        })
+    }
+}
+
+/// One DigitalRecovery the schedule created, as seen now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub name: String,
+    pub window: Window,
+    pub phase: Option<Phase>,
+    pub cancel: bool,
+    /// The schedule time that made it (annotation), if known.
+    pub scheduled: Option<Timestamp>,
+    /// When it finished, if it did.
+    pub completion: Option<Timestamp>,
+}
+
+impl Run {
+    pub fn is_active(&self) -> bool {
+        !is_final(self.phase)
+    }
+    fn succeeded(&self) -> bool {
+        self.phase == Some(Phase::Succeeded)
+    }
+}
+
+/// What the schedule's status says and what exists.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    pub last_schedule_time: Option<Timestamp>,
+    pub watermark: Option<Timestamp>,
+    pub coverage_start: Option<Timestamp>,
+    pub last_successful_time: Option<Timestamp>,
+    pub runs: Vec<Run>,
+}
+
+/// A run to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRun {
+    pub name: String,
+    pub window: Window,
+    /// The schedule time it is for (the time of the catch-up decision for catch-up runs).
+    pub scheduled: Timestamp,
+    /// True when it catches up a backlog rather than answering a schedule time.
+    pub catch_up: bool,
+}
+
+/// What to do.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub create: Option<NewRun>,
+    /// Active runs to cancel (Replace).
+    pub cancel: Vec<String>,
+    /// Finished runs beyond the history limits.
+    pub prune: Vec<String>,
+    pub skipped: Option<SkippedRun>,
+    pub watermark: Option<Timestamp>,
+    pub coverage_start: Option<Timestamp>,
+    pub last_schedule_time: Option<Timestamp>,
+    pub last_successful_time: Option<Timestamp>,
+    pub next_schedule_time: Option<Timestamp>,
+}
+
+/// `t` truncated to the minute.
+pub fn floor_minute(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second().div_euclid(60) * 60).unwrap_or(t)
+}
+
+/// The name of the run whose window starts at `start`: `<schedule>-<yyyymmddhhmm>` in UTC.
+pub fn run_name(schedule: &str, start: Timestamp) -> String {
+    format!("{schedule}-{}", start.strftime("%Y%m%d%H%M"))
+}
+
+/// The watermark after the runs seen: starting from `watermark` (or `coverage_start` when no
+/// run has succeeded yet), it moves to the end of every Succeeded run that starts at or before
+/// it, in order of start. A Succeeded run beyond a gap (a window that did not succeed) does not
+/// move it.
+pub fn advance_watermark(
+    coverage_start: Option<Timestamp>,
+    watermark: Option<Timestamp>,
+    runs: &[Run],
+) -> Option<Timestamp> {
+    let Some(mut frontier) = watermark.or(coverage_start) else {
+        return watermark;
+    };
+    let mut result = watermark;
+    let mut done: Vec<&Run> = runs.iter().filter(|r| r.succeeded()).collect();
+    done.sort_by_key(|r| r.window.start);
+    for r in done {
+        if r.window.start > frontier {
+            break;
+        }
+        if r.window.end > frontier {
+            frontier = r.window.end;
+            result = Some(frontier);
+        }
+    }
+    result
+}
+
+/// The next window starting at `start` (already minute-aligned): up to `now - settleDelay`, at
+/// most `maxWindow` long. None when empty. The flag says whether it was capped by `maxWindow`
+/// (more remains to catch up).
+pub fn window_from(start: Timestamp, now: Timestamp, s: &Settings) -> Option<(Window, bool)> {
+    let limit = floor_minute(now.checked_sub(s.settle_delay).ok()?);
+    let capped_end = start.checked_add(s.max_window).ok()?;
+    let (end, capped) = if capped_end < limit {
+        (capped_end, true)
+    } else {
+        (limit, false)
+    };
+    (end > start).then_some((Window { start, end }, capped))
+}
+
+/// The start of the next window when no run is active: `watermark - overlap`, else the
+/// coverage start.
+pub fn next_start(
+    watermark: Option<Timestamp>,
+    coverage_start: Timestamp,
+    s: &Settings,
+) -> Timestamp {
+    match watermark {
+        Some(w) => w
+            .checked_sub(s.overlap)
+            .map(floor_minute)
+            .unwrap_or(coverage_start)
+            .max(coverage_start),
+        None => coverage_start,
+    }
+}
+
+fn skip(at: Timestamp, reason: &str, message: String) -> SkippedRun {
+    SkippedRun {
+        schedule_time: at.to_string(),
+        reason: reason.to_string(),
+        message,
+    }
+}
+
+/// Decides what the schedule does at `now`.
+pub fn plan(schedule: &str, s: &Settings, o: &Observed, now: Timestamp) -> Plan {
+    let coverage_start = o
+        .coverage_start
+        .or_else(|| o.runs.iter().map(|r| r.window.start).min());
+    let watermark = advance_watermark(coverage_start, o.watermark, &o.runs);
+    let last_successful_time = o
+        .runs
+        .iter()
+        .filter(|r| r.succeeded())
+        .filter_map(|r| r.completion)
+        .chain(o.last_successful_time)
+        .max();
+    let mut plan = Plan {
+        watermark,
+        coverage_start,
+        last_schedule_time: o.last_schedule_time,
+        last_successful_time,
+        next_schedule_time: if s.suspend {
+            None
+        } else {
+            s.trigger.next_after(now)
+        },
+        ..Plan::default()
+    };
+    let active: Vec<&Run> = o.runs.iter().filter(|r| r.is_active()).collect();
+    plan.prune = prune(s, &o.runs);
+    if s.suspend {
+        return plan;
+    }
+
+    let tick = s.trigger.last_at_or_before(now);
+    let due = tick.filter(|t| o.last_schedule_time.is_none_or(|l| *t > l));
+    // The latest run, by window start: a backlog is caught up only while runs succeed.
+    let latest = o
+        .runs
+        .iter()
+        .max_by(|a, b| (a.window.start, &a.name).cmp(&(b.window.start, &b.name)));
+    let first_start = coverage_start
+        .unwrap_or_else(|| floor_minute(now.checked_sub(s.initial_lookback).unwrap_or(now)));
+
+    let (at, catch_up) = match due {
+        Some(t) => (t, false),
+        None => {
+            let backlog = active.is_empty()
+                && latest.is_some_and(|r| r.succeeded())
+                && window_from(next_start(watermark, first_start, s), now, s)
+                    .is_some_and(|(_, capped)| capped);
+            if !backlog {
+                return plan;
+            }
+            (now, true)
+        }
+    };
+    if !catch_up {
+        plan.last_schedule_time = Some(at);
+        if let Some(deadline) = s.starting_deadline
+            && now.duration_since(at) > deadline
+        {
+            plan.skipped = Some(skip(
+                at,
+                "MissedStartingDeadline",
+                format!(
+                    "the run due at {at} could not start within startingDeadlineSeconds ({}s); the next run covers its window",
+                    deadline.as_secs()
+                ),
+            ));
+            return plan;
+        }
+        // Made already (e.g. a reconcile whose status write failed).
+        if o.runs.iter().any(|r| r.scheduled == Some(at)) {
+            return plan;
+        }
+    }
+
+    let mut start = next_start(watermark, first_start, s);
+    if !active.is_empty() {
+        match s.policy {
+            ConcurrencyPolicy::Forbid => {
+                let names: Vec<&str> = active.iter().map(|r| r.name.as_str()).collect();
+                plan.skipped = Some(skip(
+                    at,
+                    "ConcurrencyForbid",
+                    format!(
+                        "concurrencyPolicy Forbid and {} still active; the next run covers this window",
+                        names.join(", ")
+                    ),
+                ));
+                return plan;
+            }
+            ConcurrencyPolicy::Replace => {
+                plan.cancel = active
+                    .iter()
+                    .filter(|r| !r.cancel)
+                    .map(|r| r.name.clone())
+                    .collect();
+            }
+            ConcurrencyPolicy::Allow => {
+                if let Some(end) = active.iter().map(|r| r.window.end).max()
+                    && let Ok(from) = end.checked_sub(s.overlap)
+                {
+                    start = start.max(floor_minute(from));
+                }
+            }
+        }
+    }
+    let Some((window, _)) = window_from(start, now, s) else {
+        plan.skipped = Some(skip(
+            at,
+            "EmptyWindow",
+            format!(
+                "nothing to recover yet: the window would start at {start} and end before now minus settleDelay"
+            ),
+        ));
+        return plan;
+    };
+    plan.coverage_start = Some(coverage_start.unwrap_or(first_start));
+    plan.create = Some(NewRun {
+        name: free_name(schedule, window.start, &o.runs),
+        window,
+        scheduled: at,
+        catch_up,
+    });
+    plan
+}
+
+/// `<schedule>-<start>`, or with `-2`, `-3`, ... when a run of that name exists already (a
+/// window retried after it did not succeed).
+fn free_name(schedule: &str, start: Timestamp, runs: &[Run]) -> String {
+    let base = run_name(schedule, start);
+    let taken = |n: &str| runs.iter().any(|r| r.name == n);
+    if !taken(&base) {
+        return base;
+    }
+    (2..)
+        .map(|i| format!("{base}-{i}"))
+        .find(|n| !taken(n))
+        .unwrap_or(base)
+}
+
+/// Finished runs beyond the history limits, oldest first out.
+fn prune(s: &Settings, runs: &[Run]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (succeeded, limit) in [
+        (true, s.successful_history_limit),
+        (false, s.failed_history_limit),
+    ] {
+        let mut done: Vec<&Run> = runs
+            .iter()
+            .filter(|r| !r.is_active() && r.succeeded() == succeeded)
+            .collect();
+        // Newest first: by window start, then by completion, then by name.
+        done.sort_by(|a, b| {
+            (b.window.start, b.completion, &b.name).cmp(&(a.window.start, a.completion, &a.name))
+        });
+        out.extend(done.into_iter().skip(limit).map(|r| r.name.clone()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
