@@ -511,3 +511,58 @@ pub struct ApiCalls {
     /// Calls to Interaction Capture.
     pub capture: u64,
 }
+
+/// Field-wise sums, used to fold shards into a recovery's totals.
+macro_rules! impl_add_assign {
+    ($ty:ty { $($field:ident),+ }) => {
+        impl std::ops::AddAssign for $ty {
+            fn add_assign(&mut self, other: Self) {
+                $(self.$field += other.$field;)+
+            }
+        }
+    };
+}
+
+impl_add_assign!(MatchCounts {
+    genesys,
+    recording_side,
+    matched,
+    missing,
+    partial,
+    skipped,
+    extra
+});
+impl_add_assign!(Progress {
+    to_recover,
+    recovered,
+    verified,
+    failed,
+    pending
+});
+impl_add_assign!(ApiCalls {
+    genesys,
+    das,
+    capture
+});
+
+impl MatchCounts {
+    /// Counts one more Genesys conversation in the given match category.
+    pub fn count(&mut self, category: MatchCategory) {
+        self.genesys += 1;
+        match category {
+            MatchCategory::Matched => self.matched += 1,
+            MatchCategory::Missing => self.missing += 1,
+            MatchCategory::Partial => self.partial += 1,
+            MatchCategory::Skipped => self.skipped += 1,
+        }
+    }
+}
+
+/// The match category of one conversation, for counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchCategory {
+    Matched,
+    Missing,
+    Partial,
+    Skipped,
+}

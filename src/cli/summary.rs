@@ -40,35 +40,13 @@ pub struct RunSummary {
 impl RunSummary {
     /// Adds one shard's result.
     pub fn add_shard(&mut self, shard: &ShardSummary) {
-        let m = &mut self.match_counts;
-        let s = shard.progress.match_counts;
-        m.genesys += s.genesys;
-        m.recording_side += s.recording_side;
-        m.matched += s.matched;
-        m.missing += s.missing;
-        m.partial += s.partial;
-        m.skipped += s.skipped;
-        m.extra += s.extra;
-        let o = &mut self.outcomes;
-        let s = shard.outcomes;
-        o.recovered += s.recovered;
-        o.verified += s.verified;
-        o.already_present += s.already_present;
-        o.conflict += s.conflict;
-        o.failed += s.failed;
-        o.unverified += s.unverified;
-        self.api_calls.genesys += shard.progress.api_calls.genesys;
-        self.api_calls.das += shard.progress.api_calls.das;
-        self.api_calls.capture += shard.progress.api_calls.capture;
+        self.match_counts += shard.progress.match_counts;
+        self.outcomes += shard.outcomes;
+        self.api_calls += shard.progress.api_calls;
         self.throttled += shard.progress.throttled;
         if let Some(report) = &shard.match_report {
             for (media, counts) in &report.by_media_type {
-                let entry = self.by_media_type.entry(*media).or_default();
-                entry.0.genesys += counts.genesys;
-                entry.0.matched += counts.matched;
-                entry.0.missing += counts.missing;
-                entry.0.partial += counts.partial;
-                entry.0.skipped += counts.skipped;
+                self.by_media_type.entry(*media).or_default().0 += *counts;
             }
         }
     }
@@ -207,14 +185,7 @@ impl TerminalReporter {
         self.bar.finish_and_clear();
         let tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
         for (media, counts) in &tallies.by_media_type {
-            let entry = summary.by_media_type.entry(*media).or_default();
-            let o = &mut entry.1;
-            o.recovered += counts.recovered;
-            o.verified += counts.verified;
-            o.already_present += counts.already_present;
-            o.conflict += counts.conflict;
-            o.failed += counts.failed;
-            o.unverified += counts.unverified;
+            summary.by_media_type.entry(*media).or_default().1 += *counts;
         }
         let room = MAX_FAILURES_SHOWN.saturating_sub(summary.failures.len());
         summary

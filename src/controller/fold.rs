@@ -49,25 +49,13 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
     let mut failures: Vec<FailureRecord> = Vec::new();
     for s in &shards {
         if let Some(m) = s.match_counts {
-            match_counts.genesys += m.genesys;
-            match_counts.recording_side += m.recording_side;
-            match_counts.matched += m.matched;
-            match_counts.missing += m.missing;
-            match_counts.partial += m.partial;
-            match_counts.skipped += m.skipped;
-            match_counts.extra += m.extra;
+            match_counts += m;
         }
         if let Some(p) = s.progress {
-            progress.to_recover += p.to_recover;
-            progress.recovered += p.recovered;
-            progress.verified += p.verified;
-            progress.failed += p.failed;
-            progress.pending += p.pending;
+            progress += p;
         }
         if let Some(a) = s.api_calls {
-            api_calls.genesys += a.genesys;
-            api_calls.das += a.das;
-            api_calls.capture += a.capture;
+            api_calls += a;
         }
         for m in &s.by_media_type {
             match by_media.iter_mut().find(|x| x.media_type == m.media_type) {

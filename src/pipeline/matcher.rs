@@ -104,6 +104,19 @@ pub enum Category {
     Skipped(SkipReason),
 }
 
+impl Category {
+    /// The category without its details, for counting.
+    pub fn kind(&self) -> crate::api::MatchCategory {
+        use crate::api::MatchCategory;
+        match self {
+            Category::Matched => MatchCategory::Matched,
+            Category::Missing => MatchCategory::Missing,
+            Category::Partial { .. } => MatchCategory::Partial,
+            Category::Skipped(_) => MatchCategory::Skipped,
+        }
+    }
+}
+
 /// The matcher's decision for one conversation of the slice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
@@ -724,21 +737,13 @@ impl Matcher {
     }
 
     fn count(&mut self, media_type: Option<MediaType>, category: &Category) {
-        fn bump(counts: &mut MatchCounts, category: &Category) {
-            counts.genesys += 1;
-            match category {
-                Category::Matched => counts.matched += 1,
-                Category::Missing => counts.missing += 1,
-                Category::Partial { .. } => counts.partial += 1,
-                Category::Skipped(_) => counts.skipped += 1,
-            }
-        }
-        bump(&mut self.report.totals, category);
+        self.report.totals.count(category.kind());
         if let Some(media_type) = media_type {
-            bump(
-                self.report.by_media_type.entry(media_type).or_default(),
-                category,
-            );
+            self.report
+                .by_media_type
+                .entry(media_type)
+                .or_default()
+                .count(category.kind());
         }
         if let Category::Skipped(reason) = category {
             *self.report.skipped_by_reason.entry(*reason).or_default() += 1;

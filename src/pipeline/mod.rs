@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::api::{ApiCalls, DigitalRecoverySpec, MatchCounts, Mode, Window};
+use crate::api::{ApiCalls, DigitalRecoverySpec, Mode, Window};
 use crate::genesys::{Conversation, GenesysClient, GenesysConfig, GenesysError};
 use crate::http::ClientCredentials;
 use crate::verint::{RecordingSide, RecordingSideError, RecordingSideSettings};
@@ -307,7 +307,7 @@ pub async fn execute(
             let Classified::Owned(verdict) = matcher.classify(&summary) else {
                 continue;
             };
-            tracker.update(|p| count_category(&mut p.match_counts, &verdict.category));
+            tracker.update(|p| p.match_counts.count(verdict.category.kind()));
             let lacking = match verdict.category {
                 Category::Matched => continue,
                 Category::Skipped(reason) => {
@@ -420,16 +420,6 @@ fn check_cancel(cancel: &CancellationToken) -> Result<(), PipelineError> {
 
 fn matcher_range(slice: Window, tolerance: SignedDuration) -> Window {
     ContactIndex::new(slice, tolerance).query_range()
-}
-
-fn count_category(counts: &mut MatchCounts, category: &Category) {
-    counts.genesys += 1;
-    match category {
-        Category::Matched => counts.matched += 1,
-        Category::Missing => counts.missing += 1,
-        Category::Partial { .. } => counts.partial += 1,
-        Category::Skipped(_) => counts.skipped += 1,
-    }
 }
 
 /// A conversation the recording side lacks (all of it, or the `lacking` sessions).

@@ -80,6 +80,17 @@ pub struct OutcomeCounts {
     pub unverified: u64,
 }
 
+impl std::ops::AddAssign for OutcomeCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.recovered += o.recovered;
+        self.verified += o.verified;
+        self.already_present += o.already_present;
+        self.conflict += o.conflict;
+        self.failed += o.failed;
+        self.unverified += o.unverified;
+    }
+}
+
 impl OutcomeCounts {
     /// Counts one final outcome.
     pub fn add(&mut self, outcome: Outcome) {
