@@ -43,7 +43,8 @@ const CLIENT_SECRET: &str = "csec-LEAKCANARY-m4x8v1z6p0";
 const RELEASE: &str = "ops";
 const SYSTEM_NS: &str = "dr-system";
 const CONTROLLER_SA: &str = "ops-digital-recovery";
-const WORKER_SA: &str = "digital-recovery-worker";
+/// The worker identity the controller creates for the recovery `canary`.
+const WORKER_SA: &str = "digital-recovery-worker-canary";
 
 fn kubectl_apply(cp: &ControlPlane, manifests: &str) {
     let mut child = cp
@@ -458,19 +459,45 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
 
     // --- RBAC: the worker (as the controller created it in tenant-a) -----------------------
     let wrk = ("tenant-a", WORKER_SA);
-    for (verb, group, resource, ns) in [
-        ("get", "recovery.cxops.io", "digitalrecoveries", "tenant-a"),
+    for (verb, group, resource, ns, name) in [
+        (
+            "get",
+            "recovery.cxops.io",
+            "digitalrecoveries",
+            "tenant-a",
+            Some("canary"),
+        ),
         (
             "patch",
             "recovery.cxops.io",
             "digitalrecoveries/status",
             "tenant-a",
+            Some("canary"),
         ),
-        ("create", "", "configmaps", "tenant-a"),
+        ("create", "", "configmaps", "tenant-a", None),
     ] {
         assert!(
-            can(&admin, wrk, verb, group, resource, ns, None).await,
+            can(&admin, wrk, verb, group, resource, ns, name).await,
             "worker cannot {verb} {resource}"
+        );
+    }
+    // Only its own recovery: not another one in the same namespace.
+    for (verb, resource) in [
+        ("get", "digitalrecoveries"),
+        ("patch", "digitalrecoveries/status"),
+    ] {
+        assert!(
+            !can(
+                &admin,
+                wrk,
+                verb,
+                "recovery.cxops.io",
+                resource,
+                "tenant-a",
+                Some("other")
+            )
+            .await,
+            "worker may {verb} {resource} of another recovery"
         );
     }
     for (verb, group, resource, ns) in [

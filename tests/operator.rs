@@ -115,9 +115,10 @@ async fn missing_secret_or_key_stalls_the_recovery_naming_it() {
     assert!(spec.active_deadline_seconds.is_some());
     assert_eq!(job.owner_references()[0].kind, "DigitalRecovery");
     let pod = spec.template.spec.expect("pod spec");
+    // Each recovery's workers have their own identity, whose Role names only that recovery.
     assert_eq!(
         pod.service_account_name.as_deref(),
-        Some("digital-recovery-worker")
+        Some("digital-recovery-worker-acme-nov-20")
     );
     let env = pod.containers[0].env.clone().unwrap_or_default();
     assert!(
@@ -125,12 +126,18 @@ async fn missing_secret_or_key_stalls_the_recovery_naming_it() {
             .all(|e| e.value.as_deref().is_none_or(|v| !v.contains("id-1"))),
         "no credential value in the Job"
     );
+    let role = Api::<Role>::namespaced(client.clone(), "tenant-acme")
+        .get_opt("digital-recovery-worker-acme-nov-20")
+        .await
+        .unwrap()
+        .expect("the worker Role");
+    let rules = role.rules.unwrap_or_default();
     assert!(
-        Api::<Role>::namespaced(client.clone(), "tenant-acme")
-            .get_opt("digital-recovery-worker")
-            .await
-            .unwrap()
-            .is_some()
+        rules
+            .iter()
+            .filter(|r| r.api_groups.as_deref() == Some(&["recovery.cxops.io".to_string()]))
+            .all(|r| r.resource_names.as_deref() == Some(&["acme-nov-20".to_string()])),
+        "{rules:?}"
     );
 
     // Stalled, saying which Secret and key; then Failed once the Job fails (no retries).

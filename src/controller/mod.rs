@@ -192,7 +192,7 @@ async fn reconcile_inner(dr: &DigitalRecovery, ctx: &Context) -> Result<Action, 
         }
     }
     if job.is_none() && phase == Phase::Pending && !is_final(old_phase) {
-        ensure_worker_rbac(ctx, &ns).await?;
+        ensure_worker_rbac(ctx, dr).await?;
         let job = resources::worker_job(dr, &ctx.settings.jobs).ok_or(Error::BuildJob)?;
         info!(job = %job_name, shards = dr.spec.parallelism, "creating the worker Job");
         jobs.patch(
@@ -300,36 +300,29 @@ async fn on_transition(
     }
 }
 
-async fn ensure_worker_rbac(ctx: &Context, ns: &str) -> Result<(), Error> {
-    if lock(&ctx.rbac_done).contains(ns) {
+/// The worker identity of `dr` (ServiceAccount, Role naming only `dr`, RoleBinding), applied
+/// before its Job is created.
+async fn ensure_worker_rbac(ctx: &Context, dr: &DigitalRecovery) -> Result<(), Error> {
+    let ns = dr.namespace().unwrap_or_default();
+    let name = resources::worker_account(dr);
+    let key = format!("{ns}/{name}");
+    if lock(&ctx.rbac_done).contains(&key) {
         return Ok(());
     }
     let pp = PatchParams::apply(FIELD_MANAGER).force();
-    let sa = resources::worker_service_account(ns);
-    Api::<ServiceAccount>::namespaced(ctx.client.clone(), ns)
-        .patch(
-            resources::WORKER_ACCOUNT,
-            &pp,
-            &Patch::Apply(resources::apply_body(&sa)?),
-        )
+    let sa = resources::worker_service_account(dr).ok_or(Error::BuildJob)?;
+    Api::<ServiceAccount>::namespaced(ctx.client.clone(), &ns)
+        .patch(&name, &pp, &Patch::Apply(resources::apply_body(&sa)?))
         .await?;
-    let role = resources::worker_role(ns);
-    Api::<Role>::namespaced(ctx.client.clone(), ns)
-        .patch(
-            resources::WORKER_ACCOUNT,
-            &pp,
-            &Patch::Apply(resources::apply_body(&role)?),
-        )
+    let role = resources::worker_role(dr).ok_or(Error::BuildJob)?;
+    Api::<Role>::namespaced(ctx.client.clone(), &ns)
+        .patch(&name, &pp, &Patch::Apply(resources::apply_body(&role)?))
         .await?;
-    let binding = resources::worker_role_binding(ns);
-    Api::<RoleBinding>::namespaced(ctx.client.clone(), ns)
-        .patch(
-            resources::WORKER_ACCOUNT,
-            &pp,
-            &Patch::Apply(resources::apply_body(&binding)?),
-        )
+    let binding = resources::worker_role_binding(dr).ok_or(Error::BuildJob)?;
+    Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns)
+        .patch(&name, &pp, &Patch::Apply(resources::apply_body(&binding)?))
         .await?;
-    lock(&ctx.rbac_done).insert(ns.to_string());
+    lock(&ctx.rbac_done).insert(key);
     Ok(())
 }
 

@@ -213,7 +213,7 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
-                    service_account_name: Some(WORKER_ACCOUNT.to_string()),
+                    service_account_name: Some(worker_account(dr)),
                     restart_policy: Some("Never".to_string()),
                     containers: vec![container],
                     ..Default::default()
@@ -225,10 +225,27 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
     })
 }
 
-fn worker_meta(namespace: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(WORKER_ACCOUNT.to_string()),
-        namespace: Some(namespace.to_string()),
+/// The ServiceAccount (and Role, RoleBinding) name of one recovery's workers. One identity per
+/// recovery lets its Role name that recovery alone (`resourceNames`), so a worker can read and
+/// patch only its own DigitalRecovery.
+pub fn worker_account(dr: &DigitalRecovery) -> String {
+    let name = dr.name_any();
+    let full = format!("{WORKER_ACCOUNT}-{name}");
+    if full.len() <= 253 {
+        return full;
+    }
+    // Object names are at most 253 characters: keep a readable prefix and a digest of the rest.
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(name.as_bytes()));
+    format!("{}-{}", &full[..230], &digest[..16])
+}
+
+fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
+    Some(ObjectMeta {
+        name: Some(worker_account(dr)),
+        namespace: dr.namespace(),
+        // Owned by the recovery: deleting it removes its worker identity too.
+        owner_references: Some(vec![dr.controller_owner_ref(&())?]),
         labels: Some(BTreeMap::from([
             (
                 "app.kubernetes.io/name".to_string(),
@@ -238,63 +255,76 @@ fn worker_meta(namespace: &str) -> ObjectMeta {
                 "app.kubernetes.io/component".to_string(),
                 "worker".to_string(),
             ),
+            (RECOVERY_LABEL.to_string(), dr.name_any()),
         ])),
         ..Default::default()
-    }
+    })
 }
 
-/// The worker's ServiceAccount in `namespace`.
-pub fn worker_service_account(namespace: &str) -> ServiceAccount {
-    ServiceAccount {
-        metadata: worker_meta(namespace),
+/// The ServiceAccount of `dr`'s workers.
+pub fn worker_service_account(dr: &DigitalRecovery) -> Option<ServiceAccount> {
+    Some(ServiceAccount {
+        metadata: worker_meta(dr)?,
         automount_service_account_token: Some(true),
         ..Default::default()
-    }
+    })
 }
 
-/// What a worker may do, and nothing more: read recoveries, patch their status (its own shard
-/// entry, by server-side apply), and write its report ConfigMaps. No Secrets: credentials reach
-/// the pod as Secret-backed env vars resolved by the kubelet.
-pub fn worker_role(namespace: &str) -> Role {
-    let rule = |resources: &[&str], verbs: &[&str]| PolicyRule {
-        api_groups: Some(vec![if resources[0] == "configmaps" {
-            String::new()
-        } else {
-            crate::api::GROUP.to_string()
-        }]),
-        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
-        verbs: verbs.iter().map(|v| v.to_string()).collect(),
-        ..Default::default()
-    };
-    Role {
-        metadata: worker_meta(namespace),
+/// What a worker may do, and nothing more: read its own recovery, patch its status (its own
+/// shard entry, by server-side apply), and write its report ConfigMaps. No Secrets: credentials
+/// reach the pod as Secret-backed env vars resolved by the kubelet.
+pub fn worker_role(dr: &DigitalRecovery) -> Option<Role> {
+    let own = vec![dr.name_any()];
+    let rule =
+        |group: &str, resources: &[&str], verbs: &[&str], names: Option<Vec<String>>| PolicyRule {
+            api_groups: Some(vec![group.to_string()]),
+            resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+            verbs: verbs.iter().map(|v| v.to_string()).collect(),
+            resource_names: names,
+            ..Default::default()
+        };
+    Some(Role {
+        metadata: worker_meta(dr)?,
         rules: Some(vec![
-            rule(&["digitalrecoveries"], &["get"]),
-            rule(&["digitalrecoveries/status"], &["get", "patch"]),
             rule(
+                crate::api::GROUP,
+                &["digitalrecoveries"],
+                &["get"],
+                Some(own.clone()),
+            ),
+            rule(
+                crate::api::GROUP,
+                &["digitalrecoveries/status"],
+                &["get", "patch"],
+                Some(own),
+            ),
+            rule(
+                "",
                 &["configmaps"],
                 &["get", "list", "create", "patch", "delete"],
+                None,
             ),
         ]),
-    }
+    })
 }
 
-/// Binds [`worker_role`] to [`worker_service_account`].
-pub fn worker_role_binding(namespace: &str) -> RoleBinding {
-    RoleBinding {
-        metadata: worker_meta(namespace),
+/// Binds `dr`'s worker Role to its worker ServiceAccount.
+pub fn worker_role_binding(dr: &DigitalRecovery) -> Option<RoleBinding> {
+    let account = worker_account(dr);
+    Some(RoleBinding {
+        metadata: worker_meta(dr)?,
         role_ref: RoleRef {
             api_group: Some("rbac.authorization.k8s.io".to_string()),
             kind: "Role".to_string(),
-            name: WORKER_ACCOUNT.to_string(),
+            name: account.clone(),
         },
         subjects: Some(vec![Subject {
             kind: "ServiceAccount".to_string(),
-            name: WORKER_ACCOUNT.to_string(),
-            namespace: Some(namespace.to_string()),
+            name: account,
+            namespace: dr.namespace(),
             ..Default::default()
         }]),
-    }
+    })
 }
 
 /// The GVK fields an object needs in a server-side apply body.
