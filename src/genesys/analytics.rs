@@ -174,6 +174,29 @@ struct RawPage {
     total_hits: Option<i64>,
 }
 
+impl RawPage {
+    /// The page's raw conversations and its believable `totalHits`.
+    fn checked(self) -> Result<(Vec<Value>, Option<u64>), GenesysError> {
+        let hits = match self.total_hits {
+            None => None,
+            Some(hits) if hits < 0 || hits as u64 > ABSURD_HITS => {
+                return Err(GenesysError::InvalidResponse {
+                    endpoint: QUERY_ENDPOINT.into(),
+                    reason: format!("absurd totalHits {hits}"),
+                });
+            }
+            Some(hits) => Some(hits as u64),
+        };
+        Ok((self.conversations, hits))
+    }
+}
+
+/// Parses a detail query response body the way the client does: the page's raw conversations
+/// (parse each with [`parse_conversation`]) and its `totalHits`. Public so that it can be fuzzed.
+pub fn parse_query_page(body: &[u8]) -> Result<(Vec<Value>, Option<u64>), GenesysError> {
+    super::decode::<RawPage>(QUERY_ENDPOINT, body)?.checked()
+}
+
 fn interval(window: &Window) -> String {
     format!(
         "{}/{}",
@@ -254,17 +277,7 @@ impl GenesysClient {
                 Some(&body),
             )
             .await?;
-        let hits = match raw.total_hits {
-            None => None,
-            Some(hits) if hits < 0 || hits as u64 > ABSURD_HITS => {
-                return Err(GenesysError::InvalidResponse {
-                    endpoint: QUERY_ENDPOINT.into(),
-                    reason: format!("absurd totalHits {hits}"),
-                });
-            }
-            Some(hits) => Some(hits as u64),
-        };
-        Ok((raw.conversations, hits))
+        raw.checked()
     }
 
     /// Streams the completed conversations whose start lies in `query.slice`. The stream is
@@ -529,11 +542,9 @@ impl Emitter {
     }
 }
 
-/// Parses one job result conversation (same shape as the query's).
-pub(crate) fn parse_conversation(
-    endpoint: &str,
-    value: Value,
-) -> Result<Conversation, GenesysError> {
+/// Parses one detail query or job result conversation (the client's own check of the fields
+/// later stages rely on). Public so that it can be fuzzed.
+pub fn parse_conversation(endpoint: &str, value: Value) -> Result<Conversation, GenesysError> {
     Conversation::from_value(endpoint, value)
 }
 

@@ -122,7 +122,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "h" => value * 3600.0,
         _ => return None,
     };
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    // Not from_secs_f64: it panics on values beyond Duration::MAX (found by fuzzing).
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 impl FromStr for FaultSpec {

@@ -201,25 +201,34 @@ impl DasClient {
                 message,
             });
         }
-        let wire: WirePage = serde_json::from_slice(&response.body).map_err(|err| {
-            RecordingSideError::Malformed {
-                endpoint: endpoint.to_string(),
-                reason: err.to_string(),
-            }
-        })?;
-        let mut page = ContactPage {
-            contacts: Vec::with_capacity(wire.contacts.len()),
-            invalid: Vec::new(),
-        };
-        for (position, raw) in wire.contacts.into_iter().enumerate() {
-            match serde_json::from_value::<Contact>(raw) {
-                Ok(contact) => page.contacts.push(contact),
-                Err(err) => page.invalid.push(InvalidContact {
-                    position,
-                    reason: err.to_string(),
-                }),
-            }
-        }
-        Ok((page, wire.next_cursor.filter(|c| !c.is_empty())))
+        parse_page(endpoint, &response.body)
     }
+}
+
+/// Parses a successful contacts response body: the page (each entry a contact or an invalid
+/// entry) and the next cursor (an empty cursor is none). `endpoint` only names the source in
+/// errors. Public so that it can be fuzzed.
+pub fn parse_page(
+    endpoint: &str,
+    body: &[u8],
+) -> Result<(ContactPage, Option<String>), RecordingSideError> {
+    let wire: WirePage =
+        serde_json::from_slice(body).map_err(|err| RecordingSideError::Malformed {
+            endpoint: endpoint.to_string(),
+            reason: err.to_string(),
+        })?;
+    let mut page = ContactPage {
+        contacts: Vec::with_capacity(wire.contacts.len()),
+        invalid: Vec::new(),
+    };
+    for (position, raw) in wire.contacts.into_iter().enumerate() {
+        match serde_json::from_value::<Contact>(raw) {
+            Ok(contact) => page.contacts.push(contact),
+            Err(err) => page.invalid.push(InvalidContact {
+                position,
+                reason: err.to_string(),
+            }),
+        }
+    }
+    Ok((page, wire.next_cursor.filter(|c| !c.is_empty())))
 }
