@@ -29,26 +29,34 @@ pub const NOBODY_USER: &str = "nobody";
 /// Directory holding kube-apiserver, kubectl and etcd, built (or found in the cache) once per process.
 pub fn tools_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Ok(dir) = std::env::var("DR_ENVTEST_BIN") {
-            return PathBuf::from(dir);
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/envtest/build.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed (its message is above)",
-            script.display()
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().last().unwrap_or_default().trim().to_string();
-        assert!(!last.is_empty(), "build.sh printed no tools directory");
-        PathBuf::from(last)
-    })
+    DIR.get_or_init(|| built_tools("DR_ENVTEST_BIN", "tests/envtest/build.sh"))
+}
+
+/// The directory a tests/envtest build script prints on its last line (it builds into, or finds
+/// in, the tool cache), or `$override_var` when set.
+pub fn built_tools(override_var: &str, script: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var(override_var) {
+        return PathBuf::from(dir);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed (its message is above)",
+        script.display()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().trim().to_string();
+    assert!(
+        !last.is_empty(),
+        "{} printed no directory",
+        script.display()
+    );
+    PathBuf::from(last)
 }
 
 /// Path of `kubectl` from the same build as the apiserver.

@@ -2,7 +2,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Output},
     sync::OnceLock,
 };
 
@@ -10,24 +10,7 @@ use std::{
 pub fn helm_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        if let Ok(dir) = std::env::var("DR_HELM_BIN") {
-            return PathBuf::from(dir).join("helm");
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/envtest/build-helm.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed (its message is above)",
-            script.display()
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().last().unwrap_or_default().trim().to_string();
-        assert!(!last.is_empty(), "build-helm.sh printed no directory");
-        PathBuf::from(last).join("helm")
+        super::control_plane::built_tools("DR_HELM_BIN", "tests/envtest/build-helm.sh").join("helm")
     })
 }
 
