@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: test lint demo control-plane helm chart-crds bench
+.PHONY: test lint demo control-plane helm chart-crds bench reliability
 
 ## Build (or reuse) the test control plane and helm, then run every test.
 test: control-plane helm
@@ -33,3 +33,9 @@ demo:
 ## Benchmarks; figures go to docs/benchmarks.md.
 bench:
 	$(CARGO) bench --locked
+
+## The fault matrix on a real control plane; rewrites docs/reliability.md from its rows.
+reliability: control-plane
+	rm -rf target/reliability
+	DR_RELIABILITY_OUT=$(CURDIR)/target/reliability $(CARGO) test --locked --test fault_matrix -- --test-threads 3
+	python3 scripts/reliability_table.py target/reliability docs/reliability.md

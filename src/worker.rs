@@ -52,6 +52,47 @@ pub const REPORT_KEY: &str = "outcomes.jsonl.gz";
 const REPORT_PART_BYTES: usize = 900 * 1024;
 /// Least time between two status writes of one shard.
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the worker keeps retrying an apiserver call that failed transiently (apiserver
+/// restarting, overloaded) before giving up. Finished work must not be redone because the
+/// apiserver was away for a minute when the shard wanted to write its result.
+const APISERVER_PATIENCE: Duration = Duration::from_secs(180);
+
+/// Whether a Kubernetes API error may go away by itself: no connection, a 429 or a 5xx.
+fn transient_kube_error(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => status.code == 429 || status.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+impl WorkerError {
+    fn is_transient(&self) -> bool {
+        matches!(self, WorkerError::Kube(e) if transient_kube_error(e))
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, or [`APISERVER_PATIENCE`] has passed, backing
+/// off 0.5 s doubling to 10 s between transient failures.
+async fn patiently<T, E, F, Fut>(what: &str, transient: fn(&E) -> bool, mut call: F) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + APISERVER_PATIENCE;
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match call().await {
+            Err(e) if transient(&e) && tokio::time::Instant::now() + delay < deadline => {
+                warn!(error = %e, what, "the apiserver is unavailable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            result => return result,
+        }
+    }
+}
 
 /// Everything one shard's pipeline run needs.
 pub struct ShardInput {
@@ -212,11 +253,12 @@ impl ProgressReporter for ShardReporter {
                 skipped: 0,
             });
             match record.outcome {
-                Outcome::Recovered | Outcome::AlreadyPresent => {
+                Outcome::Recovered => {
                     c.to_recover += 1;
                     c.recovered += 1;
                 }
-                Outcome::Verified => {
+                // Final once DAS shows it, like Verified.
+                Outcome::Verified | Outcome::AlreadyPresent => {
                     c.to_recover += 1;
                     c.recovered += 1;
                     c.verified += 1;
@@ -289,6 +331,14 @@ impl StatusWriter {
         }
     }
 
+    /// [`Self::apply`], retried while the apiserver is unavailable.
+    async fn apply_patiently(&self, entry: &ShardStatus) -> Result<(), kube::Error> {
+        patiently("write the shard status", transient_kube_error, || {
+            self.apply(entry)
+        })
+        .await
+    }
+
     async fn apply(&self, entry: &ShardStatus) -> Result<(), kube::Error> {
         let body = serde_json::json!({
             "apiVersion": DigitalRecovery::api_version(&()),
@@ -326,7 +376,10 @@ async fn run_shard(
     runner: &dyn ShardRunner,
 ) -> Result<(), WorkerError> {
     let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), &args.namespace);
-    let dr = api.get(&args.name).await?;
+    let dr = patiently("read the recovery", transient_kube_error, || {
+        api.get(&args.name)
+    })
+    .await?;
     let parallelism = dr.spec.parallelism;
     let slice = slice_of(dr.spec.window, shard, parallelism)
         .ok_or(WorkerError::ShardOutOfRange { shard, parallelism })?;
@@ -348,12 +401,12 @@ async fn run_shard(
             let mut entry = writer.entry(ShardPhase::Failed, &Collected::default());
             entry.reason = Some("CredentialsMissing".into());
             entry.message = Some(e.to_string());
-            writer.apply(&entry).await?;
+            writer.apply_patiently(&entry).await?;
             return Err(e);
         }
     };
     writer
-        .apply(&writer.entry(ShardPhase::Running, &Collected::default()))
+        .apply_patiently(&writer.entry(ShardPhase::Running, &Collected::default()))
         .await?;
     info!(start = %slice.start, end = %slice.end, "shard started");
 
@@ -384,6 +437,7 @@ async fn run_shard(
                 };
                 if let Err(e) = writer.apply(&entry).await {
                     warn!(error = %e, "cannot write the shard status; will retry");
+                    reporter.lock().dirty = true;
                 }
             }
         })
@@ -421,10 +475,13 @@ async fn run_shard(
                     std::mem::take(&mut s.outcomes),
                 )
             };
-            let parts = write_report(&client, &dr, shard, &outcomes).await?;
+            let parts = patiently("write the report", WorkerError::is_transient, || {
+                write_report(&client, &dr, shard, &outcomes)
+            })
+            .await?;
             let mut entry = entry;
             entry.report_parts = Some(parts);
-            writer.apply(&entry).await?;
+            writer.apply_patiently(&entry).await?;
             info!(parts, outcomes = outcomes.len(), "shard finished");
             Ok(())
         }
@@ -446,7 +503,7 @@ async fn run_shard(
                 e.reason.clone()
             });
             entry.message = Some(e.message.clone());
-            writer.apply(&entry).await?;
+            writer.apply_patiently(&entry).await?;
             warn!(error = %e, retryable = e.retryable, "shard stopped");
             Err(WorkerError::Pipeline(e))
         }

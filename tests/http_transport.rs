@@ -71,6 +71,17 @@ async fn flaky(State(script): State<Arc<Script>>, headers: HeaderMap) -> impl In
     }
 }
 
+/// Answers 429 with `Retry-After: 0` to the first 12 calls, then 200.
+async fn storm(State(script): State<Arc<Script>>) -> impl IntoResponse {
+    let hit = script.hits.fetch_add(1, Ordering::SeqCst) + 1;
+    if hit <= 12 {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "0".parse().unwrap());
+        return (StatusCode::TOO_MANY_REQUESTS, h, "{}").into_response();
+    }
+    (StatusCode::OK, "{}").into_response()
+}
+
 async fn not_found(State(script): State<Arc<Script>>) -> impl IntoResponse {
     script.hits.fetch_add(1, Ordering::SeqCst);
     (StatusCode::NOT_FOUND, "{}")
@@ -81,6 +92,7 @@ async fn serve(script: Arc<Script>) -> String {
         .route("/oauth/token", post(token))
         .route("/flaky", get(flaky))
         .route("/missing", get(not_found))
+        .route("/storm", get(storm))
         .with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -139,6 +151,21 @@ async fn retries_through_401_429_and_503() {
         "two token requests and four API attempts"
     );
     assert_eq!(snapshot.throttled, 1);
+}
+
+#[tokio::test]
+async fn a_429_storm_with_retry_after_costs_time_not_attempts() {
+    let script = Arc::new(Script::default());
+    let base = serve(script.clone()).await;
+    let (mut transport, counters) = transport(&base, "secret");
+    transport.retry.max_attempts = 3;
+    let url = format!("{base}/storm");
+    let response = transport
+        .send("GET /storm", |http| http.get(&url))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "12 paced 429s outlast 3 attempts");
+    assert_eq!(counters.snapshot().throttled, 12);
 }
 
 #[tokio::test]

@@ -4,105 +4,31 @@
 
 mod support;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::{
-    ByteString,
-    api::core::v1::{Namespace, Secret},
-};
 use kube::{
     Api, Client,
     api::{DeleteParams, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
+use support::recovery::{self, recovery, wait_phase};
 use support::{ControlPlane, jobs::JobRunner, operator::Operator};
 
 use digital_recovery::api::{DigitalRecovery, Phase};
-use digital_recovery::sim::recording::{RecordingSimConfig, RecordingStore, factory_with_store};
-use digital_recovery::sim::{self, SimConfig, SimHandles};
+use digital_recovery::sim::SimHandles;
+use digital_recovery::sim::recording::RecordingStore;
 
 async fn setup(client: &Client, ns: &str) {
-    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
-    for name in ["genesys-oauth", "verint-api"] {
-        let mut s = Secret::default();
-        s.metadata.name = Some(name.into());
-        s.data = Some(
-            [("clientId", "sim-client"), ("clientSecret", "sim-secret")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-                .collect(),
-        );
-        Api::<Secret>::namespaced(client.clone(), ns)
-            .create(&PostParams::default(), &s)
-            .await
-            .expect("secret");
-    }
+    recovery::tenant_namespace(client, ns).await;
 }
 
 async fn simulators(conversations: usize, latency_ms: u64) -> (SimHandles, Arc<RecordingStore>) {
-    let mut config = SimConfig::new(conversations);
-    config.seed = 11;
-    config.missing_rate = 0.08;
-    config.partial_rate = 0.05;
-    config.rate_limit = None;
-    config.latency = Duration::from_millis(latency_ms);
-    let slot = Arc::new(OnceLock::new());
-    let recording = RecordingSimConfig {
-        ingest_lag: Duration::from_millis(300),
-        ..RecordingSimConfig::default()
-    };
-    let handles = sim::start(config, Some(factory_with_store(recording, slot.clone())))
-        .await
-        .expect("simulators");
-    let store = slot.get().expect("store").clone();
-    (handles, store)
-}
-
-fn recovery(name: &str, sims: &SimHandles, parallelism: u32) -> DigitalRecovery {
-    serde_json::from_value(json!({
-        "apiVersion": "recovery.cxops.io/v1alpha1",
-        "kind": "DigitalRecovery",
-        "metadata": {"name": name},
-        "spec": {
-            "tenant": sims.config.tenant,
-            "genesys": {"apiBaseUrl": sims.genesys_url, "credentialsSecret": "genesys-oauth"},
-            "recordingSide": {
-                "dasUrl": sims.das_url,
-                "captureUrl": sims.capture_url,
-                "credentialsSecret": "verint-api"
-            },
-            "window": {"start": sims.config.window.start.to_string(), "end": sims.config.window.end.to_string()},
-            "mediaTypes": ["chat", "email", "social"],
-            "parallelism": parallelism
-        }
-    }))
-    .expect("recovery")
-}
-
-async fn wait_phase(
-    api: &Api<DigitalRecovery>,
-    name: &str,
-    secs: u64,
-    done: impl Fn(Phase) -> bool,
-) -> DigitalRecovery {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(dr) = api.get(name).await
-            && dr.status.as_ref().and_then(|s| s.phase).is_some_and(&done)
-        {
-            return dr;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: phase not reached in {secs} s"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    recovery::start_simulators(
+        recovery::sim_config(conversations, latency_ms),
+        recovery::recording_config(),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -279,10 +279,7 @@ impl GenesysClient {
                 config.client_secret.clone(),
                 counters.clone(),
             )
-            .with_retry(RetryPolicy {
-                max_attempts: config.retry.max_attempts.min(5),
-                ..config.retry.clone()
-            }),
+            .with_retry(config.retry.clone()),
         );
         let transport = ApiTransport {
             http,

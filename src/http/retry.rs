@@ -23,7 +23,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 8,
+            // With the 30 s cap, max_elapsed is what ends retrying: about 2.5 minutes of
+            // attempts, so an upstream outage of a minute or two costs time, not the run.
+            max_attempts: 12,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
             max_elapsed: Duration::from_secs(300),

@@ -105,10 +105,7 @@ impl TokenSource {
             client_id: client_id.into(),
             client_secret,
             counters,
-            retry: RetryPolicy {
-                max_attempts: 5,
-                ..RetryPolicy::default()
-            },
+            retry: RetryPolicy::default(),
             cache: Mutex::new(None),
             generation: std::sync::atomic::AtomicU64::new(0),
         }
@@ -216,6 +213,10 @@ impl TokenSource {
             }
             if is_retryable_status(status) && may_retry {
                 tokio::time::sleep(self.retry.delay(attempt, retry_after)).await;
+                // A 429 with a stated wait costs time (max_elapsed), not an attempt.
+                if status == 429 && retry_after.is_some() {
+                    attempt -= 1;
+                }
                 continue;
             }
             return Err(self.rejection(status, &body));

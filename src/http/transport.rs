@@ -77,7 +77,8 @@ impl ApiTransport {
     /// - waits for the rate budget before every attempt;
     /// - on 401 drops the token and retries once with a fresh one;
     /// - on 408/429/5xx and connection/timeout/body errors retries with backoff, honouring
-    ///   Retry-After (which also pauses every other request of this token);
+    ///   Retry-After (which also pauses every other request of this token); a 429 that states its
+    ///   wait does not use up an attempt, only time (`max_elapsed`);
     /// - any other status is returned as is for the caller to interpret.
     pub async fn send(
         &self,
@@ -174,6 +175,11 @@ impl ApiTransport {
                     "retryable status; retrying"
                 );
                 tokio::time::sleep(wait).await;
+                // Throttling with a stated wait is the server pacing us, not a failure: it costs
+                // time (bounded by max_elapsed), not one of the attempts.
+                if status == 429 && retry_after.is_some() {
+                    attempt -= 1;
+                }
                 continue;
             }
             return Ok(response);

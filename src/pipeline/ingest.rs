@@ -76,25 +76,29 @@ pub async fn recover_one(
                 return final_record(Outcome::Failed, reason, Some(detail));
             }
         };
+    let sent = |already_present: bool| {
+        ItemResult::Ingested(Ingested {
+            id: item.id,
+            media_type: interaction.media_type,
+            sessions: interaction
+                .sessions
+                .iter()
+                .map(|s| s.session_id.clone())
+                .collect(),
+            already_present,
+        })
+    };
     match clients.recording_side.capture.put(&interaction).await {
         Ok(receipt) => match receipt.outcome {
             CaptureOutcome::Ingested => {
                 if !left_out.is_empty() {
                     tracing::info!(conversation = %item.id, left_out = ?left_out, "ingested without some recordings");
                 }
-                ItemResult::Ingested(Ingested {
-                    id: item.id,
-                    media_type: interaction.media_type,
-                    sessions: interaction
-                        .sessions
-                        .iter()
-                        .map(|s| s.session_id.clone())
-                        .collect(),
-                })
+                sent(false)
             }
-            CaptureOutcome::AlreadyPresent => {
-                final_record(Outcome::AlreadyPresent, "identicalContentHeld", None)
-            }
+            // Identical content is held: ours from an earlier try whose answer was lost, or an
+            // earlier attempt's. Either way it must show up in DAS like a fresh ingestion.
+            CaptureOutcome::AlreadyPresent => sent(true),
             CaptureOutcome::Conflict { message } => {
                 final_record(Outcome::Conflict, "differentContentHeld", Some(message))
             }

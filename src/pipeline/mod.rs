@@ -442,6 +442,8 @@ pub struct Ingested {
     pub media_type: crate::api::MediaType,
     /// Session ids sent.
     pub sessions: Vec<String>,
+    /// Capture answered 200: identical content was already held.
+    pub already_present: bool,
 }
 
 /// Fetches and ingests the queued conversations, several at once; retries the deferred ones
@@ -474,7 +476,9 @@ async fn recovery_pool(
                         p.progress.recovered += 1;
                         p.progress.pending = p.progress.pending.saturating_sub(1);
                     });
-                    tracker.count_recovered();
+                    if !done.already_present {
+                        tracker.count_recovered();
+                    }
                     lock(ingested).push(done);
                 }
                 ItemResult::RetryLater { reason, detail } if !last_round => {
@@ -584,7 +588,7 @@ impl Tracker {
     /// Final outcome of an ingested conversation after verification (it is no longer pending).
     pub(crate) fn verified(&self, record: OutcomeRecord) {
         self.update(|p| match record.outcome {
-            Outcome::Verified => p.progress.verified += 1,
+            Outcome::Verified | Outcome::AlreadyPresent => p.progress.verified += 1,
             _ => p.progress.failed += 1,
         });
         self.record(record);

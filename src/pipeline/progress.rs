@@ -33,7 +33,8 @@ pub enum Outcome {
     Recovered,
     /// Ingested and seen in DAS.
     Verified,
-    /// Capture already held identical content (200).
+    /// Capture already held identical content (200; e.g. a resend after a lost answer), and DAS
+    /// shows it.
     AlreadyPresent,
     /// Capture holds different content for this conversation (409); left untouched.
     Conflict,

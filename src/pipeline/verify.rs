@@ -38,11 +38,16 @@ pub(crate) async fn verify(
                     if !arrived(item, &held) {
                         return true;
                     }
+                    let (outcome, reason) = if item.already_present {
+                        (Outcome::AlreadyPresent, Some("identicalContentHeld".into()))
+                    } else {
+                        (Outcome::Verified, None)
+                    };
                     tracker.verified(OutcomeRecord {
                         conversation_id: Some(item.id),
                         media_type: Some(item.media_type),
-                        outcome: Outcome::Verified,
-                        reason: None,
+                        outcome,
+                        reason,
                         detail: None,
                     });
                     false
@@ -86,6 +91,7 @@ mod tests {
             id,
             media_type: MediaType::Email,
             sessions: vec!["a".into(), "b".into()],
+            already_present: false,
         };
         let mut held = HashMap::new();
         assert!(!arrived(&item, &held));

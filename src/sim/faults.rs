@@ -12,7 +12,9 @@
 //!   `transcode-time` (default 2s), `hang` (default 60s).
 //!
 //! Tests can also force the next N requests to fail a given way ([`Faults::force`]), which makes
-//! every fault kind testable deterministically.
+//! every fault kind testable deterministically, and start a burst ([`Faults::burst`]): every request
+//! to one simulator (or to all) fails a given way for a while, e.g. a DAS outage of a minute or a
+//! 429 storm on Genesys.
 
 use std::collections::VecDeque;
 use std::str::FromStr;
@@ -68,6 +70,25 @@ impl FaultKind {
             _ => return None,
         })
     }
+}
+
+/// Which simulator a request reached (bursts can target one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// The Genesys Cloud simulator.
+    Genesys,
+    /// The DAS simulator.
+    Das,
+    /// The Interaction Capture simulator.
+    Capture,
+}
+
+/// Every request to `service` (all services when `None`) fails as `kind` until `until`.
+#[derive(Clone, Copy, Debug)]
+struct Burst {
+    service: Option<Service>,
+    kind: FaultKind,
+    until: std::time::Instant,
 }
 
 /// A bad `--faults` spec, naming the part at fault.
@@ -189,6 +210,7 @@ pub struct Faults {
     rng: Mutex<ChaCha8Rng>,
     forced: Mutex<VecDeque<FaultKind>>,
     forced_transcodes: Mutex<u32>,
+    bursts: Mutex<Vec<Burst>>,
     injected: std::sync::atomic::AtomicU64,
 }
 
@@ -200,6 +222,7 @@ impl Faults {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0xFA17)),
             forced: Mutex::new(VecDeque::new()),
             forced_transcodes: Mutex::new(0),
+            bursts: Mutex::new(Vec::new()),
             injected: Default::default(),
         }
     }
@@ -228,20 +251,53 @@ impl Faults {
         }
     }
 
-    /// Forgets forced faults not yet used.
+    /// Makes every request to `service` (to every simulator when `None`) fail as `kind` for
+    /// `duration` from now: an outage (`Status(503)`), a 429 storm, a hanging backend.
+    pub fn burst(&self, service: Option<Service>, kind: FaultKind, duration: Duration) {
+        lock(&self.bursts).push(Burst {
+            service,
+            kind,
+            until: std::time::Instant::now() + duration,
+        });
+    }
+
+    /// Forgets forced faults not yet used and ends every burst.
     pub fn clear_forced(&self) {
         lock(&self.forced).clear();
         *lock(&self.forced_transcodes) = 0;
+        lock(&self.bursts).clear();
     }
 
     /// The fault for the next request, if any: a forced one first, else a roll.
     pub fn next_request_fault(&self) -> Option<FaultKind> {
-        let fault = lock(&self.forced).pop_front().or_else(|| self.roll());
+        self.fault_for(None)
+    }
+
+    /// The fault for the next request to `service` (`None`: not known): a burst in force first,
+    /// then a forced one, else a roll.
+    pub fn fault_for(&self, service: Option<Service>) -> Option<FaultKind> {
+        let fault = self
+            .burst_in_force(service)
+            .or_else(|| lock(&self.forced).pop_front())
+            .or_else(|| self.roll());
         if fault.is_some() {
             self.injected
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         fault
+    }
+
+    fn burst_in_force(&self, service: Option<Service>) -> Option<FaultKind> {
+        let mut bursts = lock(&self.bursts);
+        if bursts.is_empty() {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        bursts.retain(|b| b.until > now);
+        bursts
+            .iter()
+            .find(|b| b.service.is_none() || b.service == service)
+            .map(|b| b.kind)
     }
 
     fn roll(&self) -> Option<FaultKind> {
@@ -266,14 +322,22 @@ impl Faults {
 
     /// Whether a recordings request should find its recordings transcoding.
     pub fn roll_transcode(&self) -> bool {
-        {
+        let forced = {
             let mut forced = lock(&self.forced_transcodes);
-            if *forced > 0 {
+            let hit = *forced > 0;
+            if hit {
                 *forced -= 1;
-                return true;
             }
+            hit
+        };
+        let hit = forced
+            || self.spec.transcode_rate > 0.0
+                && lock(&self.rng).random_bool(self.spec.transcode_rate);
+        if hit {
+            self.injected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        self.spec.transcode_rate > 0.0 && lock(&self.rng).random_bool(self.spec.transcode_rate)
+        hit
     }
 
     /// How long a transcoding recording stays unavailable.
@@ -303,6 +367,8 @@ pub struct FaultLayer {
     pub faults: Arc<Faults>,
     /// The simulator's error renderer.
     pub render: ErrorRenderer,
+    /// Which simulator this is (bursts may target it).
+    pub service: Service,
 }
 
 /// Marker put into request extensions when the token of this request must be treated as revoked;
@@ -317,7 +383,7 @@ pub async fn fault_middleware(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(fault) = layer.faults.next_request_fault() else {
+    let Some(fault) = layer.faults.fault_for(Some(layer.service)) else {
         return next.run(request).await;
     };
     let render = layer.render;
@@ -483,5 +549,32 @@ mod tests {
         assert_eq!(faults.next_request_fault(), None);
         assert!(faults.roll_transcode());
         assert!(!faults.roll_transcode());
+    }
+
+    #[test]
+    fn a_burst_hits_only_its_service_and_ends() {
+        let faults = Faults::none();
+        faults.burst(
+            Some(Service::Das),
+            FaultKind::Status(503),
+            Duration::from_millis(200),
+        );
+        assert_eq!(
+            faults.fault_for(Some(Service::Das)),
+            Some(FaultKind::Status(503))
+        );
+        assert_eq!(faults.fault_for(Some(Service::Capture)), None);
+        assert_eq!(faults.fault_for(Some(Service::Genesys)), None);
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(faults.fault_for(Some(Service::Das)), None);
+
+        faults.burst(None, FaultKind::TooManyRequests, Duration::from_secs(60));
+        assert_eq!(
+            faults.fault_for(Some(Service::Genesys)),
+            Some(FaultKind::TooManyRequests)
+        );
+        assert_eq!(faults.injected(), 2);
+        faults.clear_forced();
+        assert_eq!(faults.fault_for(Some(Service::Genesys)), None);
     }
 }

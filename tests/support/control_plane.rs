@@ -73,6 +73,9 @@ pub struct ControlPlane {
     /// `https://127.0.0.1:PORT`
     pub url: String,
     kubeconfig: PathBuf,
+    /// How the apiserver was started, to start it again after a crash.
+    apiserver_command: Vec<String>,
+    restarts: u32,
 }
 
 impl ControlPlane {
@@ -137,25 +140,29 @@ impl ControlPlane {
             .map_err(|e| e.to_string())?;
 
         let url = format!("https://127.0.0.1:{secure_port}");
+        let apiserver_command: Vec<String> = [
+            &format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            &format!("--secure-port={secure_port}"),
+            &format!("--cert-dir={}", root.join("certs").display()),
+            &format!("--token-auth-file={}", root.join("tokens.csv").display()),
+            "--authorization-mode=RBAC",
+            &format!("--service-account-key-file={}", sa_key.display()),
+            &format!("--service-account-signing-key-file={}", sa_key.display()),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--disable-admission-plugins=ServiceAccount",
+            "--enable-priority-and-fairness=false",
+            // The loopback address cannot back the kubernetes Service endpoints.
+            "--endpoint-reconciler-type=none",
+            "--v=0",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
         let mut apiserver = spawn_logged(
-            Command::new(tools.join("kube-apiserver")).args([
-                &format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                &format!("--secure-port={secure_port}"),
-                &format!("--cert-dir={}", root.join("certs").display()),
-                &format!("--token-auth-file={}", root.join("tokens.csv").display()),
-                "--authorization-mode=RBAC",
-                &format!("--service-account-key-file={}", sa_key.display()),
-                &format!("--service-account-signing-key-file={}", sa_key.display()),
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--disable-admission-plugins=ServiceAccount",
-                "--enable-priority-and-fairness=false",
-                // The loopback address cannot back the kubernetes Service endpoints.
-                "--endpoint-reconciler-type=none",
-                "--v=0",
-            ]),
+            Command::new(tools.join("kube-apiserver")).args(&apiserver_command),
             &root.join("apiserver.log"),
         )?;
         wait_for(
@@ -171,6 +178,8 @@ impl ControlPlane {
             apiserver,
             etcd,
             dir,
+            apiserver_command,
+            restarts: 0,
         };
         cp.write_kubeconfig(ADMIN_TOKEN, &cp.kubeconfig.clone())?;
         Ok(cp)
@@ -217,6 +226,49 @@ impl ControlPlane {
         let mut cmd = Command::new(kubectl_path());
         cmd.arg("--kubeconfig").arg(&self.kubeconfig);
         cmd
+    }
+
+    /// Kills the apiserver (SIGKILL, like a crashed or rebooted control-plane node), leaves it down
+    /// for `down`, then starts it again on the same port, certificate and etcd, and waits until it
+    /// is ready. Clients see connection errors in between and must carry on.
+    pub async fn restart_apiserver(&mut self, down: Duration) {
+        let _ = self.apiserver.0.kill();
+        let _ = self.apiserver.0.wait();
+        tokio::time::sleep(down).await;
+        self.restarts += 1;
+        let log = self
+            .dir
+            .path()
+            .join(format!("apiserver-{}.log", self.restarts));
+        let mut last_error = String::new();
+        // The port was free when the apiserver died; another process may grab it meanwhile.
+        for _ in 0..3 {
+            let started = spawn_logged(
+                Command::new(tools_dir().join("kube-apiserver")).args(&self.apiserver_command),
+                &log,
+            );
+            match started {
+                Ok(mut process) => {
+                    match wait_for(
+                        &format!("{}/readyz", self.url),
+                        Some(ADMIN_TOKEN),
+                        &mut process,
+                        &log,
+                    )
+                    .await
+                    {
+                        Ok(()) => {
+                            self.apiserver = process;
+                            return;
+                        }
+                        Err(e) => last_error = e,
+                    }
+                }
+                Err(e) => last_error = e,
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        panic!("the apiserver did not come back: {last_error}");
     }
 
     /// The apiserver's log so far (for assertion messages).

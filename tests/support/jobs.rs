@@ -28,7 +28,10 @@ use k8s_openapi::{
 use kube::{
     Api, Client, ResourceExt,
     api::{Patch, PatchParams, PostParams},
-    runtime::watcher::{self, Event},
+    runtime::{
+        WatchStreamExt,
+        watcher::{self, Event},
+    },
 };
 
 use super::ControlPlane;
@@ -71,8 +74,19 @@ impl JobRunner {
             tokio::spawn(async move {
                 let jobs: Api<Job> = Api::all(admin.clone());
                 let mut seen: HashSet<String> = HashSet::new();
-                let mut events = watcher::watcher(jobs, watcher::Config::default()).boxed();
-                while let Ok(Some(event)) = events.try_next().await {
+                // Like the real job controller, carry on through apiserver restarts.
+                let mut events = watcher::watcher(jobs, watcher::Config::default())
+                    .default_backoff()
+                    .boxed();
+                loop {
+                    let event = match events.try_next().await {
+                        Ok(Some(event)) => event,
+                        Ok(None) => break,
+                        Err(e) => {
+                            eprintln!("job stand-in: watch error (retrying): {e}");
+                            continue;
+                        }
+                    };
                     match event {
                         Event::Apply(job) | Event::InitApply(job) => {
                             let uid = job.uid().unwrap_or_default();
@@ -293,7 +307,7 @@ async fn run_job(
             let mut attempt = 0;
             loop {
                 // A deleted Job runs no more pods.
-                if jobs.get_opt(&name).await.ok().flatten().is_none() {
+                if !job_exists(&jobs, &name).await {
                     return;
                 }
                 let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_digital-recovery"));
@@ -347,6 +361,9 @@ async fn run_job(
                 if code == Some(0) || exhausted {
                     return;
                 }
+                // The job controller's pod failure backoff (10 s doubling in a cluster; shorter
+                // here), so a retry does not hit the same fault at once.
+                tokio::time::sleep(Duration::from_secs(1 << attempt.min(4))).await;
                 attempt += 1;
             }
         }));
@@ -354,10 +371,22 @@ async fn run_job(
     for h in handles {
         let _ = h.await;
     }
-    if jobs.get_opt(&name).await.ok().flatten().is_some() {
+    if job_exists(&jobs, &name).await {
         let failed = !state.lock().unwrap().1.is_empty();
         write_status(&jobs, &name, &state, &start, completions, Some(!failed)).await;
     }
+}
+
+/// Whether the Job still exists; an unreachable apiserver is waited for (up to 3 minutes), not
+/// taken for a deletion.
+async fn job_exists(jobs: &Api<Job>, name: &str) -> bool {
+    for _ in 0..180 {
+        match jobs.get_opt(name).await {
+            Ok(found) => return found.is_some(),
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    false
 }
 
 fn ranges(set: &BTreeSet<u32>) -> Option<String> {
@@ -420,10 +449,20 @@ async fn write_status(
         uncounted_terminated_pods: Some(Default::default()),
     };
     let patch = serde_json::json!({"status": status});
-    if let Err(e) = jobs
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        eprintln!("job stand-in: cannot write status of {name}: {e}");
+    // Retried while the apiserver is away (a restart), as the job controller would.
+    for attempt in 0..180 {
+        match jobs
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => return,
+            Err(kube::Error::Api(e)) if e.code == 404 => return,
+            Err(e) => {
+                if attempt == 0 {
+                    eprintln!("job stand-in: cannot write status of {name} (retrying): {e}");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
 }

@@ -7,5 +7,6 @@ pub mod crds;
 pub mod helm;
 pub mod jobs;
 pub mod operator;
+pub mod recovery;
 
 pub use control_plane::ControlPlane;

@@ -35,7 +35,7 @@ use uuid::Uuid;
 use self::filters::Filters;
 pub use self::render::iso_ms;
 use super::dataset::{Dataset, FileState, SimConversation};
-use super::faults::{FaultLayer, Faults, RevokeToken, fault_middleware};
+use super::faults::{FaultLayer, Faults, RevokeToken, Service, fault_middleware};
 
 /// Largest result offset the detail query pages to.
 pub const PAGING_CAP: usize = 100_000;
@@ -273,6 +273,7 @@ impl GenesysSim {
                 FaultLayer {
                     faults: state.faults.clone(),
                     render: genesys_error,
+                    service: Service::Genesys,
                 },
                 fault_middleware,
             ));

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{RecordingStore, StoredContact, auth, error_response, render_error};
 use crate::api::MediaType;
-use crate::sim::faults::{FaultLayer, fault_middleware};
+use crate::sim::faults::{FaultLayer, Service, fault_middleware};
 use crate::verint::capture::{IDEMPOTENCY_KEY, content_identity};
 
 /// The Capture simulator's routes over `store` (`/sim/report` included, without auth or faults).
@@ -26,6 +26,7 @@ pub fn capture_router(store: Arc<RecordingStore>) -> Router {
     let faults = FaultLayer {
         faults: store.faults().clone(),
         render: render_error,
+        service: Service::Capture,
     };
     let api = Router::new()
         .route(

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{RecordingStore, auth, error_response, render_error};
 use crate::api::MediaType;
-use crate::sim::faults::{FaultLayer, fault_middleware};
+use crate::sim::faults::{FaultLayer, Service, fault_middleware};
 use crate::verint::das::{Contact, GENESYS_SOURCE, MAX_PAGE_SIZE};
 
 /// The DAS simulator's routes over `store`.
@@ -25,6 +25,7 @@ pub fn das_router(store: Arc<RecordingStore>) -> Router {
     let faults = FaultLayer {
         faults: store.faults().clone(),
         render: render_error,
+        service: Service::Das,
     };
     let api = Router::new()
         .route("/api/v1/tenants/{tenant}/contacts", get(contacts))

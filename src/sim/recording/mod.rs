@@ -284,6 +284,16 @@ impl RecordingStore {
             .map(|c| c.held_sessions().to_vec())
     }
 
+    /// The conversations withheld at seed time, each with the number of its lacking sessions that
+    /// have a downloadable recording (0: nothing can be recovered, e.g. archived or deleted).
+    pub fn expected(&self) -> Vec<(Uuid, usize)> {
+        self.lock()
+            .expected
+            .iter()
+            .map(|(id, recoverable)| (*id, recoverable.len()))
+            .collect()
+    }
+
     /// The ground truth report of design.md section 9.
     pub fn report(&self) -> SimReport {
         let inner = self.lock();
