@@ -54,18 +54,29 @@ For every row, against the simulators' ground truth and the recovery's report Co
   conflicting;
 - the report's recovered conversations (verified, recovered or already present) are all
   conversations that were missing; status `recovered` equals the report's count;
-- without a worker retry: recovered = verified = the simulators' 201 count = every withheld
-  conversation with a downloadable recording, and `toRecover` = every withheld conversation.
+- recovered = verified = the simulators' 201 count = every withheld conversation with a downloadable
+  recording, and `toRecover` = every withheld conversation, **also after worker retries**: a retried
+  shard reads the journal its earlier attempts wrote before each send to Capture
+  (`<recovery>-journal-<shard>`), so what they recovered still counts (report reason
+  `recoveredByEarlierAttempt`).
 
-## Known gap
+## How the faults are survived
 
-After a worker is retried (a killed pod, an exhausted retry budget), the shard's status and report
-describe the **last attempt**: conversations an earlier attempt ingested are found held by then, so
-they count as matched (or `alreadyPresent` when DAS does not show them yet) rather than recovered.
-Nothing is lost or ingested twice (the ground-truth columns), and `recovered` never exceeds what
-Capture ingested, but `missing+partial` and `recovered` undercount what the whole recovery did. A
-fix is a write-ahead journal of the conversations a shard is about to ingest (a ConfigMap the next
-attempt reads), so a retry can count them as recovered by an earlier attempt.
+- Per-request faults (429, 5xx, timeouts, truncation, revoked tokens) are retried by the HTTP
+  transport with jittered backoff; a 429 that states its wait costs time, not an attempt, and every
+  retry is bounded by 12 attempts and 5 minutes. A resend after a lost answer gets Capture's 200
+  (identical content held, column `resent`), never a second interaction.
+- Transcoding recordings and Capture back-pressure defer the conversation to a later round of the
+  same attempt (5 minutes at most), then fail it with a reason.
+- A DAS outage of a minute is outlasted by the retries inside one attempt (inventory, token and
+  verification alike).
+- A killed worker is retried by its Job (`backoffLimitPerIndex: 3`); the pipeline is idempotent
+  (match again, Capture answers 200 for what is already held) and the journal keeps the count.
+- A killed controller is replaced; the new leader folds the shards' status from the Jobs and the
+  recovery's `status.shards`, which the workers own.
+- While the apiserver is down, workers keep working and retry their status, report and journal
+  writes for up to 3 minutes; the controller loses its Lease, exits and is restarted (as its
+  Deployment would), then picks up where the status says.
 """
 
 

@@ -39,10 +39,14 @@ use crate::{
         ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR, RECOVERY_LABEL, SHARD_LABEL, label_value,
     },
     pipeline::{
+        journal::{Journal, NoJournal},
         progress::{Outcome, OutcomeRecord, ProgressReporter, ShardProgress},
         shard::slice_of,
     },
 };
+
+mod journal;
+pub use journal::{ConfigMapJournal, JOURNAL_KEY, JOURNAL_LABEL, journal_name};
 
 /// Label of a report ConfigMap's part number.
 pub const PART_LABEL: &str = "recovery.cxops.io/part";
@@ -103,6 +107,8 @@ pub struct ShardInput {
     pub shard: u32,
     pub genesys: ClientCredentials,
     pub recording_side: ClientCredentials,
+    /// What earlier attempts of this shard set out to recover; notes what this one does.
+    pub journal: Arc<dyn Journal>,
 }
 
 /// Why a shard's pipeline run stopped.
@@ -453,7 +459,24 @@ async fn run_shard(
         }
     });
 
+    // Accounting across attempts only: without a journal the shard still runs correctly.
+    let journal: Arc<dyn Journal> = match ConfigMapJournal::open(&client, &dr, shard).await {
+        Ok(journal) => {
+            if !journal.earlier().is_empty() {
+                info!(
+                    conversations = journal.earlier().len(),
+                    "an earlier attempt of this shard journaled conversations"
+                );
+            }
+            Arc::new(journal)
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot open the journal; a retry of this shard would undercount");
+            Arc::new(NoJournal::default())
+        }
+    };
     let input = ShardInput {
+        journal,
         spec: dr.spec.clone(),
         namespace: args.namespace.clone(),
         name: args.name.clone(),
@@ -670,7 +693,11 @@ impl ShardRunner for PipelineRunner {
                 recording_side: input.recording_side,
             },
         };
-        match pipeline::run_shard(run, reporter, cancel).await {
+        let options = pipeline::PipelineOptions {
+            journal: input.journal,
+            ..Default::default()
+        };
+        match pipeline::run_shard_with(run, options, reporter, cancel).await {
             Ok(summary) => Ok(summary.progress),
             Err(err) => {
                 let reason = match &err {

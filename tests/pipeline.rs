@@ -6,6 +6,7 @@ use std::time::Duration;
 use digital_recovery::cli::demo::{client_credentials, demo_options, demo_recovery};
 use digital_recovery::cli::recover::run_recovery;
 use digital_recovery::cli::summary::RunSummary;
+use digital_recovery::pipeline::journal::MemoryJournal;
 use digital_recovery::pipeline::{Credentials, PipelineOptions};
 use digital_recovery::sim::recording::{RecordingSimConfig, RecordingStore, factory_with_store};
 use digital_recovery::sim::{self, SimConfig, SimHandles};
@@ -46,14 +47,85 @@ fn options() -> PipelineOptions {
 }
 
 async fn recover(s: &Sims, parallelism: u32, dry_run: bool) -> RunSummary {
+    recover_with(s, parallelism, dry_run, options()).await
+}
+
+async fn recover_with(
+    s: &Sims,
+    parallelism: u32,
+    dry_run: bool,
+    options: PipelineOptions,
+) -> RunSummary {
     let recovery = demo_recovery(&s.handles, parallelism, dry_run).expect("recovery");
     let creds = Credentials {
         genesys: client_credentials(&s.handles),
         recording_side: client_credentials(&s.handles),
     };
-    run_recovery(&recovery, creds, options())
+    run_recovery(&recovery, creds, options)
         .await
         .expect("recovery runs")
+}
+
+/// A retried shard (its first attempt killed after ingesting) reads the journal the first attempt
+/// wrote: what DAS now holds because of that attempt still counts as missing/partial and as
+/// recovered, so the status describes the whole recovery, not only the last attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_counts_what_an_earlier_attempt_recovered() {
+    let s = sims(1500, "", quick()).await;
+    let journal = Arc::new(MemoryJournal::default());
+    let first = recover_with(
+        &s,
+        1,
+        false,
+        PipelineOptions {
+            journal: journal.clone(),
+            ..options()
+        },
+    )
+    .await;
+    let truth = s.store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?}");
+    let recorded: std::collections::HashMap<_, _> = journal
+        .recorded
+        .lock()
+        .expect("journal")
+        .iter()
+        .copied()
+        .collect();
+    // Everything sent to Capture was journaled first (plus the archived ones, which were tried).
+    assert_eq!(
+        recorded.len() as u64,
+        first.match_counts.missing + first.match_counts.partial
+    );
+    assert_eq!(
+        recorded.values().filter(|partial| **partial).count() as u64,
+        first.match_counts.partial
+    );
+
+    let retry = recover_with(
+        &s,
+        1,
+        false,
+        PipelineOptions {
+            journal: Arc::new(MemoryJournal::with_earlier(recorded)),
+            ..options()
+        },
+    )
+    .await;
+    assert_eq!(
+        s.store.report().ingested,
+        truth.ingested,
+        "nothing sent again"
+    );
+    assert_eq!(retry.match_counts.missing, first.match_counts.missing);
+    assert_eq!(retry.match_counts.partial, first.match_counts.partial);
+    assert_eq!(retry.match_counts.matched, first.match_counts.matched);
+    assert_eq!(retry.match_counts.genesys, first.match_counts.genesys);
+    assert_eq!(
+        retry.outcomes.verified, first.outcomes.verified,
+        "{retry:?}"
+    );
+    assert_eq!(retry.outcomes.failed, first.outcomes.failed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,17 @@ pub fn is_final(phase: Option<Phase>) -> bool {
     )
 }
 
+/// Whether a Job has finished (Complete or Failed).
+pub fn job_finished(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        })
+}
+
 /// What the controller saw for one recovery.
 pub struct Observed<'a> {
     pub dr: &'a DigitalRecovery,
@@ -116,8 +127,11 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         )
     } else if let Some(why) = &o.invalid {
         (Phase::Failed, format!("invalid spec: {why}"), "InvalidSpec")
-    } else if let Some(c) = job_condition("Complete") {
-        let _ = c;
+    } else if job_condition("Complete").is_some() && finished == parallelism as usize {
+        // Every worker writes its final entry before exiting 0, so a complete Job whose shards
+        // do not all look final means this view of the recovery is stale (e.g. its watch was
+        // cut by an apiserver restart): wait for the fresh one (below: Running) rather than
+        // freeze stale totals into a final phase.
         let partial = progress.failed > 0 || progress.pending > 0 || !failures.is_empty();
         if partial {
             (
@@ -284,4 +298,70 @@ fn final_message(old: &DigitalRecoveryStatus, phase: Phase) -> String {
 /// A short label for a recovery in logs and events.
 pub fn describe(dr: &DigitalRecovery) -> String {
     format!("{}/{}", dr.namespace().unwrap_or_default(), dr.name_any())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn recovery(shard_phases: &[&str]) -> DigitalRecovery {
+        let shards: Vec<_> = shard_phases
+            .iter()
+            .enumerate()
+            .map(|(i, phase)| {
+                json!({"index": i, "phase": phase,
+                       "progress": {"toRecover": 5, "recovered": 5, "verified": 5, "failed": 0, "pending": 0}})
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "apiVersion": "recovery.cxops.io/v1alpha1",
+            "kind": "DigitalRecovery",
+            "metadata": {"name": "r", "namespace": "ns", "generation": 1},
+            "spec": {
+                "tenant": "demo",
+                "genesys": {"apiBaseUrl": "https://api.mypurecloud.com", "credentialsSecret": "g"},
+                "recordingSide": {"dasUrl": "https://das", "captureUrl": "https://capture", "credentialsSecret": "v"},
+                "window": {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
+                "mediaTypes": ["chat"],
+                "parallelism": 2
+            },
+            "status": {"phase": "Running", "shards": shards}
+        }))
+        .expect("recovery")
+    }
+
+    fn complete_job() -> Job {
+        serde_json::from_value(json!({
+            "metadata": {"name": "r"},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}
+        }))
+        .expect("job")
+    }
+
+    fn phase_of(dr: &DigitalRecovery, job: &Job) -> Option<Phase> {
+        fold(&Observed {
+            dr,
+            job: Some(job),
+            invalid: None,
+            now: Timestamp::UNIX_EPOCH,
+        })
+        .phase
+    }
+
+    #[test]
+    fn a_complete_job_with_stale_shards_is_not_final_yet() {
+        let job = complete_job();
+        let stale = recovery(&["Succeeded", "Running"]);
+        assert_eq!(phase_of(&stale, &job), Some(Phase::Running));
+        let fresh = recovery(&["Succeeded", "Succeeded"]);
+        let status = fold(&Observed {
+            dr: &fresh,
+            job: Some(&job),
+            invalid: None,
+            now: Timestamp::UNIX_EPOCH,
+        });
+        assert_eq!(status.phase, Some(Phase::Succeeded));
+        assert_eq!(status.progress.map(|p| p.recovered), Some(10));
+    }
 }

@@ -162,6 +162,17 @@ async fn reconcile_inner(dr: &DigitalRecovery, ctx: &Context) -> Result<Action, 
 
     // Dereference.
     let job = jobs.get_opt(&job_name).await?;
+    // A finished Job is folded against a fresh read of the recovery: the cache may lag behind
+    // the workers' final status entries (e.g. while its watch recovers from an apiserver restart).
+    let fresh;
+    let dr = if job.as_ref().is_some_and(fold::job_finished) && !is_final(old_phase) {
+        fresh = Api::<DigitalRecovery>::namespaced(ctx.client.clone(), &ns)
+            .get(&dr.name_any())
+            .await?;
+        &fresh
+    } else {
+        dr
+    };
     // Validate.
     let invalid = validate(&dr.spec);
     // Build.

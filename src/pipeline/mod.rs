@@ -12,6 +12,7 @@ pub mod collect;
 pub mod fetch;
 pub mod ingest;
 pub mod inventory;
+pub mod journal;
 pub mod matcher;
 pub mod progress;
 pub mod shard;
@@ -27,12 +28,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::api::{ApiCalls, DigitalRecoverySpec, Mode, Window};
+use crate::api::{ApiCalls, DigitalRecoverySpec, MatchCategory, MatchCounts, Mode, Window};
 use crate::genesys::{Conversation, GenesysClient, GenesysConfig, GenesysError};
 use crate::http::ClientCredentials;
 use crate::verint::{RecordingSide, RecordingSideError, RecordingSideSettings};
 
 use self::ingest::ItemResult;
+use self::journal::{Journal, NoJournal};
 use self::matcher::{Category, Classified, ContactIndex, MatchConfig, MatchReport, Matcher};
 pub use self::progress::{
     NoProgress, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, Stage,
@@ -80,6 +82,8 @@ pub struct PipelineOptions {
     pub verify_deadline: Duration,
     /// Pause between verification reads.
     pub verify_interval: Duration,
+    /// Where the shard notes what it is about to ingest, and what earlier attempts did.
+    pub journal: Arc<dyn Journal>,
 }
 
 impl Default for PipelineOptions {
@@ -92,6 +96,7 @@ impl Default for PipelineOptions {
             retry_interval: Duration::from_secs(5),
             verify_deadline: Duration::from_secs(300),
             verify_interval: Duration::from_secs(5),
+            journal: Arc::new(NoJournal::default()),
         }
     }
 }
@@ -280,6 +285,7 @@ pub async fn execute(
             &media_types,
         ));
         let mut collect_error = None;
+        let mut recovered_earlier = MatchCounts::default();
         while let Some(item) = conversations.next().await {
             if cancel.is_cancelled() {
                 break;
@@ -307,7 +313,27 @@ pub async fn execute(
             let Classified::Owned(verdict) = matcher.classify(&summary) else {
                 continue;
             };
-            tracker.update(|p| p.match_counts.count(verdict.category.kind()));
+            // Held now because an earlier attempt of this shard recovered it: counted as what it
+            // was then, and as recovered.
+            let earlier = match verdict.category {
+                Category::Matched => options.journal.earlier().get(&verdict.conversation_id),
+                _ => None,
+            };
+            let kind = match earlier {
+                Some(true) => MatchCategory::Partial,
+                Some(false) => MatchCategory::Missing,
+                None => verdict.category.kind(),
+            };
+            tracker.update(|p| p.match_counts.count(kind));
+            if let Some(&partial) = earlier {
+                recovered_earlier.count(if partial {
+                    MatchCategory::Partial
+                } else {
+                    MatchCategory::Missing
+                });
+                tracker.recovered_earlier(verdict.conversation_id, verdict.media_type);
+                continue;
+            }
             let lacking = match verdict.category {
                 Category::Matched => continue,
                 Category::Skipped(reason) => {
@@ -365,9 +391,14 @@ pub async fn execute(
         }
         let report = matcher.finish();
         tracker.update(|p| {
-            let recording_side = report.totals.recording_side;
             p.match_counts = report.totals;
-            p.match_counts.recording_side = recording_side;
+            // The matcher saw earlier attempts' recoveries as held.
+            p.match_counts.matched = p
+                .match_counts
+                .matched
+                .saturating_sub(recovered_earlier.genesys);
+            p.match_counts.missing += recovered_earlier.missing;
+            p.match_counts.partial += recovered_earlier.partial;
         });
         for extra in &report.extras {
             tracker.record(OutcomeRecord {
@@ -458,16 +489,33 @@ async fn recovery_pool(
 ) -> Vec<Ingested> {
     let ingested = Mutex::new(Vec::new());
     let deferred = Mutex::new(Vec::new());
+    let journal = options.journal.clone();
+    let journal_failed = std::sync::atomic::AtomicBool::new(false);
     let first_pass = futures::stream::unfold(queue, |mut queue| async move {
         queue.recv().await.map(|item| (item, queue))
     });
     tracker.stage(Stage::Recover);
     let handle = |item: RecoveryItem, last_round: bool| {
-        let (clients, recovery, tracker, ingested, deferred, cancel) =
-            (&clients, &recovery, &tracker, &ingested, &deferred, &cancel);
+        let (clients, recovery, tracker, ingested, deferred, cancel, journal, journal_failed) = (
+            &clients,
+            &recovery,
+            &tracker,
+            &ingested,
+            &deferred,
+            &cancel,
+            &journal,
+            &journal_failed,
+        );
         async move {
             if cancel.is_cancelled() {
                 return;
+            }
+            // Noted before anything is sent, so a later attempt can count it (accounting only:
+            // a journal that cannot be written does not stop the recovery).
+            if let Err(err) = journal.record(item.id, !item.lacking.is_empty()).await
+                && !journal_failed.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                warn!(error = %err, "the journal is not kept; a retry of this shard would undercount");
             }
             match ingest::recover_one(clients, recovery, &item).await {
                 ItemResult::Final(record) => tracker.finish_item(record),
@@ -583,6 +631,22 @@ impl Tracker {
             }
         });
         self.record(record);
+    }
+
+    /// A conversation an earlier attempt of the shard recovered, which DAS now shows.
+    fn recovered_earlier(&self, id: Uuid, media_type: Option<crate::api::MediaType>) {
+        self.update(|p| {
+            p.progress.to_recover += 1;
+            p.progress.recovered += 1;
+            p.progress.verified += 1;
+        });
+        self.record(OutcomeRecord {
+            conversation_id: Some(id),
+            media_type,
+            outcome: Outcome::Verified,
+            reason: Some("recoveredByEarlierAttempt".into()),
+            detail: None,
+        });
     }
 
     /// Final outcome of an ingested conversation after verification (it is no longer pending).
