@@ -62,9 +62,10 @@ For every row, against the simulators' ground truth and the recovery's report Co
 
 ## How the faults are survived
 
-- Per-request faults (429, 5xx, timeouts, truncation, revoked tokens) are retried by the HTTP
-  transport with jittered backoff; a 429 that states its wait costs time, not an attempt, and every
-  retry is bounded by 12 attempts and 5 minutes. A resend after a lost answer gets Capture's 200
+- Per-request faults (429, 5xx, timeouts, truncation) are retried by the HTTP transport with
+  jittered backoff; a 429 that states its wait costs time, not an attempt, and every retry is
+  bounded by 12 attempts and 5 minutes. A 401 (token expired or revoked) fetches a fresh token and
+  tries again, up to 3 times per request. A resend after a lost answer gets Capture's 200
   (identical content held, column `resent`), never a second interaction.
 - Transcoding recordings and Capture back-pressure defer the conversation to a later round of the
   same attempt (5 minutes at most), then fail it with a reason.

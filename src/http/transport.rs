@@ -54,6 +54,9 @@ pub enum SendError {
 pub type RetryHint = fn(&HeaderMap, &[u8]) -> Option<Duration>;
 
 /// Everything needed to send requests for one token: the HTTP client, the token source, the
+/// Fresh tokens one request may ask for after 401s before the 401 is returned.
+pub const MAX_REAUTHENTICATIONS: u32 = 3;
+
 /// token's rate budget, the retry policy and the counters.
 #[derive(Clone, Debug)]
 pub struct ApiTransport {
@@ -75,7 +78,8 @@ impl ApiTransport {
     /// Sends the request `build` makes (called again for each attempt) with a bearer token.
     ///
     /// - waits for the rate budget before every attempt;
-    /// - on 401 drops the token and retries once with a fresh one;
+    /// - on 401 drops the token and retries with a fresh one (at most [`MAX_REAUTHENTICATIONS`]
+    ///   times per request);
     /// - on 408/429/5xx and connection/timeout/body errors retries with backoff, honouring
     ///   Retry-After (which also pauses every other request of this token); a 429 that states its
     ///   wait does not use up an attempt, only time (`max_elapsed`);
@@ -87,7 +91,7 @@ impl ApiTransport {
     ) -> Result<RawResponse, SendError> {
         let started = Instant::now();
         let mut attempt: u32 = 0;
-        let mut reauthenticated = false;
+        let mut reauthentications = 0;
         loop {
             attempt += 1;
             self.budget.acquire().await;
@@ -141,9 +145,10 @@ impl ApiTransport {
             {
                 self.budget.pause_for(pause);
             }
-            if status == 401 && !reauthenticated {
-                // Expired or revoked token: one fresh token, one more try.
-                reauthenticated = true;
+            if status == 401 && reauthentications < MAX_REAUTHENTICATIONS {
+                // Expired or revoked token: a fresh token, one more try (a few times: a token can
+                // expire or be revoked again while the request waits for its turn).
+                reauthentications += 1;
                 self.tokens.invalidate(&token).await;
                 attempt -= 1;
                 continue;
