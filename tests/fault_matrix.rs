@@ -645,8 +645,8 @@ async fn platform_scenario(name: &str, injected: &str, faults: &str, platform: P
     }
 }
 
-/// Workers SIGKILLed at random moments (seeded): each kill is retried by the Job like a failed
-/// pod, and the retry must neither lose nor duplicate anything.
+/// Workers SIGKILLed at random moments (seeded), with upstream faults on top: each kill is retried
+/// by the Job like a failed pod, and the retry must neither lose nor duplicate anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_killed_at_random_points() {
     let mut rng = ChaCha8Rng::seed_from_u64(seed());
@@ -656,8 +656,8 @@ async fn workers_killed_at_random_points() {
         .collect();
     let row = platform_scenario(
         "worker-sigkill",
-        "4 SIGKILLs of a running worker at seeded random moments",
-        "",
+        "4 SIGKILLs of a running worker at seeded random moments, plus 3 % 5xx and 2 % truncated bodies",
+        "5xx=0.03,truncate=0.02",
         Platform::WorkerKills(kills),
     )
     .await;
@@ -669,15 +669,16 @@ async fn workers_killed_at_random_points() {
     );
 }
 
-/// The controller SIGKILLed twice mid-run; each time a new replica takes over the Lease.
+/// The controller SIGKILLed twice mid-run, with throttling on top; each time a new replica takes
+/// over the Lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_restarted_mid_run() {
     let mut rng = ChaCha8Rng::seed_from_u64(seed() ^ 1);
     let delays = (0..2).map(|_| rng.random_range(200..3000)).collect();
     let row = platform_scenario(
         "controller-restart",
-        "controller SIGKILLed twice at seeded random moments, a new replica each time",
-        "",
+        "controller SIGKILLed twice at seeded random moments, a new replica each time, plus 5 % 429",
+        "429=0.05",
         Platform::ControllerRestarts(delays),
     )
     .await;
