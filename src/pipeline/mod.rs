@@ -1,12 +1,14 @@
 //! The recovery pipeline: collect (Genesys) -> inventory (DAS) -> match -> fetch -> ingest
 //! (Capture) -> verify (DAS).
 //!
-//! One shard runs the stages for its slice of the window. The DAS inventory is read first into a
-//! compact index; Genesys conversations then stream through the matcher one by one, and those the
-//! recording side lacks go over a bounded channel to a pool of recovery tasks (fetch + ingest), so
-//! memory stays proportional to the index plus what is in flight. Items that are still transcoding,
-//! or met a passing error, are retried later in the run until a deadline. Verification re-reads
-//! DAS until every ingested conversation shows up or the verify deadline passes.
+//! One shard runs the stages for its slice of the window, as consecutive time chunks of about
+//! `chunk_conversations` conversations each: for each chunk the DAS inventory is read first into
+//! a compact index, then the chunk's Genesys conversations stream through the matcher one by one,
+//! and those the recording side lacks go over a bounded channel to a pool of recovery tasks
+//! (fetch + ingest) that runs across chunks. Memory therefore stays proportional to one chunk's
+//! index plus what is in flight, however large the window. Items that are still transcoding, or
+//! met a passing error, are retried later in the run until a deadline. Verification re-reads DAS
+//! until every ingested conversation shows up or the verify deadline passes.
 
 pub mod collect;
 pub mod fetch;
