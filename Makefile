@@ -30,6 +30,6 @@ chart-crds:
 demo:
 	$(CARGO) run --release -- demo
 
-## Benchmarks; figures go to docs/benchmarks.md.
+## Every benchmark in one run, rendering docs/benchmarks.md (knobs: see scripts/bench.sh).
 bench:
-	$(CARGO) bench --locked
+	bash scripts/bench.sh
