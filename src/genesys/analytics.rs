@@ -441,7 +441,7 @@ impl GenesysClient {
         extra: &[Value],
         hits: Option<u64>,
         keep: &Window,
-        exclude: Option<&HashSet<String>>,
+        exclude: Option<&IdSet>,
         out: &Emitter,
     ) {
         match hits {
@@ -497,7 +497,7 @@ impl GenesysClient {
         out: &Emitter,
     ) {
         let cut = available.min(slice.end);
-        let mut from_job = HashSet::new();
+        let mut from_job = IdSet::default();
         let job_window = Window {
             start: slice.start,
             end: cut,
@@ -508,7 +508,7 @@ impl GenesysClient {
                 &job_window,
                 |conversation| {
                     if conversation.start >= slice.start && conversation.start < slice.end {
-                        from_job.insert(conversation.id.clone());
+                        from_job.insert(&conversation.id);
                         true
                     } else {
                         false
@@ -557,6 +557,47 @@ impl GenesysClient {
     }
 }
 
+/// Conversation ids, as 16 bytes each when they are UUIDs (as Genesys' are): a slice's job can
+/// return tens of thousands, and a set of `String`s of them took about 80 bytes each.
+#[derive(Debug, Default)]
+pub(crate) struct IdSet {
+    uuids: HashSet<u128>,
+    others: HashSet<String>,
+}
+
+impl IdSet {
+    /// The id as a number when it is a UUID in canonical form (so that two spellings of one
+    /// UUID stay two ids, as they were as strings).
+    fn canonical(id: &str) -> Option<u128> {
+        let uuid = uuid::Uuid::try_parse(id).ok()?;
+        let mut buffer = uuid::Uuid::encode_buffer();
+        (uuid.hyphenated().encode_lower(&mut buffer) == id).then(|| uuid.as_u128())
+    }
+
+    fn insert(&mut self, id: &str) {
+        match Self::canonical(id) {
+            Some(uuid) => {
+                self.uuids.insert(uuid);
+            }
+            None => {
+                self.others.insert(id.to_string());
+            }
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        match Self::canonical(id) {
+            Some(uuid) => self.uuids.contains(&uuid),
+            None => self.others.contains(id),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.uuids.clear();
+        self.others.clear();
+    }
+}
+
 /// The sending half of a collection stream.
 pub(crate) struct Emitter {
     sender: mpsc::Sender<Result<Conversation, GenesysError>>,
@@ -578,7 +619,7 @@ impl Emitter {
         endpoint: &str,
         page: Vec<Box<RawValue>>,
         keep: &Window,
-        exclude: Option<&HashSet<String>>,
+        exclude: Option<&IdSet>,
     ) -> bool {
         for text in page {
             let item = match Conversation::from_json(endpoint, text.get()) {
