@@ -38,6 +38,11 @@ event() { # name, event
 # Build everything first, so that no bench's figures include compiling.
 cargo bench --locked --no-run
 
+# What was measured: the commit (and whether the tree had uncommitted changes) as built.
+dirty=false
+[[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && dirty=true
+printf '{"bench":"meta","name":"all","event":"source","commit":"%s","dirty":%s,"rustc":"%s"}\n' \
+  "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$dirty" "$(rustc --version)" >>"$results"
 event all start
 for bench in $benches; do
   args=()
