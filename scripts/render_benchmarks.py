@@ -138,7 +138,9 @@ def main():
     w("```")
     w("")
     w("Knobs (environment variables, defaults in parentheses) are listed at the top of `scripts/bench.sh`;")
-    w("`cargo bench --bench <name>` still runs one bench on its own and prints the same figures.")
+    w("`cargo bench --bench <name>` still runs one bench on its own and prints the same figures. The raw results")
+    w("stay in `target/bench-results/` (`results.jsonl`, one log per bench); `python3 scripts/render_benchmarks.py")
+    w("target/bench-results/results.jsonl > docs/benchmarks.md` re-renders this page from them without measuring.")
     w("")
     start_load = one(rows, bench="meta", name="all", event="start")
     end_load = one(rows, bench="meta", name="all", event="end")
@@ -302,8 +304,8 @@ def main():
         w("hits and use the jobs API, whose results page holds 1,000 conversations (its body, about 3.7 MB in the")
         w("heaptrack profile, is held whole while its conversations are emitted), where the small window's 6-hour")
         w("slices page 100 at a time; (2) the conversations ingested and awaiting verification, roughly 150 bytes")
-        w("each (estimated from the types), i.e. ten times as")
-        w("many at 10x. Neither depends on the window's length as such, only on how many conversations it recovers")
+        w("each (estimated from the types), ten times as many at 10x. Neither depends on the window's length as")
+        w("such, only on how many conversations it recovers")
         w("and on the jobs page size; both could be bounded (verifying chunk by chunk; a streaming parse of job")
         w("pages) at the cost of more code in the pipeline and HTTP layer.")
         w("")
@@ -331,8 +333,9 @@ def main():
         w("")
         w(f"Each run's wall time: {', '.join(f'{x:.3f}' for x in matcher['wall_s'])} s.")
         w("")
-        w("Where the time goes (`perf record`): nearly all of it is the cache miss of each contact insert and each")
-        w("conversation lookup, into a ~48 MB table. Hence:")
+        w("Where the time goes (`perf record` when the matcher was tuned; those profile shares are earlier")
+        w("measurements, not from this run): nearly all of it is the cache miss of each contact insert and each")
+        w("conversation lookup, into a table of 2^21 24-byte slots (48 MiB). Hence:")
         w("- the index is a purpose-built open-addressing table (`src/pipeline/matcher/table.rs`: key and value in one")
         w("  24-byte slot, linear probing, at most half full) rather than `HashMap`, whose SwissTable probe touches a")
         w("  control-byte line and then a slot line (two misses); switching cut the matcher's share of CPU samples by")
@@ -343,8 +346,9 @@ def main():
         w("- UUIDs are parsed by a table-driven fast path (the `uuid` crate's parser was 12 % of the profile); a property")
         w("  test checks it agrees with the `uuid` crate.")
         w("")
-        w("Memory: 24 B per table slot x 2^21 slots (48 MiB) + 16 B per session id (~19 MiB) + the small set of")
-        w("conversations without a contact; no per-contact strings are kept.")
+        w("Memory, by construction: 24 B per table slot x 2^21 slots (48 MiB) + 16 B per session id (1.2 million")
+        w("session ids, about 19 MiB) + the small set of conversations without a contact; no per-contact strings are")
+        w("kept.")
         w("")
 
     # ------------------------------------------------------------------ genesys
@@ -369,8 +373,14 @@ def main():
             w("")
         w("Reading: without a rate limit the simulator's JSON rendering is the bottleneck, and sync paging (concurrent")
         w("100-row pages) beats jobs (one 1,000-row page at a time plus job polling). Under a real per-token limit what")
-        w("counts is API calls: jobs need about a sixth of the calls of sync paging. That is why `Auto` uses jobs for")
-        w("slices with many hits. Throughput is CPU-bound, so it moves with the machine's load.")
+        by_mode = {t["jobs"]: t for t in throughput}
+        if "Never" in by_mode and "Auto" in by_mode and by_mode["Auto"]["calls"]:
+            share = by_mode["Never"]["calls"] / by_mode["Auto"]["calls"]
+            w(f"counts is API calls: here jobs needed {fmt(by_mode['Auto']['calls'], 0)} calls where sync paging needed")
+            w(f"{fmt(by_mode['Never']['calls'], 0)} ({share:.1f}x as many). That is why `Auto` uses jobs for slices with many hits.")
+        else:
+            w("counts is API calls, and jobs need far fewer. That is why `Auto` uses jobs for slices with many hits.")
+        w("Throughput is CPU-bound, so it moves with the machine's load.")
         w("")
     if fidelity:
         w(f"### Rate fidelity: `--rate-limit {fidelity['limit_per_min']} --latency-ms {fidelity['latency_ms']}`")
