@@ -295,6 +295,8 @@ pub async fn execute(
             }
         }
         drop(to_recover);
+        // Collection is over; the pool finishes what is queued and retries what was deferred.
+        tracker.stage(Stage::Recover);
         let ingested = pool.await.unwrap_or_else(|err| {
             warn!(error = %err, "recovery pool ended abnormally");
             Vec::new()
@@ -575,7 +577,6 @@ async fn recovery_pool(
     let first_pass = futures::stream::unfold(queue, |mut queue| async move {
         queue.recv().await.map(|item| (item, queue))
     });
-    tracker.stage(Stage::Recover);
     let handle = |item: RecoveryItem, last_round: bool| {
         let (clients, recovery, tracker, ingested, deferred, cancel) =
             (&clients, &recovery, &tracker, &ingested, &deferred, &cancel);
