@@ -30,9 +30,9 @@ chart-crds:
 demo:
 	$(CARGO) run --release -- demo
 
-## Benchmarks; figures go to docs/benchmarks.md.
+## Every benchmark in one run, rendering docs/benchmarks.md (knobs: see scripts/bench.sh).
 bench:
-	$(CARGO) bench --locked
+	bash scripts/bench.sh
 
 ## The fault matrix on a real control plane; rewrites docs/reliability.md from its rows.
 reliability: control-plane

@@ -125,4 +125,19 @@ async fn main() {
         hwm as f64 / 1024.0,
         after as f64 / 1024.0
     );
+    println!(
+        "BENCH_JSON {}",
+        serde_json::json!({
+            "bench": "controller",
+            "recoveries": n,
+            "created_s": created.as_secs_f64(),
+            "reconciled_s": reconciled.as_secs_f64(),
+            "recoveries_per_s": n as f64 / reconciled.as_secs_f64(),
+            "reconcile_failures": failures,
+            "idle_rss_mib": idle as f64 / 1024.0,
+            "busy_peak_sampled_mib": busy_peak as f64 / 1024.0,
+            "peak_rss_mib": hwm as f64 / 1024.0,
+            "after_rss_mib": after as f64 / 1024.0,
+        })
+    );
 }

@@ -87,11 +87,36 @@ async fn throughput(conversations: usize) {
         println!(
             "throughput jobs={jobs:?}: median of {repeats}: {rate:.0} conversations/s ({count} completed text conversations in {elapsed:.2} s, {calls} API calls, {errors} errors)"
         );
+        println!(
+            "BENCH_JSON {}",
+            serde_json::json!({
+                "bench": "genesys_collect",
+                "part": "throughput",
+                "jobs": format!("{jobs:?}"),
+                "generated": conversations,
+                "runs": repeats,
+                "conversations_per_s": rate,
+                "elapsed_s": elapsed,
+                "conversations": count,
+                "calls": calls,
+                "errors": errors,
+            })
+        );
     }
     println!(
         "memory: RSS after generating {conversations} conversations and starting the simulator {} MiB; peak RSS (simulator + client) {} MiB",
         after_sim / 1024,
         rss_kib("VmHWM:") / 1024
+    );
+    println!(
+        "BENCH_JSON {}",
+        serde_json::json!({
+            "bench": "genesys_collect",
+            "part": "memory",
+            "generated": conversations,
+            "rss_after_sim_mib": after_sim as f64 / 1024.0,
+            "peak_rss_mib": rss_kib("VmHWM:") as f64 / 1024.0,
+        })
     );
     handles.shutdown().await;
 }
@@ -128,11 +153,26 @@ async fn rate_fidelity(seconds: u64) {
     // The first call is the token request; the rest are budgeted API calls.
     let api_calls = counters.calls.saturating_sub(1) as f64;
     let achieved = api_calls / elapsed * 60.0;
+    let after_minute = counters.throttled - throttled_at_minute.unwrap_or(counters.throttled);
     println!(
-        "rate fidelity (limit 600/min, latency 30 ms, {elapsed:.1} s): {achieved:.1} requests/min = {:.3} of the limit; {conversations} conversations; 429s total {}, after the first minute {}",
+        "rate fidelity (limit 600/min, latency 30 ms, {elapsed:.1} s): {achieved:.1} requests/min = {:.3} of the limit; {conversations} conversations; 429s total {}, after the first minute {after_minute}",
         achieved / 600.0,
         counters.throttled,
-        counters.throttled - throttled_at_minute.unwrap_or(counters.throttled)
+    );
+    println!(
+        "BENCH_JSON {}",
+        serde_json::json!({
+            "bench": "genesys_collect",
+            "part": "rate_fidelity",
+            "limit_per_min": 600,
+            "latency_ms": 30,
+            "elapsed_s": elapsed,
+            "requests_per_min": achieved,
+            "fraction_of_limit": achieved / 600.0,
+            "conversations": conversations,
+            "throttled": counters.throttled,
+            "throttled_after_first_minute": after_minute,
+        })
     );
     handles.shutdown().await;
 }

@@ -175,6 +175,8 @@ fn main() {
         .unwrap_or(5)
         .max(1);
     let (mut walls, mut cpus) = (Vec::new(), Vec::new());
+    let (mut index_walls, mut classify_walls) = (Vec::new(), Vec::new());
+    let (mut last_to_recover, mut last_extras) = (0, 0);
     for i in 0..iterations {
         let (indexing, classifying, to_recover, extras) = run(42);
         let wall = indexing.wall + classifying.wall;
@@ -188,11 +190,33 @@ fn main() {
         );
         walls.push(wall);
         cpus.push(cpu);
+        index_walls.push(indexing.wall);
+        classify_walls.push(classifying.wall);
+        (last_to_recover, last_extras) = (to_recover, extras);
     }
+    let peak = peak_rss_mib().unwrap_or(f64::NAN);
+    let (wall, cpu) = (median(walls.clone()), median(cpus));
     println!(
-        "matcher 1,000,000 conversations x 1,000,000 contacts: median wall {:.3} s, median on-CPU {:.3} s over {iterations} runs; peak RSS {:.1} MiB",
-        median(walls).as_secs_f64(),
-        median(cpus).as_secs_f64(),
-        peak_rss_mib().unwrap_or(f64::NAN)
+        "matcher 1,000,000 conversations x 1,000,000 contacts: median wall {:.3} s, median on-CPU {:.3} s over {iterations} runs; peak RSS {peak:.1} MiB",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+    );
+    // One machine-readable line for scripts/bench.sh.
+    println!(
+        "BENCH_JSON {}",
+        serde_json::json!({
+            "bench": "matcher",
+            "conversations": CONVERSATIONS,
+            "contacts": CONVERSATIONS,
+            "runs": iterations,
+            "wall_s": walls.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+            "median_wall_s": wall.as_secs_f64(),
+            "median_cpu_s": cpu.as_secs_f64(),
+            "median_index_s": median(index_walls).as_secs_f64(),
+            "median_classify_s": median(classify_walls).as_secs_f64(),
+            "peak_rss_mib": peak,
+            "to_recover": last_to_recover,
+            "extras": last_extras,
+        })
     );
 }

@@ -146,6 +146,29 @@ fn main() {
         run["throttled"]
     );
     println!("rate summary: {run}");
+    println!(
+        "BENCH_JSON {}",
+        serde_json::json!({
+            "bench": "pipeline",
+            "part": "rate",
+            "generated": conversations.parse::<u64>().unwrap_or(0),
+            "rate_limit_per_min": 600,
+            "latency_ms": 30,
+            "dry_run_genesys_calls": calls(&dry),
+            "dry_run_match": dry["match"],
+            "genesys_calls": calls(&run),
+            "fetch_calls": fetch_calls,
+            "conversations_fetched": recovered,
+            "outcomes": run["outcomes"],
+            "match": run["match"],
+            "fetch_calls_per_conversation": fetch_calls / recovered,
+            "elapsed_s": elapsed,
+            "bound_s": bound,
+            "elapsed_over_bound": elapsed / bound,
+            "rate_budget_used": budget,
+            "throttled": run["throttled"],
+        })
+    );
 
     for (label, n) in [
         ("small", env_usize("BENCH_MEMORY_SMALL", 20_000)),
@@ -173,6 +196,20 @@ fn main() {
             maxrss_kib as f64 / 1024.0,
             summary["elapsedSeconds"].as_f64().unwrap_or(f64::NAN),
             summary["outcomes"]["recovered"]
+        );
+        println!(
+            "BENCH_JSON {}",
+            serde_json::json!({
+                "bench": "pipeline",
+                "part": "memory",
+                "label": label,
+                "generated": n.parse::<u64>().unwrap_or(0),
+                "peak_rss_mib": maxrss_kib as f64 / 1024.0,
+                "elapsed_s": summary["elapsedSeconds"],
+                "outcomes": summary["outcomes"],
+                "match": summary["match"],
+                "api_calls": summary["apiCalls"],
+            })
         );
     }
 }

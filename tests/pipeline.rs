@@ -227,3 +227,30 @@ async fn dry_run_matches_and_changes_nothing() {
     assert_eq!(summary.api_calls.capture, 0, "DryRun never calls Capture");
     assert_eq!(summary.outcomes.recovered, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matching_in_time_chunks_counts_as_whole_and_recovers_everything_once() {
+    let s = sims(3000, "", quick()).await;
+    // About 200 conversations per chunk: a dozen chunks, each edge a chance to misclassify.
+    let chunked = || PipelineOptions {
+        chunk_conversations: 200,
+        ..options()
+    };
+    let whole = || PipelineOptions {
+        chunk_conversations: 0,
+        ..options()
+    };
+    let dry_whole = recover_with(&s, 1, true, whole()).await;
+    let dry_chunked = recover_with(&s, 1, true, chunked()).await;
+    assert_eq!(dry_chunked.match_counts, dry_whole.match_counts);
+    assert_eq!(dry_chunked.outcomes, dry_whole.outcomes);
+
+    let first = recover_with(&s, 1, false, chunked()).await;
+    let truth = s.store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?}");
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(truth.resent, 0, "{truth:?}");
+    assert_eq!(truth.ingested, truth.expected_missing);
+    assert_eq!(first.outcomes.verified, truth.ingested);
+    assert_eq!(first.match_counts, dry_whole.match_counts);
+}

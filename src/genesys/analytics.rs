@@ -18,6 +18,7 @@ use futures::{Stream, StreamExt};
 use http::Method;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -88,17 +89,41 @@ pub struct Conversation {
 
 impl Conversation {
     fn from_value(endpoint: &str, value: Value) -> Result<Conversation, GenesysError> {
-        let invalid = |reason: String| GenesysError::InvalidResponse {
-            endpoint: endpoint.to_string(),
-            reason,
-        };
         let id_hint = value
             .get("conversationId")
             .and_then(Value::as_str)
             .unwrap_or("<no id>")
             .to_string();
-        let detail: AnalyticsConversation = serde_json::from_value(value)
-            .map_err(|err| invalid(format!("conversation {id_hint}: {err}")))?;
+        Self::checked(endpoint, serde_json::from_value(value), || id_hint)
+    }
+
+    /// The same from the conversation's JSON text (what the client keeps of a page: a `Value`
+    /// tree of a 1,000-conversation job page is several times the size of its text).
+    fn from_json(endpoint: &str, text: &str) -> Result<Conversation, GenesysError> {
+        #[derive(Deserialize)]
+        struct IdHint {
+            #[serde(rename = "conversationId")]
+            id: Option<String>,
+        }
+        Self::checked(endpoint, serde_json::from_str(text), || {
+            serde_json::from_str::<IdHint>(text)
+                .ok()
+                .and_then(|hint| hint.id)
+                .unwrap_or_else(|| "<no id>".into())
+        })
+    }
+
+    /// Checks the fields every later stage relies on.
+    fn checked(
+        endpoint: &str,
+        detail: Result<AnalyticsConversation, serde_json::Error>,
+        id_hint: impl FnOnce() -> String,
+    ) -> Result<Conversation, GenesysError> {
+        let invalid = |reason: String| GenesysError::InvalidResponse {
+            endpoint: endpoint.to_string(),
+            reason,
+        };
+        let detail = detail.map_err(|err| invalid(format!("conversation {}: {err}", id_hint())))?;
         let id = detail
             .conversation_id
             .clone()
@@ -177,17 +202,28 @@ struct RawPage {
 impl RawPage {
     /// The page's raw conversations and its believable `totalHits`.
     fn checked(self) -> Result<(Vec<Value>, Option<u64>), GenesysError> {
-        let hits = match self.total_hits {
-            None => None,
-            Some(hits) if hits < 0 || hits as u64 > ABSURD_HITS => {
-                return Err(GenesysError::InvalidResponse {
-                    endpoint: QUERY_ENDPOINT.into(),
-                    reason: format!("absurd totalHits {hits}"),
-                });
-            }
-            Some(hits) => Some(hits as u64),
-        };
-        Ok((self.conversations, hits))
+        Ok((self.conversations, believable_hits(self.total_hits)?))
+    }
+}
+
+/// A detail query page as the client keeps it: each conversation as its JSON text, parsed
+/// one at a time as it is emitted ([`RawPage`]'s `Value`s take several times the memory).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TextPage {
+    #[serde(default)]
+    conversations: Vec<Box<RawValue>>,
+    total_hits: Option<i64>,
+}
+
+fn believable_hits(hits: Option<i64>) -> Result<Option<u64>, GenesysError> {
+    match hits {
+        None => Ok(None),
+        Some(hits) if hits < 0 || hits as u64 > ABSURD_HITS => Err(GenesysError::InvalidResponse {
+            endpoint: QUERY_ENDPOINT.into(),
+            reason: format!("absurd totalHits {hits}"),
+        }),
+        Some(hits) => Ok(Some(hits as u64)),
     }
 }
 
@@ -259,13 +295,40 @@ impl GenesysClient {
         window: &Window,
         extra: &[Value],
         page: u64,
-    ) -> Result<(Vec<Value>, Option<u64>), GenesysError> {
+    ) -> Result<(Vec<Box<RawValue>>, Option<u64>), GenesysError> {
         let (conversation_filters, segment_filters) = self.filters(query, extra.to_vec());
         let body = json!({
             "interval": interval(window),
             "order": "asc",
             "orderBy": "conversationStart",
             "paging": {"pageSize": PAGE_SIZE, "pageNumber": page},
+            "conversationFilters": conversation_filters,
+            "segmentFilters": segment_filters,
+        });
+        let (_, page): (_, TextPage) = self
+            .send_json(
+                Method::POST,
+                "/api/v2/analytics/conversations/details/query",
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok((page.conversations, believable_hits(page.total_hits)?))
+    }
+
+    /// How many completed conversations of `query` the detail query finds over its slice
+    /// (`totalHits` of a one-row page: one API call). Includes neighbours the interval semantics
+    /// return, so it is an estimate for planning, not a count to report.
+    pub async fn estimate_conversations(
+        &self,
+        query: &CollectQuery,
+    ) -> Result<Option<u64>, GenesysError> {
+        let (conversation_filters, segment_filters) = self.filters(query, Vec::new());
+        let body = json!({
+            "interval": interval(&query.slice),
+            "order": "asc",
+            "orderBy": "conversationStart",
+            "paging": {"pageSize": 1, "pageNumber": 1},
             "conversationFilters": conversation_filters,
             "segmentFilters": segment_filters,
         });
@@ -277,7 +340,7 @@ impl GenesysClient {
                 Some(&body),
             )
             .await?;
-        raw.checked()
+        Ok(raw.checked()?.1)
     }
 
     /// Streams the completed conversations whose start lies in `query.slice`. The stream is
@@ -378,7 +441,7 @@ impl GenesysClient {
         extra: &[Value],
         hits: Option<u64>,
         keep: &Window,
-        exclude: Option<&HashSet<String>>,
+        exclude: Option<&IdSet>,
         out: &Emitter,
     ) {
         match hits {
@@ -434,7 +497,7 @@ impl GenesysClient {
         out: &Emitter,
     ) {
         let cut = available.min(slice.end);
-        let mut from_job = HashSet::new();
+        let mut from_job = IdSet::default();
         let job_window = Window {
             start: slice.start,
             end: cut,
@@ -445,7 +508,7 @@ impl GenesysClient {
                 &job_window,
                 |conversation| {
                     if conversation.start >= slice.start && conversation.start < slice.end {
-                        from_job.insert(conversation.id.clone());
+                        from_job.insert(&conversation.id);
                         true
                     } else {
                         false
@@ -494,6 +557,47 @@ impl GenesysClient {
     }
 }
 
+/// Conversation ids, as 16 bytes each when they are UUIDs (as Genesys' are): a slice's job can
+/// return tens of thousands, and a set of `String`s of them took about 80 bytes each.
+#[derive(Debug, Default)]
+pub(crate) struct IdSet {
+    uuids: HashSet<u128>,
+    others: HashSet<String>,
+}
+
+impl IdSet {
+    /// The id as a number when it is a UUID in canonical form (so that two spellings of one
+    /// UUID stay two ids, as they were as strings).
+    fn canonical(id: &str) -> Option<u128> {
+        let uuid = uuid::Uuid::try_parse(id).ok()?;
+        let mut buffer = uuid::Uuid::encode_buffer();
+        (uuid.hyphenated().encode_lower(&mut buffer) == id).then(|| uuid.as_u128())
+    }
+
+    fn insert(&mut self, id: &str) {
+        match Self::canonical(id) {
+            Some(uuid) => {
+                self.uuids.insert(uuid);
+            }
+            None => {
+                self.others.insert(id.to_string());
+            }
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        match Self::canonical(id) {
+            Some(uuid) => self.uuids.contains(&uuid),
+            None => self.others.contains(id),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.uuids.clear();
+        self.others.clear();
+    }
+}
+
 /// The sending half of a collection stream.
 pub(crate) struct Emitter {
     sender: mpsc::Sender<Result<Conversation, GenesysError>>,
@@ -513,12 +617,12 @@ impl Emitter {
     pub(crate) async fn emit_page(
         &self,
         endpoint: &str,
-        page: Vec<Value>,
+        page: Vec<Box<RawValue>>,
         keep: &Window,
-        exclude: Option<&HashSet<String>>,
+        exclude: Option<&IdSet>,
     ) -> bool {
-        for value in page {
-            let item = match Conversation::from_value(endpoint, value) {
+        for text in page {
+            let item = match Conversation::from_json(endpoint, text.get()) {
                 Ok(conversation) => {
                     if conversation.start < keep.start || conversation.start >= keep.end {
                         continue;
@@ -546,6 +650,11 @@ impl Emitter {
 /// later stages rely on). Public so that it can be fuzzed.
 pub fn parse_conversation(endpoint: &str, value: Value) -> Result<Conversation, GenesysError> {
     Conversation::from_value(endpoint, value)
+}
+
+/// The same from the conversation's JSON text, as the client parses pages.
+pub fn parse_conversation_json(endpoint: &str, text: &str) -> Result<Conversation, GenesysError> {
+    Conversation::from_json(endpoint, text)
 }
 
 /// Waiting schedule while a job runs.

@@ -386,7 +386,10 @@ impl GenesysClient {
 
 /// Decodes a JSON body, with a typed error naming the endpoint for anything else. Public so that
 /// the response parsers can be fuzzed.
-pub fn decode<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, GenesysError> {
+pub fn decode<'a, T: serde::Deserialize<'a>>(
+    endpoint: &str,
+    body: &'a [u8],
+) -> Result<T, GenesysError> {
     let trimmed = body
         .iter()
         .position(|b| !b.is_ascii_whitespace())

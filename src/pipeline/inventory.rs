@@ -3,7 +3,7 @@
 
 use futures::TryStreamExt;
 
-use crate::api::{MediaType, Window};
+use crate::api::MediaType;
 use crate::pipeline::matcher::ContactIndex;
 use crate::verint::RecordingSideError;
 use crate::verint::das::{ContactQuery, DasClient};
@@ -36,30 +36,4 @@ pub async fn load_contacts(
         on_page(index.len() as u64);
     }
     Ok(stats)
-}
-
-/// The set of session ids DAS shows for each of `wanted` conversations in `range` (verification).
-pub async fn held_sessions(
-    das: &DasClient,
-    range: Window,
-    media_types: &[MediaType],
-    wanted: &std::collections::HashSet<uuid::Uuid>,
-) -> Result<std::collections::HashMap<uuid::Uuid, Vec<String>>, RecordingSideError> {
-    let mut held = std::collections::HashMap::new();
-    let mut pages = das.contact_pages(ContactQuery::new(range, media_types.to_vec()));
-    while let Some(page) = pages.try_next().await? {
-        for contact in page.contacts {
-            let Some(id) = contact
-                .external_id
-                .as_deref()
-                .and_then(|e| uuid::Uuid::parse_str(e).ok())
-            else {
-                continue;
-            };
-            if wanted.contains(&id) {
-                held.insert(id, contact.session_ids);
-            }
-        }
-    }
-    Ok(held)
 }

@@ -374,6 +374,68 @@ const CLAIMED: u8 = 1;
 const IN_SLICE: u8 = 2;
 /// Flag: the contact's conversation was classified (owned) already; a second one is a duplicate.
 const CLASSIFIED: u8 = 4;
+/// Flag: the contact starts in the slice's last `tolerance`, so a conversation of the next chunk
+/// may still claim it (see [`ChunkCarry`]).
+const NEAR_END: u8 = 8;
+/// Flag: the contact starts at or after the slice's end (in the widening); the next chunk owns it.
+const AFTER_END: u8 = 16;
+
+/// Where a [`ContactIndex`] lies in a shard's sequence of time chunks. A shard may match its slice
+/// as consecutive chunks, each with its own (small) index, so that memory does not grow with the
+/// window; neighbouring chunks' DAS ranges overlap by twice the tolerance. The position decides
+/// which contacts of the overlap a chunk accounts for (each is counted by exactly one chunk) and
+/// whether unclaimed contacts near the end are reported now or handed to the next chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkPosition {
+    /// No chunk before this one: it also accounts for the widening before its start.
+    pub first: bool,
+    /// No chunk after this one: it also accounts for the widening after its end, and reports
+    /// every unclaimed contact of its slice.
+    pub last: bool,
+}
+
+impl ChunkPosition {
+    /// The whole slice in one chunk.
+    pub const WHOLE: ChunkPosition = ChunkPosition {
+        first: true,
+        last: true,
+    };
+
+    /// Position of chunk `index` of `count`.
+    pub fn of(index: usize, count: usize) -> ChunkPosition {
+        ChunkPosition {
+            first: index == 0,
+            last: index + 1 >= count,
+        }
+    }
+}
+
+/// What one chunk hands to the next, so that contacts near a chunk edge are judged as if the
+/// slice had been matched whole (with contacts within `tolerance` of their conversation's start,
+/// the rule the widened DAS query already relies on):
+/// - contacts starting in the last `tolerance` of the chunk that no conversation of the chunk
+///   claimed: a conversation of the next chunk may claim them; they are extras only if none does;
+/// - contacts starting after the chunk's end (in its widening) that a conversation of the chunk
+///   claimed: the next chunk owns them and must not report them as extras.
+///
+/// Both sets hold only contacts of a `2 x tolerance` band, not of the window.
+#[derive(Clone, Debug, Default)]
+pub struct ChunkCarry {
+    unclaimed_near_end: Vec<IdKey>,
+    claimed_after_end: Vec<IdKey>,
+}
+
+impl ChunkCarry {
+    /// Contacts carried over (both sets).
+    pub fn len(&self) -> usize {
+        self.unclaimed_near_end.len() + self.claimed_after_end.len()
+    }
+
+    /// Whether nothing is carried over.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// A contact in the index: a range of the shared session arena plus flags.
 #[derive(Clone, Copy)]
@@ -388,6 +450,10 @@ struct ContactEntry {
 pub struct ContactIndex {
     slice: Window,
     widened: Window,
+    /// Contacts starting here are counted (received, anomalies) by this index; the rest of
+    /// `widened` is accounted for by the neighbouring chunk.
+    accounted: Window,
+    tolerance: SignedDuration,
     entries: table::ContactTable,
     /// Session ids of every contact, each contact's run sorted.
     arena: Vec<IdKey>,
@@ -406,13 +472,38 @@ impl ContactIndex {
 
     /// Same as [`ContactIndex::new`], reserving room for `contacts` contacts.
     pub fn with_capacity(slice: Window, tolerance: SignedDuration, contacts: usize) -> Self {
+        Self::for_chunk(slice, tolerance, ChunkPosition::WHOLE, contacts)
+    }
+
+    /// An index for one chunk of a shard's slice (`slice` is the chunk), reserving room for
+    /// `contacts` contacts. See [`ChunkPosition`] and [`ChunkCarry`].
+    pub fn for_chunk(
+        slice: Window,
+        tolerance: SignedDuration,
+        position: ChunkPosition,
+        contacts: usize,
+    ) -> Self {
         let widened = Window {
             start: slice.start.checked_sub(tolerance).unwrap_or(slice.start),
             end: slice.end.checked_add(tolerance).unwrap_or(slice.end),
         };
+        let accounted = Window {
+            start: if position.first {
+                widened.start
+            } else {
+                slice.start
+            },
+            end: if position.last {
+                widened.end
+            } else {
+                slice.end
+            },
+        };
         ContactIndex {
             slice,
             widened,
+            accounted,
+            tolerance,
             entries: table::ContactTable::with_capacity(contacts, rand::random()),
             arena: Vec::with_capacity(contacts),
             contacts_received: 0,
@@ -453,29 +544,49 @@ impl ContactIndex {
 
     /// Adds one contact whose key was parsed already (`None`: no usable external id).
     fn insert_keyed(&mut self, contact: ContactRecord<'_>, key: Option<IdKey>) {
-        self.contacts_received += 1;
+        // A contact of the overlap with a neighbouring chunk is indexed by both, but counted
+        // (received, anomalies) by one; one far outside the range (DAS did not honour the query)
+        // or without a start time is counted wherever it shows up.
+        let counted = contact.start_time.is_none_or(|start| {
+            (start >= self.accounted.start && start < self.accounted.end)
+                || start < self.widened.start
+                || start >= self.widened.end
+        });
+        let anomalies = if counted {
+            &mut self.anomalies
+        } else {
+            &mut Anomalies::default()
+        };
+        if counted {
+            self.contacts_received += 1;
+        }
         let Some(external_id) = contact.external_id else {
-            self.anomalies
-                .record(AnomalyKind::ContactWithoutExternalId, contact.contact_id);
+            anomalies.record(AnomalyKind::ContactWithoutExternalId, contact.contact_id);
             return;
         };
         let Some(key) = key else {
-            self.anomalies
-                .record(AnomalyKind::InvalidExternalId, external_id);
+            anomalies.record(AnomalyKind::InvalidExternalId, external_id);
             return;
         };
         let mut flags = 0;
         match contact.start_time {
-            None => self
-                .anomalies
-                .record(AnomalyKind::ContactWithoutStartTime, external_id),
+            None => anomalies.record(AnomalyKind::ContactWithoutStartTime, external_id),
             Some(start) => {
                 if start < self.widened.start || start >= self.widened.end {
-                    self.anomalies
-                        .record(AnomalyKind::ContactOutsideWindow, external_id);
+                    anomalies.record(AnomalyKind::ContactOutsideWindow, external_id);
                 }
                 if start >= self.slice.start && start < self.slice.end {
                     flags |= IN_SLICE;
+                    if self
+                        .slice
+                        .end
+                        .checked_sub(self.tolerance)
+                        .is_ok_and(|near| start >= near)
+                    {
+                        flags |= NEAR_END;
+                    }
+                } else if start >= self.slice.end {
+                    flags |= AFTER_END;
                 }
             }
         }
@@ -484,9 +595,7 @@ impl ContactIndex {
         for session in contact.session_ids {
             match parse_uuid(session) {
                 Some(id) => self.scratch.push(IdKey::from_uuid(id)),
-                None => self
-                    .anomalies
-                    .record(AnomalyKind::InvalidSessionId, external_id),
+                None => anomalies.record(AnomalyKind::InvalidSessionId, external_id),
             }
         }
 
@@ -494,8 +603,7 @@ impl ContactIndex {
         let probe = self.entries.probe(key);
         if let table::Probe::Found(at) = probe {
             // A duplicated contact: the recording side holds the union of both.
-            self.anomalies
-                .record(AnomalyKind::DuplicateContact, external_id);
+            anomalies.record(AnomalyKind::DuplicateContact, external_id);
             let existing = self.entries.entry_at(at);
             let start = existing.sessions_at as usize;
             let end = start + existing.sessions_len as usize;
@@ -505,7 +613,7 @@ impl ContactIndex {
         if let Some(entry) = append_sessions(
             &mut self.arena,
             &mut self.scratch,
-            &mut self.anomalies,
+            anomalies,
             flags,
             external_id,
         ) {
@@ -587,19 +695,33 @@ pub struct Matcher {
     index: ContactIndex,
     /// Owned conversations without a contact seen so far (to spot duplicates).
     seen_without_contact: HashSet<IdKey, IdHasherBuilder>,
+    /// Unclaimed contacts near the end of the previous chunk: extras unless a conversation of
+    /// this chunk claims them.
+    carried_unclaimed: Vec<IdKey>,
     report: MatchReport,
 }
 
 impl Matcher {
     /// A matcher for `config.slice` over the contacts in `index`.
     pub fn new(config: MatchConfig, index: ContactIndex) -> Self {
+        Self::for_chunk(config, index, ChunkCarry::default())
+    }
+
+    /// A matcher for one chunk of a shard's slice (`config.slice` is the chunk, `index` built by
+    /// [`ContactIndex::for_chunk`]), taking over what the previous chunk carried.
+    pub fn for_chunk(config: MatchConfig, mut index: ContactIndex, carry: ChunkCarry) -> Self {
         // A conversation is settled when it ended at or before this instant.
         let settled_by = config.now.checked_sub(config.settle_delay).ok();
+        for key in carry.claimed_after_end {
+            // Claimed by a conversation of the previous chunk: no extra of ours.
+            index.entries.add_flags(key, CLAIMED);
+        }
         Matcher {
             config,
             settled_by,
             index,
             seen_without_contact: HashSet::with_hasher(IdHasherBuilder::new()),
+            carried_unclaimed: carry.unclaimed_near_end,
             report: MatchReport::default(),
         }
     }
@@ -752,17 +874,43 @@ impl Matcher {
 
     /// Ends matching: counts the recording side, lists extras (sorted) and returns the report.
     pub fn finish(self) -> MatchReport {
+        self.finish_chunk(true).0
+    }
+
+    /// Ends matching of one chunk: its report and what the next chunk must take over (nothing
+    /// when `last`).
+    pub fn finish_chunk(self, last: bool) -> (MatchReport, ChunkCarry) {
         let Matcher {
-            index, mut report, ..
+            index,
+            mut report,
+            carried_unclaimed,
+            ..
         } = self;
+        let mut carry = ChunkCarry::default();
         let mut extras = Vec::new();
         let mut in_slice = 0u64;
         for (key, entry) in index.entries.iter() {
             if entry.flags & IN_SLICE != 0 {
                 in_slice += 1;
                 if entry.flags & CLAIMED == 0 {
-                    extras.push(key.to_uuid());
+                    if !last && entry.flags & NEAR_END != 0 {
+                        carry.unclaimed_near_end.push(key);
+                    } else {
+                        extras.push(key.to_uuid());
+                    }
                 }
+            } else if !last && entry.flags & (AFTER_END | CLAIMED) == AFTER_END | CLAIMED {
+                carry.claimed_after_end.push(key);
+            }
+        }
+        for key in carried_unclaimed {
+            // Counted by the previous chunk; still unclaimed after this one: an extra.
+            if index
+                .entries
+                .get(key)
+                .is_none_or(|entry| entry.flags & CLAIMED == 0)
+            {
+                extras.push(key.to_uuid());
             }
         }
         extras.sort_unstable();
@@ -773,7 +921,25 @@ impl Matcher {
         let mut anomalies = index.anomalies;
         anomalies.merge(std::mem::take(&mut report.anomalies));
         report.anomalies = anomalies;
-        report
+        (report, carry)
+    }
+}
+
+impl MatchReport {
+    /// Adds the report of the next chunk of the same slice.
+    pub fn merge(&mut self, other: MatchReport) {
+        self.totals += other.totals;
+        for (media_type, counts) in other.by_media_type {
+            *self.by_media_type.entry(media_type).or_default() += counts;
+        }
+        for (reason, n) in other.skipped_by_reason {
+            *self.skipped_by_reason.entry(reason).or_default() += n;
+        }
+        self.extras.extend(other.extras);
+        self.extras.sort_unstable();
+        self.contacts_received += other.contacts_received;
+        self.not_owned += other.not_owned;
+        self.anomalies.merge(other.anomalies);
     }
 }
 

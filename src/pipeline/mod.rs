@@ -1,12 +1,14 @@
 //! The recovery pipeline: collect (Genesys) -> inventory (DAS) -> match -> fetch -> ingest
 //! (Capture) -> verify (DAS).
 //!
-//! One shard runs the stages for its slice of the window. The DAS inventory is read first into a
-//! compact index; Genesys conversations then stream through the matcher one by one, and those the
-//! recording side lacks go over a bounded channel to a pool of recovery tasks (fetch + ingest), so
-//! memory stays proportional to the index plus what is in flight. Items that are still transcoding,
-//! or met a passing error, are retried later in the run until a deadline. Verification re-reads
-//! DAS until every ingested conversation shows up or the verify deadline passes.
+//! One shard runs the stages for its slice of the window, as consecutive time chunks of about
+//! `chunk_conversations` conversations each: for each chunk the DAS inventory is read first into
+//! a compact index, then the chunk's Genesys conversations stream through the matcher one by one,
+//! and those the recording side lacks go over a bounded channel to a pool of recovery tasks
+//! (fetch + ingest) that runs across chunks. Memory therefore stays proportional to one chunk's
+//! index plus what is in flight, however large the window. Items that are still transcoding, or
+//! met a passing error, are retried later in the run until a deadline. Verification re-reads DAS
+//! until every ingested conversation shows up or the verify deadline passes.
 
 pub mod collect;
 pub mod fetch;
@@ -29,13 +31,16 @@ use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
 use crate::api::{ApiCalls, DigitalRecoverySpec, MatchCategory, MatchCounts, Mode, Window};
-use crate::genesys::{Conversation, GenesysClient, GenesysConfig, GenesysError};
+use crate::genesys::{CollectQuery, Conversation, GenesysClient, GenesysConfig, GenesysError};
 use crate::http::ClientCredentials;
 use crate::verint::{RecordingSide, RecordingSideError, RecordingSideSettings};
 
 use self::ingest::ItemResult;
 use self::journal::{Journal, NoJournal};
-use self::matcher::{Category, Classified, ContactIndex, MatchConfig, MatchReport, Matcher};
+use self::matcher::{
+    Category, ChunkCarry, ChunkPosition, Classified, ContactIndex, MatchConfig, MatchReport,
+    Matcher,
+};
 pub use self::progress::{
     NoProgress, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, Stage,
 };
@@ -65,6 +70,9 @@ pub struct ShardRun {
     pub credentials: Credentials,
 }
 
+/// Default conversations per time chunk: a contact index of about 2 MB.
+pub const DEFAULT_CHUNK_CONVERSATIONS: usize = 25_000;
+
 /// Knobs with sensible defaults; tests and the demo shorten the deadlines.
 #[derive(Clone, Debug)]
 pub struct PipelineOptions {
@@ -84,6 +92,9 @@ pub struct PipelineOptions {
     pub verify_interval: Duration,
     /// Where the shard notes what it is about to ingest, and what earlier attempts did.
     pub journal: Arc<dyn Journal>,
+    /// About how many conversations one time chunk of the slice holds (0 = the slice in one
+    /// chunk). Each chunk has its own contact index, so this bounds the index's memory.
+    pub chunk_conversations: usize,
 }
 
 impl Default for PipelineOptions {
@@ -97,6 +108,7 @@ impl Default for PipelineOptions {
             verify_deadline: Duration::from_secs(300),
             verify_interval: Duration::from_secs(5),
             journal: Arc::new(NoJournal::default()),
+            chunk_conversations: DEFAULT_CHUNK_CONVERSATIONS,
         }
     }
 }
@@ -235,37 +247,11 @@ pub async fn execute(
             .map_err(|e| PipelineError::Invalid(e.to_string()))?;
         let tracker = Arc::new(Tracker::new(clients.clone(), reporter));
         let media_types = run.spec.media_types.clone();
+        let chunks = plan_chunks(&clients.genesys, run.slice, &media_types, options).await;
+        info!(chunks = chunks.len(), "matching the slice in time chunks");
 
-        // Inventory: what the recording side holds for the (widened) slice.
-        tracker.stage(Stage::Inventory);
-        let mut index = ContactIndex::new(run.slice, options.tolerance);
-        let stats = inventory::load_contacts(
-            &clients.recording_side.das,
-            &mut index,
-            &media_types,
-            |held| tracker.update(|p| p.match_counts.recording_side = held),
-        )
-        .await?;
-        info!(
-            contacts = index.len(),
-            pages = stats.pages,
-            "inventory read"
-        );
-        check_cancel(&cancel)?;
-
-        // Collect + match, feeding the recovery pool as missing conversations appear.
-        tracker.stage(Stage::Collect);
-        let mut matcher = Matcher::new(
-            MatchConfig {
-                slice: run.slice,
-                media_types: media_types.clone(),
-                message_types: Vec::new(),
-                settle_delay,
-                now: options.now.unwrap_or_else(Timestamp::now),
-                tolerance: options.tolerance,
-            },
-            index,
-        );
+        // Missing conversations go to the recovery pool as the matcher finds them, chunk after
+        // chunk; the pool runs across chunks.
         let recover = run.spec.mode == Mode::Recover;
         let (to_recover, queue) = mpsc::channel::<RecoveryItem>(options.recovery_concurrency * 4);
         let pool = tokio::spawn(
@@ -279,117 +265,55 @@ pub async fn execute(
             )
             .in_current_span(),
         );
-        let mut conversations = Box::pin(collect::conversations(
-            &clients.genesys,
-            run.slice,
-            &media_types,
-        ));
-        let mut collect_error = None;
-        let mut recovered_earlier = MatchCounts::default();
-        while let Some(item) = conversations.next().await {
-            if cancel.is_cancelled() {
-                break;
-            }
-            let conversation = match item {
-                Ok(conversation) => conversation,
+        // Conversations the matcher finds held because an earlier attempt recovered them.
+        let recovered_earlier = Mutex::new(MatchCounts::default());
+        let context = ChunkContext {
+            clients,
+            options,
+            tracker: &tracker,
+            media_types: &media_types,
+            settle_delay,
+            now: options.now.unwrap_or_else(Timestamp::now),
+            recover,
+            to_recover: &to_recover,
+            cancel: &cancel,
+            recovered_earlier: &recovered_earlier,
+        };
+        let mut report = MatchReport::default();
+        let mut carry = ChunkCarry::default();
+        let mut failure = None;
+        for (i, chunk) in chunks.iter().enumerate() {
+            let position = ChunkPosition::of(i, chunks.len());
+            let held_before = report.totals.recording_side;
+            match context
+                .match_chunk(*chunk, position, carry, held_before)
+                .await
+            {
+                Ok((chunk_report, next)) => {
+                    report.merge(chunk_report);
+                    carry = next;
+                }
                 Err(err) => {
-                    collect_error = Some(err);
+                    failure = Some(err);
                     break;
                 }
-            };
-            let summary = match collect::summarize(&conversation) {
-                Ok(summary) => summary,
-                Err(err) => {
-                    tracker.record(OutcomeRecord {
-                        conversation_id: None,
-                        media_type: conversation.media_type(),
-                        outcome: Outcome::Failed,
-                        reason: Some("invalidConversation".into()),
-                        detail: Some(err.to_string()),
-                    });
-                    continue;
-                }
-            };
-            let Classified::Owned(verdict) = matcher.classify(&summary) else {
-                continue;
-            };
-            // Held now because an earlier attempt of this shard recovered it: counted as what it
-            // was then, and as recovered.
-            let earlier = match verdict.category {
-                Category::Matched => options.journal.earlier().get(&verdict.conversation_id),
-                _ => None,
-            };
-            let kind = match earlier {
-                Some(true) => MatchCategory::Partial,
-                Some(false) => MatchCategory::Missing,
-                None => verdict.category.kind(),
-            };
-            tracker.update(|p| p.match_counts.count(kind));
-            if let Some(&partial) = earlier {
-                recovered_earlier.count(if partial {
-                    MatchCategory::Partial
-                } else {
-                    MatchCategory::Missing
-                });
-                tracker.recovered_earlier(verdict.conversation_id, verdict.media_type);
-                continue;
             }
-            let lacking = match verdict.category {
-                Category::Matched => continue,
-                Category::Skipped(reason) => {
-                    tracker.record(OutcomeRecord {
-                        conversation_id: Some(verdict.conversation_id),
-                        media_type: verdict.media_type,
-                        outcome: Outcome::Skipped,
-                        reason: Some(reason.as_str().into()),
-                        detail: None,
-                    });
-                    continue;
-                }
-                Category::Missing => Vec::new(),
-                Category::Partial { lacking } => lacking,
-            };
-            tracker.update(|p| {
-                p.progress.to_recover += 1;
-                p.progress.pending += 1;
-            });
-            if !recover {
-                tracker.update(|p| p.progress.pending -= 1);
-                tracker.record(OutcomeRecord {
-                    conversation_id: Some(verdict.conversation_id),
-                    media_type: verdict.media_type,
-                    outcome: Outcome::WouldRecover,
-                    reason: Some(
-                        if lacking.is_empty() {
-                            "missing"
-                        } else {
-                            "partial"
-                        }
-                        .into(),
-                    ),
-                    detail: None,
-                });
-                continue;
-            }
-            let item = RecoveryItem {
-                id: verdict.conversation_id,
-                conversation,
-                lacking,
-            };
-            if to_recover.send(item).await.is_err() {
-                break; // the pool stopped (cancelled)
+            if cancel.is_cancelled() || to_recover.is_closed() {
+                break;
             }
         }
         drop(to_recover);
+        // Collection is over; the pool finishes what is queued and retries what was deferred.
+        tracker.stage(Stage::Recover);
         let ingested = pool.await.unwrap_or_else(|err| {
             warn!(error = %err, "recovery pool ended abnormally");
             Vec::new()
         });
         check_cancel(&cancel)?;
-        if let Some(err) = collect_error {
-            return Err(err.into());
+        if let Some(err) = failure {
+            return Err(err);
         }
-        let report = matcher.finish();
+        let recovered_earlier = *lock(&recovered_earlier);
         tracker.update(|p| {
             p.match_counts = report.totals;
             // The matcher saw earlier attempts' recoveries as held.
@@ -449,6 +373,205 @@ fn check_cancel(cancel: &CancellationToken) -> Result<(), PipelineError> {
     }
 }
 
+/// Cuts the shard's slice into consecutive chunks of about `options.chunk_conversations`
+/// conversations each (Genesys' estimate for the slice, one API call), so that each chunk's
+/// contact index, and with it the shard's memory, stays about the same size however large the
+/// window. Chunks are at least [`MIN_CHUNK_TOLERANCES`] tolerances wide, so what a chunk carries
+/// over (contacts within a tolerance of its end) only concerns its neighbour. Without an
+/// estimate the slice is matched whole.
+async fn plan_chunks(
+    genesys: &GenesysClient,
+    slice: Window,
+    media_types: &[crate::api::MediaType],
+    options: &PipelineOptions,
+) -> Vec<Window> {
+    if options.chunk_conversations == 0 {
+        return vec![slice];
+    }
+    let query = CollectQuery {
+        slice,
+        media_types: media_types.to_vec(),
+        message_types: Vec::new(),
+    };
+    let estimate = match genesys.estimate_conversations(&query).await {
+        Ok(Some(estimate)) => estimate,
+        Ok(None) => return vec![slice],
+        Err(err) => {
+            warn!(error = %err, "no estimate of the slice's conversations; matching it whole");
+            return vec![slice];
+        }
+    };
+    let wanted = estimate.div_ceil(options.chunk_conversations as u64).max(1);
+    let min_width = options
+        .tolerance
+        .abs()
+        .checked_mul(MIN_CHUNK_TOLERANCES)
+        .unwrap_or(SignedDuration::MAX)
+        .max(SignedDuration::from_secs(60));
+    let span = slice.end.duration_since(slice.start);
+    let widest = (span.as_secs_f64() / min_width.as_secs_f64())
+        .floor()
+        .max(1.0) as u64;
+    let count = u32::try_from(wanted.min(widest)).unwrap_or(u32::MAX);
+    shard::slices(slice, count)
+}
+
+/// A chunk is at least this many tolerances wide.
+pub const MIN_CHUNK_TOLERANCES: i32 = 4;
+
+/// What every chunk of a shard shares.
+struct ChunkContext<'a> {
+    clients: &'a Clients,
+    options: &'a PipelineOptions,
+    tracker: &'a Arc<Tracker>,
+    media_types: &'a [crate::api::MediaType],
+    settle_delay: SignedDuration,
+    now: Timestamp,
+    recover: bool,
+    to_recover: &'a mpsc::Sender<RecoveryItem>,
+    cancel: &'a CancellationToken,
+    /// What earlier attempts of the shard recovered (see [`journal`]), counted as it is found.
+    recovered_earlier: &'a Mutex<MatchCounts>,
+}
+
+impl ChunkContext<'_> {
+    /// Inventory, collect and match of one chunk; queues what it lacks for recovery. Returns
+    /// the chunk's match report and what the next chunk takes over.
+    async fn match_chunk(
+        &self,
+        chunk: Window,
+        position: ChunkPosition,
+        carry: ChunkCarry,
+        held_before: u64,
+    ) -> Result<(MatchReport, ChunkCarry), PipelineError> {
+        let (clients, options, tracker) = (self.clients, self.options, self.tracker);
+
+        // Inventory: what the recording side holds for the (widened) chunk.
+        tracker.stage(Stage::Inventory);
+        let mut index = ContactIndex::for_chunk(chunk, options.tolerance, position, 0);
+        let stats = inventory::load_contacts(
+            &clients.recording_side.das,
+            &mut index,
+            self.media_types,
+            |held| tracker.update(|p| p.match_counts.recording_side = held_before + held),
+        )
+        .await?;
+        info!(
+            chunk_start = %chunk.start,
+            chunk_end = %chunk.end,
+            contacts = index.len(),
+            pages = stats.pages,
+            "inventory read"
+        );
+        check_cancel(self.cancel)?;
+
+        // Collect + match, feeding the recovery pool as missing conversations appear.
+        tracker.stage(Stage::Collect);
+        let mut matcher = Matcher::for_chunk(
+            MatchConfig {
+                slice: chunk,
+                media_types: self.media_types.to_vec(),
+                message_types: Vec::new(),
+                settle_delay: self.settle_delay,
+                now: self.now,
+                tolerance: options.tolerance,
+            },
+            index,
+            carry,
+        );
+        let mut conversations = Box::pin(collect::conversations(
+            &clients.genesys,
+            chunk,
+            self.media_types,
+        ));
+        while let Some(item) = conversations.next().await {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let conversation = item?;
+            let summary = match collect::summarize(&conversation) {
+                Ok(summary) => summary,
+                Err(err) => {
+                    tracker.record(OutcomeRecord {
+                        conversation_id: None,
+                        media_type: conversation.media_type(),
+                        outcome: Outcome::Failed,
+                        reason: Some("invalidConversation".into()),
+                        detail: Some(err.to_string()),
+                    });
+                    continue;
+                }
+            };
+            let Classified::Owned(verdict) = matcher.classify(&summary) else {
+                continue;
+            };
+            // Held now because an earlier attempt of this shard recovered it: counted as what it
+            // was then, and as recovered.
+            let earlier = match verdict.category {
+                Category::Matched => options.journal.earlier().get(&verdict.conversation_id),
+                _ => None,
+            };
+            let kind = match earlier {
+                Some(true) => MatchCategory::Partial,
+                Some(false) => MatchCategory::Missing,
+                None => verdict.category.kind(),
+            };
+            tracker.update(|p| p.match_counts.count(kind));
+            if earlier.is_some() {
+                lock(self.recovered_earlier).count(kind);
+                tracker.recovered_earlier(verdict.conversation_id, verdict.media_type);
+                continue;
+            }
+            let lacking = match verdict.category {
+                Category::Matched => continue,
+                Category::Skipped(reason) => {
+                    tracker.record(OutcomeRecord {
+                        conversation_id: Some(verdict.conversation_id),
+                        media_type: verdict.media_type,
+                        outcome: Outcome::Skipped,
+                        reason: Some(reason.as_str().into()),
+                        detail: None,
+                    });
+                    continue;
+                }
+                Category::Missing => Vec::new(),
+                Category::Partial { lacking } => lacking,
+            };
+            tracker.update(|p| {
+                p.progress.to_recover += 1;
+                p.progress.pending += 1;
+            });
+            if !self.recover {
+                tracker.update(|p| p.progress.pending -= 1);
+                tracker.record(OutcomeRecord {
+                    conversation_id: Some(verdict.conversation_id),
+                    media_type: verdict.media_type,
+                    outcome: Outcome::WouldRecover,
+                    reason: Some(
+                        if lacking.is_empty() {
+                            "missing"
+                        } else {
+                            "partial"
+                        }
+                        .into(),
+                    ),
+                    detail: None,
+                });
+                continue;
+            }
+            let item = RecoveryItem {
+                id: verdict.conversation_id,
+                conversation,
+                lacking,
+            };
+            if self.to_recover.send(item).await.is_err() {
+                break; // the pool stopped (cancelled)
+            }
+        }
+        Ok(matcher.finish_chunk(position.last))
+    }
+}
+
 fn matcher_range(slice: Window, tolerance: SignedDuration) -> Window {
     ContactIndex::new(slice, tolerance).query_range()
 }
@@ -494,7 +617,6 @@ async fn recovery_pool(
     let first_pass = futures::stream::unfold(queue, |mut queue| async move {
         queue.recv().await.map(|item| (item, queue))
     });
-    tracker.stage(Stage::Recover);
     let handle = |item: RecoveryItem, last_round: bool| {
         let (clients, recovery, tracker, ingested, deferred, cancel, journal, journal_failed) = (
             &clients,

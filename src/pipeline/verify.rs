@@ -2,19 +2,21 @@
 //! conversation shows up holding every session sent, or the verify deadline passes; the rest are
 //! reported `unverified` with a reason.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::api::{MediaType, Window};
-use crate::pipeline::{Ingested, Outcome, OutcomeRecord, PipelineOptions, Tracker, inventory};
-use crate::verint::das::DasClient;
+use crate::pipeline::{Ingested, Outcome, OutcomeRecord, PipelineOptions, Tracker};
+use crate::verint::RecordingSideError;
+use crate::verint::das::{ContactQuery, DasClient};
 
-/// Whether DAS shows `item` in full: every session sent is among the contact's sessions.
-pub fn arrived(item: &Ingested, held: &HashMap<Uuid, Vec<String>>) -> bool {
-    held.get(&item.id)
-        .is_some_and(|sessions| item.sessions.iter().all(|s| sessions.contains(s)))
+/// Whether a contact holding `held` sessions shows `item` in full: every session sent is among
+/// them.
+pub fn arrived(item: &Ingested, held: &[String]) -> bool {
+    item.sessions.iter().all(|s| held.contains(s))
 }
 
 pub(crate) async fn verify(
@@ -27,32 +29,13 @@ pub(crate) async fn verify(
     cancel: &CancellationToken,
 ) {
     let deadline = tokio::time::Instant::now() + options.verify_deadline;
-    let mut waiting = ingested;
+    // Keyed by conversation, so that each DAS page is checked as it arrives, without a map of
+    // everything DAS shows (which would grow with the window).
+    let mut waiting: HashMap<Uuid, Ingested> = ingested.into_iter().map(|i| (i.id, i)).collect();
     let mut last_error: Option<String> = None;
     while !waiting.is_empty() && !cancel.is_cancelled() {
-        let wanted: HashSet<Uuid> = waiting.iter().map(|i| i.id).collect();
-        match inventory::held_sessions(das, range, media_types, &wanted).await {
-            Ok(held) => {
-                last_error = None;
-                waiting.retain(|item| {
-                    if !arrived(item, &held) {
-                        return true;
-                    }
-                    let (outcome, reason) = if item.already_present {
-                        (Outcome::AlreadyPresent, Some("identicalContentHeld".into()))
-                    } else {
-                        (Outcome::Verified, None)
-                    };
-                    tracker.verified(OutcomeRecord {
-                        conversation_id: Some(item.id),
-                        media_type: Some(item.media_type),
-                        outcome,
-                        reason,
-                        detail: None,
-                    });
-                    false
-                });
-            }
+        match check_pages(das, range, media_types, &mut waiting, tracker).await {
+            Ok(()) => last_error = None,
             Err(err) => last_error = Some(err.to_string()),
         }
         if waiting.is_empty() || tokio::time::Instant::now() + options.verify_interval > deadline {
@@ -63,7 +46,7 @@ pub(crate) async fn verify(
             _ = cancel.cancelled() => break,
         }
     }
-    for item in waiting {
+    for item in waiting.into_values() {
         tracker.verified(OutcomeRecord {
             conversation_id: Some(item.id),
             media_type: Some(item.media_type),
@@ -80,6 +63,52 @@ pub(crate) async fn verify(
     }
 }
 
+/// One read of DAS over `range`: every waiting item a contact shows in full is verified and
+/// leaves `waiting`. A read error ends the round; what was verified before it stays verified.
+async fn check_pages(
+    das: &DasClient,
+    range: Window,
+    media_types: &[MediaType],
+    waiting: &mut HashMap<Uuid, Ingested>,
+    tracker: &Tracker,
+) -> Result<(), RecordingSideError> {
+    let mut pages = das.contact_pages(ContactQuery::new(range, media_types.to_vec()));
+    while let Some(page) = pages.try_next().await? {
+        for contact in page.contacts {
+            let Some(id) = contact
+                .external_id
+                .as_deref()
+                .and_then(|e| Uuid::parse_str(e).ok())
+            else {
+                continue;
+            };
+            let Some(item) = waiting.get(&id) else {
+                continue;
+            };
+            if !arrived(item, &contact.session_ids) {
+                continue;
+            }
+            let (outcome, reason) = if item.already_present {
+                (Outcome::AlreadyPresent, Some("identicalContentHeld".into()))
+            } else {
+                (Outcome::Verified, None)
+            };
+            tracker.verified(OutcomeRecord {
+                conversation_id: Some(item.id),
+                media_type: Some(item.media_type),
+                outcome,
+                reason,
+                detail: None,
+            });
+            waiting.remove(&id);
+        }
+        if waiting.is_empty() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,11 +122,11 @@ mod tests {
             sessions: vec!["a".into(), "b".into()],
             already_present: false,
         };
-        let mut held = HashMap::new();
-        assert!(!arrived(&item, &held));
-        held.insert(id, vec!["a".to_string()]);
-        assert!(!arrived(&item, &held));
-        held.insert(id, vec!["b".to_string(), "a".to_string(), "c".to_string()]);
-        assert!(arrived(&item, &held));
+        assert!(!arrived(&item, &[]));
+        assert!(!arrived(&item, &["a".to_string()]));
+        assert!(arrived(
+            &item,
+            &["b".to_string(), "a".to_string(), "c".to_string()]
+        ));
     }
 }

@@ -86,7 +86,6 @@ impl ContactTable {
         unpack(self.slots[at][2])
     }
 
-    #[cfg(test)]
     pub(super) fn get(&self, key: IdKey) -> Option<ContactEntry> {
         if key.is_zero() {
             return None;

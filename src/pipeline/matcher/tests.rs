@@ -636,3 +636,215 @@ proptest! {
         prop_assert_eq!(report_a, report_b);
     }
 }
+
+// ---------------------------------------------------------------- chunks
+
+/// Matches `window` as the pipeline does with `chunks` time chunks: each chunk indexes the
+/// contacts DAS returns for its widened range and classifies the conversations Genesys returns
+/// for it (those starting in it), carrying edge contacts over to the next chunk.
+fn run_chunked(
+    cfg: &MatchConfig,
+    chunks: u32,
+    contacts: &[OwnedContact],
+    conversations: &[ConversationSummary],
+) -> (Vec<Verdict>, MatchReport) {
+    let parts = slices(cfg.slice, chunks);
+    let mut verdicts = Vec::new();
+    let mut report = MatchReport::default();
+    let mut carry = ChunkCarry::default();
+    for (i, chunk) in parts.iter().enumerate() {
+        let position = ChunkPosition::of(i, parts.len());
+        let mut index = ContactIndex::for_chunk(*chunk, cfg.tolerance, position, 0);
+        let range = index.query_range();
+        index.insert_page(
+            contacts
+                .iter()
+                .filter(|k| {
+                    k.start_time
+                        .is_some_and(|s| s >= range.start && s < range.end)
+                })
+                .map(OwnedContact::record),
+        );
+        let mut matcher = Matcher::for_chunk(
+            MatchConfig {
+                slice: *chunk,
+                ..cfg.clone()
+            },
+            index,
+            carry,
+        );
+        let mine: Vec<&ConversationSummary> = conversations
+            .iter()
+            .filter(|c| c.start >= chunk.start && c.start < chunk.end)
+            .collect();
+        for classified in matcher.classify_page(mine) {
+            if let Classified::Owned(verdict) = classified {
+                verdicts.push(verdict);
+            }
+        }
+        let (part, next) = matcher.finish_chunk(position.last);
+        report.merge(part);
+        carry = next;
+    }
+    assert!(carry.is_empty(), "the last chunk carries nothing");
+    (verdicts, report)
+}
+
+/// The same, in one piece: contacts of the widened window, conversations starting in it.
+fn run_whole(
+    cfg: &MatchConfig,
+    contacts: &[OwnedContact],
+    conversations: &[ConversationSummary],
+) -> (Vec<Verdict>, MatchReport) {
+    let range = ContactIndex::new(cfg.slice, cfg.tolerance).query_range();
+    let contacts: Vec<OwnedContact> = contacts
+        .iter()
+        .filter(|k| {
+            k.start_time
+                .is_some_and(|s| s >= range.start && s < range.end)
+        })
+        .cloned()
+        .collect();
+    let conversations: Vec<ConversationSummary> = conversations
+        .iter()
+        .filter(|c| c.start >= cfg.slice.start && c.start < cfg.slice.end)
+        .cloned()
+        .collect();
+    run(cfg.clone(), &contacts, &conversations)
+}
+
+#[test]
+fn a_contact_across_a_chunk_edge_is_matched_not_recovered() {
+    let cfg = config(day_window(), vec![MediaType::Chat]);
+    let edge = slices(cfg.slice, 2)[1].start.as_second();
+    // Starts just after the edge (second chunk); its contact starts just before (first chunk).
+    let late = conversation(1, edge + 10, vec![chat_session(1, true)]);
+    let mut late_contact = contact_for(&late, &[session_id(1)]);
+    late_contact.start_time = Some(ts(edge - 60));
+    // Starts just before the edge; its contact just after.
+    let early = conversation(2, edge - 10, vec![chat_session(2, true)]);
+    let mut early_contact = contact_for(&early, &[session_id(2)]);
+    early_contact.start_time = Some(ts(edge + 60));
+    // An unclaimed contact near the edge: an extra, reported once.
+    let stray = OwnedContact {
+        external_id: Some(conv_id(99).to_string()),
+        start_time: Some(ts(edge - 30)),
+        ..contact_for(&late, &[])
+    };
+    let contacts = [late_contact, early_contact, stray];
+    let conversations = [late, early];
+    let (verdicts, report) = run_chunked(&cfg, 2, &contacts, &conversations);
+    assert_eq!(verdicts.len(), 2);
+    for v in &verdicts {
+        assert_eq!(v.category, Category::Matched, "{v:?}");
+    }
+    assert_eq!(report.extras, vec![conv_id(99)]);
+    assert_eq!(report.totals.recording_side, 3);
+    assert_eq!(report.totals.extra, 1);
+    assert_eq!(report.contacts_received, 3, "overlap contacts counted once");
+    let (_, whole) = run_whole(&cfg, &contacts, &conversations);
+    assert_eq!(report, whole);
+}
+
+#[test]
+fn overlap_anomalies_are_counted_once() {
+    let cfg = config(day_window(), vec![MediaType::Chat]);
+    let edge = slices(cfg.slice, 2)[1].start.as_second();
+    let c = conversation(1, edge - 10, vec![chat_session(1, true)]);
+    let mut bad = contact_for(&c, &[session_id(1)]);
+    bad.session_ids.push("not-a-session".into());
+    let duplicate = bad.clone();
+    let (_, report) = run_chunked(&cfg, 2, &[bad, duplicate], std::slice::from_ref(&c));
+    assert_eq!(report.anomalies.count(AnomalyKind::DuplicateContact), 1);
+    assert_eq!(report.anomalies.count(AnomalyKind::InvalidSessionId), 2);
+    assert_eq!(report.contacts_received, 2);
+}
+
+/// Contacts as a recording side holds them: for some conversations one (or two) contacts
+/// starting within the tolerance of the conversation, holding some of its sessions; plus
+/// contacts of no conversation and malformed ones, anywhere in and around the window.
+fn contacts_near(
+    conversations: &[ConversationSummary],
+) -> impl Strategy<Value = Vec<OwnedContact>> + use<> {
+    let held: Vec<_> = conversations
+        .iter()
+        .map(|c| {
+            (
+                Just(c.clone()),
+                0u8..4,
+                -299i64..299,
+                prop::collection::vec(any::<bool>(), c.sessions.len()),
+            )
+        })
+        .collect();
+    let others = prop::collection::vec((external_id_strategy(), -7200i64..DAY + 7200), 0..20);
+    (held, others).prop_map(|(held, others)| {
+        let mut contacts = Vec::new();
+        for (c, copies, offset, keep) in held {
+            // 0: missing; 1, 2: one contact; 3: two (a duplicate).
+            let sessions: Vec<Uuid> = c
+                .sessions
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(s, _)| s.session_id)
+                .collect();
+            let n = match copies {
+                0 => 0,
+                3 => 2,
+                _ => 1,
+            };
+            for copy in 0..n {
+                let mut k = contact_for(&c, &sessions);
+                k.start_time = Some(ts(c.start.as_second() + offset - i64::from(copy)));
+                contacts.push(k);
+            }
+        }
+        for (i, (external_id, offset)) in others.into_iter().enumerate() {
+            contacts.push(OwnedContact {
+                contact_id: format!("other-{i}"),
+                // Distinct ids unlike the conversations': contacts of no conversation. (The
+                // same id on contacts far apart in time is an anomaly chunks, like shards,
+                // count per chunk.)
+                external_id: external_id.map(|e| {
+                    if Uuid::try_parse(&e).is_ok() {
+                        conv_id(10_000 + i as u32)
+                            .to_string()
+                            .replace("c0c0", "d0d0")
+                    } else {
+                        e
+                    }
+                }),
+                start_time: Some(ts(BASE + offset)),
+                session_ids: vec![session_id(i as u32).to_string()],
+            });
+        }
+        contacts
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Matching a slice as consecutive chunks gives exactly what matching it whole gives:
+    /// every verdict, every count, every extra, every anomaly count.
+    #[test]
+    fn chunks_match_exactly_like_the_whole_slice(
+        (conversations, contacts) in conversations_strategy()
+            .prop_flat_map(|cs| { let ks = contacts_near(&cs); (Just(cs), ks) }),
+        chunks in 1u32..7,
+        span in prop_oneof![Just(DAY), 3600i64..DAY],
+        media_types in media_types_strategy(),
+    ) {
+        let cfg = config(Window { start: ts(BASE), end: ts(BASE + span) }, media_types);
+        let (whole_verdicts, whole) = run_whole(&cfg, &contacts, &conversations);
+        let (chunk_verdicts, chunked) = run_chunked(&cfg, chunks, &contacts, &conversations);
+        prop_assert_eq!(sorted(whole_verdicts), sorted(chunk_verdicts));
+        prop_assert_eq!(whole.totals, chunked.totals);
+        prop_assert_eq!(&whole.by_media_type, &chunked.by_media_type);
+        prop_assert_eq!(&whole.skipped_by_reason, &chunked.skipped_by_reason);
+        prop_assert_eq!(&whole.extras, &chunked.extras);
+        prop_assert_eq!(whole.contacts_received, chunked.contacts_received);
+        prop_assert_eq!(&whole.anomalies.counts, &chunked.anomalies.counts);
+    }
+}
