@@ -265,24 +265,7 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
     let runner = JobRunner::start(&cp, admin.clone());
 
     let api: Api<DigitalRecovery> = Api::namespaced(admin.clone(), "tenant-a");
-    let dr: DigitalRecovery = serde_json::from_value(json!({
-        "apiVersion": "recovery.cxops.io/v1alpha1",
-        "kind": "DigitalRecovery",
-        "metadata": {"name": "canary"},
-        "spec": {
-            "tenant": sims.config.tenant,
-            "genesys": {"apiBaseUrl": sims.genesys_url, "credentialsSecret": "genesys-oauth"},
-            "recordingSide": {
-                "dasUrl": sims.das_url,
-                "captureUrl": sims.capture_url,
-                "credentialsSecret": "verint-api"
-            },
-            "window": {"start": sims.config.window.start.to_string(), "end": sims.config.window.end.to_string()},
-            "mediaTypes": ["chat", "email", "social"],
-            "parallelism": 2
-        }
-    }))
-    .unwrap();
+    let dr = support::recovery::recovery("canary", &sims, 2);
     api.create(&PostParams::default(), &dr)
         .await
         .expect("create recovery");

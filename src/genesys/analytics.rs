@@ -289,6 +289,26 @@ impl GenesysClient {
         )
     }
 
+    /// The body of a conversation detail query over `window`, oldest first.
+    fn detail_query(
+        &self,
+        query: &CollectQuery,
+        window: &Window,
+        extra: &[Value],
+        page_size: u64,
+        page: u64,
+    ) -> Value {
+        let (conversation_filters, segment_filters) = self.filters(query, extra.to_vec());
+        json!({
+            "interval": interval(window),
+            "order": "asc",
+            "orderBy": "conversationStart",
+            "paging": {"pageSize": page_size, "pageNumber": page},
+            "conversationFilters": conversation_filters,
+            "segmentFilters": segment_filters,
+        })
+    }
+
     async fn query_page(
         &self,
         query: &CollectQuery,
@@ -296,15 +316,7 @@ impl GenesysClient {
         extra: &[Value],
         page: u64,
     ) -> Result<(Vec<Box<RawValue>>, Option<u64>), GenesysError> {
-        let (conversation_filters, segment_filters) = self.filters(query, extra.to_vec());
-        let body = json!({
-            "interval": interval(window),
-            "order": "asc",
-            "orderBy": "conversationStart",
-            "paging": {"pageSize": PAGE_SIZE, "pageNumber": page},
-            "conversationFilters": conversation_filters,
-            "segmentFilters": segment_filters,
-        });
+        let body = self.detail_query(query, window, extra, PAGE_SIZE, page);
         let (_, page): (_, TextPage) = self
             .send_json(
                 Method::POST,
@@ -323,15 +335,7 @@ impl GenesysClient {
         &self,
         query: &CollectQuery,
     ) -> Result<Option<u64>, GenesysError> {
-        let (conversation_filters, segment_filters) = self.filters(query, Vec::new());
-        let body = json!({
-            "interval": interval(&query.slice),
-            "order": "asc",
-            "orderBy": "conversationStart",
-            "paging": {"pageSize": 1, "pageNumber": 1},
-            "conversationFilters": conversation_filters,
-            "segmentFilters": segment_filters,
-        });
+        let body = self.detail_query(query, &query.slice, &[], 1, 1);
         let (_, raw): (_, RawPage) = self
             .send_json(
                 Method::POST,

@@ -130,17 +130,22 @@ impl Writer {
             while let Ok(more) = requests.try_recv() {
                 batch.push(more);
             }
-            let before = self.entries.clone();
+            let mut added = Vec::new();
             for (id, partial, _) in &batch {
-                self.entries.entry(*id).or_insert(*partial);
+                if !self.entries.contains_key(id) {
+                    self.entries.insert(*id, *partial);
+                    added.push(*id);
+                }
             }
-            let result = if self.entries.len() == before.len() {
+            let result = if added.is_empty() {
                 Ok(())
             } else {
                 self.write().await
             };
             if result.is_err() {
-                self.entries = before;
+                for id in &added {
+                    self.entries.remove(id);
+                }
             }
             for (_, _, done) in batch {
                 let _ = done.send(result.as_ref().map(|_| ()).map_err(clone_error));
