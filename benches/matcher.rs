@@ -40,11 +40,17 @@ fn conversation(seed: u64, i: u64) -> ConversationSummary {
         start: Timestamp::from_second(start).unwrap_or(Timestamp::UNIX_EPOCH),
         end: Timestamp::from_second(start + rng.random_range(60..3600)).ok(),
         sessions: (0..sessions)
-            .map(|_| SessionSummary {
-                session_id: Uuid::from_u128(rng.random()),
-                media_type: Some(media_type),
-                message_type: (media_type == MediaType::Social).then(|| "whatsapp".to_string()),
-                recorded: rng.random_range(0..50) != 0,
+            .map(|_| {
+                let session_id = Uuid::from_u128(rng.random());
+                // Once the recording flag's draw; kept so the data matches earlier figures.
+                let _ = rng.random_range(0..50u32);
+                SessionSummary {
+                    session_id,
+                    media_type: Some(media_type),
+                    message_type: (media_type == MediaType::Social).then(|| "whatsapp".to_string()),
+                    // Documented contract: text sessions carry no `recording` flag.
+                    recording_flag: None,
+                }
             })
             .collect(),
     }
@@ -119,6 +125,7 @@ fn run(seed: u64) -> (Spent, Spent, u64, u64) {
         settle_delay: SignedDuration::from_mins(30),
         now: Timestamp::from_second(BASE + 2 * DAY).unwrap_or(Timestamp::UNIX_EPOCH),
         tolerance: DEFAULT_TOLERANCE,
+        trust_recording_flag: false,
     };
     let mut indexing = Spent::default();
     let mut classifying = Spent::default();

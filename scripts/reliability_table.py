@@ -47,8 +47,12 @@ FOOTER = """
 
 For every row, against the simulators' ground truth and the recovery's report ConfigMaps:
 - the phase is `Succeeded` when nothing failed and `PartiallySucceeded` when something did, with a
-  `completionTime`, `observedGeneration` current, nothing `pending`, `toRecover = recovered + failed`,
-  and the match counts add up (`genesys = matched + missing + partial + skipped`);
+  `completionTime`, `observedGeneration` current, nothing `pending`,
+  `toRecover = recovered + failed + notRecorded`, and the match counts add up
+  (`genesys = matched + missing + partial + skipped`);
+- the report's `notRecorded` conversations are exactly the withheld ones Genesys never recorded
+  (its recordings API answers an empty list; text sessions carry no analytics `recording` flag, as
+  documented), and the status counts the same number;
 - the report's failed conversations are exactly those whose lacking recordings are archived or
   deleted, each with that reason, and the status counts the same number; nothing is unverified or
   conflicting;

@@ -256,6 +256,7 @@ impl ProgressReporter for ShardReporter {
                 recovered: 0,
                 verified: 0,
                 failed: 0,
+                not_recorded: 0,
                 skipped: 0,
             });
             match record.outcome {
@@ -272,6 +273,10 @@ impl ProgressReporter for ShardReporter {
                 Outcome::Failed | Outcome::Conflict | Outcome::Unverified => {
                     c.to_recover += 1;
                     c.failed += 1;
+                }
+                Outcome::NotRecorded => {
+                    c.to_recover += 1;
+                    c.not_recorded += 1;
                 }
                 Outcome::WouldRecover => c.to_recover += 1,
                 Outcome::Skipped => c.skipped += 1,

@@ -750,6 +750,12 @@ async fn text_sessions_of_a_collected_conversation() {
         sessions
             .iter()
             .zip(&c.sessions)
-            .all(|(a, b)| a.session_id == b.id.to_string() && a.recorded == b.recorded)
+            .all(|(a, b)| a.session_id == b.id.to_string()
+                && Some(a.media_type) == b.media_type.spec_media_type())
+    );
+    // The documented contract: no analytics `recording` flag on text sessions.
+    assert!(
+        sessions.iter().all(|s| s.recording_flag.is_none()),
+        "{sessions:?}"
     );
 }

@@ -575,7 +575,8 @@ fn summary(conversation: &SimConversation) -> ConversationSummary {
                 session_id: s.id,
                 media_type: s.media_type.spec_media_type(),
                 message_type: s.message_type.map(|m| m.as_str().to_string()),
-                recorded: s.recorded,
+                // The documented contract: text sessions carry no analytics `recording` flag.
+                recording_flag: None,
             })
             .collect(),
     }
@@ -599,6 +600,7 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
         settle_delay: SignedDuration::from_mins(30),
         now: Timestamp::now(),
         tolerance: DEFAULT_TOLERANCE,
+        trust_recording_flag: false,
     };
     let mut index = ContactIndex::new(window(), DEFAULT_TOLERANCE);
     let mut pages = side.das.contact_pages(ContactQuery::new(

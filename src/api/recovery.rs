@@ -195,6 +195,16 @@ pub struct GenesysSpec {
         {"rule": "self >= 1 && self <= 3000", "message": "genesys.requestsPerMinute must be between 1 and 3000"},
     ]))]
     pub requests_per_minute: Option<u32>,
+    /// Skip, without asking the recordings API, text conversations none of whose agent
+    /// sessions carries the analytics `recording` flag. Off by default, and best left off:
+    /// Genesys documents that flag as "an audio recording was started" and nothing says it is
+    /// set on chat, email or messaging sessions, so trusting it can skip every text
+    /// conversation of an org (skip reason `noRecordingFlag`). Turn it on only for an org where you have
+    /// checked that the flag is set on text sessions; it saves one recordings call per
+    /// conversation the recording side lacks and Genesys never recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
+    pub trust_recording_flag: bool,
 }
 
 /// The recording side's APIs.
@@ -410,7 +420,8 @@ pub enum ShardPhase {
 pub struct MediaTypeCounts {
     /// chat, email or social.
     pub media_type: MediaType,
-    /// Missing or partial conversations of this type with a text recording.
+    /// Missing or partial conversations of this type (queued for recovery; once finished,
+    /// recovered + failed + notRecorded).
     #[serde(default)]
     pub to_recover: u64,
     /// Accepted by Interaction Capture (including verified ones).
@@ -422,7 +433,10 @@ pub struct MediaTypeCounts {
     /// Could not be recovered, conflicted or stayed unverified.
     #[serde(default)]
     pub failed: u64,
-    /// Not considered (not settled, not recorded, ...).
+    /// Lacking on the recording side, and Genesys holds no text recording of it (final).
+    #[serde(default)]
+    pub not_recorded: u64,
+    /// Not considered (not settled, media type not requested, ...).
     #[serde(default)]
     pub skipped: u64,
 }
@@ -478,7 +492,8 @@ pub struct MatchCounts {
     pub missing: u64,
     /// Conversations the recording side holds only some text sessions of.
     pub partial: u64,
-    /// Conversations not considered (not settled, media type not requested, not recorded).
+    /// Conversations not considered (not settled, media type not requested, or no analytics
+    /// recording flag when `genesys.trustRecordingFlag` is set).
     pub skipped: u64,
     /// Recording-side contacts with no Genesys conversation (reported, never touched).
     pub extra: u64,
@@ -488,7 +503,8 @@ pub struct MatchCounts {
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
-    /// Missing plus partial conversations with a text recording.
+    /// Missing plus partial conversations, queued for recovery. Once finished it equals
+    /// recovered + failed + notRecorded.
     pub to_recover: u64,
     /// Accepted by Interaction Capture.
     pub recovered: u64,
@@ -496,6 +512,10 @@ pub struct Progress {
     pub verified: u64,
     /// Could not be recovered (the report says why).
     pub failed: u64,
+    /// Lacking on the recording side, but the recordings API holds no text recording of it:
+    /// nothing to recover (final, not a failure).
+    #[serde(default)]
+    pub not_recorded: u64,
     /// Not finished yet.
     pub pending: u64,
 }
@@ -537,6 +557,7 @@ impl_add_assign!(Progress {
     recovered,
     verified,
     failed,
+    not_recorded,
     pending
 });
 impl_add_assign!(ApiCalls {

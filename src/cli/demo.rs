@@ -27,6 +27,11 @@ pub struct DemoArgs {
     /// Only match and report; ingest nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Skip text conversations whose sessions lack the analytics `recording` flag without asking
+    /// the recordings API (`spec.genesys.trustRecordingFlag`; the old behaviour, for comparison:
+    /// against the documented contract it skips every text conversation).
+    #[arg(long)]
+    pub trust_recording_flag: bool,
     /// Run the same recovery this many times in a row (the second run shows it is a no-op).
     #[arg(long, default_value_t = 1)]
     pub runs: u32,
@@ -50,7 +55,8 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         let handles = sim::start(config, Some(factory_with_store(recording, slot.clone())))
             .await
             .map_err(|e| CliError::Failed(e.to_string()))?;
-        let recovery = demo_recovery(&handles, args.parallelism, args.dry_run)?;
+        let mut recovery = demo_recovery(&handles, args.parallelism, args.dry_run)?;
+        recovery.spec.genesys.trust_recording_flag = args.trust_recording_flag;
         let credentials = Credentials {
             genesys: client_credentials(&handles),
             recording_side: client_credentials(&handles),

@@ -66,7 +66,7 @@ impl RunSummary {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let header = format!(
-            "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}\n",
+            "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12}\n",
             "media",
             "genesys",
             "matched",
@@ -78,14 +78,15 @@ impl RunSummary {
             "present",
             "conflict",
             "failed",
-            "unverified"
+            "unverified",
+            "not recorded"
         );
         out.push_str(&header);
         out.push_str(&"-".repeat(header.len() - 1));
         out.push('\n');
         let row = |name: &str, m: &MatchCounts, o: &OutcomeCounts| {
             format!(
-                "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}\n",
+                "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12}\n",
                 name,
                 m.genesys,
                 m.matched,
@@ -97,7 +98,8 @@ impl RunSummary {
                 o.already_present,
                 o.conflict,
                 o.failed,
-                o.unverified
+                o.unverified,
+                o.not_recorded
             )
         };
         for media in MediaType::ALL {
@@ -116,6 +118,12 @@ impl RunSummary {
             self.throttled,
             self.elapsed_seconds
         ));
+        if self.outcomes.not_recorded > 0 {
+            out.push_str(&format!(
+                "\n{} conversation(s) the recording side lacks have no text recording in Genesys (asked of its recordings API): nothing to recover\n",
+                self.outcomes.not_recorded
+            ));
+        }
         if !self.failure_reasons.is_empty() {
             let reasons: Vec<String> = self
                 .failure_reasons
@@ -202,7 +210,7 @@ impl ProgressReporter for TerminalReporter {
         let stage = p.stage.map(|s| format!("{s:?}")).unwrap_or_default();
         self.bar.set_prefix(stage.to_lowercase());
         self.bar.set_message(format!(
-            "conversations {} | missing {} partial {} | recovered {}/{} verified {} failed {} | calls {} | 429s {}",
+            "conversations {} | missing {} partial {} | recovered {}/{} verified {} failed {} not recorded {} | calls {} | 429s {}",
             p.match_counts.genesys,
             p.match_counts.missing,
             p.match_counts.partial,
@@ -210,6 +218,7 @@ impl ProgressReporter for TerminalReporter {
             p.progress.to_recover,
             p.progress.verified,
             p.progress.failed,
+            p.progress.not_recorded,
             p.api_calls.genesys + p.api_calls.das + p.api_calls.capture,
             p.throttled
         ));

@@ -75,6 +75,7 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
                     x.recovered += m.recovered;
                     x.verified += m.verified;
                     x.failed += m.failed;
+                    x.not_recorded += m.not_recorded;
                     x.skipped += m.skipped;
                 }
                 None => by_media.push(*m),
@@ -137,8 +138,12 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             (
                 Phase::PartiallySucceeded,
                 format!(
-                    "finished: {} recovered, {} verified, {} failed, {} pending",
-                    progress.recovered, progress.verified, progress.failed, progress.pending
+                    "finished: {} recovered, {} verified, {} failed, {} pending{}",
+                    progress.recovered,
+                    progress.verified,
+                    progress.failed,
+                    progress.pending,
+                    not_recorded_note(&progress)
                 ),
                 "PartiallySucceeded",
             )
@@ -146,8 +151,11 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             (
                 Phase::Succeeded,
                 format!(
-                    "finished: {} of {} missing or partial conversations recovered, {} verified",
-                    progress.recovered, progress.to_recover, progress.verified
+                    "finished: {} of {} missing or partial conversations recovered, {} verified{}",
+                    progress.recovered,
+                    progress.to_recover,
+                    progress.verified,
+                    not_recorded_note(&progress)
                 ),
                 "Succeeded",
             )
@@ -287,6 +295,15 @@ fn reason_of(phase: Phase) -> &'static str {
     }
 }
 
+/// ", N not recorded in Genesys" when some lacking conversations have no text recording: a
+/// final outcome found by asking the recordings API, not a failure.
+fn not_recorded_note(progress: &Progress) -> String {
+    match progress.not_recorded {
+        0 => String::new(),
+        n => format!(", {n} not recorded in Genesys"),
+    }
+}
+
 fn final_message(old: &DigitalRecoveryStatus, phase: Phase) -> String {
     old.conditions
         .iter()
@@ -363,5 +380,35 @@ mod tests {
         });
         assert_eq!(status.phase, Some(Phase::Succeeded));
         assert_eq!(status.progress.map(|p| p.recovered), Some(10));
+    }
+
+    #[test]
+    fn not_recorded_conversations_are_final_not_failures() {
+        let mut dr = recovery(&["Succeeded", "Succeeded"]);
+        if let Some(status) = dr.status.as_mut() {
+            for shard in &mut status.shards {
+                shard.progress = Some(Progress {
+                    to_recover: 7,
+                    recovered: 5,
+                    verified: 5,
+                    not_recorded: 2,
+                    ..Progress::default()
+                });
+            }
+        }
+        let status = fold(&Observed {
+            dr: &dr,
+            job: Some(&complete_job()),
+            invalid: None,
+            now: Timestamp::UNIX_EPOCH,
+        });
+        assert_eq!(status.phase, Some(Phase::Succeeded));
+        let progress = status.progress.unwrap_or_default();
+        assert_eq!((progress.to_recover, progress.not_recorded), (14, 4));
+        let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
+        assert!(
+            ready.is_some_and(|c| c.message.contains("4 not recorded in Genesys")),
+            "{ready:?}"
+        );
     }
 }

@@ -59,7 +59,8 @@ pub struct CollectQuery {
     pub message_types: Vec<String>,
 }
 
-/// A text session of a conversation (an agent's chat, email or messaging session).
+/// A text session of a conversation's agent leg (purpose `agent` or `user`): the legs a
+/// recording belongs to, and what the recording side holds per contact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TextSession {
     /// Session id.
@@ -68,8 +69,10 @@ pub struct TextSession {
     pub media_type: MediaType,
     /// Messaging channel, for social.
     pub message_type: Option<String>,
-    /// Whether a recording exists (analytics `recording`).
-    pub recorded: bool,
+    /// The analytics `recording` flag as received. Genesys documents it for audio only; it is
+    /// trusted only when `trustRecordingFlag` says so (whether a text recording exists is
+    /// learned from the recordings API).
+    pub recording_flag: Option<bool>,
     /// The agent participant's id.
     pub participant_id: Option<String>,
 }
@@ -140,11 +143,12 @@ impl Conversation {
         })
     }
 
-    /// The agent text sessions (what recordings and the recording side are keyed by).
+    /// The text sessions of the agent legs (what recordings and the recording side are keyed
+    /// by), in the conversation's order.
     pub fn text_sessions(&self) -> Vec<TextSession> {
         let mut sessions = Vec::new();
         for participant in &self.detail.participants {
-            if participant.purpose.as_deref() != Some("agent") {
+            if !is_agent_leg(participant.purpose.as_deref()) {
                 continue;
             }
             for session in &participant.sessions {
@@ -164,7 +168,7 @@ impl Conversation {
                     session_id: id.clone(),
                     media_type: media,
                     message_type: session.message_type.clone(),
-                    recorded: session.recording.unwrap_or(false),
+                    recording_flag: session.recording,
                     participant_id: participant.participant_id.clone(),
                 });
             }
@@ -189,6 +193,13 @@ impl Conversation {
             .flat_map(|p| &p.sessions)
             .find_map(|s| s.message_type.as_deref())
     }
+}
+
+/// Whether a participant `purpose` is an agent's leg: `agent` when routed by ACD, `user` when
+/// not (e.g. an agent-initiated outbound interaction). Case-insensitive: enums grow and their
+/// spelling is not ours to fix.
+pub fn is_agent_leg(purpose: Option<&str>) -> bool {
+    purpose.is_some_and(|p| p.eq_ignore_ascii_case("agent") || p.eq_ignore_ascii_case("user"))
 }
 
 #[derive(Deserialize)]
@@ -328,6 +339,20 @@ impl GenesysClient {
         Ok((page.conversations, believable_hits(page.total_hits)?))
     }
 
+    /// Page 1 of a query and the query's total. A page may come without `totalHits` (an empty
+    /// one as `{}` or `{"conversations":[]}`: the empty shape is not documented); then a short
+    /// first page is the whole answer, so it is not paged further.
+    async fn first_page(
+        &self,
+        query: &CollectQuery,
+        window: &Window,
+        extra: &[Value],
+    ) -> Result<(Vec<Box<RawValue>>, Option<u64>), GenesysError> {
+        let (page, hits) = self.query_page(query, window, extra, 1).await?;
+        let hits = hits.or_else(|| (page.len() < PAGE_SIZE as usize).then_some(page.len() as u64));
+        Ok((page, hits))
+    }
+
     /// How many completed conversations of `query` the detail query finds over its slice
     /// (`totalHits` of a one-row page: one API call). Includes neighbours the interval semantics
     /// return, so it is an estimate for planning, not a count to report.
@@ -344,7 +369,9 @@ impl GenesysClient {
                 Some(&body),
             )
             .await?;
-        Ok(raw.checked()?.1)
+        let (page, hits) = raw.checked()?;
+        // An empty page without totalHits: nothing there.
+        Ok(hits.or_else(|| page.is_empty().then_some(0)))
     }
 
     /// Streams the completed conversations whose start lies in `query.slice`. The stream is
@@ -378,7 +405,7 @@ impl GenesysClient {
             if out.closed() {
                 return;
             }
-            let (first, hits) = match self.query_page(&query, &slice, &[], 1).await {
+            let (first, hits) = match self.first_page(&query, &slice, &[]).await {
                 Ok(page) => page,
                 Err(err) => {
                     out.send(Err(err)).await;
@@ -525,7 +552,7 @@ impl GenesysClient {
             // The job failed: fall back to sync paging for the whole slice.
             tracing::warn!(error = %err, "analytics job failed; falling back to the detail query");
             from_job.clear();
-            match self.query_page(query, slice, &[], 1).await {
+            match self.first_page(query, slice, &[]).await {
                 Ok((first, hits)) if hits.is_none_or(|h| h <= self.config().paging_cap) => {
                     if out.emit_page(QUERY_ENDPOINT, first, slice, None).await {
                         self.page_rest(query, slice, &[], hits, slice, None, out)
@@ -544,7 +571,7 @@ impl GenesysClient {
         let tail = [
             json!({"type": "dimension", "dimension": "conversationEnd", "range": {"gt": super::models::format_timestamp(available)}}),
         ];
-        match self.query_page(query, slice, &tail, 1).await {
+        match self.first_page(query, slice, &tail).await {
             Ok((first, hits)) => {
                 if out
                     .emit_page(QUERY_ENDPOINT, first, slice, Some(&from_job))

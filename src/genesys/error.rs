@@ -82,6 +82,8 @@ pub enum GenesysError {
         endpoint: String,
         /// Polls made.
         attempts: u32,
+        /// The last 202's Retry-After, when it gave one: when to ask again.
+        retry_after: Option<std::time::Duration>,
     },
     /// Bad client configuration (unknown region, bad URL, missing credentials).
     #[error("invalid Genesys configuration: {0}")]

@@ -1,5 +1,7 @@
 //! The async analytics jobs API: submit, poll, cursor-paged results, cancel, data availability.
 
+use std::time::Duration;
+
 use http::Method;
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -93,10 +95,19 @@ impl GenesysClient {
 
     /// `GET .../jobs/{jobId}` (200 or 202).
     pub async fn job_status(&self, job_id: &str) -> Result<AsyncQueryStatus, GenesysError> {
-        let (_, status) = self
-            .send_json(Method::GET, &format!("{JOBS_PATH}/{job_id}"), &[], None)
-            .await?;
-        Ok(status)
+        Ok(self.job_status_with_wait(job_id).await?.0)
+    }
+
+    /// The job's status and, when the answer carried one (undocumented, so optional), its
+    /// Retry-After.
+    async fn job_status_with_wait(
+        &self,
+        job_id: &str,
+    ) -> Result<(AsyncQueryStatus, Option<Duration>), GenesysError> {
+        let path = format!("{JOBS_PATH}/{job_id}");
+        let response = self.send(Method::GET, &path, &[], None).await?;
+        let status = super::decode(&format!("GET {JOBS_PATH}/{{id}}"), &response.body)?;
+        Ok((status, crate::http::parse_retry_after(&response.headers)))
     }
 
     /// `GET .../jobs/{jobId}/results`.
@@ -134,7 +145,7 @@ impl GenesysClient {
         let endpoint = format!("GET {JOBS_PATH}/{{id}}");
         let mut poll = 0;
         loop {
-            let status = self.job_status(job_id).await?;
+            let (status, retry_after) = self.job_status_with_wait(job_id).await?;
             match status.state.as_deref() {
                 Some("FULFILLED") => return Ok(()),
                 Some(state @ ("FAILED" | "CANCELLED" | "EXPIRED")) => {
@@ -157,7 +168,8 @@ impl GenesysClient {
                     message: None,
                 });
             }
-            tokio::time::sleep(job_poll_delay(poll)).await;
+            let wait = super::recordings::accepted_wait(retry_after, job_poll_delay(poll));
+            tokio::time::sleep(wait).await;
             poll += 1;
         }
     }

@@ -66,7 +66,8 @@ pub struct Session {
     pub message_type: Option<String>,
     /// inbound / outbound.
     pub direction: Option<String>,
-    /// True when a recording exists for this session.
+    /// Documented as "an audio recording was started"; whether it is ever set on text
+    /// sessions is not documented, so its absence never means "not recorded" (design.md 7).
     pub recording: Option<bool>,
     /// Provider.
     pub provider: Option<String>,
@@ -153,6 +154,10 @@ impl FileState {
     }
 }
 
+/// Recording `media` values that are not text (Genesys lists "audio, chat, messaging, email, or
+/// screen"; video for safety).
+const NON_TEXT_MEDIA: [&str; 3] = ["audio", "screen", "video"];
+
 /// A recording (or its metadata: same fields minus transcripts and media URIs).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -163,7 +168,7 @@ pub struct Recording {
     pub conversation_id: Option<String>,
     /// The session it records (an archived stub may lack it).
     pub session_id: Option<String>,
-    /// audio, chat, email, message/messaging, screen (open set).
+    /// audio, chat, email, message or messaging (spelling unconfirmed), screen (open set).
     pub media: Option<String>,
     /// AVAILABLE, ARCHIVED, DELETED, ... (see [`Recording::file_state`]).
     #[serde(rename = "fileState")]
@@ -196,6 +201,22 @@ impl Recording {
             None if self.transcript_entries().is_some() => FileState::Available,
             None => FileState::Other("missing".to_string()),
         }
+    }
+
+    /// Whether this is a text recording (a chat, email or messaging transcript). `media` is a
+    /// free string whose spelling for messaging is not settled (`message` in RecordingMetadata's
+    /// docs, `messaging` in Recording's), so text is everything but the known non-text media;
+    /// a transcript makes it text whatever `media` says, and a stub without `media` counts as
+    /// text (better reported archived than silently taken for not recorded).
+    pub fn is_text(&self) -> bool {
+        if self.transcript_entries().is_some() {
+            return true;
+        }
+        self.media.as_deref().is_none_or(|media| {
+            !NON_TEXT_MEDIA
+                .iter()
+                .any(|other| other.eq_ignore_ascii_case(media.trim()))
+        })
     }
 
     /// The transcript entries of whichever media this recording holds.

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::models::{FileState, Recording};
 use super::{GenesysClient, GenesysError, decode};
+use crate::http::parse_retry_after;
 
 /// What became of one recording.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,12 +108,14 @@ impl RecordingOutcome {
 }
 
 /// The recordings of one conversation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RecordingsFetch {
     /// Conversation id.
     pub conversation_id: String,
-    /// One outcome per recording (empty when the conversation has none).
+    /// One outcome per text recording (empty when Genesys holds none).
     pub outcomes: Vec<RecordingOutcome>,
+    /// Recordings of other media (audio, screen) the conversation also has; not ours to send.
+    pub non_text: usize,
 }
 
 /// One result of a batch download.
@@ -151,6 +154,14 @@ struct BatchItem {
     error_msg: Option<String>,
 }
 
+/// The longest Retry-After of a 202 that the client waits for in place.
+pub const MAX_TRANSCODE_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How long to wait after a 202: its Retry-After when it has one (capped), else `fallback`.
+pub(crate) fn accepted_wait(retry_after: Option<Duration>, fallback: Duration) -> Duration {
+    retry_after.map_or(fallback, |wait| wait.min(MAX_TRANSCODE_RETRY_AFTER))
+}
+
 impl GenesysClient {
     /// `GET /api/v2/conversations/{id}/recordingmetadata`.
     pub async fn recording_metadata(
@@ -181,24 +192,33 @@ impl GenesysClient {
     }
 
     /// GETs `path`, re-polling while the answer is 202 (transcoding), at most
-    /// `transcode_polls` times; then [`GenesysError::StillTranscoding`].
+    /// `transcode_polls` times; then [`GenesysError::StillTranscoding`]. Whether a 202 carries
+    /// Retry-After is not documented: when it does, the next poll waits that long (up to
+    /// [`MAX_TRANSCODE_RETRY_AFTER`]), else `transcode_poll_delay`. A 202 may have no body.
     async fn get_transcoded(&self, path: &str) -> Result<bytes::Bytes, GenesysError> {
         let max_wait = self.config().transcode_max_wait.as_millis().to_string();
         let params = [("maxWaitMs", max_wait)];
         let polls = self.config().transcode_polls.max(1);
+        let mut retry_after = None;
         for poll in 1..=polls {
             let response = self.send(Method::GET, path, &params, None).await?;
             if response.status != StatusCode::ACCEPTED {
                 return Ok(response.body);
             }
-            tracing::debug!(path, poll, "recording is transcoding");
+            retry_after = parse_retry_after(&response.headers);
+            tracing::debug!(path, poll, ?retry_after, "recording is transcoding");
             if poll < polls {
-                tokio::time::sleep(self.config().transcode_poll_delay).await;
+                tokio::time::sleep(accepted_wait(
+                    retry_after,
+                    self.config().transcode_poll_delay,
+                ))
+                .await;
             }
         }
         Err(GenesysError::StillTranscoding {
             endpoint: format!("GET {}", path_template(path)),
             attempts: polls,
+            retry_after,
         })
     }
 
@@ -220,20 +240,27 @@ impl GenesysClient {
         decode(&format!("GET {}", path_template(&path)), &body)
     }
 
-    /// The recordings of a conversation as typed outcomes. An error here is a per-conversation
-    /// failure (404, still transcoding, malformed answer), never a reason to stop the run.
+    /// The text recordings of a conversation as typed outcomes: whether a text recording exists
+    /// at all is learned here (an empty list: none), never from the analytics flag. An error is
+    /// a per-conversation failure (404, still transcoding, malformed answer), never a reason to
+    /// stop the run.
     pub async fn fetch_recordings(
         &self,
         conversation_id: &str,
     ) -> Result<RecordingsFetch, GenesysError> {
         let recordings = self.recordings(conversation_id).await?;
-        Ok(RecordingsFetch {
+        let mut fetch = RecordingsFetch {
             conversation_id: conversation_id.to_string(),
-            outcomes: recordings
-                .into_iter()
-                .map(RecordingOutcome::classify)
-                .collect(),
-        })
+            ..RecordingsFetch::default()
+        };
+        for recording in recordings {
+            if recording.is_text() {
+                fetch.outcomes.push(RecordingOutcome::classify(recording));
+            } else {
+                fetch.non_text += 1;
+            }
+        }
+        Ok(fetch)
     }
 
     /// Batch download of up to 100 (conversation, optional recording) pairs: submit, poll until

@@ -42,7 +42,7 @@ pub fn summarize(conversation: &Conversation) -> Result<ConversationSummary, Sum
                 session_id: Uuid::parse_str(&s.session_id).ok()?,
                 media_type: Some(s.media_type),
                 message_type: s.message_type,
-                recorded: s.recorded,
+                recording_flag: s.recording_flag,
             })
         })
         .collect();
@@ -71,23 +71,29 @@ mod tests {
     }
 
     #[test]
-    fn summary_keeps_agent_text_sessions_with_recording_flags() {
+    fn summary_keeps_agent_and_user_text_sessions_with_recording_flags() {
         let c = conversation(json!({
             "conversationId": "5b3c2f4e-1d2a-4f6b-9a8c-0e1f2a3b4c5d",
             "conversationStart": "2026-11-20T10:00:00.000Z",
             "conversationEnd": "2026-11-20T10:05:00.000Z",
             "participants": [
                 {"purpose": "customer", "sessions": [{"sessionId": "00000000-0000-4000-8000-000000000001", "mediaType": "chat"}]},
+                {"purpose": "acd", "sessions": [{"sessionId": "00000000-0000-4000-8000-000000000005", "mediaType": "chat"}]},
                 {"purpose": "agent", "participantId": "p1", "sessions": [
                     {"sessionId": "00000000-0000-4000-8000-000000000002", "mediaType": "chat", "recording": true},
                     {"sessionId": "not-a-uuid", "mediaType": "chat", "recording": true}
+                ]},
+                {"purpose": "user", "participantId": "p2", "sessions": [
+                    {"sessionId": "00000000-0000-4000-8000-000000000003", "mediaType": "chat"}
                 ]}
             ]
         }));
         let summary = summarize(&c).unwrap();
-        assert_eq!(summary.sessions.len(), 1);
-        assert!(summary.sessions[0].recorded);
+        assert_eq!(summary.sessions.len(), 2);
+        assert_eq!(summary.sessions[0].recording_flag, Some(true));
         assert_eq!(summary.sessions[0].media_type, Some(MediaType::Chat));
+        // A `user` leg is an agent's leg too; its missing flag stays missing, not false.
+        assert_eq!(summary.sessions[1].recording_flag, None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Stages 5 and 7, fetch: one `GET .../recordings` per conversation carries every recording with
-//! its transcript; this module turns the answer into the interaction Capture ingests, or into a
-//! reason why the conversation cannot be recovered (archived, deleted, not available).
+//! its transcript; this module turns the answer into the interaction Capture ingests, or into
+//! the final word on why there is none: Genesys holds no text recording of what the recording
+//! side lacks (`notRecorded`, learned from the recordings API, never from the analytics flag),
+//! or the recordings are archived, deleted or otherwise unusable.
 
 use std::collections::HashMap;
 
@@ -21,15 +23,18 @@ pub enum Fetched {
         interaction: Box<CaptureInteraction>,
         left_out: Vec<String>,
     },
-    /// Nothing the recording side lacks can be recovered.
+    /// Genesys holds no text recording of the sessions the recording side lacks: nothing to
+    /// recover, and nothing a retry would change (final outcome `notRecorded`).
+    NotRecorded { detail: String },
+    /// Genesys holds a recording of what is lacking, but it cannot be recovered.
     Unrecoverable {
         reason: &'static str,
         detail: String,
     },
 }
 
-/// Builds the interaction for `conversation` from its recordings. `lacking` are the sessions the
-/// recording side lacks (every recorded text session for a missing conversation): when none of
+/// Builds the interaction for `conversation` from its text recordings. `lacking` are the
+/// sessions the recording side lacks (empty: the whole conversation is missing): when none of
 /// them has a usable transcript, there is nothing to send.
 pub fn build_interaction(
     conversation: &Conversation,
@@ -37,19 +42,28 @@ pub fn build_interaction(
     recordings: RecordingsFetch,
     recovery: &RecoveryRef,
 ) -> Fetched {
+    if recordings.outcomes.is_empty() {
+        return Fetched::NotRecorded {
+            detail: match recordings.non_text {
+                0 => "Genesys holds no recording of this conversation".to_string(),
+                n => format!("Genesys holds {n} recording(s) of this conversation, none of text"),
+            },
+        };
+    }
     let text_sessions = conversation.text_sessions();
-    let recorded: Vec<_> = text_sessions.iter().filter(|s| s.recorded).collect();
     let by_id: HashMap<&str, _> = text_sessions
         .iter()
         .map(|s| (s.session_id.as_str(), s))
         .collect();
-    // A recording without a session id can only be placed when there is one recorded session.
-    let lone_session = (recorded.len() == 1).then(|| recorded[0].session_id.clone());
+    // A recording without a session id (an archived stub may lack it) can only be placed when
+    // the conversation has one agent text session.
+    let lone_session = (text_sessions.len() == 1).then(|| text_sessions[0].session_id.clone());
 
     let mut sessions: Vec<CaptureSession> = Vec::new();
     let mut transcripts = Vec::new();
     let mut left_out = Vec::new();
-    let mut unusable: Vec<(&'static str, String)> = Vec::new();
+    // (reason, detail, session): why a recording could not be used, and whose it is.
+    let mut unusable: Vec<(&'static str, String, Option<String>)> = Vec::new();
     for outcome in recordings.outcomes {
         match outcome {
             RecordingOutcome::Available {
@@ -60,9 +74,12 @@ pub fn build_interaction(
             } => {
                 let session_id = session_id.or_else(|| lone_session.clone());
                 let Some(session) = session_id.as_deref().and_then(|id| by_id.get(id)) else {
-                    left_out.push(format!(
-                        "recording {recording_id}: no matching text session"
-                    ));
+                    let detail = format!(
+                        "recording {recording_id}: its session {} is no agent text session of the conversation",
+                        session_id.as_deref().unwrap_or("(none given)")
+                    );
+                    left_out.push(detail.clone());
+                    unusable.push(("recordingWithoutSession", detail, None));
                     continue;
                 };
                 if !sessions.iter().any(|s| s.session_id == session.session_id) {
@@ -81,9 +98,9 @@ pub fn build_interaction(
             }
             RecordingOutcome::Archived {
                 recording_id,
+                session_id,
                 archive_date,
                 archive_medium,
-                ..
             } => {
                 let detail = format!(
                     "recording {recording_id} archived{}{}",
@@ -93,46 +110,53 @@ pub fn build_interaction(
                         .unwrap_or_default()
                 );
                 left_out.push(detail.clone());
-                unusable.push(("archived", detail));
+                unusable.push(("archived", detail, session_id));
             }
             RecordingOutcome::Deleted {
                 recording_id,
+                session_id,
                 delete_date,
-                ..
             } => {
                 let detail = format!(
                     "recording {recording_id} deleted{}",
                     delete_date.map(|d| format!(" on {d}")).unwrap_or_default()
                 );
                 left_out.push(detail.clone());
-                unusable.push(("deleted", detail));
+                unusable.push(("deleted", detail, session_id));
             }
             RecordingOutcome::Unavailable {
                 recording_id,
+                session_id,
                 state,
-                ..
             } => {
                 let detail = format!("recording {recording_id}: {state}");
                 left_out.push(detail.clone());
-                unusable.push(("recordingUnavailable", detail));
+                unusable.push(("recordingUnavailable", detail, session_id));
             }
             RecordingOutcome::Invalid { reason } => {
                 left_out.push(reason.clone());
-                unusable.push(("invalidRecording", reason));
+                unusable.push(("invalidRecording", reason, None));
             }
         }
     }
 
-    let recovers_something = sessions.iter().any(|s| {
-        Uuid::parse_str(&s.session_id).is_ok_and(|id| lacking.is_empty() || lacking.contains(&id))
-    });
+    let is_lacking = |session: &str| {
+        lacking.is_empty() || Uuid::parse_str(session).is_ok_and(|id| lacking.contains(&id))
+    };
+    let recovers_something = sessions.iter().any(|s| is_lacking(&s.session_id));
     if !recovers_something {
-        let (reason, detail) = unusable.into_iter().next().unwrap_or((
-            "noRecording",
-            "Genesys returned no usable recording for the sessions the recording side lacks"
-                .to_string(),
-        ));
-        return Fetched::Unrecoverable { reason, detail };
+        // The recording of a lacking session (or of an unknown one) says why; one of a session
+        // the recording side already holds does not.
+        let why = unusable
+            .into_iter()
+            .find(|(_, _, session)| session.as_deref().is_none_or(is_lacking));
+        return match why {
+            Some((reason, detail, _)) => Fetched::Unrecoverable { reason, detail },
+            None => Fetched::NotRecorded {
+                detail: "Genesys holds no text recording of the sessions the recording side lacks"
+                    .to_string(),
+            },
+        };
     }
 
     let media_type = sessions
@@ -192,8 +216,10 @@ mod tests {
             "conversationEnd": "2026-11-20T10:05:00.000Z",
             "participants": [
                 {"purpose": "customer", "participantId": "c", "participantName": "Ann"},
-                {"purpose": "agent", "participantId": "a1", "sessions": [{"sessionId": S1, "mediaType": "message", "messageType": "sms", "recording": true}]},
-                {"purpose": "agent", "participantId": "a2", "sessions": [{"sessionId": S2, "mediaType": "message", "messageType": "sms", "recording": true}]}
+                // As documented for text: no analytics `recording` flag. The second leg is a
+                // non-ACD `user` leg.
+                {"purpose": "agent", "participantId": "a1", "sessions": [{"sessionId": S1, "mediaType": "message", "messageType": "sms"}]},
+                {"purpose": "user", "participantId": "a2", "sessions": [{"sessionId": S2, "mediaType": "message", "messageType": "sms"}]}
             ]
         }))
         .unwrap();
@@ -225,6 +251,7 @@ mod tests {
         RecordingsFetch {
             conversation_id: "x".into(),
             outcomes,
+            non_text: 0,
         }
     }
 
@@ -304,14 +331,67 @@ mod tests {
     }
 
     #[test]
-    fn no_recordings_at_all_is_unrecoverable() {
+    fn no_text_recording_at_all_is_not_recorded() {
         let out = build_interaction(&transfer(), &[], fetch(vec![]), &recovery());
-        assert!(matches!(
-            out,
-            Fetched::Unrecoverable {
-                reason: "noRecording",
-                ..
-            }
-        ));
+        assert!(matches!(out, Fetched::NotRecorded { .. }), "{out:?}");
+        let mut screen_only = fetch(vec![]);
+        screen_only.non_text = 1;
+        match build_interaction(&transfer(), &[], screen_only, &recovery()) {
+            Fetched::NotRecorded { detail } => assert!(detail.contains("none of text"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lacking_session_without_recording_is_not_recorded() {
+        // The recording side holds S1; Genesys recorded only S1.
+        let lacking = [Uuid::parse_str(S2).unwrap()];
+        let out = build_interaction(
+            &transfer(),
+            &lacking,
+            fetch(vec![available("r1", Some(S1))]),
+            &recovery(),
+        );
+        assert!(matches!(out, Fetched::NotRecorded { .. }), "{out:?}");
+    }
+
+    #[test]
+    fn an_archived_recording_of_a_held_session_does_not_explain_a_lacking_one() {
+        let lacking = [Uuid::parse_str(S2).unwrap()];
+        let out = build_interaction(
+            &transfer(),
+            &lacking,
+            fetch(vec![RecordingOutcome::Archived {
+                recording_id: "r1".into(),
+                session_id: Some(S1.into()),
+                archive_date: None,
+                archive_medium: None,
+            }]),
+            &recovery(),
+        );
+        assert!(matches!(out, Fetched::NotRecorded { .. }), "{out:?}");
+    }
+
+    #[test]
+    fn a_recording_of_no_agent_session_is_reported_not_taken_for_not_recorded() {
+        let out = build_interaction(
+            &transfer(),
+            &[],
+            fetch(vec![available(
+                "r9",
+                Some("00000000-0000-4000-8000-00000000000f"),
+            )]),
+            &recovery(),
+        );
+        assert!(
+            matches!(
+                out,
+                Fetched::Unrecoverable {
+                    reason: "recordingWithoutSession",
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Stage 6, ingest: fetch one conversation's recordings, build the interaction and hand it to
+//! Stage 6, ingest: fetch one conversation's text recordings, build the interaction and hand it to
 //! Interaction Capture, mapping every answer to an outcome. Capture's idempotency (the content
 //! identity as `Idempotency-Key`, 200 for identical content) makes a retry after a lost answer
 //! harmless; a 409 is reported and never overwritten.
@@ -16,10 +16,12 @@ pub enum ItemResult {
     Ingested(Ingested),
     /// Final: already present, conflict, rejected, unrecoverable.
     Final(OutcomeRecord),
-    /// A passing condition (transcoding, an outage); try again later in the run.
+    /// A passing condition (transcoding, an outage); try again later in the run, not before
+    /// `retry_after` when the server said so.
     RetryLater {
         reason: &'static str,
         detail: String,
+        retry_after: Option<std::time::Duration>,
     },
 }
 
@@ -45,16 +47,18 @@ pub async fn recover_one(
         .await
     {
         Ok(recordings) => recordings,
-        Err(err @ GenesysError::StillTranscoding { .. }) => {
+        Err(err @ GenesysError::StillTranscoding { retry_after, .. }) => {
             return ItemResult::RetryLater {
                 reason: "transcoding",
                 detail: err.to_string(),
+                retry_after,
             };
         }
         Err(err) if is_passing_genesys(&err) => {
             return ItemResult::RetryLater {
                 reason: "genesysUnavailable",
                 detail: err.to_string(),
+                retry_after: None,
             };
         }
         Err(err) => {
@@ -72,6 +76,9 @@ pub async fn recover_one(
                 interaction,
                 left_out,
             } => (interaction, left_out),
+            Fetched::NotRecorded { detail } => {
+                return final_record(Outcome::NotRecorded, "notRecorded", Some(detail));
+            }
             Fetched::Unrecoverable { reason, detail } => {
                 return final_record(Outcome::Failed, reason, Some(detail));
             }
@@ -115,6 +122,7 @@ pub async fn recover_one(
         Err(err) if is_passing_capture(&err) => ItemResult::RetryLater {
             reason: "captureUnavailable",
             detail: err.to_string(),
+            retry_after: None,
         },
         Err(err) => final_record(Outcome::Failed, "captureError", Some(err.to_string())),
     }

@@ -33,8 +33,9 @@ pub struct SessionSummary {
     pub media_type: Option<MediaType>,
     /// Genesys `messageType` of messaging sessions (`sms`, `whatsapp`, ...).
     pub message_type: Option<String>,
-    /// The analytics `recording` flag: a recording exists for this session.
-    pub recorded: bool,
+    /// The analytics `recording` flag as received (documented for audio; see
+    /// [`MatchConfig::trust_recording_flag`]).
+    pub recording_flag: Option<bool>,
 }
 
 /// One Genesys conversation, reduced to what matching needs. The pipeline fills it from the
@@ -47,7 +48,8 @@ pub struct ConversationSummary {
     pub start: Timestamp,
     /// `conversationEnd`; `None` while the conversation is open.
     pub end: Option<Timestamp>,
-    /// Every session of every participant.
+    /// The text sessions of its agent legs (purpose agent or user): what the recording side
+    /// holds per contact.
     pub sessions: Vec<SessionSummary>,
 }
 
@@ -73,8 +75,11 @@ pub enum SkipReason {
     NotSettled,
     /// No session of a requested text media type (or message type).
     MediaTypeNotRequested,
-    /// None of its requested text sessions has a recording.
-    NotRecorded,
+    /// None of its requested text sessions carries the analytics `recording` flag, and
+    /// [`MatchConfig::trust_recording_flag`] is set (never otherwise: without it, whether a
+    /// recording exists is asked of the recordings API, and the answer "none" is the outcome
+    /// `notRecorded`).
+    NoRecordingFlag,
 }
 
 impl SkipReason {
@@ -83,7 +88,7 @@ impl SkipReason {
         match self {
             SkipReason::NotSettled => "notSettled",
             SkipReason::MediaTypeNotRequested => "mediaTypeNotRequested",
-            SkipReason::NotRecorded => "notRecorded",
+            SkipReason::NoRecordingFlag => "noRecordingFlag",
         }
     }
 }
@@ -91,11 +96,11 @@ impl SkipReason {
 /// The category of one conversation owned by the slice. Exactly one per conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Category {
-    /// The recording side holds every recorded text session.
+    /// The recording side holds every requested text session of its agent legs.
     Matched,
     /// The recording side holds no contact for it.
     Missing,
-    /// A contact exists but lacks these recorded text sessions.
+    /// A contact exists but lacks these text sessions of its agent legs.
     Partial {
         /// Session ids the contact lacks, in the conversation's order.
         lacking: Vec<Uuid>,
@@ -233,6 +238,11 @@ pub struct MatchConfig {
     pub now: Timestamp,
     /// How far the DAS query was widened around the slice; contacts beyond it are anomalies.
     pub tolerance: SignedDuration,
+    /// Believe the analytics `recording` flag on text sessions: skip conversations none of
+    /// whose requested sessions carries it, and expect of the recording side only the flagged
+    /// ones. Off by default (`spec.genesys.trustRecordingFlag`): Genesys documents the flag for
+    /// audio, so a missing flag must not read as "not recorded".
+    pub trust_recording_flag: bool,
 }
 
 /// The index key of a contact: its external id, if that is a UUID other than nil.
@@ -836,16 +846,21 @@ impl Matcher {
         if requested.peek().is_none() {
             return Category::Skipped(SkipReason::MediaTypeNotRequested);
         }
-        let mut recorded = requested.filter(|s| s.recorded).peekable();
-        if recorded.peek().is_none() {
-            return Category::Skipped(SkipReason::NotRecorded);
+        let trust_flag = self.config.trust_recording_flag;
+        // The sessions the recording side should hold: every requested agent text session, or
+        // only the flagged ones when the org's flag is trusted.
+        let mut expected = requested
+            .filter(|s| !trust_flag || s.recording_flag == Some(true))
+            .peekable();
+        if expected.peek().is_none() {
+            return Category::Skipped(SkipReason::NoRecordingFlag);
         }
         let Some(contact) = contact else {
             return Category::Missing;
         };
         let held = self.index.sessions(contact);
         let mut lacking: Vec<Uuid> = Vec::new();
-        for session in recorded {
+        for session in expected {
             let key = IdKey::from_uuid(session.session_id);
             if held.binary_search(&key).is_err() && !lacking.contains(&session.session_id) {
                 lacking.push(session.session_id);

@@ -274,6 +274,7 @@ pub async fn execute(
             media_types: &media_types,
             settle_delay,
             now: options.now.unwrap_or_else(Timestamp::now),
+            trust_recording_flag: run.spec.genesys.trust_recording_flag,
             recover,
             to_recover: &to_recover,
             cancel: &cancel,
@@ -427,6 +428,7 @@ struct ChunkContext<'a> {
     media_types: &'a [crate::api::MediaType],
     settle_delay: SignedDuration,
     now: Timestamp,
+    trust_recording_flag: bool,
     recover: bool,
     to_recover: &'a mpsc::Sender<RecoveryItem>,
     cancel: &'a CancellationToken,
@@ -475,6 +477,7 @@ impl ChunkContext<'_> {
                 settle_delay: self.settle_delay,
                 now: self.now,
                 tolerance: options.tolerance,
+                trust_recording_flag: self.trust_recording_flag,
             },
             index,
             carry,
@@ -651,10 +654,11 @@ async fn recovery_pool(
                     }
                     lock(ingested).push(done);
                 }
-                ItemResult::RetryLater { reason, detail } if !last_round => {
-                    lock(deferred).push((item, reason, detail));
+                ItemResult::RetryLater { retry_after, .. } if !last_round => {
+                    let due = tokio::time::Instant::now() + retry_after.unwrap_or_default();
+                    lock(deferred).push((item, due));
                 }
-                ItemResult::RetryLater { reason, detail } => {
+                ItemResult::RetryLater { reason, detail, .. } => {
                     tracker.finish_item(OutcomeRecord {
                         conversation_id: Some(item.id),
                         media_type: item.conversation.media_type(),
@@ -672,20 +676,30 @@ async fn recovery_pool(
 
     let deadline = tokio::time::Instant::now() + options.retry_deadline;
     loop {
-        let round: Vec<_> = std::mem::take(&mut *lock(&deferred));
-        if round.is_empty() || cancel.is_cancelled() {
+        if lock(&deferred).is_empty() || cancel.is_cancelled() {
             break;
         }
         let last_round = tokio::time::Instant::now() + options.retry_interval >= deadline;
-        info!(
-            items = round.len(),
-            last_round, "retrying deferred conversations"
-        );
         tokio::select! {
             _ = tokio::time::sleep(options.retry_interval) => {}
             _ = cancel.cancelled() => break,
         }
-        futures::stream::iter(round.into_iter().map(|(item, _, _)| item))
+        // Items the server asked to come back later (a 202's Retry-After) wait for their time,
+        // except in the last round.
+        let now = tokio::time::Instant::now();
+        let round: Vec<RecoveryItem> = {
+            let mut waiting = lock(&deferred);
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiting)
+                .into_iter()
+                .partition(|(_, due)| last_round || *due <= now);
+            *waiting = later;
+            due.into_iter().map(|(item, _)| item).collect()
+        };
+        info!(
+            items = round.len(),
+            last_round, "retrying deferred conversations"
+        );
+        futures::stream::iter(round)
             .for_each_concurrent(options.recovery_concurrency, |item| {
                 handle(item, last_round)
             })
@@ -749,6 +763,7 @@ impl Tracker {
                 Outcome::Verified => p.progress.verified += 1,
                 Outcome::AlreadyPresent => p.progress.recovered += 1,
                 Outcome::Failed | Outcome::Conflict | Outcome::Unverified => p.progress.failed += 1,
+                Outcome::NotRecorded => p.progress.not_recorded += 1,
                 _ => {}
             }
         });

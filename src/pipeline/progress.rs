@@ -40,9 +40,13 @@ pub enum Outcome {
     Conflict,
     /// Could not be recovered; `reason` says why.
     Failed,
+    /// The recording side lacks it, and the recordings API holds no text recording of it (or
+    /// of the sessions lacking): nothing to recover. Final, found by asking Genesys.
+    NotRecorded,
     /// Ingested, but DAS did not show it before the verify deadline.
     Unverified,
-    /// Not considered; `reason` says why (notSettled, mediaTypeNotRequested, notRecorded, ...).
+    /// Not considered; `reason` says why (notSettled, mediaTypeNotRequested, or noRecordingFlag
+    /// when `trustRecordingFlag` is set and no session carries the analytics flag).
     Skipped,
     /// Missing or partial, found in DryRun mode: reported, nothing changed.
     WouldRecover,
@@ -79,6 +83,7 @@ pub struct OutcomeCounts {
     pub conflict: u64,
     pub failed: u64,
     pub unverified: u64,
+    pub not_recorded: u64,
 }
 
 impl std::ops::AddAssign for OutcomeCounts {
@@ -89,6 +94,7 @@ impl std::ops::AddAssign for OutcomeCounts {
         self.conflict += o.conflict;
         self.failed += o.failed;
         self.unverified += o.unverified;
+        self.not_recorded += o.not_recorded;
     }
 }
 
@@ -102,6 +108,7 @@ impl OutcomeCounts {
             Outcome::Conflict => self.conflict += 1,
             Outcome::Failed => self.failed += 1,
             Outcome::Unverified => self.unverified += 1,
+            Outcome::NotRecorded => self.not_recorded += 1,
             Outcome::Skipped | Outcome::WouldRecover | Outcome::Extra => {}
         }
     }

@@ -28,6 +28,7 @@ fn config(slice: Window, media_types: Vec<MediaType>) -> MatchConfig {
         settle_delay: SignedDuration::from_mins(30),
         now: ts(BASE + DAY + 3600),
         tolerance: DEFAULT_TOLERANCE,
+        trust_recording_flag: false,
     }
 }
 
@@ -68,12 +69,14 @@ fn contact_for(conv: &ConversationSummary, sessions: &[Uuid]) -> OwnedContact {
     }
 }
 
-fn chat_session(n: u32, recorded: bool) -> SessionSummary {
+/// A chat session whose analytics `recording` flag is `true` when `flagged`, absent otherwise
+/// (what Genesys documents for text).
+fn chat_session(n: u32, flagged: bool) -> SessionSummary {
     SessionSummary {
         session_id: session_id(n),
         media_type: Some(MediaType::Chat),
         message_type: None,
-        recorded,
+        recording_flag: flagged.then_some(true),
     }
 }
 
@@ -166,8 +169,10 @@ fn skips_with_reasons() {
     email.sessions[0].media_type = Some(MediaType::Email);
     let mut voice = conversation(4, BASE + 40, vec![chat_session(4, true)]);
     voice.sessions[0].media_type = None;
-    let unrecorded = conversation(5, BASE + 50, vec![chat_session(5, false)]);
-    let (verdicts, report) = run(cfg, &[], &[open, recent, email, voice, unrecorded]);
+    let unflagged = conversation(5, BASE + 50, vec![chat_session(5, false)]);
+    let mut trusting = cfg.clone();
+    trusting.trust_recording_flag = true;
+    let (verdicts, report) = run(trusting, &[], &[open, recent, email, voice, unflagged]);
     let reasons: Vec<_> = verdicts.iter().map(|v| v.category.clone()).collect();
     assert_eq!(
         reasons,
@@ -176,7 +181,7 @@ fn skips_with_reasons() {
             Category::Skipped(SkipReason::NotSettled),
             Category::Skipped(SkipReason::MediaTypeNotRequested),
             Category::Skipped(SkipReason::MediaTypeNotRequested),
-            Category::Skipped(SkipReason::NotRecorded),
+            Category::Skipped(SkipReason::NoRecordingFlag),
         ]
     );
     assert_eq!(report.totals.skipped, 5);
@@ -211,7 +216,24 @@ fn message_types_narrow_social() {
 }
 
 #[test]
-fn unrecorded_sessions_are_not_required_of_the_contact() {
+fn a_missing_or_false_recording_flag_never_skips_a_text_conversation() {
+    let cfg = config(day_window(), vec![MediaType::Chat]);
+    let absent = conversation(1, BASE + 10, vec![chat_session(1, false)]);
+    let mut flagged_false = conversation(2, BASE + 20, vec![chat_session(2, false)]);
+    flagged_false.sessions[0].recording_flag = Some(false);
+    let held = conversation(3, BASE + 30, vec![chat_session(3, false)]);
+    let contacts = vec![contact_for(&held, &[session_id(3)])];
+    let (verdicts, report) = run(cfg, &contacts, &[absent, flagged_false, held]);
+    let categories: Vec<_> = verdicts.iter().map(|v| v.category.clone()).collect();
+    assert_eq!(
+        categories,
+        vec![Category::Missing, Category::Missing, Category::Matched]
+    );
+    assert_eq!(report.totals.skipped, 0);
+}
+
+#[test]
+fn every_agent_text_session_is_expected_of_the_contact_without_the_flag() {
     let c = conversation(
         1,
         BASE + 10,
@@ -219,6 +241,25 @@ fn unrecorded_sessions_are_not_required_of_the_contact() {
     );
     let contacts = vec![contact_for(&c, &[session_id(1)])];
     let (verdicts, _) = run(config(day_window(), vec![MediaType::Chat]), &contacts, &[c]);
+    assert_eq!(
+        verdicts[0].category,
+        Category::Partial {
+            lacking: vec![session_id(2)]
+        }
+    );
+}
+
+#[test]
+fn a_trusted_flag_requires_only_flagged_sessions_of_the_contact() {
+    let c = conversation(
+        1,
+        BASE + 10,
+        vec![chat_session(1, true), chat_session(2, false)],
+    );
+    let contacts = vec![contact_for(&c, &[session_id(1)])];
+    let mut cfg = config(day_window(), vec![MediaType::Chat]);
+    cfg.trust_recording_flag = true;
+    let (verdicts, _) = run(cfg, &contacts, &[c]);
     assert_eq!(verdicts[0].category, Category::Matched);
 }
 
@@ -345,14 +386,16 @@ fn session_strategy() -> impl Strategy<Value = SessionSummary> {
         0u32..40,
         media(),
         prop::option::of(prop_oneof![Just("sms"), Just("whatsapp")]),
-        any::<bool>(),
+        prop::option::of(any::<bool>()),
     )
-        .prop_map(|(n, media_type, message_type, recorded)| SessionSummary {
-            session_id: session_id(n),
-            media_type,
-            message_type: message_type.map(str::to_string),
-            recorded,
-        })
+        .prop_map(
+            |(n, media_type, message_type, recording_flag)| SessionSummary {
+                session_id: session_id(n),
+                media_type,
+                message_type: message_type.map(str::to_string),
+                recording_flag,
+            },
+        )
 }
 
 /// Conversations with distinct ids; starts from two hours before the window to two after.
@@ -444,8 +487,13 @@ fn naive_category(
     if requested.is_empty() {
         return Category::Skipped(SkipReason::MediaTypeNotRequested);
     }
-    if !requested.iter().any(|s| s.recorded) {
-        return Category::Skipped(SkipReason::NotRecorded);
+    let expected: Vec<&SessionSummary> = requested
+        .iter()
+        .copied()
+        .filter(|s| !cfg.trust_recording_flag || s.recording_flag == Some(true))
+        .collect();
+    if expected.is_empty() {
+        return Category::Skipped(SkipReason::NoRecordingFlag);
     }
     let id = c.conversation_id.to_string();
     let mine: Vec<&OwnedContact> = contacts
@@ -460,7 +508,7 @@ fn naive_category(
         .flat_map(|k| k.session_ids.iter().map(String::as_str))
         .collect();
     let mut lacking = Vec::new();
-    for s in requested.iter().filter(|s| s.recorded) {
+    for s in expected {
         if !held.contains(s.session_id.to_string().as_str()) && !lacking.contains(&s.session_id) {
             lacking.push(s.session_id);
         }
@@ -481,9 +529,10 @@ proptest! {
         conversations in conversations_strategy(),
         contacts in contacts_strategy(),
         media_types in media_types_strategy(),
+        trust_recording_flag in any::<bool>(),
     ) {
         let window = day_window();
-        let cfg = config(window, media_types);
+        let cfg = MatchConfig { trust_recording_flag, ..config(window, media_types) };
         let (verdicts, report) = run(cfg.clone(), &contacts, &conversations);
         let owned: Vec<Uuid> = conversations
             .iter()
