@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::api::Window;
+use crate::sim::genesys::GenesysVariant;
 use crate::sim::recording::RecordingSimConfig;
 use crate::sim::{self, SimConfig};
 
@@ -39,6 +40,18 @@ pub struct SimArgs {
     /// Share of conversations Capture rejects with 422 (the same ones for the same seed).
     #[arg(long, default_value_t = 0.0)]
     pub reject_rate: f64,
+    /// Serve another reading of the Genesys items no primary source settles (default: the
+    /// documented contract). Comma-separated:
+    /// `recording-flag` (recorded text sessions carry `"recording": true`),
+    /// `media=message|messaging` (a messaging recording's `media`),
+    /// `empty-page=total-hits|bare|empty-list` (an empty detail-query page: `{"totalHits":N}`,
+    /// `{}` or `{"conversations":[]}`),
+    /// `retry-after-202` (202s carry Retry-After),
+    /// `interval-end=exclusive|inclusive` (a conversation starting at the interval's end is out
+    /// or in),
+    /// `oauth-error=description|error_description|both` (token error body field).
+    #[arg(long, default_value = "", verbatim_doc_comment)]
+    pub genesys_variant: GenesysVariant,
 }
 
 /// `simulate`'s own flags.
@@ -111,6 +124,7 @@ impl SimArgs {
             .faults
             .parse()
             .map_err(|err| format!("--faults: {err}"))?;
+        config.genesys_variant = self.genesys_variant;
         let recording = RecordingSimConfig {
             ingest_lag: Duration::from_millis(self.ingest_lag_ms),
             reject_rate: self.reject_rate,
@@ -155,5 +169,44 @@ pub async fn wait_for_shutdown_signal() {
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    #[test]
+    fn genesys_variant_flag_parses_into_the_config() {
+        let args = Wrapper::try_parse_from(["x"]).unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.genesys_variant.is_default());
+
+        let args =
+            Wrapper::try_parse_from(["x", "--genesys-variant", "media=messaging,recording-flag"])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.genesys_variant.to_string(),
+            "recording-flag,media=messaging"
+        );
+
+        let err = Wrapper::try_parse_from(["x", "--genesys-variant", "empty-page=nothing"])
+            .err()
+            .unwrap_or_else(|| panic!("a bad variant parsed"))
+            .to_string();
+        assert!(err.contains("`empty-page=nothing`"), "{err}");
+        assert!(
+            err.contains("empty-page=total-hits|bare|empty-list"),
+            "{err}"
+        );
     }
 }

@@ -41,7 +41,8 @@ pub struct DatasetConfig {
     pub open_rate: f64,
     /// Share of voice conversations (the pipeline must ignore them).
     pub voice_rate: f64,
-    /// Share of text conversations with no recording at all (`recording` false).
+    /// Share of text conversations with no recording at all (the recording side holds none of
+    /// them either).
     pub unrecorded_rate: f64,
     /// Share of recorded text conversations whose recordings are archived.
     pub archived_rate: f64,
@@ -49,6 +50,9 @@ pub struct DatasetConfig {
     pub deleted_rate: f64,
     /// Share of text conversations transferred to a second agent (two sessions, two recordings).
     pub transfer_rate: f64,
+    /// Share of conversations starting exactly on a whole UTC minute, so slice and shard
+    /// boundaries on whole minutes or hours meet conversations that start right on them.
+    pub aligned_start_rate: f64,
 }
 
 impl DatasetConfig {
@@ -67,6 +71,7 @@ impl DatasetConfig {
             archived_rate: 0.01,
             deleted_rate: 0.005,
             transfer_rate: 0.15,
+            aligned_start_rate: 0.02,
         }
     }
 }
@@ -249,7 +254,8 @@ pub struct SimSession {
     pub start: Timestamp,
     /// When the agent's part ended (None while open).
     pub end: Option<Timestamp>,
-    /// Analytics `recording` flag: a recording exists for this session.
+    /// A recording exists for this session (rendered as the analytics `recording` flag only
+    /// under the `recording-flag` variant).
     pub recorded: bool,
 }
 
@@ -279,7 +285,7 @@ pub struct SimRecording {
 pub struct SimParticipant {
     /// Participant id.
     pub id: Uuid,
-    /// customer, acd, workflow or agent.
+    /// customer, acd, workflow, or for the agent legs `agent` (inbound) or `user` (outbound).
     pub purpose: &'static str,
     /// Display name.
     pub name: String,
@@ -348,6 +354,24 @@ impl SimConversation {
                 .iter()
                 .filter(|s| !lacking_sessions.contains(&s.id))
                 .collect(),
+        }
+    }
+
+    /// Completed text conversation with no recording at all, withheld from the recording side:
+    /// what `/sim/report` calls expectedNotRecorded (a recovery must end it `notRecorded`).
+    pub fn is_expected_not_recorded(&self) -> bool {
+        self.is_text()
+            && self.is_completed()
+            && self.recordings.is_empty()
+            && self.recording_side == RecordingSideState::Missing
+    }
+
+    /// The purpose of this conversation's agent participants: Genesys lists the agent who places
+    /// an outbound interaction as `user`; both values name agent legs.
+    pub fn agent_purpose(&self) -> &'static str {
+        match self.direction {
+            Direction::Inbound => "agent",
+            Direction::Outbound => "user",
         }
     }
 
@@ -432,6 +456,34 @@ fn pick_message_type(rng: &mut ChaCha8Rng) -> MessageType {
     MessageType::WebMessaging
 }
 
+/// Moves `aligned_start_rate` of the start offsets onto a whole UTC minute, inside the window.
+/// Its own generator, so the main sequence (and with it the rest of a seed's data) is unchanged.
+fn align_some_starts(offsets: &mut [i64], config: &DatasetConfig) {
+    let rate = config.aligned_start_rate.clamp(0.0, 1.0);
+    if rate == 0.0 {
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0xA11A_5EED);
+    let window_start = config.window.start.as_millisecond();
+    let window_end = config.window.end.as_millisecond();
+    for offset in offsets.iter_mut() {
+        if !rng.random_bool(rate) {
+            continue;
+        }
+        let absolute = window_start + *offset;
+        let down = absolute - absolute.rem_euclid(60_000);
+        // A window not starting on a whole minute: round up instead, if that stays inside.
+        let aligned = if down >= window_start {
+            down
+        } else {
+            down + 60_000
+        };
+        if aligned < window_end {
+            *offset = aligned - window_start;
+        }
+    }
+}
+
 fn minutes(rng: &mut ChaCha8Rng, low: i64, high: i64) -> SignedDuration {
     SignedDuration::from_secs(rng.random_range(low * 60..=high * 60))
 }
@@ -459,6 +511,7 @@ impl Dataset {
         let mut starts: Vec<i64> = (0..config.conversations)
             .map(|_| rng.random_range(0..span_ms))
             .collect();
+        align_some_starts(&mut starts, config);
         starts.sort_unstable();
         // Ends are capped 20 minutes past the window so that, with the default window ending an
         // hour before now, every completed conversation is settled for a 30 minute settleDelay.
@@ -491,6 +544,15 @@ impl Dataset {
         self.conversations
             .iter()
             .filter(|c| c.is_expected_missing())
+            .count()
+    }
+
+    /// Completed text conversations with no recording at all, withheld from the recording side
+    /// (the `/sim/report` expectedNotRecorded).
+    pub fn expected_not_recorded(&self) -> usize {
+        self.conversations
+            .iter()
+            .filter(|c| c.is_expected_not_recorded())
             .count()
     }
 
@@ -537,7 +599,7 @@ impl Dataset {
             let (user_id, name) = &self.agents[session.agent as usize % self.agents.len()];
             participants.push(SimParticipant {
                 id: random_uuid(&mut rng),
-                purpose: "agent",
+                purpose: conversation.agent_purpose(),
                 name: name.clone(),
                 user_id: Some(*user_id),
                 agent_session: Some(position),
@@ -593,7 +655,7 @@ impl Dataset {
             let (speaker, purpose) = if from_customer {
                 (customer, "customer")
             } else {
-                (agent, "agent")
+                (agent, agent.purpose)
             };
             entries.push(match recording.media {
                 SimMedia::Chat => json!({
@@ -809,6 +871,13 @@ fn generate_conversation(
     } else {
         RecordingSideState::Held
     };
+    // Nothing recorded, nothing captured: the draws above still happen so the sequence (and the
+    // rest of the seed's data) stays the same.
+    let recording_side = if media_type.is_text() && recordings.is_empty() {
+        RecordingSideState::Missing
+    } else {
+        recording_side
+    };
 
     SimConversation {
         index,
@@ -930,16 +999,15 @@ mod tests {
             c.recording_side,
             RecordingSideState::Partial { .. }
         )));
+        // Unrecorded conversations are always missing; the rate applies to the recorded ones.
+        let recorded =
+            |c: &&SimConversation| c.is_text() && c.is_completed() && !c.recordings.is_empty();
         let missing = cs
             .iter()
-            .filter(|c| {
-                c.is_text() && c.is_completed() && c.recording_side == RecordingSideState::Missing
-            })
+            .filter(recorded)
+            .filter(|c| c.recording_side == RecordingSideState::Missing)
             .count();
-        let text = cs
-            .iter()
-            .filter(|c| c.is_text() && c.is_completed())
-            .count();
+        let text = cs.iter().filter(recorded).count();
         let rate = missing as f64 / text as f64;
         assert!((0.07..0.13).contains(&rate), "missing rate {rate}");
     }
@@ -1027,9 +1095,167 @@ mod tests {
             );
             assert_eq!(p[0].purpose, "customer");
             assert_eq!(
-                p.iter().filter(|x| x.purpose == "agent").count(),
+                p.iter().filter(|x| x.purpose == c.agent_purpose()).count(),
                 c.sessions.len()
             );
         }
+    }
+
+    fn on_a_whole_minute(c: &SimConversation) -> bool {
+        c.start.as_millisecond().rem_euclid(60_000) == 0
+    }
+
+    #[test]
+    fn some_conversations_start_on_a_whole_minute_inside_the_window() {
+        let dataset = Dataset::generate(&config(12, 5000));
+        let w = window();
+        let aligned = dataset
+            .conversations
+            .iter()
+            .filter(|c| on_a_whole_minute(c))
+            .count();
+        // 2% of 5000, give or take; a random millisecond start is almost never aligned.
+        assert!((50..=160).contains(&aligned), "{aligned} aligned starts");
+        for pair in dataset.conversations.windows(2) {
+            assert!(pair[0].start <= pair[1].start);
+        }
+        assert!(
+            dataset
+                .conversations
+                .iter()
+                .all(|c| c.start >= w.start && c.start < w.end)
+        );
+
+        // Every start aligned, even in a window that does not begin on a whole minute.
+        let odd = Window {
+            start: w.start + SignedDuration::from_millis(12_345),
+            end: w.start + SignedDuration::from_hours(2),
+        };
+        let all = Dataset::generate(&DatasetConfig {
+            aligned_start_rate: 1.0,
+            ..DatasetConfig::new(12, 500, odd)
+        });
+        for c in &all.conversations {
+            assert!(on_a_whole_minute(c), "{}", c.start);
+            assert!(c.start >= odd.start && c.start < odd.end, "{}", c.start);
+        }
+    }
+
+    #[test]
+    fn aligning_starts_leaves_the_rest_of_the_seed_alone() {
+        let plain = Dataset::generate(&DatasetConfig {
+            aligned_start_rate: 0.0,
+            ..config(13, 3000)
+        });
+        let aligned = Dataset::generate(&config(13, 3000));
+        assert_eq!(plain.agents, aligned.agents);
+        assert_eq!(plain.queues, aligned.queues);
+        // Same conversations by position, only their starts moved within their minute.
+        let minute = |t: Timestamp| t.as_millisecond().div_euclid(60_000);
+        let mut moved = 0;
+        for (a, b) in plain.conversations.iter().zip(&aligned.conversations) {
+            assert_eq!(a.id, b.id);
+            assert_eq!(a.media_type, b.media_type);
+            assert_eq!(a.recording_side, b.recording_side);
+            if a.start != b.start {
+                moved += 1;
+            }
+        }
+        assert!(moved > 0);
+        let mut a: Vec<i64> = plain
+            .conversations
+            .iter()
+            .map(|c| minute(c.start))
+            .collect();
+        let mut b: Vec<i64> = aligned
+            .conversations
+            .iter()
+            .map(|c| minute(c.start))
+            .collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn unrecorded_text_conversations_are_never_held() {
+        let dataset = Dataset::generate(&config(14, 5000));
+        let unrecorded: Vec<&SimConversation> = dataset
+            .conversations
+            .iter()
+            .filter(|c| c.is_text() && c.recordings.is_empty())
+            .collect();
+        assert!(unrecorded.iter().any(|c| c.is_completed()));
+        for c in &unrecorded {
+            assert_eq!(c.recording_side, RecordingSideState::Missing, "{}", c.id);
+            assert!(c.held_sessions().is_empty());
+            assert!(!c.is_expected_missing());
+        }
+    }
+
+    #[test]
+    fn outbound_agent_legs_are_users() {
+        let dataset = Dataset::generate(&config(15, 1000));
+        let mut seen = [false; 2];
+        for c in &dataset.conversations {
+            let legs: Vec<SimParticipant> = dataset
+                .participants(c)
+                .into_iter()
+                .filter(|p| p.agent_session.is_some())
+                .collect();
+            let wanted = match c.direction {
+                Direction::Inbound => "agent",
+                Direction::Outbound => "user",
+            };
+            seen[(c.direction == Direction::Outbound) as usize] = true;
+            assert_eq!(legs.len(), c.sessions.len());
+            assert!(legs.iter().all(|p| p.purpose == wanted));
+            // The agent's transcript entries name the same purpose.
+            if let Some(r) = c
+                .recordings
+                .iter()
+                .find(|r| r.file_state == FileState::Available && r.media == SimMedia::Message)
+            {
+                assert!(
+                    dataset
+                        .transcript(c, r)
+                        .iter()
+                        .filter_map(|e| e["purpose"].as_str())
+                        .all(|p| p == "customer" || p == wanted)
+                );
+            }
+        }
+        assert_eq!(seen, [true, true]);
+    }
+
+    #[test]
+    fn expected_not_recorded_counts_completed_unrecorded_text() {
+        let dataset = Dataset::generate(&config(16, 5000));
+        let by_hand = dataset
+            .conversations
+            .iter()
+            .filter(|c| {
+                c.is_text()
+                    && c.end.is_some()
+                    && c.sessions.iter().all(|s| !s.recorded)
+                    && c.recording_side == RecordingSideState::Missing
+            })
+            .count();
+        assert_eq!(dataset.expected_not_recorded(), by_hand);
+        assert!(by_hand > 50, "{by_hand}");
+        // Open ones have no recording either, but are not expected to end notRecorded.
+        assert!(
+            dataset
+                .conversations
+                .iter()
+                .any(|c| c.is_text() && !c.is_completed() && c.recordings.is_empty())
+        );
+        assert!(
+            dataset
+                .conversations
+                .iter()
+                .filter(|c| !c.is_completed())
+                .all(|c| !c.is_expected_not_recorded())
+        );
     }
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::dataset::{Dataset, DatasetConfig};
 use self::faults::{FaultSpec, Faults};
-use self::genesys::{GenesysSim, GenesysSimConfig};
+use self::genesys::{GenesysSim, GenesysSimConfig, GenesysVariant};
 use crate::api::Window;
 
 /// Everything `simulate` takes.
@@ -56,6 +56,10 @@ pub struct SimConfig {
     pub das_port: u16,
     /// Capture port (0 = any free one).
     pub capture_port: u16,
+    /// Which reading of the UNCONFIRMED Genesys items to serve (default: the documented one).
+    pub genesys_variant: GenesysVariant,
+    /// Share of conversations starting exactly on a whole UTC minute.
+    pub aligned_start_rate: f64,
 }
 
 impl SimConfig {
@@ -78,6 +82,8 @@ impl SimConfig {
             genesys_port: 0,
             das_port: 0,
             capture_port: 0,
+            genesys_variant: GenesysVariant::default(),
+            aligned_start_rate: 0.02,
         }
     }
 
@@ -87,6 +93,7 @@ impl SimConfig {
             tenant: self.tenant.clone(),
             missing_rate: self.missing_rate,
             partial_rate: self.partial_rate,
+            aligned_start_rate: self.aligned_start_rate,
             ..DatasetConfig::new(self.seed, self.conversations, self.window)
         }
     }
@@ -166,15 +173,24 @@ pub struct SimHandles {
 impl SimHandles {
     /// The one-line JSON `simulate` prints once listening.
     pub fn address_line(&self) -> String {
-        serde_json::json!({
+        let mut line = serde_json::json!({
             "genesys": self.genesys_url,
             "das": self.das_url,
             "capture": self.capture_url,
             "tenant": self.config.tenant,
             "window": format!("{}/{}", self.config.window.start, self.config.window.end),
             "clientId": self.config.client_id,
-        })
-        .to_string()
+        });
+        // Only when non-default, so the documented contract's line stays as it was.
+        if !self.config.genesys_variant.is_default()
+            && let Some(map) = line.as_object_mut()
+        {
+            map.insert(
+                "genesysVariant".into(),
+                self.config.genesys_variant.to_string().into(),
+            );
+        }
+        line.to_string()
     }
 
     /// Stops every server and waits for them.
@@ -236,6 +252,7 @@ pub async fn start(
             client_secret: config.client_secret.clone(),
             rate_limit: config.rate_limit,
             latency: config.latency,
+            variant: config.genesys_variant,
             ..GenesysSimConfig::default()
         },
         faults.clone(),
@@ -287,4 +304,33 @@ pub async fn start(
         shutdown,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_address_line_names_a_non_default_variant_only() {
+        let plain = start(SimConfig::new(10), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let line: serde_json::Value =
+            serde_json::from_str(&plain.address_line()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(line.get("genesysVariant").is_none(), "{line}");
+        plain.shutdown().await;
+
+        let mut config = SimConfig::new(10);
+        config.genesys_variant = "retry-after-202,oauth-error=both"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let varied = start(config, None).await.unwrap_or_else(|e| panic!("{e}"));
+        let line: serde_json::Value =
+            serde_json::from_str(&varied.address_line()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            line["genesysVariant"],
+            serde_json::json!("retry-after-202,oauth-error=both")
+        );
+        varied.shutdown().await;
+    }
 }

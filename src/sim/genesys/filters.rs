@@ -7,6 +7,7 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
+use super::variant::GenesysVariant;
 use crate::sim::dataset::{Dataset, SimConversation, SimMedia};
 
 /// A bad filter, reported as 400 `bad.request` with this message.
@@ -207,8 +208,13 @@ impl Filters {
         })
     }
 
-    /// Whether the conversation passes every filter. `now` stands in for an open conversation's end.
-    pub fn matches(&self, dataset: &Dataset, conversation: &SimConversation) -> bool {
+    /// Whether the conversation passes every filter, as it is rendered under `variant`.
+    pub fn matches(
+        &self,
+        dataset: &Dataset,
+        conversation: &SimConversation,
+        variant: &GenesysVariant,
+    ) -> bool {
         let conversation_values =
             |dimension: &str| conversation_dimension(dataset, conversation, dimension);
         if !self
@@ -221,7 +227,7 @@ impl Filters {
         if self.segment.is_empty() {
             return true;
         }
-        let contexts = segment_contexts(dataset, conversation);
+        let contexts = segment_contexts(dataset, conversation, variant);
         self.segment.iter().all(|filter| {
             contexts
                 .iter()
@@ -305,11 +311,12 @@ fn conversation_dimension(
     }
 }
 
-/// Who started the conversation: the customer for inbound, the agent for outbound.
+/// Who started the conversation: the customer for inbound, the agent leg (purpose `user`) for
+/// outbound.
 pub fn initiator(conversation: &SimConversation) -> &'static str {
     match conversation.direction {
         crate::sim::dataset::Direction::Inbound => "customer",
-        crate::sim::dataset::Direction::Outbound => "agent",
+        crate::sim::dataset::Direction::Outbound => conversation.agent_purpose(),
     }
 }
 
@@ -342,7 +349,11 @@ impl SegmentContext {
     }
 }
 
-fn segment_contexts(dataset: &Dataset, conversation: &SimConversation) -> Vec<SegmentContext> {
+fn segment_contexts(
+    dataset: &Dataset,
+    conversation: &SimConversation,
+    variant: &GenesysVariant,
+) -> Vec<SegmentContext> {
     let queue = dataset
         .queues
         .get(conversation.queue as usize)
@@ -380,11 +391,12 @@ fn segment_contexts(dataset: &Dataset, conversation: &SimConversation) -> Vec<Se
             .map(|a| a.0.to_string());
         for segment_type in ["alert", "interact", "wrapup"] {
             contexts.push(SegmentContext {
-                purpose: "agent",
+                purpose: conversation.agent_purpose(),
                 segment_type,
                 user_id: user.clone(),
                 queue_id: queue.clone(),
-                recording: Some(session.recorded),
+                // What the rendering shows: the flag only under the variant, and only as true.
+                recording: (variant.recording_flag && session.recorded).then_some(true),
                 session_id: Some(session.id.to_string()),
             });
         }
@@ -414,11 +426,15 @@ mod tests {
     }
 
     fn count(dataset: &Dataset, body: Value) -> usize {
+        count_under(dataset, body, &GenesysVariant::default())
+    }
+
+    fn count_under(dataset: &Dataset, body: Value, variant: &GenesysVariant) -> usize {
         let filters = Filters::parse(&body).unwrap_or_else(|e| panic!("{e}"));
         dataset
             .conversations
             .iter()
-            .filter(|c| filters.matches(dataset, c))
+            .filter(|c| filters.matches(dataset, c, variant))
             .count()
     }
 
@@ -497,5 +513,47 @@ mod tests {
             Filters::parse(&json!({"segmentFilters": [{"type": "xor", "predicates": []}]}))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn recording_predicates_follow_the_rendered_flag() {
+        let ds = dataset();
+        let flagged = json!({"segmentFilters": [{"predicates": [{"dimension": "recording", "value": "true"}]}]});
+        let exists = json!({"segmentFilters": [{"predicates": [{"dimension": "recording", "operator": "exists"}]}]});
+        // Default: text sessions carry no flag, so nothing matches.
+        assert_eq!(count(&ds, flagged.clone()), 0);
+        assert_eq!(count(&ds, exists.clone()), 0);
+        // With the flag: exactly the conversations with a recorded agent session.
+        let variant = GenesysVariant {
+            recording_flag: true,
+            ..GenesysVariant::default()
+        };
+        let recorded = ds
+            .conversations
+            .iter()
+            .filter(|c| c.sessions.iter().any(|s| s.recorded))
+            .count();
+        assert!(recorded > 0);
+        assert_eq!(count_under(&ds, flagged, &variant), recorded);
+        assert_eq!(count_under(&ds, exists, &variant), recorded);
+    }
+
+    #[test]
+    fn purpose_user_selects_the_outbound_agent_legs() {
+        let ds = dataset();
+        let by_purpose = |purpose: &str| {
+            count(
+                &ds,
+                json!({"segmentFilters": [{"predicates": [{"dimension": "purpose", "value": purpose}]}]}),
+            )
+        };
+        let outbound = ds
+            .conversations
+            .iter()
+            .filter(|c| c.direction == crate::sim::dataset::Direction::Outbound)
+            .count();
+        assert!(outbound > 0);
+        assert_eq!(by_purpose("user"), outbound);
+        assert_eq!(by_purpose("agent"), ds.conversations.len() - outbound);
     }
 }

@@ -3,14 +3,20 @@
 //! jobs with their interval semantics and paging cap, recordings with transcripts, transcoding
 //! 202s, batch downloads and fault injection. Plain http, token endpoint on the same origin, so
 //! the official Python SDK works against it with only `configuration.host` changed.
+//!
+//! It serves the documented contract by default; [`GenesysVariant`] switches each UNCONFIRMED
+//! item to another plausible reading.
 
 // Validation helpers return the ready-made error Response; it is a cold path, boxing buys nothing.
 #![allow(clippy::result_large_err)]
 
 mod filters;
 mod render;
+#[cfg(test)]
+mod tests;
+mod variant;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,6 +40,9 @@ use uuid::Uuid;
 
 use self::filters::Filters;
 pub use self::render::iso_ms;
+pub use self::variant::{
+    EmptyPage, GenesysVariant, IntervalEnd, MessagingMedia, OAuthError, VariantParseError,
+};
 use super::dataset::{Dataset, FileState, SimConversation};
 use super::faults::{FaultLayer, Faults, RevokeToken, Service, fault_middleware};
 
@@ -61,6 +70,8 @@ pub struct GenesysSimConfig {
     pub job_run_time: Duration,
     /// Largest result offset the detail query pages to (Genesys: 100,000; smaller in tests).
     pub paging_cap: usize,
+    /// Which reading of the UNCONFIRMED items to serve (default: the documented contract).
+    pub variant: GenesysVariant,
 }
 
 impl Default for GenesysSimConfig {
@@ -74,6 +85,7 @@ impl Default for GenesysSimConfig {
             data_lag: Duration::from_secs(90 * 60),
             job_run_time: Duration::from_millis(400),
             paging_cap: PAGING_CAP,
+            variant: GenesysVariant::default(),
         }
     }
 }
@@ -90,6 +102,12 @@ pub struct GenesysSimStats {
     pub rate_limited: u64,
     /// Faults injected.
     pub faults_injected: u64,
+    /// GETs of `/api/v2/conversations/{id}/recordings` (the list route).
+    pub recordings_calls: u64,
+    /// Of those, the ones for conversations with no recording at all.
+    pub unrecorded_recordings_calls: u64,
+    /// Distinct conversations with no recording at all whose recordings list was fetched.
+    pub unrecorded_conversations_fetched: u64,
 }
 
 struct TokenEntry {
@@ -122,6 +140,9 @@ struct SimState {
     api_requests: AtomicU64,
     tokens_issued: AtomicU64,
     rate_limited: AtomicU64,
+    recordings_calls: AtomicU64,
+    unrecorded_recordings_calls: AtomicU64,
+    unrecorded_fetched: Mutex<HashSet<Uuid>>,
 }
 
 /// The Genesys simulator: build it, take its [`router`](GenesysSim::router), serve that.
@@ -166,6 +187,55 @@ fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// Under `retry-after-202`, tells the client when to come back: whole seconds until ready,
+/// rounded up, at least 1. No Retry-After on 202s is documented, so the default sends none.
+fn accepted(state: &SimState, mut response: Response, remaining: Duration) -> Response {
+    if state.config.variant.retry_after_202 {
+        let seconds = remaining.as_secs_f64().ceil().max(1.0) as u64;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// A token-endpoint error (400) in the variant's shape: `description` (observed),
+/// `error_description` (RFC 6749) or both.
+fn oauth_error(state: &SimState, error: &str, description: &str) -> Response {
+    let mut body = serde_json::Map::new();
+    body.insert("error".into(), json!(error));
+    let (plain, rfc) = match state.config.variant.oauth_error {
+        OAuthError::Description => (true, false),
+        OAuthError::ErrorDescription => (false, true),
+        OAuthError::Both => (true, true),
+    };
+    if plain {
+        body.insert("description".into(), json!(description));
+    }
+    if rfc {
+        body.insert("error_description".into(), json!(description));
+    }
+    json_response(StatusCode::BAD_REQUEST, Value::Object(body))
+}
+
+/// The body of a page without conversations, in the variant's shape. `total_hits` is None where
+/// the endpoint has no such field (job results, lookups by id).
+fn empty_page(state: &SimState, total_hits: Option<usize>) -> serde_json::Map<String, Value> {
+    let mut body = serde_json::Map::new();
+    match state.config.variant.empty_page {
+        EmptyPage::TotalHits => {
+            if let Some(total) = total_hits {
+                body.insert("totalHits".into(), json!(total));
+            }
+        }
+        EmptyPage::Bare => {}
+        EmptyPage::EmptyList => {
+            body.insert("conversations".into(), json!([]));
+        }
+    }
+    body
+}
+
 impl GenesysSim {
     /// A simulator serving `dataset`.
     pub fn new(dataset: Arc<Dataset>, config: GenesysSimConfig, faults: Arc<Faults>) -> Self {
@@ -188,6 +258,9 @@ impl GenesysSim {
                 api_requests: AtomicU64::new(0),
                 tokens_issued: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
+                recordings_calls: AtomicU64::new(0),
+                unrecorded_recordings_calls: AtomicU64::new(0),
+                unrecorded_fetched: Mutex::default(),
             }),
         }
     }
@@ -199,6 +272,12 @@ impl GenesysSim {
             tokens_issued: self.state.tokens_issued.load(Ordering::Relaxed),
             rate_limited: self.state.rate_limited.load(Ordering::Relaxed),
             faults_injected: self.state.faults.injected(),
+            recordings_calls: self.state.recordings_calls.load(Ordering::Relaxed),
+            unrecorded_recordings_calls: self
+                .state
+                .unrecorded_recordings_calls
+                .load(Ordering::Relaxed),
+            unrecorded_conversations_fetched: lock(&self.state.unrecorded_fetched).len() as u64,
         }
     }
 
@@ -414,24 +493,15 @@ async fn token(
     let form: TokenForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let grant = form.grant_type.clone().or(query.grant_type);
     if grant.as_deref() != Some("client_credentials") {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "unsupported_grant_type", "description": "grant type not supported"}),
-        );
+        return oauth_error(&state, "unsupported_grant_type", "grant type not supported");
     }
     let credentials =
         basic_credentials(&headers).or_else(|| Some((form.client_id?, form.client_secret?)));
     let Some((id, secret)) = credentials else {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "invalid_client", "description": "client not found"}),
-        );
+        return oauth_error(&state, "invalid_client", "client not found");
     };
     if id != state.config.client_id || secret != state.config.client_secret {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "invalid_client", "description": "authentication failed"}),
-        );
+        return oauth_error(&state, "invalid_client", "authentication failed");
     }
     let lifetime = state
         .faults
@@ -582,22 +652,35 @@ impl SimState {
         let conversations = &self.dataset.conversations;
         let (start, end) = query.interval;
         let now = Timestamp::now();
+        let variant = &self.config.variant;
+        let inclusive = variant.interval_end == IntervalEnd::Inclusive;
         let low = match matching {
             Matching::StartDayAndOverlap => {
                 conversations.partition_point(|c| c.start < day_start(start))
             }
             Matching::Overlap => 0,
         };
-        let high = conversations.partition_point(|c| c.start < end);
+        let high = if inclusive {
+            conversations.partition_point(|c| c.start <= end)
+        } else {
+            conversations.partition_point(|c| c.start < end)
+        };
         let mut found: Vec<u32> = conversations[low.min(high)..high]
             .iter()
-            .filter(|c| c.end.unwrap_or(now) > start)
+            .filter(|c| {
+                let lifetime_end = c.end.unwrap_or(now);
+                if inclusive {
+                    lifetime_end >= start
+                } else {
+                    lifetime_end > start
+                }
+            })
             .filter(|c| match lake_cutoff {
                 // The data lake has only conversations that were over by its availability date.
                 Some(cutoff) => c.start < cutoff && c.end.is_some_and(|e| e <= cutoff),
                 None => true,
             })
-            .filter(|c| query.filters.matches(&self.dataset, c))
+            .filter(|c| query.filters.matches(&self.dataset, c, variant))
             .map(|c| c.index)
             .collect();
         if query.by_end {
@@ -690,15 +773,20 @@ async fn details_query(State(state): State<Arc<SimState>>, body: Bytes) -> Respo
                 &state.dataset,
                 &state.dataset.conversations[*i as usize],
                 false,
+                &state.config.variant,
             )
         })
         .collect();
-    let mut response = serde_json::Map::new();
-    if !page.is_empty() {
-        response.insert("conversations".into(), Value::Array(page));
+    if page.is_empty() {
+        return json_response(
+            StatusCode::OK,
+            Value::Object(empty_page(&state, Some(found.len()))),
+        );
     }
-    response.insert("totalHits".into(), json!(found.len()));
-    json_response(StatusCode::OK, Value::Object(response))
+    json_response(
+        StatusCode::OK,
+        json!({"conversations": page, "totalHits": found.len()}),
+    )
 }
 
 async fn details_one(
@@ -708,7 +796,7 @@ async fn details_one(
     match state.conversation(&conversation_id) {
         Some(c) => json_response(
             StatusCode::OK,
-            render::conversation(&state.dataset, c, false),
+            render::conversation(&state.dataset, c, false, &state.config.variant),
         ),
         None => not_found(&format!("Conversation {conversation_id} not found")),
     }
@@ -727,13 +815,12 @@ async fn details_by_ids(
     let conversations: Vec<Value> = ids
         .split(',')
         .filter_map(|id| state.conversation(id.trim()))
-        .map(|c| render::conversation(&state.dataset, c, false))
+        .map(|c| render::conversation(&state.dataset, c, false, &state.config.variant))
         .collect();
-    let mut body = serde_json::Map::new();
-    if !conversations.is_empty() {
-        body.insert("conversations".into(), Value::Array(conversations));
+    if conversations.is_empty() {
+        return json_response(StatusCode::OK, Value::Object(empty_page(&state, None)));
     }
-    json_response(StatusCode::OK, Value::Object(body))
+    json_response(StatusCode::OK, json!({"conversations": conversations}))
 }
 
 /// `POST .../details/jobs`: results are fixed at submission, from the data lake's view.
@@ -761,6 +848,7 @@ async fn job_submit(State(state): State<Arc<SimState>>, body: Bytes) -> Response
         results.truncate(limit as usize);
     }
     let job_id = Uuid::new_v4().to_string();
+    let run_time = state.config.job_run_time;
     lock(&state.jobs).insert(
         job_id.clone(),
         Job {
@@ -770,7 +858,11 @@ async fn job_submit(State(state): State<Arc<SimState>>, body: Bytes) -> Response
             data_availability: cutoff,
         },
     );
-    json_response(StatusCode::ACCEPTED, json!({"jobId": job_id}))
+    accepted(
+        &state,
+        json_response(StatusCode::ACCEPTED, json!({"jobId": job_id})),
+        run_time,
+    )
 }
 
 fn job_state(state: &SimState, job: &Job) -> &'static str {
@@ -809,12 +901,14 @@ async fn job_status(State(state): State<Arc<SimState>>, Path(job_id): Path<Strin
             SignedDuration::try_from(state.config.job_run_time).unwrap_or(SignedDuration::ZERO);
         map.insert("completionDate".into(), json!(iso_ms(submitted + run)));
     }
-    let status = if matches!(job_state, "QUEUED" | "PENDING") {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
-    };
-    json_response(status, body)
+    if matches!(job_state, "QUEUED" | "PENDING") {
+        let remaining = state
+            .config
+            .job_run_time
+            .saturating_sub(job.submitted.elapsed());
+        return accepted(&state, json_response(StatusCode::ACCEPTED, body), remaining);
+    }
+    json_response(StatusCode::OK, body)
 }
 
 async fn job_cancel(State(state): State<Arc<SimState>>, Path(job_id): Path<String>) -> Response {
@@ -883,14 +977,19 @@ async fn job_results(
                 &state.dataset,
                 &state.dataset.conversations[*i as usize],
                 true,
+                &state.config.variant,
             )
         })
         .collect();
-    let mut body = serde_json::Map::new();
     let next = offset + page.len();
-    if !page.is_empty() {
+    let mut body = if page.is_empty() {
+        // Job results have no totalHits; only the empty-list reading adds a key.
+        empty_page(&state, None)
+    } else {
+        let mut body = serde_json::Map::new();
         body.insert("conversations".into(), Value::Array(page));
-    }
+        body
+    };
     if next < results.len() {
         body.insert("cursor".into(), json!(format!("c1.{next}")));
     }
@@ -908,7 +1007,7 @@ async fn metadata_list(
     let list: Vec<Value> = c
         .recordings
         .iter()
-        .map(|r| render::recording_metadata(c, r))
+        .map(|r| render::recording_metadata(c, r, &state.config.variant))
         .collect();
     json_response(StatusCode::OK, Value::Array(list))
 }
@@ -925,7 +1024,10 @@ async fn metadata_one(
         .iter()
         .find(|r| r.id.to_string() == recording_id)
     {
-        Some(r) => json_response(StatusCode::OK, render::recording_metadata(c, r)),
+        Some(r) => json_response(
+            StatusCode::OK,
+            render::recording_metadata(c, r, &state.config.variant),
+        ),
         None => not_found(&format!("Recording {recording_id} not found")),
     }
 }
@@ -936,8 +1038,13 @@ struct RecordingsQuery {
     max_wait_ms: Option<String>,
 }
 
-/// Whether the conversation's recordings are ready, waiting up to `max_wait` for them.
-async fn transcoded(state: &SimState, conversation: Uuid, max_wait: Duration) -> bool {
+/// Whether the conversation's recordings are ready, waiting up to `max_wait` for them: `Err`
+/// holds how long transcoding still takes.
+async fn transcoded(
+    state: &SimState,
+    conversation: Uuid,
+    max_wait: Duration,
+) -> Result<(), Duration> {
     let ready_at = {
         let mut transcoding = lock(&state.transcoding);
         *transcoding.entry(conversation).or_insert_with(|| {
@@ -950,15 +1057,15 @@ async fn transcoded(state: &SimState, conversation: Uuid, max_wait: Duration) ->
     };
     let now = Instant::now();
     if ready_at <= now {
-        return true;
+        return Ok(());
     }
     let remaining = ready_at - now;
     if max_wait >= remaining {
         tokio::time::sleep(remaining).await;
-        true
+        Ok(())
     } else {
         tokio::time::sleep(max_wait).await;
-        false
+        Err(ready_at.saturating_duration_since(Instant::now()))
     }
 }
 
@@ -985,18 +1092,27 @@ async fn recordings_list(
     Query(query): Query<RecordingsQuery>,
     headers: HeaderMap,
 ) -> Response {
+    state.recordings_calls.fetch_add(1, Ordering::Relaxed);
     let Some(c) = state.conversation(&conversation_id) else {
         return not_found(&format!("Conversation {conversation_id} not found"));
     };
-    if !c.recordings.is_empty() && !transcoded(&state, c.id, max_wait(&query)).await {
+    if c.recordings.is_empty() {
+        // Ground truth for the client's cost of asking about unrecorded conversations.
+        state
+            .unrecorded_recordings_calls
+            .fetch_add(1, Ordering::Relaxed);
+        lock(&state.unrecorded_fetched).insert(c.id);
+        return json_response(StatusCode::OK, json!([]));
+    }
+    if let Err(remaining) = transcoded(&state, c.id, max_wait(&query)).await {
         // "Success - recording is transcoding": no body schema.
-        return StatusCode::ACCEPTED.into_response();
+        return accepted(&state, StatusCode::ACCEPTED.into_response(), remaining);
     }
     let origin = origin(&headers);
     let list: Vec<Value> = c
         .recordings
         .iter()
-        .map(|r| render::recording(&state.dataset, c, r, &origin))
+        .map(|r| render::recording(&state.dataset, c, r, &origin, &state.config.variant))
         .collect();
     json_response(StatusCode::OK, Value::Array(list))
 }
@@ -1017,15 +1133,25 @@ async fn recording_one(
     else {
         return not_found(&format!("Recording {recording_id} not found"));
     };
-    if !transcoded(&state, c.id, max_wait(&query)).await {
-        return json_response(
-            StatusCode::ACCEPTED,
-            json!({"id": r.id.to_string(), "conversationId": c.id.to_string()}),
+    if let Err(remaining) = transcoded(&state, c.id, max_wait(&query)).await {
+        return accepted(
+            &state,
+            json_response(
+                StatusCode::ACCEPTED,
+                json!({"id": r.id.to_string(), "conversationId": c.id.to_string()}),
+            ),
+            remaining,
         );
     }
     json_response(
         StatusCode::OK,
-        render::recording(&state.dataset, c, r, &origin(&headers)),
+        render::recording(
+            &state.dataset,
+            c,
+            r,
+            &origin(&headers),
+            &state.config.variant,
+        ),
     )
 }
 
@@ -1142,7 +1268,13 @@ async fn media_download(
     {
         Some(r) => json_response(
             StatusCode::OK,
-            render::recording(&state.dataset, c, r, &origin(&headers)),
+            render::recording(
+                &state.dataset,
+                c,
+                r,
+                &origin(&headers),
+                &state.config.variant,
+            ),
         ),
         None => not_found("Not found"),
     }

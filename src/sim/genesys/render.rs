@@ -4,7 +4,10 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
-use crate::sim::dataset::{Dataset, FileState, SimConversation, SimRecording, SimSession};
+use super::variant::GenesysVariant;
+use crate::sim::dataset::{
+    Dataset, FileState, SimConversation, SimMedia, SimRecording, SimSession,
+};
 
 pub use crate::genesys::models::format_timestamp as iso_ms;
 
@@ -76,6 +79,7 @@ fn agent_session(
     conversation: &SimConversation,
     session: &SimSession,
     last: bool,
+    variant: &GenesysVariant,
 ) -> Value {
     let queue_id = dataset
         .queues
@@ -119,9 +123,10 @@ fn agent_session(
         conversation,
         session.id.to_string(),
         vec![
+            // Documented as "an audio recording was started"; set on text only by the variant.
             (
                 "recording",
-                if session.recorded {
+                if variant.recording_flag && session.recorded {
                     json!(true)
                 } else {
                     Value::Null
@@ -139,6 +144,7 @@ pub fn conversation(
     dataset: &Dataset,
     conversation: &SimConversation,
     with_attributes: bool,
+    variant: &GenesysVariant,
 ) -> Value {
     let participants = dataset.participants(conversation);
     let queue_id = dataset
@@ -160,6 +166,7 @@ pub fn conversation(
                     conversation,
                     &conversation.sessions[position],
                     last,
+                    variant,
                 )]
             }
             None => {
@@ -238,8 +245,20 @@ pub fn conversation(
     ])
 }
 
+/// The Recording `media` value; the spelling for messaging is a variant knob.
+fn recording_media(recording: &SimRecording, variant: &GenesysVariant) -> &'static str {
+    match recording.media {
+        SimMedia::Message => variant.media.as_str(),
+        other => other.recording_media(),
+    }
+}
+
 /// RecordingMetadata (no transcript, no media URIs).
-pub fn recording_metadata(conversation: &SimConversation, recording: &SimRecording) -> Value {
+pub fn recording_metadata(
+    conversation: &SimConversation,
+    recording: &SimRecording,
+    variant: &GenesysVariant,
+) -> Value {
     let available = recording.file_state == FileState::Available;
     object(vec![
         ("id", json!(recording.id.to_string())),
@@ -253,7 +272,7 @@ pub fn recording_metadata(conversation: &SimConversation, recording: &SimRecordi
                 json!(recording.session_id.to_string())
             },
         ),
-        ("media", json!(recording.media.recording_media())),
+        ("media", json!(recording_media(recording, variant))),
         ("fileState", json!(recording.file_state.as_str())),
         (
             "startTime",
@@ -298,8 +317,9 @@ pub fn recording(
     conversation: &SimConversation,
     recording: &SimRecording,
     origin: &str,
+    variant: &GenesysVariant,
 ) -> Value {
-    let mut value = recording_metadata(conversation, recording);
+    let mut value = recording_metadata(conversation, recording, variant);
     if let Value::Object(map) = &mut value {
         map.remove("region");
         if recording.file_state == FileState::Available {

@@ -147,6 +147,9 @@ pub struct SimReport {
     pub duplicates: u64,
     /// 409s.
     pub conflicts: u64,
+    /// Completed text conversations with no recording at all, which the recording side does not
+    /// hold either: a correct run ends each of them `notRecorded` and ingests none.
+    pub expected_not_recorded: u64,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +161,8 @@ struct StoreInner {
     expected: HashMap<Uuid, Vec<String>>,
     /// Conversations PUT at least once, and whether the store held them in full before.
     first_put_full: HashMap<Uuid, bool>,
+    /// The dataset's expectedNotRecorded, fixed at seeding.
+    expected_not_recorded: u64,
     stats: CaptureStats,
     /// Leaky bucket of Capture's buffer: current fill and when it was last drained.
     buffer_level: f64,
@@ -192,6 +197,7 @@ impl RecordingStore {
         let now = Instant::now();
         {
             let mut inner = store.lock();
+            inner.expected_not_recorded = dataset.expected_not_recorded() as u64;
             for conversation in &dataset.conversations {
                 let Some(media_type) = conversation.media_type.spec_media_type() else {
                     continue;
@@ -314,6 +320,7 @@ impl RecordingStore {
             resent: inner.stats.resent,
             duplicates: inner.stats.duplicates,
             conflicts: inner.stats.conflicts,
+            expected_not_recorded: inner.expected_not_recorded,
         }
     }
 }
