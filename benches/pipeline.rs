@@ -7,9 +7,13 @@
 //!    makes exactly the collection calls).
 //! 2. Peak memory (`ru_maxrss` of `recover`) as the window grows 10x: 20,000 and 200,000
 //!    conversations.
+//! 3. What learning "not recorded" from the recordings API costs against trusting the analytics
+//!    flag: `demo` over the same 20,000 conversations under the documented contract (no flag on
+//!    text, flag not trusted) and as before (flag served and trusted); the difference in Genesys
+//!    calls is one recordings call per conversation Genesys never recorded.
 //!
 //! Run: `cargo bench --bench pipeline` (knobs: BENCH_RATE_CONVERSATIONS, BENCH_MEMORY_SMALL,
-//! BENCH_MEMORY_LARGE). Figures go to docs/benchmarks.md.
+//! BENCH_MEMORY_LARGE, BENCH_FLAG_CONVERSATIONS). Figures go to docs/benchmarks.md.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -129,7 +133,8 @@ fn main() {
     let calls = |v: &serde_json::Value| v["apiCalls"]["genesys"].as_f64().unwrap_or(0.0);
     let recovered = run["outcomes"]["recovered"].as_f64().unwrap_or(0.0)
         + run["outcomes"]["alreadyPresent"].as_f64().unwrap_or(0.0)
-        + run["outcomes"]["failed"].as_f64().unwrap_or(0.0);
+        + run["outcomes"]["failed"].as_f64().unwrap_or(0.0)
+        + run["outcomes"]["notRecorded"].as_f64().unwrap_or(0.0);
     let fetch_calls = calls(&run) - calls(&dry);
     let elapsed = run["elapsedSeconds"].as_f64().unwrap_or(f64::NAN);
     let budget = calls(&run) / (elapsed / 60.0 * 600.0);
@@ -212,4 +217,78 @@ fn main() {
             })
         );
     }
+
+    recording_flag_cost();
+}
+
+/// `demo --output json` over `conversations` with the given extra flags.
+fn demo(conversations: &str, extra: &[&str]) -> serde_json::Value {
+    let output = Command::new(BIN)
+        .args([
+            "demo",
+            "--output",
+            "json",
+            "--conversations",
+            conversations,
+            "--rate-limit",
+            "0",
+            "--ingest-lag-ms",
+            "200",
+        ])
+        .args(extra)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run demo");
+    serde_json::from_slice(&output.stdout).expect("demo JSON")
+}
+
+fn recording_flag_cost() {
+    let conversations = env_usize("BENCH_FLAG_CONVERSATIONS", 20_000).to_string();
+    let asked = demo(&conversations, &[]);
+    let trusted = demo(
+        &conversations,
+        &[
+            "--genesys-variant",
+            "recording-flag",
+            "--trust-recording-flag",
+        ],
+    );
+    let number = |v: &serde_json::Value, path: &[&str]| {
+        path.iter().fold(v, |v, key| &v[*key]).as_u64().unwrap_or(0)
+    };
+    let extra_calls = number(&asked, &["apiCalls", "genesys"]) as i64
+        - number(&trusted, &["apiCalls", "genesys"]) as i64;
+    println!(
+        "recording flag: {conversations} conversations; asked: genesys calls {}, notRecorded {} (expected {}), stillMissing {} of {}; trusted flag (old): genesys calls {}, stillMissing {}; extra calls {extra_calls}",
+        number(&asked, &["apiCalls", "genesys"]),
+        number(&asked, &["outcomes", "notRecorded"]),
+        number(&asked, &["sim", "expectedNotRecorded"]),
+        number(&asked, &["sim", "stillMissing"]),
+        number(&asked, &["sim", "expectedMissing"]),
+        number(&trusted, &["apiCalls", "genesys"]),
+        number(&trusted, &["sim", "stillMissing"]),
+    );
+    println!(
+        "BENCH_JSON {}",
+        serde_json::json!({
+            "bench": "pipeline",
+            "part": "recording_flag",
+            "generated": conversations.parse::<u64>().unwrap_or(0),
+            "asked": {
+                "genesys_calls": asked["apiCalls"]["genesys"],
+                "outcomes": asked["outcomes"],
+                "match": asked["match"],
+                "sim": asked["sim"],
+                "genesys_sim": asked["simGenesys"],
+            },
+            "trusted": {
+                "genesys_calls": trusted["apiCalls"]["genesys"],
+                "outcomes": trusted["outcomes"],
+                "match": trusted["match"],
+                "sim": trusted["sim"],
+                "genesys_sim": trusted["simGenesys"],
+            },
+            "extra_genesys_calls": extra_calls,
+        })
+    );
 }

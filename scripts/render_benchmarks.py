@@ -118,6 +118,7 @@ def main():
     rate = one(rows, bench="pipeline", part="rate")
     small = one(rows, bench="pipeline", part="memory", label="small")
     large = one(rows, bench="pipeline", part="memory", label="large")
+    flag = one(rows, bench="pipeline", part="recording_flag")
     controller = one(rows, bench="controller")
 
     knobs = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("BENCH_"))
@@ -233,7 +234,7 @@ def main():
         w("")
 
     # ------------------------------------------------------------------ pipeline
-    if rate or small or large:
+    if rate or small or large or flag:
         w("## Pipeline")
         w("")
         w("`benches/pipeline.rs` starts the release binary's `simulate` and `recover` as separate processes, so the")
@@ -263,6 +264,31 @@ def main():
         w("transcript, so the pipeline never calls `recordingmetadata` separately. Collection overlaps fetching (missing")
         w("conversations are queued as the matcher finds them), which is why the whole run stays close to the bound; what")
         w("remains above it is the DAS inventory before the first Genesys page and the verification wait at the end.")
+        w("")
+    if flag:
+        asked, trusted = flag["asked"], flag["trusted"]
+        a_sim, t_sim = asked.get("sim") or {}, trusted.get("sim") or {}
+        a_gen = asked.get("genesys_sim") or {}
+        w(f"### Whether a text recording exists: asked of the recordings API vs. the analytics flag ({fmt(flag['generated'], 0)} conversations, `demo`)")
+        w("")
+        w("Genesys documents the analytics `recording` flag for audio only, so the pipeline no longer skips a text")
+        w("conversation for lacking it: every conversation the recording side lacks is fetched, and one whose")
+        w("recordings hold no text ends `notRecorded`. Same dataset (seed 1) twice: under the documented contract (no")
+        w("flag on text, `trustRecordingFlag: false`, the default) and as before (flag served on recorded text sessions")
+        w("and trusted).")
+        w("")
+        w("| measure | asked (default) | flag trusted (old) |")
+        w("|---|---|---|")
+        w(f"| Genesys calls | {fmt(asked.get('genesys_calls'), 0)} | {fmt(trusted.get('genesys_calls'), 0)} |")
+        w(f"| withheld with a text recording: recovered (`ingested`) / expected | {fmt(a_sim.get('ingested'), 0)} / {fmt(a_sim.get('expectedMissing'), 0)} | {fmt(t_sim.get('ingested'), 0)} / {fmt(t_sim.get('expectedMissing'), 0)} |")
+        w(f"| still missing after the run | **{fmt(a_sim.get('stillMissing'), 0)}** | {fmt(t_sim.get('stillMissing'), 0)} |")
+        w(f"| `notRecorded` outcomes / withheld conversations never recorded | **{fmt((asked.get('outcomes') or {}).get('notRecorded'), 0)}** / {fmt(a_sim.get('expectedNotRecorded'), 0)} | {fmt((trusted.get('outcomes') or {}).get('notRecorded'), 0)} (skipped unasked) |")
+        w(f"| recordings calls for never-recorded conversations / distinct ones | {fmt(a_gen.get('unrecordedRecordingsCalls'), 0)} / {fmt(a_gen.get('unrecordedConversationsFetched'), 0)} | {fmt((trusted.get('genesys_sim') or {}).get('unrecordedRecordingsCalls'), 0)} |")
+        w(f"| extra Genesys calls against the old behaviour | **{fmt(flag.get('extra_genesys_calls'), 0)}** | |")
+        w("")
+        w("The extra calls are exactly one `GET .../recordings` per withheld conversation Genesys never recorded. Against")
+        w("an org that does not set the flag on text (the documented contract), trusting it would skip every text")
+        w("conversation (`tests/genesys_variants.rs::trusting_the_recording_flag_is_safe_only_where_genesys_sets_it`).")
         w("")
     if small and large:
         w("### Peak memory as the window grows 10x (no rate limit)")

@@ -244,6 +244,17 @@ fn unrecoverable(dataset: &Dataset) -> BTreeSet<Uuid> {
         .collect()
 }
 
+/// Completed text conversations the recording side lacks and Genesys never recorded: each must
+/// end `notRecorded`, found by one recordings call (never a failure, never skipped unasked).
+fn not_recorded(dataset: &Dataset) -> BTreeSet<Uuid> {
+    dataset
+        .conversations
+        .iter()
+        .filter(|c| c.is_expected_not_recorded())
+        .map(|c| c.id)
+        .collect()
+}
+
 /// Compares the finished recovery's status and report with the simulators' ground truth.
 async fn status_problems(
     client: &Client,
@@ -270,6 +281,7 @@ async fn status_problems(
         .map(|(id, _)| *id)
         .collect();
     let unrecoverable = unrecoverable(dataset);
+    let never_recorded = not_recorded(dataset);
 
     let phase_ok = match status.phase {
         Some(Phase::Succeeded) => progress.failed == 0,
@@ -294,9 +306,9 @@ async fn status_problems(
         format!("match counts do not add up: {counts:?}"),
     );
     check(
-        progress.to_recover == progress.recovered + progress.failed,
+        progress.to_recover == progress.recovered + progress.failed + progress.not_recorded,
         format!(
-            "toRecover {} != recovered + failed ({progress:?})",
+            "toRecover {} != recovered + failed + notRecorded ({progress:?})",
             progress.to_recover
         ),
     );
@@ -321,6 +333,23 @@ async fn status_problems(
         )
     });
     let unverified = ids(&|o| matches!(o, Outcome::Unverified | Outcome::Conflict));
+    let reported_not_recorded = ids(&|o| o == Outcome::NotRecorded);
+    check(
+        reported_not_recorded == never_recorded,
+        format!(
+            "report's notRecorded ({}) != withheld conversations Genesys never recorded ({})",
+            reported_not_recorded.len(),
+            never_recorded.len()
+        ),
+    );
+    check(
+        progress.not_recorded == never_recorded.len() as u64,
+        format!(
+            "status notRecorded {} != withheld conversations never recorded {}",
+            progress.not_recorded,
+            never_recorded.len()
+        ),
+    );
     check(
         failed == unrecoverable,
         format!(
@@ -376,12 +405,12 @@ async fn status_problems(
             progress.recovered, progress.verified, truth.ingested
         ),
     );
+    let withheld = expected.len() + unrecoverable.len() + never_recorded.len();
     check(
-        progress.to_recover == (expected.len() + unrecoverable.len()) as u64,
+        progress.to_recover == withheld as u64,
         format!(
-            "toRecover {} != withheld with a text recording {}",
+            "toRecover {} != withheld conversations {withheld}",
             progress.to_recover,
-            expected.len() + unrecoverable.len()
         ),
     );
     problems

@@ -144,6 +144,13 @@ async fn recovers_every_missing_conversation_once_and_a_second_run_is_a_no_op() 
     assert_eq!(first.outcomes.verified, truth.ingested);
     assert_eq!(truth.ingested, truth.expected_missing);
     assert_eq!(first.outcomes.unverified, 0);
+    // Withheld conversations Genesys never recorded: asked of the recordings API (no analytics
+    // flag on text, as documented), each ends notRecorded, never failed or skipped unasked.
+    assert!(truth.expected_not_recorded > 0, "{truth:?}");
+    assert_eq!(
+        first.outcomes.not_recorded, truth.expected_not_recorded,
+        "{first:?}"
+    );
     let m = first.match_counts;
     assert_eq!(m.genesys, m.matched + m.missing + m.partial + m.skipped);
     // Failures are only conversations whose lacking recordings are archived or deleted.

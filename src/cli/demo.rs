@@ -13,7 +13,7 @@ use crate::cli::simulate::SimArgs;
 use crate::cli::summary::{OutputFormat, RunSummary};
 use crate::http::{ClientCredentials, Secret};
 use crate::pipeline::{Credentials, PipelineOptions};
-use crate::sim::recording::{SimReport, factory_with_store};
+use crate::sim::recording::{RecordingStore, factory_with_store};
 use crate::sim::{self, SimHandles};
 
 /// `demo`'s flags.
@@ -70,8 +70,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
                 println!("\n(run again)");
             }
             if args.output == OutputFormat::Text || args.runs <= 1 {
-                let report = slot.get().map(|store| store.report());
-                print_summary(&summary, args.output, report.map(sim_json));
+                print_summary(&summary, args.output, &ground_truth(&handles, &slot));
             }
             last = Some(summary);
         }
@@ -79,16 +78,31 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             && args.runs > 1
             && let Some(summary) = &last
         {
-            let report = slot.get().map(|store| store.report());
-            print_summary(summary, args.output, report.map(sim_json));
+            print_summary(summary, args.output, &ground_truth(&handles, &slot));
         }
         handles.shutdown().await;
         Ok(())
     })
 }
 
-fn sim_json(report: SimReport) -> (&'static str, serde_json::Value) {
-    ("sim", serde_json::to_value(report).unwrap_or_default())
+/// What the simulators saw, printed after the run: `sim` (the recording side's `/sim/report`)
+/// and `simGenesys` (Genesys' counters, e.g. recordings calls for never-recorded conversations).
+fn ground_truth(
+    handles: &SimHandles,
+    store: &OnceLock<Arc<RecordingStore>>,
+) -> Vec<(&'static str, serde_json::Value)> {
+    let mut fields = Vec::new();
+    if let Some(store) = store.get() {
+        fields.push((
+            "sim",
+            serde_json::to_value(store.report()).unwrap_or_default(),
+        ));
+    }
+    fields.push((
+        "simGenesys",
+        serde_json::to_value(handles.genesys.stats()).unwrap_or_default(),
+    ));
+    fields
 }
 
 pub fn client_credentials(handles: &SimHandles) -> ClientCredentials {

@@ -55,7 +55,7 @@ pub fn run(args: RecoverArgs) -> Result<(), CliError> {
             PipelineOptions::default(),
         ))
         .map_err(|e| CliError::Failed(e.to_string()))?;
-    print_summary(&summary, args.output, None);
+    print_summary(&summary, args.output, &[]);
     Ok(())
 }
 
@@ -133,19 +133,21 @@ pub async fn run_recovery(
 pub fn print_summary(
     summary: &RunSummary,
     output: OutputFormat,
-    extra: Option<(&str, serde_json::Value)>,
+    extra: &[(&str, serde_json::Value)],
 ) {
     match output {
         OutputFormat::Json => {
             let mut value = summary.to_json();
-            if let (Some((key, extra)), Some(object)) = (extra, value.as_object_mut()) {
-                object.insert(key.to_string(), extra);
+            if let Some(object) = value.as_object_mut() {
+                for (key, extra) in extra {
+                    object.insert(key.to_string(), extra.clone());
+                }
             }
             println!("{value}");
         }
         OutputFormat::Text => {
             print!("{}", summary.to_text());
-            if let Some((key, extra)) = extra {
+            for (key, extra) in extra {
                 println!("{key}: {extra}");
             }
         }
