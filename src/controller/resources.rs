@@ -7,7 +7,7 @@ use k8s_openapi::{
     api::{
         batch::v1::{
             Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
-            PodFailurePolicyRule,
+            PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
         },
         core::v1::{
             Capabilities, Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec,
@@ -31,8 +31,16 @@ pub const SHARD_LABEL: &str = "recovery.cxops.io/shard";
 /// Exit code of a worker whose input is wrong (missing credentials, unusable spec): retrying
 /// cannot help, so the Job's pod failure policy fails the index at once.
 pub const EXIT_CONFIG_ERROR: i32 = 3;
+/// Exit code of a worker stopped by SIGTERM (its pod deleted, evicted, drained or preempted):
+/// 128 + 15, as a shell reports it. Retryable: the Job starts the shard again elsewhere. A user's
+/// cancel never reaches the worker as a signal it must tell apart: cancelling deletes the Job,
+/// after which nothing is retried.
+pub const EXIT_TERMINATED: i32 = 143;
 /// Retries per shard for errors worth retrying (network, 5xx storms, a killed pod).
 pub const BACKOFF_LIMIT_PER_INDEX: i32 = 3;
+/// Seconds a terminated worker pod gets before SIGKILL: the worker stops its pipeline within
+/// [`crate::worker::WIND_DOWN`] and writes its progress so far.
+pub const TERMINATION_GRACE_SECONDS: i64 = 30;
 
 /// Env var names the worker reads its credentials from (Secret-backed, never logged).
 pub const ENV_GENESYS_CLIENT_ID: &str = "DR_GENESYS_CLIENT_ID";
@@ -197,15 +205,27 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
             backoff_limit_per_index: Some(BACKOFF_LIMIT_PER_INDEX),
             active_deadline_seconds: Some(settings.deadline_seconds),
             pod_failure_policy: Some(PodFailurePolicy {
-                rules: vec![PodFailurePolicyRule {
-                    action: "FailIndex".to_string(),
-                    on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
-                        operator: "In".to_string(),
-                        values: vec![EXIT_CONFIG_ERROR],
-                        container_name: None,
-                    }),
-                    on_pod_conditions: None,
-                }],
+                rules: vec![
+                    // First, as the first matching rule decides: a pod evicted, preempted or
+                    // drained did not fail, so it must not use up the shard's retries.
+                    PodFailurePolicyRule {
+                        action: "Ignore".to_string(),
+                        on_exit_codes: None,
+                        on_pod_conditions: Some(vec![PodFailurePolicyOnPodConditionsPattern {
+                            type_: "DisruptionTarget".to_string(),
+                            status: Some("True".to_string()),
+                        }]),
+                    },
+                    PodFailurePolicyRule {
+                        action: "FailIndex".to_string(),
+                        on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
+                            operator: "In".to_string(),
+                            values: vec![EXIT_CONFIG_ERROR],
+                            container_name: None,
+                        }),
+                        on_pod_conditions: None,
+                    },
+                ],
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
@@ -216,6 +236,7 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
                     service_account_name: Some(worker_account(dr)),
                     restart_policy: Some("Never".to_string()),
                     containers: vec![container],
+                    termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
                     ..Default::default()
                 }),
             },
@@ -342,6 +363,32 @@ pub fn apply_body<K: Resource<DynamicType = ()> + serde::Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn recovery(name: &str) -> DigitalRecovery {
+        serde_json::from_value(json!({
+            "apiVersion": "recovery.cxops.io/v1alpha1",
+            "kind": "DigitalRecovery",
+            "metadata": {"name": name, "namespace": "tenant-acme", "uid": "0d6c3b1e-uid"},
+            "spec": {
+                "tenant": "acme",
+                "genesys": {"region": "mypurecloud.ie", "credentialsSecret": "genesys-oauth"},
+                "recordingSide": {"dasUrl": "https://das", "captureUrl": "https://capture",
+                                  "credentialsSecret": "verint-api"},
+                "window": {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"},
+                "mediaTypes": ["chat"],
+                "parallelism": 64
+            }
+        }))
+        .expect("recovery")
+    }
+
+    fn settings() -> JobSettings {
+        JobSettings {
+            image: "registry.example/digital-recovery:1.0".into(),
+            deadline_seconds: 3600,
+        }
+    }
 
     #[test]
     fn long_names_get_a_short_stable_job_name() {
@@ -351,5 +398,38 @@ mod tests {
         assert!(name.len() <= 52, "{name}");
         assert_eq!(name, job_name(&long));
         assert_ne!(name, job_name(&"b".repeat(100)));
+    }
+
+    #[test]
+    fn the_worker_job_retries_terminated_pods_and_ignores_disruptions() {
+        let job = worker_job(&recovery("acme-2026-11-20"), &settings()).expect("job");
+        let spec = job.spec.expect("spec");
+        let rules = spec.pod_failure_policy.expect("pod failure policy").rules;
+        // The first matching rule decides, so the disruption rule comes first.
+        assert_eq!(rules[0].action, "Ignore");
+        let conditions = rules[0].on_pod_conditions.clone().unwrap_or_default();
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].type_, "DisruptionTarget");
+        assert_eq!(conditions[0].status.as_deref(), Some("True"));
+        // Only the config-error exit code fails an index at once; SIGTERM's is retried.
+        let final_codes: Vec<i32> = rules
+            .iter()
+            .filter(|r| r.action == "FailIndex" || r.action == "FailJob")
+            .filter_map(|r| r.on_exit_codes.as_ref())
+            .flat_map(|e| e.values.clone())
+            .collect();
+        assert_eq!(final_codes, vec![EXIT_CONFIG_ERROR]);
+        assert!(!final_codes.contains(&EXIT_TERMINATED));
+        assert_eq!(spec.backoff_limit_per_index, Some(BACKOFF_LIMIT_PER_INDEX));
+        // The worker's wind-down and last status write fit the grace period.
+        let pod = spec.template.spec.expect("pod spec");
+        assert_eq!(
+            pod.termination_grace_period_seconds,
+            Some(TERMINATION_GRACE_SECONDS)
+        );
+        assert!(
+            crate::worker::WIND_DOWN.as_secs() + 10 < TERMINATION_GRACE_SECONDS as u64,
+            "wind-down too long for the grace period"
+        );
     }
 }
