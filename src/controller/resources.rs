@@ -15,7 +15,10 @@ use k8s_openapi::{
         },
         rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
     },
-    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
+    apimachinery::pkg::{
+        api::resource::Quantity,
+        apis::meta::v1::{ObjectMeta, OwnerReference},
+    },
 };
 use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
@@ -60,16 +63,56 @@ pub struct JobSettings {
     pub deadline_seconds: i64,
 }
 
-/// The name of a recovery's Job: the recovery's own name when it is short enough for the
-/// `job-name` label and pod host names, else a prefix and a hash.
+/// Longest Job name. An Indexed Job's pods are named `<job>-<index>-<5 random>` and their host
+/// names `<job>-<index>` must be DNS labels (63); the apiserver refuses an Indexed Job whose
+/// largest host name would not be one. 52 leaves room for both.
+const MAX_JOB_NAME: usize = 52;
+/// Longest label value.
+pub const MAX_LABEL_VALUE: usize = 63;
+/// Longest object name (a DNS subdomain).
+const MAX_OBJECT_NAME: usize = 253;
+/// Hex digits of the name's SHA-256 appended to a shortened name.
+const HASH_DIGITS: usize = 8;
+
+/// `name` when it fits `max` bytes, else its longest prefix that leaves room for `-` and a short
+/// hash of the whole name. Deterministic, so the controller, the workers and `report` all derive
+/// the same value, and distinct for names that share the prefix. The result stays a valid DNS
+/// name or label value when `name` is one.
+pub fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    prefix_and_hash(name, name, max)
+}
+
+/// The longest prefix of `readable` that leaves room for `-` and the first hex digits of the
+/// SHA-256 of `hashed`, at most `max` bytes. The prefix never ends in `-` or `.`: DNS names and
+/// label values end in a letter or digit.
+fn prefix_and_hash(readable: &str, hashed: &str, max: usize) -> String {
+    let digest = hex::encode(Sha256::digest(hashed.as_bytes()));
+    let hash = &digest[..HASH_DIGITS.min(max)];
+    let room = max.saturating_sub(hash.len() + 1);
+    let mut prefix = String::with_capacity(room);
+    for c in readable.chars() {
+        if prefix.len() + c.len_utf8() > room {
+            break;
+        }
+        prefix.push(c);
+    }
+    match prefix.trim_end_matches(['-', '.']) {
+        "" => hash.to_string(),
+        prefix => format!("{prefix}-{hash}"),
+    }
+}
+
+/// The name of a recovery's Job: the recovery's own name when it is a short enough DNS label,
+/// else a prefix (dots made dashes: pod host names cannot hold them) and a hash of the name.
 pub fn job_name(recovery: &str) -> String {
-    const MAX: usize = 52; // 63 minus room for "-<index>-<random>" pod name suffixes.
-    if recovery.len() <= MAX {
+    if recovery.len() <= MAX_JOB_NAME && !recovery.contains('.') {
         return recovery.to_string();
     }
-    let hash = hex::encode(&Sha256::digest(recovery.as_bytes())[..4]);
-    let prefix: String = recovery.chars().take(MAX - 9).collect();
-    format!("{}-{hash}", prefix.trim_end_matches(['-', '.']))
+    // The hash is of the original name, which keeps "a.b" and "a-b" apart.
+    prefix_and_hash(&recovery.replace('.', "-"), recovery, MAX_JOB_NAME)
 }
 
 /// Labels of everything made for `dr`.
@@ -92,12 +135,17 @@ pub fn labels(dr: &DigitalRecovery) -> BTreeMap<String, String> {
 }
 
 /// A label value for a name (names can be longer than the 63 characters a label value holds).
+/// Every label and selector naming a recovery goes through here.
 pub fn label_value(name: &str) -> String {
-    if name.len() <= 63 {
-        name.to_string()
-    } else {
-        job_name(name)
-    }
+    shorten(name, MAX_LABEL_VALUE)
+}
+
+/// `dr` as the controlling owner of what is made for it: deleting `dr` deletes them, and with
+/// `blockOwnerDeletion` a foreground deletion of `dr` waits for them.
+pub fn controller_owner(dr: &DigitalRecovery) -> Option<OwnerReference> {
+    let mut owner = dr.controller_owner_ref(&())?;
+    owner.block_owner_deletion = Some(true);
+    Some(owner)
 }
 
 fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
@@ -129,7 +177,7 @@ fn plain_env(name: &str, value: &str) -> EnvVar {
 /// The Indexed Job running one worker per shard of `dr`. None when `dr` has no namespace or uid
 /// (never the case for an object read from the apiserver).
 pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
-    let owner = dr.controller_owner_ref(&())?;
+    let owner = controller_owner(dr)?;
     let namespace = dr.namespace()?;
     let name = dr.name_any();
     let parallelism = i32::try_from(dr.spec.parallelism).ok()?;
@@ -250,15 +298,10 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
 /// recovery lets its Role name that recovery alone (`resourceNames`), so a worker can read and
 /// patch only its own DigitalRecovery.
 pub fn worker_account(dr: &DigitalRecovery) -> String {
-    let name = dr.name_any();
-    let full = format!("{WORKER_ACCOUNT}-{name}");
-    if full.len() <= 253 {
-        return full;
-    }
-    // Object names are at most 253 characters: keep a readable prefix and a digest of the rest.
-    use sha2::Digest;
-    let digest = hex::encode(sha2::Sha256::digest(name.as_bytes()));
-    format!("{}-{}", &full[..230], &digest[..16])
+    shorten(
+        &format!("{WORKER_ACCOUNT}-{}", dr.name_any()),
+        MAX_OBJECT_NAME,
+    )
 }
 
 fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
@@ -266,7 +309,7 @@ fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
         name: Some(worker_account(dr)),
         namespace: dr.namespace(),
         // Owned by the recovery: deleting it removes its worker identity too.
-        owner_references: Some(vec![dr.controller_owner_ref(&())?]),
+        owner_references: Some(vec![controller_owner(dr)?]),
         labels: Some(BTreeMap::from([
             (
                 "app.kubernetes.io/name".to_string(),
@@ -276,7 +319,7 @@ fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
                 "app.kubernetes.io/component".to_string(),
                 "worker".to_string(),
             ),
-            (RECOVERY_LABEL.to_string(), dr.name_any()),
+            (RECOVERY_LABEL.to_string(), label_value(&dr.name_any())),
         ])),
         ..Default::default()
     })
@@ -390,14 +433,122 @@ mod tests {
         }
     }
 
+    /// A DNS-1123 label: what a pod host name (and so an Indexed Job's name) must be.
+    fn is_dns_label(s: &str) -> bool {
+        (1..=63).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    }
+
+    /// A DNS-1123 subdomain: what most object names must be.
+    fn is_dns_subdomain(s: &str) -> bool {
+        s.len() <= 253 && s.split('.').all(is_dns_label)
+    }
+
+    /// A label value (empty, or alphanumeric at both ends with `-_.` inside, at most 63).
+    fn is_label_value(s: &str) -> bool {
+        s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && s.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
+            && s.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric())
+    }
+
+    /// A valid object name of exactly `len` characters, with dots and dashes in awkward places.
+    fn name_of_length(len: usize) -> String {
+        let mut name: String = "tenant-acme.recovery-2026-11-20.x"
+            .chars()
+            .cycle()
+            .take(len)
+            .collect();
+        if name.ends_with(['-', '.']) {
+            name.pop();
+            name.push('z');
+        }
+        name
+    }
+
     #[test]
-    fn long_names_get_a_short_stable_job_name() {
-        assert_eq!(job_name("acme-2026-11-20"), "acme-2026-11-20");
+    fn every_derived_name_and_label_fits_its_limit() {
+        for len in [1, 15, 52, 53, 60, 63, 64, 100, 200, 230, 236, 240, 253] {
+            let name = name_of_length(len);
+            assert!(is_dns_subdomain(&name), "bad test name {name}");
+            let dr = recovery(&name);
+            let job = worker_job(&dr, &settings()).expect("job");
+            let job_name = job.metadata.name.clone().unwrap_or_default();
+            // The apiserver refuses an Indexed Job whose last pod host name is not a DNS label.
+            assert!(
+                is_dns_label(&format!("{job_name}-63")),
+                "{len}: job name {job_name}"
+            );
+            // Pod names `<job>-<index>-<5 random>` must fit too.
+            assert!(job_name.len() + "-63-abcde".len() <= 63, "{job_name}");
+            let account = worker_account(&dr);
+            assert!(is_dns_subdomain(&account), "{len}: account {account}");
+            let mut all_labels = vec![
+                job.metadata.labels.clone().unwrap_or_default(),
+                job.spec
+                    .as_ref()
+                    .and_then(|s| s.template.metadata.as_ref())
+                    .and_then(|m| m.labels.clone())
+                    .unwrap_or_default(),
+            ];
+            for meta in [
+                worker_service_account(&dr).map(|o| o.metadata),
+                worker_role(&dr).map(|o| o.metadata),
+                worker_role_binding(&dr).map(|o| o.metadata),
+            ] {
+                let meta = meta.expect("worker identity object");
+                assert_eq!(meta.name.as_deref(), Some(account.as_str()));
+                all_labels.push(meta.labels.unwrap_or_default());
+            }
+            for labels in &all_labels {
+                for (key, value) in labels {
+                    assert!(is_label_value(value), "{len}: label {key}={value}");
+                }
+                // Every object of a recovery carries the same selector value the workers use.
+                assert_eq!(labels.get(RECOVERY_LABEL), Some(&label_value(&name)));
+            }
+            // The Role still names the recovery itself (resourceNames are not labels).
+            let role = worker_role(&dr).expect("role");
+            assert!(
+                role.rules
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| r.resource_names.as_ref())
+                    .all(|names| names == &vec![name.clone()])
+            );
+            // Short, valid names stay as they are.
+            if len <= 52 && !name.contains('.') {
+                assert_eq!(job_name, name);
+            }
+            if len <= 63 {
+                assert_eq!(label_value(&name), name);
+            }
+        }
+    }
+
+    #[test]
+    fn shortened_names_are_stable_and_tell_names_apart() {
         let long = "a".repeat(100);
-        let name = job_name(&long);
-        assert!(name.len() <= 52, "{name}");
-        assert_eq!(name, job_name(&long));
-        assert_ne!(name, job_name(&"b".repeat(100)));
+        assert_eq!(job_name(&long), job_name(&long));
+        assert_ne!(job_name(&long), job_name(&"a".repeat(101)));
+        assert_eq!(label_value(&long), label_value(&long));
+        assert_ne!(label_value(&long), label_value(&"a".repeat(101)));
+        assert_eq!(label_value(&long).len(), 63);
+        // Names that differ only in a dot and a dash keep distinct Jobs.
+        assert_ne!(job_name("acme.nov"), job_name("acme-nov"));
+        assert_eq!(job_name("acme-nov"), "acme-nov");
+        assert!(job_name("acme.nov").starts_with("acme-nov-"));
+        // A cut that would end in a dot or dash drops it.
+        let awkward = format!("{}.{}", "b".repeat(53), "c".repeat(20));
+        assert!(
+            is_label_value(&label_value(&awkward)),
+            "{}",
+            label_value(&awkward)
+        );
     }
 
     #[test]
@@ -431,5 +582,28 @@ mod tests {
             crate::worker::WIND_DOWN.as_secs() + 10 < TERMINATION_GRACE_SECONDS as u64,
             "wind-down too long for the grace period"
         );
+    }
+
+    #[test]
+    fn owned_objects_name_the_recovery_as_blocking_controller() {
+        let dr = recovery("acme-2026-11-20");
+        let job = worker_job(&dr, &settings()).expect("job");
+        let metas = [
+            Some(job.metadata),
+            worker_service_account(&dr).map(|o| o.metadata),
+            worker_role(&dr).map(|o| o.metadata),
+            worker_role_binding(&dr).map(|o| o.metadata),
+        ];
+        for meta in metas {
+            let owners = meta.expect("object").owner_references.unwrap_or_default();
+            assert_eq!(owners.len(), 1);
+            let owner = &owners[0];
+            assert_eq!(
+                (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+                ("DigitalRecovery", "acme-2026-11-20", "0d6c3b1e-uid")
+            );
+            assert_eq!(owner.controller, Some(true));
+            assert_eq!(owner.block_owner_deletion, Some(true));
+        }
     }
 }
