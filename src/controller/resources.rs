@@ -10,8 +10,9 @@ use k8s_openapi::{
             PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
         },
         core::v1::{
-            Capabilities, Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec,
-            ResourceRequirements, SecretKeySelector, SecurityContext, ServiceAccount,
+            Capabilities, Container, EnvVar, EnvVarSource, LocalObjectReference,
+            PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
+            SecretKeySelector, SecurityContext, ServiceAccount,
         },
         rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
     },
@@ -44,6 +45,8 @@ pub const BACKOFF_LIMIT_PER_INDEX: i32 = 3;
 /// Seconds a terminated worker pod gets before SIGKILL: the worker stops its pipeline within
 /// [`crate::worker::WIND_DOWN`] and writes its progress so far.
 pub const TERMINATION_GRACE_SECONDS: i64 = 30;
+/// User and group the worker runs as (the image's `nonroot` user, as in the Dockerfile).
+pub const WORKER_UID: i64 = 65532;
 
 /// Env var names the worker reads its credentials from (Secret-backed, never logged).
 pub const ENV_GENESYS_CLIENT_ID: &str = "DR_GENESYS_CLIENT_ID";
@@ -59,6 +62,11 @@ pub const ENV_RECORDING_CLIENT_SECRET: &str = "DR_RECORDING_CLIENT_SECRET";
 pub struct JobSettings {
     /// Container image holding the `digital-recovery` binary.
     pub image: String,
+    /// imagePullPolicy of the worker container; None leaves Kubernetes' default.
+    pub image_pull_policy: Option<String>,
+    /// Secrets the kubelet pulls the worker image with. Pods can only use Secrets of their own
+    /// namespace, so each namespace with recoveries needs Secrets of these names.
+    pub image_pull_secrets: Vec<String>,
     /// activeDeadlineSeconds of every Job.
     pub deadline_seconds: i64,
 }
@@ -185,6 +193,7 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
     let container = Container {
         name: "worker".to_string(),
         image: Some(settings.image.clone()),
+        image_pull_policy: settings.image_pull_policy.clone(),
         args: Some(vec![
             "worker".to_string(),
             "--namespace".to_string(),
@@ -230,6 +239,12 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
             run_as_non_root: Some(true),
+            run_as_user: Some(WORKER_UID),
+            run_as_group: Some(WORKER_UID),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".to_string(),
+                localhost_profile: None,
+            }),
             capabilities: Some(Capabilities {
                 drop: Some(vec!["ALL".to_string()]),
                 ..Default::default()
@@ -284,7 +299,27 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
                     service_account_name: Some(worker_account(dr)),
                     restart_policy: Some("Never".to_string()),
                     containers: vec![container],
+                    image_pull_secrets: (!settings.image_pull_secrets.is_empty()).then(|| {
+                        settings
+                            .image_pull_secrets
+                            .iter()
+                            .map(|name| LocalObjectReference { name: name.clone() })
+                            .collect()
+                    }),
+                    // Pod Security "restricted" (with the container's context above), so
+                    // namespaces enforcing it admit the workers.
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(WORKER_UID),
+                        run_as_group: Some(WORKER_UID),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".to_string(),
+                            localhost_profile: None,
+                        }),
+                        ..Default::default()
+                    }),
                     termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
+                    enable_service_links: Some(false),
                     ..Default::default()
                 }),
             },
@@ -429,6 +464,8 @@ mod tests {
     fn settings() -> JobSettings {
         JobSettings {
             image: "registry.example/digital-recovery:1.0".into(),
+            image_pull_policy: Some("Always".into()),
+            image_pull_secrets: vec!["registry-a".into(), "registry-b".into()],
             deadline_seconds: 3600,
         }
     }
@@ -605,5 +642,65 @@ mod tests {
             assert_eq!(owner.controller, Some(true));
             assert_eq!(owner.block_owner_deletion, Some(true));
         }
+    }
+
+    #[test]
+    fn worker_pods_meet_the_restricted_pod_security_standard() {
+        let job = worker_job(&recovery("acme-2026-11-20"), &settings()).expect("job");
+        let pod = job.spec.expect("spec").template.spec.expect("pod spec");
+        let pod_context = pod.security_context.clone().expect("pod security context");
+        assert_eq!(pod_context.run_as_non_root, Some(true));
+        assert_eq!(pod_context.run_as_user, Some(65532));
+        assert_eq!(pod_context.run_as_group, Some(65532));
+        assert_eq!(
+            pod_context.seccomp_profile.map(|p| p.type_).as_deref(),
+            Some("RuntimeDefault")
+        );
+        assert!(pod.volumes.is_none(), "restricted allows few volume types");
+        for container in &pod.containers {
+            let c = container
+                .security_context
+                .clone()
+                .expect("container context");
+            assert_eq!(c.allow_privilege_escalation, Some(false));
+            assert_eq!(c.read_only_root_filesystem, Some(true));
+            assert_eq!(c.run_as_non_root, Some(true));
+            assert_ne!(c.run_as_user, Some(0));
+            assert_eq!(
+                c.capabilities.and_then(|caps| caps.drop),
+                Some(vec!["ALL".to_string()])
+            );
+            assert!(c.privileged.is_none_or(|p| !p));
+        }
+    }
+
+    #[test]
+    fn worker_pods_pull_like_the_controller() {
+        let dr = recovery("acme-2026-11-20");
+        let job = worker_job(&dr, &settings()).expect("job");
+        let pod = job.spec.expect("spec").template.spec.expect("pod spec");
+        assert_eq!(
+            pod.containers[0].image_pull_policy.as_deref(),
+            Some("Always")
+        );
+        let secrets: Vec<String> = pod
+            .image_pull_secrets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(secrets, ["registry-a", "registry-b"]);
+        // Unset: Kubernetes' defaults, and no empty list in the manifest.
+        let plain = JobSettings {
+            image_pull_policy: None,
+            image_pull_secrets: Vec::new(),
+            ..settings()
+        };
+        let pod = worker_job(&dr, &plain)
+            .and_then(|j| j.spec)
+            .and_then(|s| s.template.spec)
+            .expect("pod spec");
+        assert!(pod.containers[0].image_pull_policy.is_none());
+        assert!(pod.image_pull_secrets.is_none());
     }
 }
