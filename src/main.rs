@@ -65,6 +65,17 @@ struct ControllerArgs {
         default_value = "ghcr.io/cxops/digital-recovery:latest"
     )]
     worker_image: String,
+    /// imagePullPolicy of the worker Jobs' container; unset leaves Kubernetes' default.
+    #[arg(long, env = "DR_WORKER_IMAGE_PULL_POLICY", value_enum)]
+    worker_image_pull_policy: Option<PullPolicy>,
+    /// Secret the kubelet pulls the worker image with (repeat, or comma-separate in the env
+    /// var). Pods use Secrets of their own namespace: each namespace with recoveries needs it.
+    #[arg(
+        long = "worker-image-pull-secret",
+        env = "DR_WORKER_IMAGE_PULL_SECRETS",
+        value_delimiter = ','
+    )]
+    worker_image_pull_secrets: Vec<String>,
     /// Namespace to watch (repeat for several); none means all namespaces.
     #[arg(long = "namespace")]
     namespaces: Vec<String>,
@@ -86,6 +97,27 @@ struct ControllerArgs {
     /// Seconds before expiry at which the holder renews.
     #[arg(long, default_value_t = 5)]
     lease_grace_seconds: u64,
+}
+
+/// A container's imagePullPolicy, spelled as Kubernetes spells it.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PullPolicy {
+    #[value(name = "Always")]
+    Always,
+    #[value(name = "IfNotPresent")]
+    IfNotPresent,
+    #[value(name = "Never")]
+    Never,
+}
+
+impl PullPolicy {
+    fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Never => "Never",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -151,6 +183,14 @@ fn main() -> ExitCode {
             let settings = controller::Settings {
                 jobs: JobSettings {
                     image: args.worker_image,
+                    image_pull_policy: args
+                        .worker_image_pull_policy
+                        .map(|p| p.as_str().to_string()),
+                    image_pull_secrets: args
+                        .worker_image_pull_secrets
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect(),
                     deadline_seconds: args.job_deadline_seconds,
                 },
                 namespaces: args.namespaces,

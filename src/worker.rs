@@ -7,7 +7,8 @@
 //! Job retry can fix (the pipeline is idempotent: a retry matches again, and the recording side
 //! already holds what an earlier attempt ingested); 3 ([`EXIT_CONFIG_ERROR`]) when retrying
 //! cannot help (missing credentials, an unusable spec), which the Job's pod failure policy turns
-//! into a failed index at once.
+//! into a failed index at once; 143 ([`EXIT_TERMINATED`]) when SIGTERM stopped it (its pod was
+//! deleted, evicted, drained or preempted): retryable, and never written as a final shard entry.
 
 use std::{
     collections::BTreeMap,
@@ -36,7 +37,8 @@ use crate::{
     },
     controller::resources::{
         ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
-        ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR, RECOVERY_LABEL, SHARD_LABEL, label_value,
+        ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR, EXIT_TERMINATED, RECOVERY_LABEL,
+        SHARD_LABEL, label_value,
     },
     pipeline::{
         journal::{Journal, NoJournal},
@@ -60,6 +62,11 @@ const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// restarting, overloaded) before giving up. Finished work must not be redone because the
 /// apiserver was away for a minute when the shard wanted to write its result.
 const APISERVER_PATIENCE: Duration = Duration::from_secs(180);
+/// How long the pipeline gets to stop after SIGTERM before the worker abandons it; with the
+/// status write below it stays well inside the pod's termination grace period.
+pub const WIND_DOWN: Duration = Duration::from_secs(10);
+/// How long a terminated worker tries to write its progress so far.
+const STATUS_ON_TERMINATION: Duration = Duration::from_secs(5);
 
 /// Whether a Kubernetes API error may go away by itself: no connection, a 429 or a 5xx.
 fn transient_kube_error(error: &kube::Error) -> bool {
@@ -151,6 +158,10 @@ pub enum WorkerError {
     CredentialsMissing(String),
     #[error("pipeline failed: {0}")]
     Pipeline(ShardError),
+    #[error(
+        "stopped by SIGTERM (the pod is being deleted, evicted or preempted); the Job runs the shard again"
+    )]
+    Terminated,
 }
 
 impl WorkerError {
@@ -161,6 +172,7 @@ impl WorkerError {
             | WorkerError::CredentialsMissing(_)
             | WorkerError::NoShard => EXIT_CONFIG_ERROR,
             WorkerError::Pipeline(e) if !e.retryable => EXIT_CONFIG_ERROR,
+            WorkerError::Terminated => EXIT_TERMINATED,
             _ => 1,
         }
     }
@@ -453,17 +465,6 @@ async fn run_shard(
             }
         })
     };
-    // SIGTERM (pod deletion, Job deletion on cancel) stops the pipeline.
-    let signal_cancel = cancel.clone();
-    tokio::spawn(async move {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            term.recv().await;
-            signal_cancel.cancel();
-        }
-    });
-
     // Accounting across attempts only: without a journal the shard still runs correctly.
     let journal: Arc<dyn Journal> = match ConfigMapJournal::open(&client, &dr, shard).await {
         Ok(journal) => {
@@ -490,7 +491,34 @@ async fn run_shard(
         genesys,
         recording_side,
     };
-    let result = runner.run(input, reporter.clone(), cancel.clone()).await;
+    // SIGTERM (a pod deleted, evicted, drained or preempted; or the Job deleted on cancel) stops
+    // the pipeline. Listening replaces the signal's default action for good, so it starts only
+    // now: before this, SIGTERM ends the process at once, with the same exit code.
+    let terminated = CancellationToken::new();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            let (terminated, cancel) = (terminated.clone(), cancel.clone());
+            tokio::spawn(async move {
+                term.recv().await;
+                info!("SIGTERM: stopping the shard");
+                terminated.cancel();
+                cancel.cancel();
+            });
+        }
+        Err(e) => warn!(error = %e, "cannot listen for SIGTERM"),
+    }
+    let result = tokio::select! {
+        result = runner.run(input, reporter.clone(), cancel.clone()) => result,
+        // A pipeline slow to notice the cancel is abandoned: what it did is idempotent.
+        () = async {
+            terminated.cancelled().await;
+            tokio::time::sleep(WIND_DOWN).await;
+        } => Err(ShardError {
+            reason: "Terminated".into(),
+            message: "the pipeline did not stop in time".into(),
+            retryable: true,
+        }),
+    };
     ticker.abort();
 
     match result {
@@ -514,26 +542,64 @@ async fn run_shard(
             Ok(())
         }
         Err(e) => {
-            let mut entry = {
-                let s = reporter.lock();
-                writer.entry(
-                    if e.retryable {
-                        ShardPhase::Running
-                    } else {
-                        ShardPhase::Failed
-                    },
-                    &s,
-                )
-            };
-            entry.reason = Some(if e.retryable {
-                format!("Retrying{}", e.reason)
+            let stop = Stopped::of(e, terminated.is_cancelled());
+            let mut entry = writer.entry(stop.phase, &reporter.lock());
+            entry.reason = Some(stop.reason);
+            entry.message = Some(stop.message);
+            if matches!(stop.error, WorkerError::Terminated) {
+                // The grace period is running out: one short try, no patience.
+                match tokio::time::timeout(STATUS_ON_TERMINATION, writer.apply(&entry)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => warn!(error = %e, "cannot write the shard status"),
+                    Err(_) => warn!("cannot write the shard status in time"),
+                }
             } else {
-                e.reason.clone()
-            });
-            entry.message = Some(e.message.clone());
-            writer.apply_patiently(&entry).await?;
-            warn!(error = %e, retryable = e.retryable, "shard stopped");
-            Err(WorkerError::Pipeline(e))
+                writer.apply_patiently(&entry).await?;
+            }
+            warn!(error = %stop.error, "shard stopped");
+            Err(stop.error)
+        }
+    }
+}
+
+/// What a pipeline run that stopped with an error means for the shard.
+struct Stopped {
+    /// Phase of the shard's status entry: `Failed` only when no retry can help, since the
+    /// controller reads a `Failed` entry as final for the shard.
+    phase: ShardPhase,
+    reason: String,
+    message: String,
+    /// The worker's error, whose exit code tells the Job whether to retry.
+    error: WorkerError,
+}
+
+impl Stopped {
+    /// `terminated`: SIGTERM arrived. Whatever the pipeline then reports (it sees a cancel), the
+    /// pod is going away and not the shard failing: retryable, never a final entry.
+    fn of(error: ShardError, terminated: bool) -> Stopped {
+        if terminated {
+            return Stopped {
+                phase: ShardPhase::Running,
+                reason: "Terminated".into(),
+                message: "the worker pod was stopped (SIGTERM: deleted, evicted, drained or \
+                          preempted); the Job runs this shard again"
+                    .into(),
+                error: WorkerError::Terminated,
+            };
+        }
+        Stopped {
+            phase: if error.retryable {
+                ShardPhase::Running
+            } else {
+                ShardPhase::Failed
+            },
+            reason: if error.retryable {
+                format!("Retrying{}", error.reason)
+            } else {
+                error.reason.clone()
+            },
+            message: error.message.clone(),
+            error: WorkerError::Pipeline(error),
         }
     }
 }
@@ -724,6 +790,57 @@ impl ShardRunner for PipelineRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shard_error(reason: &str, retryable: bool) -> ShardError {
+        ShardError {
+            reason: reason.into(),
+            message: "details".into(),
+            retryable,
+        }
+    }
+
+    #[test]
+    fn sigterm_is_retryable_and_never_a_final_shard_entry() {
+        // The pipeline sees SIGTERM as a cancel and says so (not retryable); the worker knows
+        // better: the pod is going away, the shard did not fail.
+        let stop = Stopped::of(shard_error("Cancelled", false), true);
+        assert_eq!(stop.phase, ShardPhase::Running);
+        assert_eq!(stop.reason, "Terminated");
+        assert!(matches!(stop.error, WorkerError::Terminated));
+        assert_eq!(stop.error.exit_code(), EXIT_TERMINATED);
+        assert_ne!(stop.error.exit_code(), EXIT_CONFIG_ERROR);
+        // Also when SIGTERM interrupts an error the pipeline was already reporting.
+        let stop = Stopped::of(shard_error("GenesysFailed", false), true);
+        assert_eq!(stop.error.exit_code(), EXIT_TERMINATED);
+    }
+
+    #[test]
+    fn exit_codes_tell_the_job_whether_to_retry() {
+        let stop = Stopped::of(shard_error("GenesysFailed", true), false);
+        assert_eq!(
+            (stop.phase, stop.reason.as_str()),
+            (ShardPhase::Running, "RetryingGenesysFailed")
+        );
+        assert_eq!(stop.error.exit_code(), 1);
+        let stop = Stopped::of(shard_error("InvalidSpec", false), false);
+        assert_eq!(
+            (stop.phase, stop.reason.as_str()),
+            (ShardPhase::Failed, "InvalidSpec")
+        );
+        assert_eq!(stop.error.exit_code(), EXIT_CONFIG_ERROR);
+        assert_eq!(
+            WorkerError::CredentialsMissing("x".into()).exit_code(),
+            EXIT_CONFIG_ERROR
+        );
+        assert_eq!(WorkerError::NoShard.exit_code(), EXIT_CONFIG_ERROR);
+        assert_eq!(WorkerError::Terminated.exit_code(), EXIT_TERMINATED);
+        assert_eq!(
+            WorkerError::Io(std::io::Error::other("disk")).exit_code(),
+            1
+        );
+        // 143 is what a runtime reports for a process SIGTERM ended before the worker listened.
+        assert_eq!(EXIT_TERMINATED, 128 + libc::SIGTERM);
+    }
 
     #[test]
     fn report_round_trips_and_splits_below_the_object_limit() {

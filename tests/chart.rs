@@ -233,6 +233,38 @@ fn the_rendered_deployment_is_locked_down_and_wired_to_the_controller_flags() {
         "the binary rejects the chart's args: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Worker pods pull as the controller does: the chart's pull policy and pull Secrets reach
+    // the controller as flags (and the binary accepts them).
+    assert!(
+        joined.contains("--worker-image-pull-policy IfNotPresent"),
+        "{joined}"
+    );
+    assert!(!joined.contains("--worker-image-pull-secret"), "{joined}");
+    let all_on = documents(&render(dir.path(), "ops", "dr-system", ALL_ON));
+    let all_on_args: Vec<&str> =
+        find(&all_on, "Deployment", "ops-digital-recovery-controller")["spec"]["template"]["spec"]
+            ["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+    assert!(
+        all_on_args.join(" ").contains(
+            "--worker-image-pull-policy IfNotPresent --worker-image-pull-secret registry"
+        ),
+        "{all_on_args:?}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_digital-recovery"))
+        .args(&all_on_args)
+        .arg("--help")
+        .output()
+        .expect("run the binary");
+    assert!(
+        out.status.success(),
+        "the binary rejects the chart's args: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Single-tenant: Roles in the watched namespaces, no ClusterRole.
     assert!(!docs.iter().any(|d| d["kind"] == "ClusterRole"));
     for ns in ["tenant-a", "tenant-b"] {
@@ -403,4 +435,31 @@ async fn every_rendering_passes_a_server_side_dry_run() {
         &bad,
     );
     assert!(!ok, "a negative maxUnavailable passed:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_pod_is_admitted_where_pod_security_is_restricted() {
+    use support::pod_security::{admit_pod, restricted_namespace, unrestricted_pod_spec};
+    let cp = ControlPlane::start().await;
+    let client = cp.client().await;
+    restricted_namespace(&client, "dr-system").await;
+    // Enforcement is on: a pod without a security context is refused.
+    let refused = admit_pod(&client, "dr-system", unrestricted_pod_spec()).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.contains("violates PodSecurity")),
+        "{refused:?}"
+    );
+    let dir = scratch();
+    for set in [&[][..], ALL_ON] {
+        let docs = documents(&render(dir.path(), "ops", "dr-system", set));
+        let deploy = find(&docs, "Deployment", "ops-digital-recovery-controller");
+        let spec = deploy["spec"]["template"]["spec"].clone();
+        let admitted = admit_pod(&client, "dr-system", spec).await;
+        assert!(
+            admitted.is_ok(),
+            "the controller pod ({set:?}) is refused: {admitted:?}"
+        );
+    }
 }

@@ -361,6 +361,16 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
             None,
         ),
         ("create", "events.k8s.io", "events", "tenant-b", None),
+        // The job controller's FailedCreate Events, read to say why a Job has no pods.
+        ("list", "", "events", "tenant-b", None),
+        // Scheduled runs are owned by their schedule with blockOwnerDeletion.
+        (
+            "update",
+            "recovery.cxops.io",
+            "digitalrecoveryschedules/finalizers",
+            "tenant-b",
+            None,
+        ),
         (
             "patch",
             "coordination.k8s.io",
@@ -382,6 +392,8 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         ("watch", "", "secrets", "tenant-a", None),
         ("create", "", "pods", "tenant-a", None),
         ("create", "", "pods/exec", "tenant-a", None),
+        // Listing Events is enough; nothing watches them.
+        ("watch", "", "events", "tenant-a", None),
         (
             "escalate",
             "rbac.authorization.k8s.io",
@@ -686,6 +698,7 @@ async fn watch_namespaces_confines_the_controller_to_those_namespaces() {
         ("list", "recovery.cxops.io", "digitalrecoveries"),
         ("watch", "batch", "jobs"),
         ("create", "rbac.authorization.k8s.io", "rolebindings"),
+        ("list", "", "events"),
     ] {
         assert!(
             can(&admin, ctl, verb, group, resource, "tenant-a", None).await,

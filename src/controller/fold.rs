@@ -35,11 +35,131 @@ pub fn job_finished(job: &Job) -> bool {
 /// What the controller saw for one recovery.
 pub struct Observed<'a> {
     pub dr: &'a DigitalRecovery,
-    /// The recovery's Job, if it exists.
+    /// The recovery's Job, if it exists (only a Job this recovery owns).
     pub job: Option<&'a Job>,
+    /// A Job of the recovery's Job name exists but belongs to another object, typically an
+    /// earlier recovery of the same name that the garbage collector has not removed yet.
+    pub job_name_taken: bool,
+    /// Why the job controller cannot create the Job's pods (its latest `FailedCreate` Event).
+    pub pods_not_created: Option<String>,
     /// A reason the spec cannot run, found by validation beyond the schema.
     pub invalid: Option<String>,
     pub now: Timestamp,
+}
+
+impl<'a> Observed<'a> {
+    /// `dr` with its Job (if any) and nothing else of note.
+    pub fn new(dr: &'a DigitalRecovery, job: Option<&'a Job>, now: Timestamp) -> Observed<'a> {
+        Observed {
+            dr,
+            job,
+            job_name_taken: false,
+            pods_not_created: None,
+            invalid: None,
+            now,
+        }
+    }
+}
+
+/// What the Job's own status says about workers that have not reported yet: pods created but not
+/// running, or pods that failed before writing anything. Read from the Job alone (the controller
+/// does not read Pods).
+fn waiting_for_workers(job: &Job) -> String {
+    let status = job.status.as_ref();
+    let count = |n: Option<i32>| n.unwrap_or(0);
+    let (active, ready, failed) = (
+        count(status.and_then(|s| s.active)),
+        count(status.and_then(|s| s.ready)),
+        count(status.and_then(|s| s.failed)),
+    );
+    let pods = format!(
+        "kubectl get pods -l batch.kubernetes.io/job-name={}",
+        job.name_any()
+    );
+    if failed > 0 {
+        format!(
+            "waiting for the first worker: {failed} worker pod(s) failed before reporting \
+             (see their logs: {pods})"
+        )
+    } else if active > 0 && ready == 0 {
+        format!("waiting for the first worker: {active} pod(s) created, none running yet ({pods})")
+    } else {
+        "waiting for the first worker".into()
+    }
+}
+
+/// A kstatus condition of `type_`, keeping its last transition time while its status holds.
+fn condition(
+    old: &[Condition],
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Condition {
+    let status = if status { "True" } else { "False" };
+    let last_transition_time = match old.iter().find(|c| c.type_ == type_) {
+        Some(p) if p.status == status => p.last_transition_time.clone(),
+        _ => Time(now),
+    };
+    Condition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        last_transition_time,
+        observed_generation: generation,
+    }
+}
+
+/// The status of a recovery whose reconcile failed: what it showed before (never the workers'
+/// `shards`), with conditions that say why the controller cannot go on: `Ready=False` and
+/// `Stalled=True` with reason `ReconcileError` and `message`, until a reconcile succeeds.
+pub fn with_reconcile_error(
+    dr: &DigitalRecovery,
+    message: &str,
+    now: Timestamp,
+) -> DigitalRecoveryStatus {
+    let old = dr.status.clone().unwrap_or_default();
+    let generation = dr.metadata.generation;
+    let reason = "ReconcileError";
+    let conditions = vec![
+        condition(
+            &old.conditions,
+            "Ready",
+            false,
+            reason,
+            message,
+            generation,
+            now,
+        ),
+        condition(
+            &old.conditions,
+            "Reconciling",
+            false,
+            reason,
+            message,
+            generation,
+            now,
+        ),
+        condition(
+            &old.conditions,
+            "Stalled",
+            true,
+            reason,
+            message,
+            generation,
+            now,
+        ),
+    ];
+    DigitalRecoveryStatus {
+        phase: Some(old.phase.unwrap_or(Phase::Pending)),
+        observed_generation: generation,
+        conditions,
+        shards: Vec::new(),
+        ..old
+    }
 }
 
 /// The controller-owned part of the status (never `shards`, which the workers own).
@@ -116,7 +236,7 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             .and_then(|cs| cs.iter().find(|c| c.type_ == kind && c.status == "True"))
     };
 
-    // (phase, Ready, Reconciling, Stalled), each condition as (status, reason, message).
+    // The phase, what to say about it, and the conditions' reason.
     let (phase, message, reason): (Phase, String, &str) = if is_final(old.phase) {
         let phase = old.phase.unwrap_or(Phase::Failed);
         (phase, final_message(&old, phase), reason_of(phase))
@@ -176,14 +296,25 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             "ShardsFailed"
         };
         (Phase::Failed, why, reason)
-    } else if o.job.is_none() {
-        (Phase::Pending, "creating the worker Job".into(), "Pending")
-    } else if shards.is_empty() {
+    } else if o.job_name_taken {
         (
             Phase::Pending,
-            "waiting for the first worker".into(),
-            "Pending",
+            format!(
+                "waiting for the Job {} of an earlier object of the same name to be deleted",
+                crate::controller::resources::job_name(&dr.name_any())
+            ),
+            "JobNameTaken",
         )
+    } else if o.job.is_none() {
+        (Phase::Pending, "creating the worker Job".into(), "Pending")
+    } else if let (true, Some(why)) = (shards.is_empty(), &o.pods_not_created) {
+        (
+            Phase::Pending,
+            format!("no worker pod can be created: {why}"),
+            "PodsNotCreated",
+        )
+    } else if let (true, Some(job)) = (shards.is_empty(), o.job) {
+        (Phase::Pending, waiting_for_workers(job), "Pending")
     } else {
         (
             Phase::Running,
@@ -192,48 +323,68 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         )
     };
 
-    let stalled_message = match phase {
-        Phase::Failed => Some(message.clone()),
-        Phase::Running | Phase::Pending if !blocked.is_empty() => Some(blocked.join("; ")),
+    // Why the recovery cannot progress while it is not final: a shard that retrying cannot
+    // help, a Job bound to fail, pods that cannot be created.
+    let job_failing = job_condition("FailureTarget").map(|c| {
+        format!(
+            "the worker Job is failing: {}: {}",
+            c.reason.as_deref().unwrap_or("FailureTarget"),
+            c.message.as_deref().unwrap_or("no message")
+        )
+    });
+    let stall: Option<(&str, String)> = match phase {
+        Phase::Failed => Some((reason, message.clone())),
+        Phase::Running | Phase::Pending if !blocked.is_empty() => {
+            Some(("ShardBlocked", blocked.join("; ")))
+        }
+        Phase::Running | Phase::Pending if job_failing.is_some() => {
+            job_failing.map(|m| ("JobFailing", m))
+        }
+        Phase::Pending if reason == "PodsNotCreated" => Some((reason, message.clone())),
         _ => None,
     };
     let ready = matches!(phase, Phase::Succeeded | Phase::PartiallySucceeded);
-    let reconciling = matches!(phase, Phase::Pending | Phase::Running) && stalled_message.is_none();
-    let now = Time(o.now);
-    let condition = |type_: &str, status: bool, reason: &str, message: &str| {
-        let status = if status { "True" } else { "False" };
-        let previous = old.conditions.iter().find(|c| c.type_ == type_);
-        let last_transition_time = match previous {
-            Some(p) if p.status == status => p.last_transition_time.clone(),
-            _ => now.clone(),
-        };
-        Condition {
-            type_: type_.to_string(),
-            status: status.to_string(),
-            reason: reason.to_string(),
-            message: message.to_string(),
-            last_transition_time,
-            observed_generation: dr.metadata.generation,
-        }
-    };
-    let stalled_reason = if stalled_message.is_some() && phase != Phase::Failed {
-        "ShardBlocked"
-    } else {
-        reason
-    };
+    let reconciling = matches!(phase, Phase::Pending | Phase::Running) && stall.is_none();
+    let generation = dr.metadata.generation;
     let conditions = vec![
-        condition("Ready", ready, reason, &message),
-        condition("Reconciling", reconciling, reason, &message),
         condition(
-            "Stalled",
-            stalled_message.is_some(),
-            if stalled_message.is_some() {
-                stalled_reason
-            } else {
-                reason
-            },
-            stalled_message.as_deref().unwrap_or(&message),
+            &old.conditions,
+            "Ready",
+            ready,
+            reason,
+            &message,
+            generation,
+            o.now,
         ),
+        condition(
+            &old.conditions,
+            "Reconciling",
+            reconciling,
+            reason,
+            &message,
+            generation,
+            o.now,
+        ),
+        match &stall {
+            Some((stall_reason, stall_message)) => condition(
+                &old.conditions,
+                "Stalled",
+                true,
+                stall_reason,
+                stall_message,
+                generation,
+                o.now,
+            ),
+            None => condition(
+                &old.conditions,
+                "Stalled",
+                false,
+                reason,
+                &message,
+                generation,
+                o.now,
+            ),
+        },
     ];
 
     let start_time = old
@@ -357,13 +508,7 @@ mod tests {
     }
 
     fn phase_of(dr: &DigitalRecovery, job: &Job) -> Option<Phase> {
-        fold(&Observed {
-            dr,
-            job: Some(job),
-            invalid: None,
-            now: Timestamp::UNIX_EPOCH,
-        })
-        .phase
+        fold(&Observed::new(dr, Some(job), Timestamp::UNIX_EPOCH)).phase
     }
 
     #[test]
@@ -372,12 +517,7 @@ mod tests {
         let stale = recovery(&["Succeeded", "Running"]);
         assert_eq!(phase_of(&stale, &job), Some(Phase::Running));
         let fresh = recovery(&["Succeeded", "Succeeded"]);
-        let status = fold(&Observed {
-            dr: &fresh,
-            job: Some(&job),
-            invalid: None,
-            now: Timestamp::UNIX_EPOCH,
-        });
+        let status = fold(&Observed::new(&fresh, Some(&job), Timestamp::UNIX_EPOCH));
         assert_eq!(status.phase, Some(Phase::Succeeded));
         assert_eq!(status.progress.map(|p| p.recovered), Some(10));
     }
@@ -396,12 +536,8 @@ mod tests {
                 });
             }
         }
-        let status = fold(&Observed {
-            dr: &dr,
-            job: Some(&complete_job()),
-            invalid: None,
-            now: Timestamp::UNIX_EPOCH,
-        });
+        let job = complete_job();
+        let status = fold(&Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH));
         assert_eq!(status.phase, Some(Phase::Succeeded));
         let progress = status.progress.unwrap_or_default();
         assert_eq!((progress.to_recover, progress.not_recorded), (14, 4));
@@ -410,5 +546,143 @@ mod tests {
             ready.is_some_and(|c| c.message.contains("4 not recorded in Genesys")),
             "{ready:?}"
         );
+    }
+
+    fn condition_of<'a>(status: &'a DigitalRecoveryStatus, type_: &str) -> &'a Condition {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .unwrap_or_else(|| panic!("no {type_} condition: {status:?}"))
+    }
+
+    fn running_job(status: serde_json::Value) -> Job {
+        serde_json::from_value(json!({"metadata": {"name": "r"}, "status": status})).expect("job")
+    }
+
+    #[test]
+    fn pods_that_cannot_be_created_stall_the_recovery_saying_why() {
+        let dr = recovery(&[]);
+        let job = running_job(json!({"active": 0}));
+        let why = "Error creating: pods \"r-0-x7k2p\" is forbidden: violates PodSecurity \"restricted:latest\"";
+        let status = fold(&Observed {
+            pods_not_created: Some(why.into()),
+            ..Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH)
+        });
+        assert_eq!(status.phase, Some(Phase::Pending));
+        let stalled = condition_of(&status, "Stalled");
+        assert_eq!(
+            (stalled.status.as_str(), stalled.reason.as_str()),
+            ("True", "PodsNotCreated")
+        );
+        assert!(
+            stalled.message.contains("violates PodSecurity"),
+            "{stalled:?}"
+        );
+        assert_eq!(condition_of(&status, "Reconciling").status, "False");
+        assert!(
+            condition_of(&status, "Ready")
+                .message
+                .contains("no worker pod can be created")
+        );
+    }
+
+    #[test]
+    fn the_job_status_explains_a_wait_for_the_first_worker() {
+        let dr = recovery(&[]);
+        let message = |job: &Job| {
+            let status = fold(&Observed::new(&dr, Some(job), Timestamp::UNIX_EPOCH));
+            assert_eq!(status.phase, Some(Phase::Pending));
+            condition_of(&status, "Ready").message.clone()
+        };
+        let pending = message(&running_job(json!({"active": 2, "ready": 0})));
+        assert!(
+            pending.contains("2 pod(s) created, none running yet"),
+            "{pending}"
+        );
+        assert!(
+            pending.contains("batch.kubernetes.io/job-name=r"),
+            "{pending}"
+        );
+        let failed = message(&running_job(json!({"active": 2, "failed": 3})));
+        assert!(
+            failed.contains("3 worker pod(s) failed before reporting"),
+            "{failed}"
+        );
+        assert_eq!(
+            message(&running_job(json!({"active": 2, "ready": 2}))),
+            "waiting for the first worker"
+        );
+    }
+
+    #[test]
+    fn a_job_bound_to_fail_stalls_the_recovery_before_it_fails() {
+        let dr = recovery(&["Running", "Running"]);
+        let job = running_job(
+            json!({"conditions": [{"type": "FailureTarget", "status": "True",
+            "reason": "PodFailurePolicy", "message": "Container worker for pod r-1 failed with exit code 3"}]}),
+        );
+        let status = fold(&Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH));
+        assert_eq!(status.phase, Some(Phase::Running));
+        let stalled = condition_of(&status, "Stalled");
+        assert_eq!(
+            (stalled.status.as_str(), stalled.reason.as_str()),
+            ("True", "JobFailing")
+        );
+        assert!(stalled.message.contains("exit code 3"), "{stalled:?}");
+    }
+
+    #[test]
+    fn a_job_left_by_an_earlier_recovery_of_the_same_name_is_waited_for() {
+        let mut dr = recovery(&[]);
+        dr.status = None;
+        let status = fold(&Observed {
+            job_name_taken: true,
+            ..Observed::new(&dr, None, Timestamp::UNIX_EPOCH)
+        });
+        assert_eq!(status.phase, Some(Phase::Pending));
+        let ready = condition_of(&status, "Ready");
+        assert_eq!(ready.reason, "JobNameTaken");
+        assert!(
+            ready.message.contains("earlier object of the same name"),
+            "{ready:?}"
+        );
+    }
+
+    #[test]
+    fn a_reconcile_error_keeps_the_status_and_says_why() {
+        let dr = recovery(&["Running", "Running"]);
+        let before = fold(&Observed::new(
+            &dr,
+            Some(&running_job(json!({}))),
+            Timestamp::UNIX_EPOCH,
+        ));
+        let mut dr = dr;
+        if let Some(status) = dr.status.as_mut() {
+            let shards = std::mem::take(&mut status.shards);
+            *status = DigitalRecoveryStatus { shards, ..before };
+        }
+        let status = with_reconcile_error(
+            &dr,
+            "cannot apply the worker Job: quota",
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(status.phase, Some(Phase::Running));
+        assert!(status.shards.is_empty(), "the workers own the shards");
+        assert_eq!(status.progress.map(|p| p.recovered), Some(10));
+        let stalled = condition_of(&status, "Stalled");
+        assert_eq!(
+            (stalled.status.as_str(), stalled.reason.as_str()),
+            ("True", "ReconcileError")
+        );
+        assert!(stalled.message.contains("quota"));
+        assert_eq!(condition_of(&status, "Ready").status, "False");
+        assert_eq!(condition_of(&status, "Reconciling").status, "False");
+        // A recovery the controller never wrote a status for still gets one.
+        let mut new = dr.clone();
+        new.status = None;
+        let status = with_reconcile_error(&new, "x", Timestamp::UNIX_EPOCH);
+        assert_eq!(status.phase, Some(Phase::Pending));
+        assert_eq!(condition_of(&status, "Stalled").status, "True");
     }
 }

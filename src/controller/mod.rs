@@ -11,7 +11,7 @@ pub mod resources;
 pub mod schedule;
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     net::SocketAddr,
     sync::{
         Arc, Mutex,
@@ -23,14 +23,18 @@ use std::{
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use futures::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::{
-    batch::v1::Job,
-    core::v1::ServiceAccount,
-    rbac::v1::{Role, RoleBinding},
+use k8s_openapi::{
+    api::{
+        batch::v1::Job,
+        core::v1::{Event as CoreEvent, ObjectReference, ServiceAccount},
+        events::v1::Event as EventObject,
+        rbac::v1::{Role, RoleBinding},
+    },
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, Patch, PatchParams, PropagationPolicy},
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy},
     runtime::{
         Controller,
         controller::{Action, Config as ControllerConfig},
@@ -49,11 +53,17 @@ use resources::JobSettings;
 /// Field manager of everything the controller applies.
 pub const FIELD_MANAGER: &str = "digital-recovery-controller";
 
-/// Errors of one reconciliation (retried with per-object exponential backoff).
+/// Errors of one reconciliation (retried with per-object exponential backoff). Their messages
+/// reach the recovery's status and Events, so they say what the controller tried and never hold
+/// more than the apiserver's answer (the controller holds no credentials).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Kubernetes API call failed: {0}")]
-    Kube(#[from] kube::Error),
+    #[error("cannot {action}: {}", api_message(.source))]
+    Kube {
+        action: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("cannot serialize an object: {0}")]
     Serialize(#[from] serde_json::Error),
     #[error("the object has no namespace")]
@@ -65,13 +75,41 @@ pub enum Error {
 impl Error {
     fn kind(&self) -> &'static str {
         match self {
-            Error::Kube(_) => "kube",
+            Error::Kube { .. } => "kube",
             Error::Serialize(_) => "serialize",
             Error::NoNamespace => "no_namespace",
             Error::BuildJob => "build_job",
         }
     }
 }
+
+/// Wraps a failed API call with what the controller was doing.
+fn failed(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+    let action = action.into();
+    move |source| Error::Kube { action, source }
+}
+
+/// The apiserver's own words for a refused request (kube's Display adds a Debug dump).
+fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => other.to_string(),
+    }
+}
+
+/// Longest message of a reconcile error written to a condition or an Event note (Events take at
+/// most 1 kB).
+const ERROR_MESSAGE_CHARS: usize = 900;
+/// How often a reconcile error that stays the same is announced again (status and Event).
+const ERROR_REPEAT_INTERVAL: Duration = Duration::from_secs(600);
+/// Requeue of a recovery waiting for its first worker: the reasons pods are not created (Pod
+/// Security, quota) come as Events, which do not trigger a reconcile.
+const PENDING_RECHECK: Duration = Duration::from_secs(30);
+/// Requeue of a recovery waiting for the Job of an earlier object of its name to go.
+const JOB_NAME_TAKEN_RECHECK: Duration = Duration::from_secs(10);
+/// Longest recovery name kube's event Recorder can name an Event after (it names it
+/// `<object>.<hex time>`, and object names hold at most 253 characters).
+const LONGEST_NAME_FOR_RECORDER: usize = 253 - 17;
 
 /// Errors that stop the controller process.
 #[derive(Debug, thiserror::Error)]
@@ -113,10 +151,12 @@ pub struct Context {
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
     recorder: Recorder,
-    /// Namespaces whose worker ServiceAccount/Role/RoleBinding are in place.
-    rbac_done: Mutex<HashSet<String>>,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<DigitalRecovery>, u32>>,
+    /// The reconcile error last announced on each recovery and when, so a failure retried with
+    /// backoff writes one status and one Event per distinct error (repeated every
+    /// [`ERROR_REPEAT_INTERVAL`] while it lasts), not one per attempt.
+    announced_errors: Mutex<HashMap<ObjectRef<DigitalRecovery>, (String, Instant)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -144,14 +184,173 @@ async fn reconcile(dr: Arc<DigitalRecovery>, ctx: Arc<Context>) -> Result<Action
     let span = info_span!("reconcile", recovery = %dr.name_any(), namespace = dr.namespace().unwrap_or_default());
     let started = Instant::now();
     ctx.metrics.reconciles.inc();
-    let result = reconcile_inner(&dr, &ctx).instrument(span).await;
+    let result = reconcile_inner(&dr, &ctx).instrument(span.clone()).await;
     ctx.metrics
         .duration
         .observe(started.elapsed().as_secs_f64());
-    if result.is_ok() {
-        lock(&ctx.failures).remove(&ObjectRef::from_obj(dr.as_ref()));
+    match &result {
+        Ok(_) => {
+            let key = ObjectRef::from_obj(dr.as_ref());
+            lock(&ctx.failures).remove(&key);
+            lock(&ctx.announced_errors).remove(&key);
+        }
+        Err(error) => announce_error(&dr, &ctx, error).instrument(span).await,
     }
     result
+}
+
+/// Puts a reconcile error where the user looks: the recovery's conditions (`Stalled=True`,
+/// reason `ReconcileError`) and a Warning Event. Best effort: when the apiserver refuses these
+/// too, the log and the failure metric still have it.
+async fn announce_error(dr: &DigitalRecovery, ctx: &Context, error: &Error) {
+    let message: String = error
+        .to_string()
+        .chars()
+        .take(ERROR_MESSAGE_CHARS)
+        .collect();
+    let key = ObjectRef::from_obj(dr);
+    {
+        let mut announced = lock(&ctx.announced_errors);
+        if let Some((last, at)) = announced.get(&key)
+            && *last == message
+            && at.elapsed() < ERROR_REPEAT_INTERVAL
+        {
+            return;
+        }
+        announced.insert(key, (message.clone(), Instant::now()));
+    }
+    // A finished recovery keeps its final conditions; the Event still tells.
+    let old_phase = dr.status.as_ref().and_then(|s| s.phase);
+    if !is_final(old_phase)
+        && let Some(ns) = dr.namespace()
+    {
+        let status = fold::with_reconcile_error(dr, &message, Timestamp::now());
+        if let Err(e) = apply_status(ctx, &ns, &dr.name_any(), &status).await {
+            warn!(error = %e, "cannot write the reconcile error to the status");
+        }
+    }
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "ReconcileError".into(),
+        note: Some(message),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    publish(ctx, dr, &event).await;
+}
+
+async fn apply_status(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    status: &crate::api::DigitalRecoveryStatus,
+) -> Result<(), kube::Error> {
+    let body = serde_json::json!({
+        "apiVersion": DigitalRecovery::api_version(&()),
+        "kind": DigitalRecovery::kind(&()),
+        "status": status,
+    });
+    Api::<DigitalRecovery>::namespaced(ctx.client.clone(), ns)
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Publishes `event` about `dr`, logging (not failing) when the apiserver refuses it.
+async fn publish(ctx: &Context, dr: &DigitalRecovery, event: &Event) {
+    let reference = dr.object_ref(&());
+    let result = if dr.name_any().len() <= LONGEST_NAME_FOR_RECORDER {
+        ctx.recorder.publish(event, &reference).await
+    } else {
+        publish_under_short_name(ctx, event, reference).await
+    };
+    if let Err(e) = result {
+        warn!(error = %e, "cannot publish an Event");
+    }
+}
+
+/// An Event about an object whose name is too long to name the Event after (what kube's
+/// Recorder does): the same Event under a shortened name.
+async fn publish_under_short_name(
+    ctx: &Context,
+    event: &Event,
+    regarding: ObjectReference,
+) -> Result<(), kube::Error> {
+    let now = Timestamp::now();
+    let object = regarding.name.as_deref().unwrap_or(FIELD_MANAGER);
+    let name = format!(
+        "{}.{:x}",
+        resources::shorten(object, LONGEST_NAME_FOR_RECORDER),
+        now.as_nanosecond()
+    );
+    let namespace = regarding.namespace.clone();
+    let body = EventObject {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: namespace.clone(),
+            ..Default::default()
+        },
+        action: Some(event.action.clone()),
+        reason: Some(event.reason.clone()),
+        note: event.note.clone(),
+        event_time: Some(MicroTime(now)),
+        regarding: Some(regarding),
+        reporting_controller: Some(FIELD_MANAGER.into()),
+        reporting_instance: Some(ctx.settings.identity.clone()),
+        type_: Some(
+            match event.type_ {
+                EventType::Normal => "Normal",
+                EventType::Warning => "Warning",
+            }
+            .into(),
+        ),
+        ..Default::default()
+    };
+    Api::<EventObject>::namespaced(
+        ctx.client.clone(),
+        namespace.as_deref().unwrap_or("default"),
+    )
+    .create(&PostParams::default(), &body)
+    .await
+    .map(|_| ())
+}
+
+/// Why the job controller cannot create `job`'s pods (Pod Security admission, a quota, a missing
+/// ServiceAccount), from its latest `FailedCreate` Event. None when there is none, or when the
+/// controller may not list Events (then the status only says it waits).
+async fn pod_creation_failure(ctx: &Context, job: &Job) -> Option<String> {
+    let (uid, ns) = (job.uid()?, job.namespace()?);
+    let events: Api<CoreEvent> = Api::namespaced(ctx.client.clone(), &ns);
+    let params =
+        ListParams::default().fields(&format!("involvedObject.uid={uid},reason=FailedCreate"));
+    match events.list(&params).await {
+        Ok(list) => list
+            .items
+            .into_iter()
+            .max_by_key(last_seen)
+            .and_then(|e| e.message)
+            .map(|m| m.chars().take(ERROR_MESSAGE_CHARS).collect()),
+        Err(e) => {
+            debug!(error = %e, "cannot read the worker Job's Events");
+            None
+        }
+    }
+}
+
+/// When an Event last happened, whichever way its writer recorded it.
+fn last_seen(event: &CoreEvent) -> Option<Timestamp> {
+    event
+        .series
+        .as_ref()
+        .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
+        .or_else(|| event.last_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| event.event_time.as_ref().map(|t| t.0))
+        .or_else(|| event.first_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0))
 }
 
 async fn reconcile_inner(dr: &DigitalRecovery, ctx: &Context) -> Result<Action, Error> {
@@ -161,36 +360,48 @@ async fn reconcile_inner(dr: &DigitalRecovery, ctx: &Context) -> Result<Action, 
     let old_phase = dr.status.as_ref().and_then(|s| s.phase);
 
     // Dereference.
-    let job = jobs.get_opt(&job_name).await?;
+    let job = jobs
+        .get_opt(&job_name)
+        .await
+        .map_err(failed(format!("read the Job {job_name}")))?;
+    // A Job of this name that another object owns (an earlier recovery of the same name, deleted
+    // but not yet garbage-collected) is not ours to fold, delete or replace: wait for it to go.
+    let (job, job_name_taken) = match job {
+        Some(j) if !owned_by(&j, dr) => (None, true),
+        job => (job, false),
+    };
     // A finished Job is folded against a fresh read of the recovery: the cache may lag behind
     // the workers' final status entries (e.g. while its watch recovers from an apiserver restart).
     let fresh;
     let dr = if job.as_ref().is_some_and(fold::job_finished) && !is_final(old_phase) {
         fresh = Api::<DigitalRecovery>::namespaced(ctx.client.clone(), &ns)
             .get(&dr.name_any())
-            .await?;
+            .await
+            .map_err(failed("read the recovery"))?;
         &fresh
     } else {
         dr
+    };
+    let no_shard_yet = dr.status.as_ref().is_none_or(|s| s.shards.is_empty());
+    let pods_not_created = match &job {
+        Some(j) if no_shard_yet && !is_final(old_phase) && waiting_for_pods(j) => {
+            pod_creation_failure(ctx, j).await
+        }
+        _ => None,
     };
     // Validate.
     let invalid = validate(&dr.spec);
     // Build.
     let status = fold(&Observed {
-        dr,
-        job: job.as_ref(),
+        job_name_taken,
+        pods_not_created,
         invalid,
-        now: Timestamp::now(),
+        ..Observed::new(dr, job.as_ref(), Timestamp::now())
     });
     let phase = status.phase.unwrap_or(Phase::Pending);
 
     // Apply.
-    let owned_job = job.as_ref().is_some_and(|j| {
-        j.owner_references()
-            .iter()
-            .any(|o| Some(&o.uid) == dr.meta().uid.as_ref())
-    });
-    if phase == Phase::Cancelled && owned_job {
+    if phase == Phase::Cancelled && job.is_some() {
         info!("cancelling: deleting the worker Job");
         let dp = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),
@@ -199,10 +410,10 @@ async fn reconcile_inner(dr: &DigitalRecovery, ctx: &Context) -> Result<Action, 
         match jobs.delete(&job_name, &dp).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(failed(format!("delete the Job {job_name}"))(e)),
         }
     }
-    if job.is_none() && phase == Phase::Pending && !is_final(old_phase) {
+    if job.is_none() && !job_name_taken && phase == Phase::Pending && !is_final(old_phase) {
         ensure_worker_rbac(ctx, dr).await?;
         let job = resources::worker_job(dr, &ctx.settings.jobs).ok_or(Error::BuildJob)?;
         info!(job = %job_name, shards = dr.spec.parallelism, "creating the worker Job");
@@ -211,31 +422,42 @@ async fn reconcile_inner(dr: &DigitalRecovery, ctx: &Context) -> Result<Action, 
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(resources::apply_body(&job)?),
         )
-        .await?;
+        .await
+        .map_err(failed(format!("create the Job {job_name}")))?;
     }
 
     // Update status.
-    let api: Api<DigitalRecovery> = Api::namespaced(ctx.client.clone(), &ns);
-    let body = serde_json::json!({
-        "apiVersion": DigitalRecovery::api_version(&()),
-        "kind": DigitalRecovery::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &dr.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await?;
+    apply_status(ctx, &ns, &dr.name_any(), &status)
+        .await
+        .map_err(failed("write the status"))?;
 
     if old_phase != Some(phase) {
         on_transition(dr, ctx, old_phase, phase, &status).await;
     }
     Ok(if is_final(Some(phase)) {
         Action::await_change()
+    } else if job_name_taken {
+        Action::requeue(JOB_NAME_TAKEN_RECHECK)
+    } else if phase == Phase::Pending && job.is_some() {
+        Action::requeue(PENDING_RECHECK)
     } else {
         Action::requeue(Duration::from_secs(300))
     })
+}
+
+/// Whether `dr` (this very object, by uid) owns `obj`.
+fn owned_by(obj: &impl Resource, dr: &DigitalRecovery) -> bool {
+    obj.meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| Some(&o.uid) == dr.meta().uid.as_ref())
+}
+
+/// Whether no pod of `job` exists while it has not finished: the job controller may be failing
+/// to create them.
+fn waiting_for_pods(job: &Job) -> bool {
+    !fold::job_finished(job) && job.status.as_ref().and_then(|s| s.active).unwrap_or(0) == 0
 }
 
 async fn on_transition(
@@ -270,9 +492,7 @@ async fn on_transition(
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &dr.object_ref(&())).await {
-        warn!(error = %e, "cannot publish an Event");
-    }
+    publish(ctx, dr, &event).await;
     if is_final(Some(to)) {
         let tenant = TenantLabels {
             tenant: dr.spec.tenant.clone(),
@@ -312,28 +532,28 @@ async fn on_transition(
 }
 
 /// The worker identity of `dr` (ServiceAccount, Role naming only `dr`, RoleBinding), applied
-/// before its Job is created.
+/// before its Job is created. Applied every time, never remembered: a recovery deleted and
+/// created again under the same name needs them again once the garbage collector has removed
+/// the first one's, and server-side apply makes a repeat a no-op.
 async fn ensure_worker_rbac(ctx: &Context, dr: &DigitalRecovery) -> Result<(), Error> {
     let ns = dr.namespace().unwrap_or_default();
     let name = resources::worker_account(dr);
-    let key = format!("{ns}/{name}");
-    if lock(&ctx.rbac_done).contains(&key) {
-        return Ok(());
-    }
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     let sa = resources::worker_service_account(dr).ok_or(Error::BuildJob)?;
     Api::<ServiceAccount>::namespaced(ctx.client.clone(), &ns)
         .patch(&name, &pp, &Patch::Apply(resources::apply_body(&sa)?))
-        .await?;
+        .await
+        .map_err(failed(format!("apply the worker ServiceAccount {name}")))?;
     let role = resources::worker_role(dr).ok_or(Error::BuildJob)?;
     Api::<Role>::namespaced(ctx.client.clone(), &ns)
         .patch(&name, &pp, &Patch::Apply(resources::apply_body(&role)?))
-        .await?;
+        .await
+        .map_err(failed(format!("apply the worker Role {name}")))?;
     let binding = resources::worker_role_binding(dr).ok_or(Error::BuildJob)?;
     Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns)
         .patch(&name, &pp, &Patch::Apply(resources::apply_body(&binding)?))
-        .await?;
-    lock(&ctx.rbac_done).insert(key);
+        .await
+        .map_err(failed(format!("apply the worker RoleBinding {name}")))?;
     Ok(())
 }
 
@@ -487,8 +707,8 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
         client: client.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
-        rbac_done: Mutex::new(HashSet::new()),
         failures: Mutex::new(HashMap::new()),
+        announced_errors: Mutex::new(HashMap::new()),
     });
     let schedule_ctx = Arc::new(schedule::Context {
         client: client.clone(),

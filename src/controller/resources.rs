@@ -7,15 +7,19 @@ use k8s_openapi::{
     api::{
         batch::v1::{
             Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
-            PodFailurePolicyRule,
+            PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
         },
         core::v1::{
-            Capabilities, Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec,
-            ResourceRequirements, SecretKeySelector, SecurityContext, ServiceAccount,
+            Capabilities, Container, EnvVar, EnvVarSource, LocalObjectReference,
+            PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
+            SecretKeySelector, SecurityContext, ServiceAccount,
         },
         rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
     },
-    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
+    apimachinery::pkg::{
+        api::resource::Quantity,
+        apis::meta::v1::{ObjectMeta, OwnerReference},
+    },
 };
 use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
@@ -31,8 +35,18 @@ pub const SHARD_LABEL: &str = "recovery.cxops.io/shard";
 /// Exit code of a worker whose input is wrong (missing credentials, unusable spec): retrying
 /// cannot help, so the Job's pod failure policy fails the index at once.
 pub const EXIT_CONFIG_ERROR: i32 = 3;
+/// Exit code of a worker stopped by SIGTERM (its pod deleted, evicted, drained or preempted):
+/// 128 + 15, as a shell reports it. Retryable: the Job starts the shard again elsewhere. A user's
+/// cancel never reaches the worker as a signal it must tell apart: cancelling deletes the Job,
+/// after which nothing is retried.
+pub const EXIT_TERMINATED: i32 = 143;
 /// Retries per shard for errors worth retrying (network, 5xx storms, a killed pod).
 pub const BACKOFF_LIMIT_PER_INDEX: i32 = 3;
+/// Seconds a terminated worker pod gets before SIGKILL: the worker stops its pipeline within
+/// [`crate::worker::WIND_DOWN`] and writes its progress so far.
+pub const TERMINATION_GRACE_SECONDS: i64 = 30;
+/// User and group the worker runs as (the image's `nonroot` user, as in the Dockerfile).
+pub const WORKER_UID: i64 = 65532;
 
 /// Env var names the worker reads its credentials from (Secret-backed, never logged).
 pub const ENV_GENESYS_CLIENT_ID: &str = "DR_GENESYS_CLIENT_ID";
@@ -48,20 +62,65 @@ pub const ENV_RECORDING_CLIENT_SECRET: &str = "DR_RECORDING_CLIENT_SECRET";
 pub struct JobSettings {
     /// Container image holding the `digital-recovery` binary.
     pub image: String,
+    /// imagePullPolicy of the worker container; None leaves Kubernetes' default.
+    pub image_pull_policy: Option<String>,
+    /// Secrets the kubelet pulls the worker image with. Pods can only use Secrets of their own
+    /// namespace, so each namespace with recoveries needs Secrets of these names.
+    pub image_pull_secrets: Vec<String>,
     /// activeDeadlineSeconds of every Job.
     pub deadline_seconds: i64,
 }
 
-/// The name of a recovery's Job: the recovery's own name when it is short enough for the
-/// `job-name` label and pod host names, else a prefix and a hash.
+/// Longest Job name. An Indexed Job's pods are named `<job>-<index>-<5 random>` and their host
+/// names `<job>-<index>` must be DNS labels (63); the apiserver refuses an Indexed Job whose
+/// largest host name would not be one. 52 leaves room for both.
+const MAX_JOB_NAME: usize = 52;
+/// Longest label value.
+pub const MAX_LABEL_VALUE: usize = 63;
+/// Longest object name (a DNS subdomain).
+const MAX_OBJECT_NAME: usize = 253;
+/// Hex digits of the name's SHA-256 appended to a shortened name.
+const HASH_DIGITS: usize = 8;
+
+/// `name` when it fits `max` bytes, else its longest prefix that leaves room for `-` and a short
+/// hash of the whole name. Deterministic, so the controller, the workers and `report` all derive
+/// the same value, and distinct for names that share the prefix. The result stays a valid DNS
+/// name or label value when `name` is one.
+pub fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    prefix_and_hash(name, name, max)
+}
+
+/// The longest prefix of `readable` that leaves room for `-` and the first hex digits of the
+/// SHA-256 of `hashed`, at most `max` bytes. The prefix never ends in `-` or `.`: DNS names and
+/// label values end in a letter or digit.
+fn prefix_and_hash(readable: &str, hashed: &str, max: usize) -> String {
+    let digest = hex::encode(Sha256::digest(hashed.as_bytes()));
+    let hash = &digest[..HASH_DIGITS.min(max)];
+    let room = max.saturating_sub(hash.len() + 1);
+    let mut prefix = String::with_capacity(room);
+    for c in readable.chars() {
+        if prefix.len() + c.len_utf8() > room {
+            break;
+        }
+        prefix.push(c);
+    }
+    match prefix.trim_end_matches(['-', '.']) {
+        "" => hash.to_string(),
+        prefix => format!("{prefix}-{hash}"),
+    }
+}
+
+/// The name of a recovery's Job: the recovery's own name when it is a short enough DNS label,
+/// else a prefix (dots made dashes: pod host names cannot hold them) and a hash of the name.
 pub fn job_name(recovery: &str) -> String {
-    const MAX: usize = 52; // 63 minus room for "-<index>-<random>" pod name suffixes.
-    if recovery.len() <= MAX {
+    if recovery.len() <= MAX_JOB_NAME && !recovery.contains('.') {
         return recovery.to_string();
     }
-    let hash = hex::encode(&Sha256::digest(recovery.as_bytes())[..4]);
-    let prefix: String = recovery.chars().take(MAX - 9).collect();
-    format!("{}-{hash}", prefix.trim_end_matches(['-', '.']))
+    // The hash is of the original name, which keeps "a.b" and "a-b" apart.
+    prefix_and_hash(&recovery.replace('.', "-"), recovery, MAX_JOB_NAME)
 }
 
 /// Labels of everything made for `dr`.
@@ -84,12 +143,17 @@ pub fn labels(dr: &DigitalRecovery) -> BTreeMap<String, String> {
 }
 
 /// A label value for a name (names can be longer than the 63 characters a label value holds).
+/// Every label and selector naming a recovery goes through here.
 pub fn label_value(name: &str) -> String {
-    if name.len() <= 63 {
-        name.to_string()
-    } else {
-        job_name(name)
-    }
+    shorten(name, MAX_LABEL_VALUE)
+}
+
+/// `dr` as the controlling owner of what is made for it: deleting `dr` deletes them, and with
+/// `blockOwnerDeletion` a foreground deletion of `dr` waits for them.
+pub fn controller_owner(dr: &DigitalRecovery) -> Option<OwnerReference> {
+    let mut owner = dr.controller_owner_ref(&())?;
+    owner.block_owner_deletion = Some(true);
+    Some(owner)
 }
 
 fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
@@ -121,7 +185,7 @@ fn plain_env(name: &str, value: &str) -> EnvVar {
 /// The Indexed Job running one worker per shard of `dr`. None when `dr` has no namespace or uid
 /// (never the case for an object read from the apiserver).
 pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
-    let owner = dr.controller_owner_ref(&())?;
+    let owner = controller_owner(dr)?;
     let namespace = dr.namespace()?;
     let name = dr.name_any();
     let parallelism = i32::try_from(dr.spec.parallelism).ok()?;
@@ -129,6 +193,7 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
     let container = Container {
         name: "worker".to_string(),
         image: Some(settings.image.clone()),
+        image_pull_policy: settings.image_pull_policy.clone(),
         args: Some(vec![
             "worker".to_string(),
             "--namespace".to_string(),
@@ -174,6 +239,12 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
             run_as_non_root: Some(true),
+            run_as_user: Some(WORKER_UID),
+            run_as_group: Some(WORKER_UID),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".to_string(),
+                localhost_profile: None,
+            }),
             capabilities: Some(Capabilities {
                 drop: Some(vec!["ALL".to_string()]),
                 ..Default::default()
@@ -197,15 +268,27 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
             backoff_limit_per_index: Some(BACKOFF_LIMIT_PER_INDEX),
             active_deadline_seconds: Some(settings.deadline_seconds),
             pod_failure_policy: Some(PodFailurePolicy {
-                rules: vec![PodFailurePolicyRule {
-                    action: "FailIndex".to_string(),
-                    on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
-                        operator: "In".to_string(),
-                        values: vec![EXIT_CONFIG_ERROR],
-                        container_name: None,
-                    }),
-                    on_pod_conditions: None,
-                }],
+                rules: vec![
+                    // First, as the first matching rule decides: a pod evicted, preempted or
+                    // drained did not fail, so it must not use up the shard's retries.
+                    PodFailurePolicyRule {
+                        action: "Ignore".to_string(),
+                        on_exit_codes: None,
+                        on_pod_conditions: Some(vec![PodFailurePolicyOnPodConditionsPattern {
+                            type_: "DisruptionTarget".to_string(),
+                            status: Some("True".to_string()),
+                        }]),
+                    },
+                    PodFailurePolicyRule {
+                        action: "FailIndex".to_string(),
+                        on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
+                            operator: "In".to_string(),
+                            values: vec![EXIT_CONFIG_ERROR],
+                            container_name: None,
+                        }),
+                        on_pod_conditions: None,
+                    },
+                ],
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
@@ -216,6 +299,27 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
                     service_account_name: Some(worker_account(dr)),
                     restart_policy: Some("Never".to_string()),
                     containers: vec![container],
+                    image_pull_secrets: (!settings.image_pull_secrets.is_empty()).then(|| {
+                        settings
+                            .image_pull_secrets
+                            .iter()
+                            .map(|name| LocalObjectReference { name: name.clone() })
+                            .collect()
+                    }),
+                    // Pod Security "restricted" (with the container's context above), so
+                    // namespaces enforcing it admit the workers.
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(WORKER_UID),
+                        run_as_group: Some(WORKER_UID),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".to_string(),
+                            localhost_profile: None,
+                        }),
+                        ..Default::default()
+                    }),
+                    termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
+                    enable_service_links: Some(false),
                     ..Default::default()
                 }),
             },
@@ -229,15 +333,10 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
 /// recovery lets its Role name that recovery alone (`resourceNames`), so a worker can read and
 /// patch only its own DigitalRecovery.
 pub fn worker_account(dr: &DigitalRecovery) -> String {
-    let name = dr.name_any();
-    let full = format!("{WORKER_ACCOUNT}-{name}");
-    if full.len() <= 253 {
-        return full;
-    }
-    // Object names are at most 253 characters: keep a readable prefix and a digest of the rest.
-    use sha2::Digest;
-    let digest = hex::encode(sha2::Sha256::digest(name.as_bytes()));
-    format!("{}-{}", &full[..230], &digest[..16])
+    shorten(
+        &format!("{WORKER_ACCOUNT}-{}", dr.name_any()),
+        MAX_OBJECT_NAME,
+    )
 }
 
 fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
@@ -245,7 +344,7 @@ fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
         name: Some(worker_account(dr)),
         namespace: dr.namespace(),
         // Owned by the recovery: deleting it removes its worker identity too.
-        owner_references: Some(vec![dr.controller_owner_ref(&())?]),
+        owner_references: Some(vec![controller_owner(dr)?]),
         labels: Some(BTreeMap::from([
             (
                 "app.kubernetes.io/name".to_string(),
@@ -255,7 +354,7 @@ fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
                 "app.kubernetes.io/component".to_string(),
                 "worker".to_string(),
             ),
-            (RECOVERY_LABEL.to_string(), dr.name_any()),
+            (RECOVERY_LABEL.to_string(), label_value(&dr.name_any())),
         ])),
         ..Default::default()
     })
@@ -342,14 +441,266 @@ pub fn apply_body<K: Resource<DynamicType = ()> + serde::Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn recovery(name: &str) -> DigitalRecovery {
+        serde_json::from_value(json!({
+            "apiVersion": "recovery.cxops.io/v1alpha1",
+            "kind": "DigitalRecovery",
+            "metadata": {"name": name, "namespace": "tenant-acme", "uid": "0d6c3b1e-uid"},
+            "spec": {
+                "tenant": "acme",
+                "genesys": {"region": "mypurecloud.ie", "credentialsSecret": "genesys-oauth"},
+                "recordingSide": {"dasUrl": "https://das", "captureUrl": "https://capture",
+                                  "credentialsSecret": "verint-api"},
+                "window": {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"},
+                "mediaTypes": ["chat"],
+                "parallelism": 64
+            }
+        }))
+        .expect("recovery")
+    }
+
+    fn settings() -> JobSettings {
+        JobSettings {
+            image: "registry.example/digital-recovery:1.0".into(),
+            image_pull_policy: Some("Always".into()),
+            image_pull_secrets: vec!["registry-a".into(), "registry-b".into()],
+            deadline_seconds: 3600,
+        }
+    }
+
+    /// A DNS-1123 label: what a pod host name (and so an Indexed Job's name) must be.
+    fn is_dns_label(s: &str) -> bool {
+        (1..=63).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    }
+
+    /// A DNS-1123 subdomain: what most object names must be.
+    fn is_dns_subdomain(s: &str) -> bool {
+        s.len() <= 253 && s.split('.').all(is_dns_label)
+    }
+
+    /// A label value (empty, or alphanumeric at both ends with `-_.` inside, at most 63).
+    fn is_label_value(s: &str) -> bool {
+        s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && s.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
+            && s.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric())
+    }
+
+    /// A valid object name of exactly `len` characters, with dots and dashes in awkward places.
+    fn name_of_length(len: usize) -> String {
+        let mut name: String = "tenant-acme.recovery-2026-11-20.x"
+            .chars()
+            .cycle()
+            .take(len)
+            .collect();
+        if name.ends_with(['-', '.']) {
+            name.pop();
+            name.push('z');
+        }
+        name
+    }
 
     #[test]
-    fn long_names_get_a_short_stable_job_name() {
-        assert_eq!(job_name("acme-2026-11-20"), "acme-2026-11-20");
+    fn every_derived_name_and_label_fits_its_limit() {
+        for len in [1, 15, 52, 53, 60, 63, 64, 100, 200, 230, 236, 240, 253] {
+            let name = name_of_length(len);
+            assert!(is_dns_subdomain(&name), "bad test name {name}");
+            let dr = recovery(&name);
+            let job = worker_job(&dr, &settings()).expect("job");
+            let job_name = job.metadata.name.clone().unwrap_or_default();
+            // The apiserver refuses an Indexed Job whose last pod host name is not a DNS label.
+            assert!(
+                is_dns_label(&format!("{job_name}-63")),
+                "{len}: job name {job_name}"
+            );
+            // Pod names `<job>-<index>-<5 random>` must fit too.
+            assert!(job_name.len() + "-63-abcde".len() <= 63, "{job_name}");
+            let account = worker_account(&dr);
+            assert!(is_dns_subdomain(&account), "{len}: account {account}");
+            let mut all_labels = vec![
+                job.metadata.labels.clone().unwrap_or_default(),
+                job.spec
+                    .as_ref()
+                    .and_then(|s| s.template.metadata.as_ref())
+                    .and_then(|m| m.labels.clone())
+                    .unwrap_or_default(),
+            ];
+            for meta in [
+                worker_service_account(&dr).map(|o| o.metadata),
+                worker_role(&dr).map(|o| o.metadata),
+                worker_role_binding(&dr).map(|o| o.metadata),
+            ] {
+                let meta = meta.expect("worker identity object");
+                assert_eq!(meta.name.as_deref(), Some(account.as_str()));
+                all_labels.push(meta.labels.unwrap_or_default());
+            }
+            for labels in &all_labels {
+                for (key, value) in labels {
+                    assert!(is_label_value(value), "{len}: label {key}={value}");
+                }
+                // Every object of a recovery carries the same selector value the workers use.
+                assert_eq!(labels.get(RECOVERY_LABEL), Some(&label_value(&name)));
+            }
+            // The Role still names the recovery itself (resourceNames are not labels).
+            let role = worker_role(&dr).expect("role");
+            assert!(
+                role.rules
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| r.resource_names.as_ref())
+                    .all(|names| names == &vec![name.clone()])
+            );
+            // Short, valid names stay as they are.
+            if len <= 52 && !name.contains('.') {
+                assert_eq!(job_name, name);
+            }
+            if len <= 63 {
+                assert_eq!(label_value(&name), name);
+            }
+        }
+    }
+
+    #[test]
+    fn shortened_names_are_stable_and_tell_names_apart() {
         let long = "a".repeat(100);
-        let name = job_name(&long);
-        assert!(name.len() <= 52, "{name}");
-        assert_eq!(name, job_name(&long));
-        assert_ne!(name, job_name(&"b".repeat(100)));
+        assert_eq!(job_name(&long), job_name(&long));
+        assert_ne!(job_name(&long), job_name(&"a".repeat(101)));
+        assert_eq!(label_value(&long), label_value(&long));
+        assert_ne!(label_value(&long), label_value(&"a".repeat(101)));
+        assert_eq!(label_value(&long).len(), 63);
+        // Names that differ only in a dot and a dash keep distinct Jobs.
+        assert_ne!(job_name("acme.nov"), job_name("acme-nov"));
+        assert_eq!(job_name("acme-nov"), "acme-nov");
+        assert!(job_name("acme.nov").starts_with("acme-nov-"));
+        // A cut that would end in a dot or dash drops it.
+        let awkward = format!("{}.{}", "b".repeat(53), "c".repeat(20));
+        assert!(
+            is_label_value(&label_value(&awkward)),
+            "{}",
+            label_value(&awkward)
+        );
+    }
+
+    #[test]
+    fn the_worker_job_retries_terminated_pods_and_ignores_disruptions() {
+        let job = worker_job(&recovery("acme-2026-11-20"), &settings()).expect("job");
+        let spec = job.spec.expect("spec");
+        let rules = spec.pod_failure_policy.expect("pod failure policy").rules;
+        // The first matching rule decides, so the disruption rule comes first.
+        assert_eq!(rules[0].action, "Ignore");
+        let conditions = rules[0].on_pod_conditions.clone().unwrap_or_default();
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].type_, "DisruptionTarget");
+        assert_eq!(conditions[0].status.as_deref(), Some("True"));
+        // Only the config-error exit code fails an index at once; SIGTERM's is retried.
+        let final_codes: Vec<i32> = rules
+            .iter()
+            .filter(|r| r.action == "FailIndex" || r.action == "FailJob")
+            .filter_map(|r| r.on_exit_codes.as_ref())
+            .flat_map(|e| e.values.clone())
+            .collect();
+        assert_eq!(final_codes, vec![EXIT_CONFIG_ERROR]);
+        assert!(!final_codes.contains(&EXIT_TERMINATED));
+        assert_eq!(spec.backoff_limit_per_index, Some(BACKOFF_LIMIT_PER_INDEX));
+        // The worker's wind-down and last status write fit the grace period.
+        let pod = spec.template.spec.expect("pod spec");
+        assert_eq!(
+            pod.termination_grace_period_seconds,
+            Some(TERMINATION_GRACE_SECONDS)
+        );
+        assert!(
+            crate::worker::WIND_DOWN.as_secs() + 10 < TERMINATION_GRACE_SECONDS as u64,
+            "wind-down too long for the grace period"
+        );
+    }
+
+    #[test]
+    fn owned_objects_name_the_recovery_as_blocking_controller() {
+        let dr = recovery("acme-2026-11-20");
+        let job = worker_job(&dr, &settings()).expect("job");
+        let metas = [
+            Some(job.metadata),
+            worker_service_account(&dr).map(|o| o.metadata),
+            worker_role(&dr).map(|o| o.metadata),
+            worker_role_binding(&dr).map(|o| o.metadata),
+        ];
+        for meta in metas {
+            let owners = meta.expect("object").owner_references.unwrap_or_default();
+            assert_eq!(owners.len(), 1);
+            let owner = &owners[0];
+            assert_eq!(
+                (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+                ("DigitalRecovery", "acme-2026-11-20", "0d6c3b1e-uid")
+            );
+            assert_eq!(owner.controller, Some(true));
+            assert_eq!(owner.block_owner_deletion, Some(true));
+        }
+    }
+
+    #[test]
+    fn worker_pods_meet_the_restricted_pod_security_standard() {
+        let job = worker_job(&recovery("acme-2026-11-20"), &settings()).expect("job");
+        let pod = job.spec.expect("spec").template.spec.expect("pod spec");
+        let pod_context = pod.security_context.clone().expect("pod security context");
+        assert_eq!(pod_context.run_as_non_root, Some(true));
+        assert_eq!(pod_context.run_as_user, Some(65532));
+        assert_eq!(pod_context.run_as_group, Some(65532));
+        assert_eq!(
+            pod_context.seccomp_profile.map(|p| p.type_).as_deref(),
+            Some("RuntimeDefault")
+        );
+        assert!(pod.volumes.is_none(), "restricted allows few volume types");
+        for container in &pod.containers {
+            let c = container
+                .security_context
+                .clone()
+                .expect("container context");
+            assert_eq!(c.allow_privilege_escalation, Some(false));
+            assert_eq!(c.read_only_root_filesystem, Some(true));
+            assert_eq!(c.run_as_non_root, Some(true));
+            assert_ne!(c.run_as_user, Some(0));
+            assert_eq!(
+                c.capabilities.and_then(|caps| caps.drop),
+                Some(vec!["ALL".to_string()])
+            );
+            assert!(c.privileged.is_none_or(|p| !p));
+        }
+    }
+
+    #[test]
+    fn worker_pods_pull_like_the_controller() {
+        let dr = recovery("acme-2026-11-20");
+        let job = worker_job(&dr, &settings()).expect("job");
+        let pod = job.spec.expect("spec").template.spec.expect("pod spec");
+        assert_eq!(
+            pod.containers[0].image_pull_policy.as_deref(),
+            Some("Always")
+        );
+        let secrets: Vec<String> = pod
+            .image_pull_secrets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(secrets, ["registry-a", "registry-b"]);
+        // Unset: Kubernetes' defaults, and no empty list in the manifest.
+        let plain = JobSettings {
+            image_pull_policy: None,
+            image_pull_secrets: Vec::new(),
+            ..settings()
+        };
+        let pod = worker_job(&dr, &plain)
+            .and_then(|j| j.spec)
+            .and_then(|s| s.template.spec)
+            .expect("pod spec");
+        assert!(pod.containers[0].image_pull_policy.is_none());
+        assert!(pod.image_pull_secrets.is_none());
     }
 }

@@ -56,8 +56,16 @@ impl ConfigMapJournal {
             api.get_opt(&name)
         })
         .await?;
+        // A journal of an earlier recovery of the same name (deleted, its ConfigMaps not yet
+        // collected) says nothing about this one.
+        let ours = existing.as_ref().is_some_and(|cm| {
+            cm.owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == dr.meta().uid.as_ref())
+        });
         let earlier = match existing
             .as_ref()
+            .filter(|_| ours)
             .and_then(|cm| cm.binary_data.as_ref())
             .and_then(|d| d.get(JOURNAL_KEY))
         {

@@ -5,8 +5,12 @@
 //! (TokenRequest API), so the worker's RBAC is enforced for real. It retries failed indexes up to
 //! backoffLimitPerIndex, honours the pod failure policy's FailIndex exit codes, and writes the
 //! Job's status (counts, completed/failed indexes, Complete/Failed conditions) through the status
-//! subresource. Tests can kill a running worker (it is then retried like a failed pod); deleting
-//! the Job terminates its workers.
+//! subresource. Tests can kill a running worker (it is then retried like a failed pod) or
+//! terminate it (SIGTERM, as kubelet does to a pod being deleted, evicted or drained); deleting
+//! the Job terminates its workers. Like the job controller, it creates each attempt's pod first
+//! (a server-side dry run of the Job's pod template, so every admission plugin such as Pod
+//! Security and quota judges it); a refused pod is not run and leaves a `FailedCreate` Event on
+//! the Job with the apiserver's message, as the job controller's would, and is tried again.
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
@@ -21,7 +25,7 @@ use k8s_openapi::{
     api::{
         authentication::v1::{TokenRequest, TokenRequestSpec},
         batch::v1::{Job, JobCondition, JobStatus},
-        core::v1::{Secret, ServiceAccount},
+        core::v1::{Event as CoreEvent, Pod, Secret, ServiceAccount},
     },
     apimachinery::pkg::apis::meta::v1::Time,
 };
@@ -39,8 +43,17 @@ use super::ControlPlane;
 type Key = (String, String, u32);
 /// Every worker run: (namespace, job, index, exit code or None when killed).
 pub type Runs = Arc<Mutex<Vec<(String, String, u32, Option<i32>)>>>;
-/// (completed indexes, failed indexes, succeeded pods, failed pods).
-type IndexState = Arc<Mutex<(BTreeSet<u32>, BTreeSet<u32>, i32, i32)>>;
+/// What the stand-in writes to a Job's status.
+#[derive(Clone, Default)]
+struct IndexCounts {
+    completed: BTreeSet<u32>,
+    failed: BTreeSet<u32>,
+    succeeded_pods: i32,
+    failed_pods: i32,
+    /// Indexes whose pod exists (admitted, worker not yet exited).
+    active: BTreeSet<u32>,
+}
+type IndexState = Arc<Mutex<IndexCounts>>;
 
 /// Handle of the stand-in; dropping it stops it and kills its workers.
 pub struct JobRunner {
@@ -141,6 +154,16 @@ impl JobRunner {
         let key = (ns.to_string(), job.to_string(), index);
         match self.running.lock().unwrap().get(&key) {
             Some(pid) => unsafe { libc::kill(*pid as i32, libc::SIGKILL) == 0 },
+            None => false,
+        }
+    }
+
+    /// Terminates (SIGTERM, as kubelet does to a pod being deleted, evicted or drained) the
+    /// running worker of `index` of Job `ns/job`; false when none runs.
+    pub fn terminate(&self, ns: &str, job: &str, index: u32) -> bool {
+        let key = (ns.to_string(), job.to_string(), index);
+        match self.running.lock().unwrap().get(&key) {
+            Some(pid) => unsafe { libc::kill(*pid as i32, libc::SIGTERM) == 0 },
             None => false,
         }
     }
@@ -250,9 +273,6 @@ async fn run_job(
         .service_account_name
         .clone()
         .unwrap_or_else(|| "default".into());
-    let token = token_for(&admin, &ns, &sa).await;
-    let kc_path: PathBuf = dir.path().join(format!("kubeconfig-{ns}-{name}"));
-    kubeconfig(&token, &kc_path).expect("write worker kubeconfig");
 
     // Resolve env, as kubelet would.
     let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
@@ -279,18 +299,23 @@ async fn run_job(
     }
 
     let jobs: Api<Job> = Api::namespaced(admin.clone(), &ns);
-    let state = Arc::new(Mutex::new((
-        BTreeSet::<u32>::new(),
-        BTreeSet::<u32>::new(),
-        0i32,
-        0i32,
-    )));
+    let state: IndexState = Arc::default();
+    let events: Api<CoreEvent> = Api::namespaced(admin.clone(), &ns);
+    let template = serde_json::to_value(&spec.template).expect("pod template JSON");
     let start = Time(jiff::Timestamp::now());
-    write_status(&jobs, &name, &state, &start, completions, None).await;
+    write_status(&jobs, &name, &state, &start, None).await;
     let mut handles = Vec::new();
     for index in 0..completions {
         let log_dir = dir.path().to_path_buf();
-        let (env, args, running, runs, state, jobs, name, ns, kc, fail_codes, start) = (
+        let (events, template, job, admin, sa, kubeconfig) = (
+            events.clone(),
+            template.clone(),
+            job.clone(),
+            admin.clone(),
+            sa.clone(),
+            kubeconfig.clone(),
+        );
+        let (env, args, running, runs, state, jobs, name, ns, fail_codes, start) = (
             env.clone(),
             container.args.clone().unwrap_or_default(),
             running.clone(),
@@ -299,7 +324,6 @@ async fn run_job(
             jobs.clone(),
             name.clone(),
             ns.clone(),
-            kc_path.clone(),
             fail_codes.clone(),
             start.clone(),
         );
@@ -310,6 +334,16 @@ async fn run_job(
                 if !job_exists(&jobs, &name).await {
                     return;
                 }
+                if let Err(refusal) = create_pod(&admin, &ns, &template, &name, index, &sa).await {
+                    failed_create(&events, &job, &refusal).await;
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    continue;
+                }
+                let token = token_for(&admin, &ns, &sa).await;
+                let kc: PathBuf = log_dir.join(format!("kubeconfig-{ns}-{name}-{index}"));
+                kubeconfig(&token, &kc).expect("write worker kubeconfig");
+                state.lock().unwrap().active.insert(index);
+                write_status(&jobs, &name, &state, &start, None).await;
                 let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_digital-recovery"));
                 cmd.args(&args)
                     .env_clear()
@@ -345,19 +379,20 @@ async fn run_job(
                     .push((ns.clone(), name.clone(), index, code));
                 {
                     let mut s = state.lock().unwrap();
+                    s.active.remove(&index);
                     if code == Some(0) {
-                        s.0.insert(index);
-                        s.2 += 1;
+                        s.completed.insert(index);
+                        s.succeeded_pods += 1;
                     } else {
-                        s.3 += 1;
+                        s.failed_pods += 1;
                     }
                 }
                 let exhausted = code != Some(0)
                     && (attempt >= backoff || code.is_some_and(|c| fail_codes.contains(&c)));
                 if exhausted {
-                    state.lock().unwrap().1.insert(index);
+                    state.lock().unwrap().failed.insert(index);
                 }
-                write_status(&jobs, &name, &state, &start, completions, None).await;
+                write_status(&jobs, &name, &state, &start, None).await;
                 if code == Some(0) || exhausted {
                     return;
                 }
@@ -372,8 +407,82 @@ async fn run_job(
         let _ = h.await;
     }
     if job_exists(&jobs, &name).await {
-        let failed = !state.lock().unwrap().1.is_empty();
-        write_status(&jobs, &name, &state, &start, completions, Some(!failed)).await;
+        let failed = !state.lock().unwrap().failed.is_empty();
+        write_status(&jobs, &name, &state, &start, Some(!failed)).await;
+    }
+}
+
+/// Creates (as a server-side dry run: nothing runs it but this stand-in) the pod of `index`
+/// from the Job's template, as the job controller would. Err holds the apiserver's refusal; an
+/// unreachable apiserver counts as admitted (the worker then waits it out like any other).
+async fn create_pod(
+    admin: &Client,
+    ns: &str,
+    template: &serde_json::Value,
+    job: &str,
+    index: u32,
+    service_account: &str,
+) -> Result<(), String> {
+    // What the ServiceAccount admission plugin (off in the test apiserver) would refuse.
+    if let Ok(None) = Api::<ServiceAccount>::namespaced(admin.clone(), ns)
+        .get_opt(service_account)
+        .await
+    {
+        return Err(format!(
+            "pods \"{job}-{index}-\" is forbidden: error looking up service account \
+             {ns}/{service_account}: serviceaccount \"{service_account}\" not found"
+        ));
+    }
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": format!("{job}-{index}-"),
+            "labels": template["metadata"]["labels"],
+        },
+        "spec": template["spec"],
+    }))
+    .expect("a pod from the Job's template");
+    let params = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    match Api::<Pod>::namespaced(admin.clone(), ns)
+        .create(&params, &pod)
+        .await
+    {
+        Err(kube::Error::Api(status))
+            if (400..500).contains(&status.code) && status.code != 429 =>
+        {
+            Err(status.message)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The job controller's Event for a pod it could not create.
+async fn failed_create(events: &Api<CoreEvent>, job: &Job, refusal: &str) {
+    let now = Time(jiff::Timestamp::now());
+    let event: CoreEvent = serde_json::from_value(serde_json::json!({
+        "metadata": {"generateName": format!("{}.", job.name_any())},
+        "involvedObject": {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "name": job.name_any(),
+            "namespace": job.namespace(),
+            "uid": job.uid(),
+        },
+        "reason": "FailedCreate",
+        "message": format!("Error creating: {refusal}"),
+        "type": "Warning",
+        "source": {"component": "job-controller"},
+        "count": 1,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+    }))
+    .expect("event");
+    if let Err(e) = events.create(&PostParams::default(), &event).await {
+        eprintln!("job stand-in: cannot record FailedCreate: {e}");
     }
 }
 
@@ -406,10 +515,15 @@ async fn write_status(
     name: &str,
     state: &IndexState,
     start: &Time,
-    completions: u32,
     finished: Option<bool>,
 ) {
-    let (completed, failed, succeeded, failures) = state.lock().unwrap().clone();
+    let IndexCounts {
+        completed,
+        failed,
+        succeeded_pods: succeeded,
+        failed_pods: failures,
+        active: with_pod,
+    } = state.lock().unwrap().clone();
     let now = Time(jiff::Timestamp::now());
     let cond = |t: &str, reason: &str| JobCondition {
         type_: t.into(),
@@ -433,7 +547,7 @@ async fn write_status(
     let active = if finished.is_some() {
         0
     } else {
-        (completions as i32 - completed.len() as i32 - failed.len() as i32).max(0)
+        with_pod.len() as i32
     };
     let status = JobStatus {
         active: Some(active),

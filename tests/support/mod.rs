@@ -7,6 +7,7 @@ pub mod crds;
 pub mod helm;
 pub mod jobs;
 pub mod operator;
+pub mod pod_security;
 pub mod recovery;
 
 pub use control_plane::ControlPlane;

@@ -23,6 +23,11 @@ pub async fn tenant_namespace(client: &Client, ns: &str) {
         .create(&PostParams::default(), &namespace)
         .await
         .expect("namespace");
+    credentials(client, ns).await;
+}
+
+/// Creates the two credential Secrets the recoveries name in namespace `ns`.
+pub async fn credentials(client: &Client, ns: &str) {
     for name in ["genesys-oauth", "verint-api"] {
         let mut s = Secret::default();
         s.metadata.name = Some(name.into());

@@ -53,10 +53,11 @@ are here because RBAC lets a subject create a Role only with permissions it hold
 - apiGroups: ["recovery.cxops.io"]
   resources: ["digitalrecoveries/status"]
   verbs: ["get", "patch"]
-# Jobs are owned by their recovery with blockOwnerDeletion; clusters with the
-# OwnerReferencesPermissionEnforcement admission plugin require this.
+# Jobs and worker identities are owned by their recovery, and scheduled runs by their schedule,
+# with blockOwnerDeletion; clusters with the OwnerReferencesPermissionEnforcement admission
+# plugin require this.
 - apiGroups: ["recovery.cxops.io"]
-  resources: ["digitalrecoveries/finalizers"]
+  resources: ["digitalrecoveries/finalizers", "digitalrecoveryschedules/finalizers"]
   verbs: ["update"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
@@ -70,6 +71,11 @@ are here because RBAC lets a subject create a Role only with permissions it hold
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+# The job controller's FailedCreate Events say why a worker Job has no pods (Pod Security, a
+# quota); the controller lists them to put that reason in the recovery's status.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["list"]
 # Held only to grant them to the worker Role (see above).
 - apiGroups: [""]
   resources: ["configmaps"]
