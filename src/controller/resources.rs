@@ -78,7 +78,7 @@ const MAX_JOB_NAME: usize = 52;
 /// Longest label value.
 pub const MAX_LABEL_VALUE: usize = 63;
 /// Longest object name (a DNS subdomain).
-const MAX_OBJECT_NAME: usize = 253;
+pub const MAX_OBJECT_NAME: usize = 253;
 /// Hex digits of the name's SHA-256 appended to a shortened name.
 const HASH_DIGITS: usize = 8;
 

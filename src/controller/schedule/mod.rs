@@ -107,7 +107,11 @@ pub fn recovery_for(
     let mut dr = DigitalRecovery::new(name, spec);
     dr.metadata.namespace = schedule.namespace();
     dr.metadata.labels = Some(BTreeMap::from([
-        (SCHEDULE_LABEL.to_string(), schedule.name_any()),
+        // A schedule's name may be up to 253 characters, a label value only 63.
+        (
+            SCHEDULE_LABEL.to_string(),
+            crate::controller::resources::label_value(&schedule.name_any()),
+        ),
         (
             "app.kubernetes.io/managed-by".to_string(),
             FIELD_MANAGER.to_string(),
@@ -172,7 +176,10 @@ async fn reconcile_inner(
 
     // Dereference.
     let owned = recoveries
-        .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={name}")))
+        .list(&ListParams::default().labels(&format!(
+            "{SCHEDULE_LABEL}={}",
+            crate::controller::resources::label_value(&name)
+        )))
         .await?;
     let runs: Vec<Run> = owned.items.iter().map(run_of).collect();
     let observed = Observed {

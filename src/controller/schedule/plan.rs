@@ -218,9 +218,17 @@ pub fn floor_minute(t: Timestamp) -> Timestamp {
     Timestamp::from_second(t.as_second().div_euclid(60) * 60).unwrap_or(t)
 }
 
-/// The name of the run whose window starts at `start`: `<schedule>-<yyyymmddhhmm>` in UTC.
+/// The name of the run whose window starts at `start`: `<schedule>-<yyyymmddhhmm>` in UTC, the
+/// schedule's name shortened (with a hash) when the whole would not fit an object name with
+/// room for a `-<n>` retry suffix.
 pub fn run_name(schedule: &str, start: Timestamp) -> String {
-    format!("{schedule}-{}", start.strftime("%Y%m%d%H%M"))
+    // "-" + 12 digits of the time + a retry suffix of up to "-999".
+    let room = crate::controller::resources::MAX_OBJECT_NAME - 1 - 12 - 4;
+    format!(
+        "{}-{}",
+        crate::controller::resources::shorten(schedule, room),
+        start.strftime("%Y%m%d%H%M")
+    )
 }
 
 /// The watermark after the runs seen: starting from `watermark` (or `coverage_start` when no

@@ -464,3 +464,15 @@ fn an_empty_window_is_skipped() {
     assert_eq!(p.create, None);
     assert_eq!(p.skipped.unwrap().reason, "EmptyWindow");
 }
+
+#[test]
+fn a_long_schedule_name_makes_run_names_that_fit_with_a_retry_suffix() {
+    let start = Timestamp::from_second(1_795_000_000).unwrap();
+    let short = run_name("nightly", start);
+    assert!(short.starts_with("nightly-"), "{short}");
+    let long = "s".repeat(253);
+    let name = run_name(&long, start);
+    assert!(name.len() + "-999".len() <= 253, "{}", name.len());
+    assert_ne!(name, run_name(&"s".repeat(252), start), "distinct schedules, distinct runs");
+    assert!(name.ends_with(&start.strftime("%Y%m%d%H%M").to_string()), "{name}");
+}
