@@ -1,5 +1,5 @@
-//! The recovery pipeline: collect (Genesys) -> inventory (DAS) -> match -> fetch -> ingest
-//! (Capture) -> verify (DAS).
+//! The recovery pipeline, in the order the code runs it: inventory (DAS) -> collect (Genesys)
+//! -> match -> decide -> fetch (Genesys recordings) -> ingest (Capture) -> verify (DAS).
 //!
 //! One shard runs the stages for its slice of the window, as consecutive time chunks of about
 //! `chunk_conversations` conversations each: for each chunk the DAS inventory is read first into
@@ -11,13 +11,16 @@
 //! until every ingested conversation shows up or the verify deadline passes.
 
 pub mod collect;
+pub mod decide;
 pub mod fetch;
 pub mod ingest;
 pub mod inventory;
 pub mod journal;
 pub mod matcher;
+mod pool;
 pub mod progress;
 pub mod shard;
+mod tracker;
 pub mod verify;
 
 use std::sync::{Arc, Mutex};
@@ -30,20 +33,22 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::api::{ApiCalls, DigitalRecoverySpec, MatchCategory, MatchCounts, Mode, Window};
+use crate::api::{ApiCalls, DigitalRecoverySpec, MatchCounts, Mode, Window};
 use crate::genesys::{CollectQuery, Conversation, GenesysClient, GenesysConfig, GenesysError};
 use crate::http::ClientCredentials;
 use crate::verint::{RecordingSide, RecordingSideError, RecordingSideSettings};
 
-use self::ingest::ItemResult;
+use self::decide::{Decision, decide};
 use self::journal::{Journal, NoJournal};
 use self::matcher::{
     Category, ChunkCarry, ChunkPosition, Classified, ContactIndex, MatchConfig, MatchReport,
     Matcher,
 };
+use self::pool::RecoveryPool;
 pub use self::progress::{
     NoProgress, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, Stage,
 };
+pub(crate) use self::tracker::Tracker;
 pub use crate::verint::capture::RecoveryRef;
 
 /// The credentials of both sides.
@@ -254,17 +259,14 @@ pub async fn execute(
         // chunk; the pool runs across chunks.
         let recover = run.spec.mode == Mode::Recover;
         let (to_recover, queue) = mpsc::channel::<RecoveryItem>(options.recovery_concurrency * 4);
-        let pool = tokio::spawn(
-            recovery_pool(
-                clients.clone(),
-                run.recovery.clone(),
-                tracker.clone(),
-                queue,
-                options.clone(),
-                cancel.clone(),
-            )
-            .in_current_span(),
-        );
+        let pool = RecoveryPool {
+            clients: clients.clone(),
+            recovery: run.recovery.clone(),
+            tracker: tracker.clone(),
+            options: options.clone(),
+            cancel: cancel.clone(),
+        };
+        let pool = tokio::spawn(pool.run(queue).in_current_span());
         // Conversations the matcher finds held because an earlier attempt recovered them.
         let recovered_earlier = Mutex::new(MatchCounts::default());
         let context = ChunkContext {
@@ -508,67 +510,57 @@ impl ChunkContext<'_> {
             let Classified::Owned(verdict) = matcher.classify(&summary) else {
                 continue;
             };
-            // Held now because an earlier attempt of this shard recovered it: counted as what it
-            // was then, and as recovered.
+            // Held now because an earlier attempt of this shard recovered it?
             let earlier = match verdict.category {
-                Category::Matched => options.journal.earlier().get(&verdict.conversation_id),
+                Category::Matched => options
+                    .journal
+                    .earlier()
+                    .get(&verdict.conversation_id)
+                    .copied(),
                 _ => None,
             };
-            let kind = match earlier {
-                Some(true) => MatchCategory::Partial,
-                Some(false) => MatchCategory::Missing,
-                None => verdict.category.kind(),
-            };
-            tracker.update(|p| p.match_counts.count(kind));
-            if earlier.is_some() {
-                lock(self.recovered_earlier).count(kind);
-                tracker.recovered_earlier(verdict.conversation_id, verdict.media_type);
-                continue;
-            }
-            let lacking = match verdict.category {
-                Category::Matched => continue,
-                Category::Skipped(reason) => {
-                    tracker.record(OutcomeRecord {
-                        conversation_id: Some(verdict.conversation_id),
-                        media_type: verdict.media_type,
-                        outcome: Outcome::Skipped,
-                        reason: Some(reason.as_str().into()),
-                        detail: None,
-                    });
-                    continue;
-                }
-                Category::Missing => Vec::new(),
-                Category::Partial { lacking } => lacking,
-            };
+            let matched_as = verdict.category.kind();
+            let decision = decide(verdict.category, earlier, self.recover);
             tracker.update(|p| {
-                p.progress.to_recover += 1;
-                p.progress.pending += 1;
+                p.match_counts.count(decision.counted_as(matched_as));
+                if decision.is_to_recover() {
+                    p.progress.to_recover += 1;
+                }
+                if matches!(decision, Decision::Recover { .. }) {
+                    p.progress.pending += 1;
+                }
             });
-            if !self.recover {
-                tracker.update(|p| p.progress.pending -= 1);
-                tracker.record(OutcomeRecord {
-                    conversation_id: Some(verdict.conversation_id),
-                    media_type: verdict.media_type,
-                    outcome: Outcome::WouldRecover,
-                    reason: Some(
-                        if lacking.is_empty() {
-                            "missing"
-                        } else {
-                            "partial"
-                        }
-                        .into(),
-                    ),
+            let (id, media_type) = (verdict.conversation_id, verdict.media_type);
+            match decision {
+                Decision::Held => {}
+                Decision::RecoveredEarlier(then) => {
+                    lock(self.recovered_earlier).count(then);
+                    tracker.recovered_earlier(id, media_type);
+                }
+                Decision::Skip(reason) => tracker.record(OutcomeRecord {
+                    conversation_id: Some(id),
+                    media_type,
+                    outcome: Outcome::Skipped,
+                    reason: Some(reason.as_str().into()),
                     detail: None,
-                });
-                continue;
-            }
-            let item = RecoveryItem {
-                id: verdict.conversation_id,
-                conversation,
-                lacking,
-            };
-            if self.to_recover.send(item).await.is_err() {
-                break; // the pool stopped (cancelled)
+                }),
+                Decision::WouldRecover { partial } => tracker.record(OutcomeRecord {
+                    conversation_id: Some(id),
+                    media_type,
+                    outcome: Outcome::WouldRecover,
+                    reason: Some(if partial { "partial" } else { "missing" }.into()),
+                    detail: None,
+                }),
+                Decision::Recover { lacking } => {
+                    let item = RecoveryItem {
+                        id,
+                        conversation,
+                        lacking,
+                    };
+                    if self.to_recover.send(item).await.is_err() {
+                        break; // the pool stopped (cancelled)
+                    }
+                }
             }
         }
         Ok(matcher.finish_chunk(position.last))
@@ -603,205 +595,7 @@ pub struct Ingested {
     pub already_present: bool,
 }
 
-/// Fetches and ingests the queued conversations, several at once; retries the deferred ones
-/// (transcoding, passing failures) in rounds until the retry deadline. Returns what was ingested.
-async fn recovery_pool(
-    clients: Clients,
-    recovery: RecoveryRef,
-    tracker: Arc<Tracker>,
-    queue: mpsc::Receiver<RecoveryItem>,
-    options: PipelineOptions,
-    cancel: CancellationToken,
-) -> Vec<Ingested> {
-    let ingested = Mutex::new(Vec::new());
-    let deferred = Mutex::new(Vec::new());
-    let journal = options.journal.clone();
-    let journal_failed = std::sync::atomic::AtomicBool::new(false);
-    let first_pass = futures::stream::unfold(queue, |mut queue| async move {
-        queue.recv().await.map(|item| (item, queue))
-    });
-    let handle = |item: RecoveryItem, last_round: bool| {
-        let (clients, recovery, tracker, ingested, deferred, cancel, journal, journal_failed) = (
-            &clients,
-            &recovery,
-            &tracker,
-            &ingested,
-            &deferred,
-            &cancel,
-            &journal,
-            &journal_failed,
-        );
-        async move {
-            if cancel.is_cancelled() {
-                return;
-            }
-            // Noted before anything is sent, so a later attempt can count it (accounting only:
-            // a journal that cannot be written does not stop the recovery).
-            if let Err(err) = journal.record(item.id, !item.lacking.is_empty()).await
-                && !journal_failed.swap(true, std::sync::atomic::Ordering::Relaxed)
-            {
-                warn!(error = %err, "the journal is not kept; a retry of this shard would undercount");
-            }
-            match ingest::recover_one(clients, recovery, &item).await {
-                ItemResult::Final(record) => tracker.finish_item(record),
-                ItemResult::Ingested(done) => {
-                    tracker.update(|p| {
-                        p.progress.recovered += 1;
-                        p.progress.pending = p.progress.pending.saturating_sub(1);
-                    });
-                    if !done.already_present {
-                        tracker.count_recovered();
-                    }
-                    lock(ingested).push(done);
-                }
-                ItemResult::RetryLater { retry_after, .. } if !last_round => {
-                    let due = tokio::time::Instant::now() + retry_after.unwrap_or_default();
-                    lock(deferred).push((item, due));
-                }
-                ItemResult::RetryLater { reason, detail, .. } => {
-                    tracker.finish_item(OutcomeRecord {
-                        conversation_id: Some(item.id),
-                        media_type: item.conversation.media_type(),
-                        outcome: Outcome::Failed,
-                        reason: Some(reason.into()),
-                        detail: Some(format!("gave up at the retry deadline: {detail}")),
-                    });
-                }
-            }
-        }
-    };
-    first_pass
-        .for_each_concurrent(options.recovery_concurrency, |item| handle(item, false))
-        .await;
-
-    let deadline = tokio::time::Instant::now() + options.retry_deadline;
-    loop {
-        if lock(&deferred).is_empty() || cancel.is_cancelled() {
-            break;
-        }
-        let last_round = tokio::time::Instant::now() + options.retry_interval >= deadline;
-        tokio::select! {
-            _ = tokio::time::sleep(options.retry_interval) => {}
-            _ = cancel.cancelled() => break,
-        }
-        // Items the server asked to come back later (a 202's Retry-After) wait for their time,
-        // except in the last round.
-        let now = tokio::time::Instant::now();
-        let round: Vec<RecoveryItem> = {
-            let mut waiting = lock(&deferred);
-            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiting)
-                .into_iter()
-                .partition(|(_, due)| last_round || *due <= now);
-            *waiting = later;
-            due.into_iter().map(|(item, _)| item).collect()
-        };
-        info!(
-            items = round.len(),
-            last_round, "retrying deferred conversations"
-        );
-        futures::stream::iter(round)
-            .for_each_concurrent(options.recovery_concurrency, |item| {
-                handle(item, last_round)
-            })
-            .await;
-    }
-    ingested.into_inner().unwrap_or_else(|e| e.into_inner())
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding these short locks cannot leave the data half-written.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Keeps the shard's running totals and tells the reporter.
-pub(crate) struct Tracker {
-    clients: Clients,
-    reporter: Arc<dyn ProgressReporter>,
-    state: Mutex<(ShardProgress, OutcomeCounts)>,
-}
-
-impl Tracker {
-    fn new(clients: Clients, reporter: Arc<dyn ProgressReporter>) -> Self {
-        Tracker {
-            clients,
-            reporter,
-            state: Mutex::new(Default::default()),
-        }
-    }
-
-    fn stage(&self, stage: Stage) {
-        self.update(|p| p.stage = Some(stage));
-    }
-
-    pub(crate) fn update(&self, change: impl FnOnce(&mut ShardProgress)) {
-        let snapshot = {
-            let mut state = lock(&self.state);
-            change(&mut state.0);
-            let (calls, throttled) = self.clients.api_calls();
-            state.0.api_calls = calls;
-            state.0.throttled = throttled;
-            state.0
-        };
-        self.reporter.progress(&snapshot);
-    }
-
-    fn count_recovered(&self) {
-        lock(&self.state).1.recovered += 1;
-    }
-
-    /// A record that changes no recovery totals (skipped, extra, dry-run).
-    fn record(&self, record: OutcomeRecord) {
-        lock(&self.state).1.add(record.outcome);
-        self.reporter.outcome(&record);
-    }
-
-    /// The final outcome of a conversation that was queued for recovery.
-    pub(crate) fn finish_item(&self, record: OutcomeRecord) {
-        self.update(|p| {
-            p.progress.pending = p.progress.pending.saturating_sub(1);
-            match record.outcome {
-                Outcome::Verified => p.progress.verified += 1,
-                Outcome::AlreadyPresent => p.progress.recovered += 1,
-                Outcome::Failed | Outcome::Conflict | Outcome::Unverified => p.progress.failed += 1,
-                Outcome::NotRecorded => p.progress.not_recorded += 1,
-                _ => {}
-            }
-        });
-        self.record(record);
-    }
-
-    /// A conversation an earlier attempt of the shard recovered, which DAS now shows.
-    fn recovered_earlier(&self, id: Uuid, media_type: Option<crate::api::MediaType>) {
-        self.update(|p| {
-            p.progress.to_recover += 1;
-            p.progress.recovered += 1;
-            p.progress.verified += 1;
-        });
-        self.record(OutcomeRecord {
-            conversation_id: Some(id),
-            media_type,
-            outcome: Outcome::Verified,
-            reason: Some("recoveredByEarlierAttempt".into()),
-            detail: None,
-        });
-    }
-
-    /// Final outcome of an ingested conversation after verification (it is no longer pending).
-    pub(crate) fn verified(&self, record: OutcomeRecord) {
-        self.update(|p| match record.outcome {
-            Outcome::Verified | Outcome::AlreadyPresent => p.progress.verified += 1,
-            _ => p.progress.failed += 1,
-        });
-        self.record(record);
-    }
-
-    fn summary(&self, report: MatchReport) -> ShardSummary {
-        self.update(|_| {});
-        let state = lock(&self.state);
-        ShardSummary {
-            progress: state.0,
-            outcomes: state.1,
-            match_report: Some(report),
-        }
-    }
 }

@@ -1,0 +1,133 @@
+//! The recovery pool: fetches and ingests the conversations the matcher queues, several at once,
+//! across the shard's chunks; retries the deferred ones (transcoding, passing failures) in rounds
+//! until the retry deadline; returns what Capture accepted, for verification.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::ingest::{self, ItemResult};
+use super::tracker::Tracker;
+use super::{
+    Clients, Ingested, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef, lock,
+};
+
+/// Everything the pool's tasks share.
+pub(crate) struct RecoveryPool {
+    /// Both sides' clients.
+    pub clients: Clients,
+    /// The recovery, named in what is sent to Capture.
+    pub recovery: RecoveryRef,
+    /// The shard's running totals.
+    pub tracker: Arc<Tracker>,
+    /// Concurrency, retry deadline and interval, journal.
+    pub options: PipelineOptions,
+    /// Stops the pool.
+    pub cancel: CancellationToken,
+}
+
+/// What the pool gathers while it runs.
+#[derive(Default)]
+struct PoolState {
+    ingested: Mutex<Vec<Ingested>>,
+    /// Items to try again, and not before when.
+    deferred: Mutex<Vec<(RecoveryItem, Instant)>>,
+    /// The journal failed once (warned about once).
+    journal_failed: AtomicBool,
+}
+
+impl RecoveryPool {
+    /// Runs until the queue is closed and the deferred items are done or given up.
+    pub async fn run(self, queue: mpsc::Receiver<RecoveryItem>) -> Vec<Ingested> {
+        let state = PoolState::default();
+        let concurrency = self.options.recovery_concurrency;
+        let first_pass = futures::stream::unfold(queue, |mut queue| async move {
+            queue.recv().await.map(|item| (item, queue))
+        });
+        first_pass
+            .for_each_concurrent(concurrency, |item| self.handle(&state, item, false))
+            .await;
+
+        let deadline = Instant::now() + self.options.retry_deadline;
+        loop {
+            if lock(&state.deferred).is_empty() || self.cancel.is_cancelled() {
+                break;
+            }
+            let last_round = Instant::now() + self.options.retry_interval >= deadline;
+            tokio::select! {
+                _ = tokio::time::sleep(self.options.retry_interval) => {}
+                _ = self.cancel.cancelled() => break,
+            }
+            let round = due_items(&state.deferred, Instant::now(), last_round);
+            info!(
+                items = round.len(),
+                last_round, "retrying deferred conversations"
+            );
+            futures::stream::iter(round)
+                .for_each_concurrent(concurrency, |item| self.handle(&state, item, last_round))
+                .await;
+        }
+        state
+            .ingested
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One attempt at one item; in the last round a passing failure becomes final.
+    async fn handle(&self, state: &PoolState, item: RecoveryItem, last_round: bool) {
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        // Noted before anything is sent, so a later attempt can count it (accounting only: a
+        // journal that cannot be written does not stop the recovery).
+        if let Err(err) = self
+            .options
+            .journal
+            .record(item.id, !item.lacking.is_empty())
+            .await
+            && !state.journal_failed.swap(true, Ordering::Relaxed)
+        {
+            warn!(error = %err, "the journal is not kept; a retry of this shard would undercount");
+        }
+        match ingest::recover_one(&self.clients, &self.recovery, &item).await {
+            ItemResult::Final(record) => self.tracker.finish_item(record),
+            ItemResult::Ingested(done) => {
+                self.tracker.ingested(done.already_present);
+                lock(&state.ingested).push(done);
+            }
+            ItemResult::RetryLater { retry_after, .. } if !last_round => {
+                let due = Instant::now() + retry_after.unwrap_or_default();
+                lock(&state.deferred).push((item, due));
+            }
+            ItemResult::RetryLater { reason, detail, .. } => {
+                self.tracker.finish_item(OutcomeRecord {
+                    conversation_id: Some(item.id),
+                    media_type: item.conversation.media_type(),
+                    outcome: Outcome::Failed,
+                    reason: Some(reason.into()),
+                    detail: Some(format!("gave up at the retry deadline: {detail}")),
+                });
+            }
+        }
+    }
+}
+
+/// Takes the deferred items whose time has come (all of them in the last round): the server may
+/// have asked for a later try (a 202's Retry-After).
+fn due_items(
+    deferred: &Mutex<Vec<(RecoveryItem, Instant)>>,
+    now: Instant,
+    last_round: bool,
+) -> Vec<RecoveryItem> {
+    let mut waiting = lock(deferred);
+    let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiting)
+        .into_iter()
+        .partition(|(_, due)| last_round || *due <= now);
+    *waiting = later;
+    due.into_iter().map(|(item, _)| item).collect()
+}
