@@ -473,6 +473,13 @@ fn a_long_schedule_name_makes_run_names_that_fit_with_a_retry_suffix() {
     let long = "s".repeat(253);
     let name = run_name(&long, start);
     assert!(name.len() + "-999".len() <= 253, "{}", name.len());
-    assert_ne!(name, run_name(&"s".repeat(252), start), "distinct schedules, distinct runs");
-    assert!(name.ends_with(&start.strftime("%Y%m%d%H%M").to_string()), "{name}");
+    assert_ne!(
+        name,
+        run_name(&"s".repeat(252), start),
+        "distinct schedules, distinct runs"
+    );
+    assert!(
+        name.ends_with(&start.strftime("%Y%m%d%H%M").to_string()),
+        "{name}"
+    );
 }
