@@ -1,0 +1,172 @@
+//! OAuth client credentials and what every `/api/v2` request passes first: response headers
+//! and latency, bearer checks, per-token rate limits with the normalised 429, injected faults.
+
+use super::*;
+
+/// Latency, `ININ-Correlation-Id` and `Content-Type` on every response.
+pub(super) async fn common_headers(
+    State(state): State<Arc<SimState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key("ININ-Correlation-Id")
+        && let Ok(value) = HeaderValue::from_str(&Uuid::new_v4().to_string())
+    {
+        headers.insert("ININ-Correlation-Id", value);
+    }
+    if response.status() != StatusCode::NO_CONTENT
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    response
+}
+
+/// Bearer check and per-token rate limit for `/api/v2/*`.
+pub(super) async fn require_bearer(
+    State(state): State<Arc<SimState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    state.api_requests.fetch_add(1, Ordering::Relaxed);
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let Some(bearer) = bearer else {
+        return genesys_error(
+            StatusCode::UNAUTHORIZED,
+            "authentication.required",
+            "No authentication bearer token specified in authorization header.",
+        );
+    };
+    let revoke = request.extensions().get::<RevokeToken>().is_some();
+    let limiter = {
+        let mut tokens = lock(&state.tokens);
+        let valid = tokens
+            .get(&bearer)
+            .is_some_and(|t| t.expires_at > Instant::now());
+        if !valid || revoke {
+            tokens.remove(&bearer);
+            return genesys_error(
+                StatusCode::UNAUTHORIZED,
+                "bad.credentials",
+                "Invalid login credentials.",
+            );
+        }
+        tokens.get(&bearer).and_then(|t| t.limiter.clone())
+    };
+    if let Some(limiter) = limiter
+        && let Err(not_until) = limiter.check()
+    {
+        state.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut response = genesys_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too.many.requests.retry.after",
+            &format!("Rate limit exceeded the maximum. Retry the request in [{seconds}] seconds"),
+        );
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        if let Some(rpm) = state.config.rate_limit {
+            headers.insert("inin-ratelimit-allowed", HeaderValue::from(rpm));
+            headers.insert("inin-ratelimit-count", HeaderValue::from(rpm));
+            headers.insert("inin-ratelimit-reset", HeaderValue::from(seconds));
+        }
+        return response;
+    }
+    next.run(request).await
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+/// `POST /oauth/token`: Basic auth or body credentials, form-encoded client_credentials grant.
+pub(super) async fn token(
+    State(state): State<Arc<SimState>>,
+    Query(query): Query<TokenForm>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: TokenForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let grant = form.grant_type.clone().or(query.grant_type);
+    if grant.as_deref() != Some("client_credentials") {
+        return oauth_error(&state, "unsupported_grant_type", "grant type not supported");
+    }
+    let credentials =
+        basic_credentials(&headers).or_else(|| Some((form.client_id?, form.client_secret?)));
+    let Some((id, secret)) = credentials else {
+        return oauth_error(&state, "invalid_client", "client not found");
+    };
+    if id != state.config.client_id || secret != state.config.client_secret {
+        return oauth_error(&state, "invalid_client", "authentication failed");
+    }
+    let lifetime = state
+        .faults
+        .token_expiry()
+        .unwrap_or(state.config.token_lifetime);
+    let access_token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    let limiter = state
+        .config
+        .rate_limit
+        .and_then(NonZeroU32::new)
+        .map(|rpm| {
+            // Some slack over the steady rate, as a real limiter counting per minute would allow.
+            let burst = NonZeroU32::new(rpm.get().div_ceil(6)).unwrap_or(NonZeroU32::MIN);
+            Arc::new(RateLimiter::direct(
+                Quota::per_minute(rpm).allow_burst(burst),
+            ))
+        });
+    lock(&state.tokens).insert(
+        access_token.clone(),
+        TokenEntry {
+            expires_at: Instant::now() + lifetime,
+            limiter,
+        },
+    );
+    state.tokens_issued.fetch_add(1, Ordering::Relaxed);
+    json_response(
+        StatusCode::OK,
+        json!({"access_token": access_token, "token_type": "bearer", "expires_in": lifetime.as_secs()}),
+    )
+}
+
+pub(super) async fn tokens_me(State(state): State<Arc<SimState>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        json!({"name": state.config.client_id, "organization": {"name": state.dataset.config.tenant}}),
+    )
+}
