@@ -10,6 +10,8 @@
 #                      state/      etcd data, containerd root and state, kubelet root, logs, PIDs:
 #                                  created by `up`, removed by `down`
 #                      kubeconfig  the admin kubeconfig (kept with pki/)
+#                      bin/        kubectl and helm: links into the tool cache
+#                      last-logs/  the daemons' logs of the last cluster, saved by `down`
 #   DR_NODE_IP       node address, a /32 added to `lo` (default 10.99.0.1)
 #   DR_POD_CIDR      the bridge's /24 (default 10.99.1.0/24; the bridge takes .1)
 #   DR_SERVICE_CIDR  the Service /24 (default 10.99.2.0/24; .1 is the `kubernetes` Service)

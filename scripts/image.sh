@@ -72,7 +72,7 @@ build_image() {
     ctr --address "$dr_containerd_sock" -n k8s.io images import "$tar" >&2 ||
       dr_die "ctr images import $tar failed"
     echo "image: imported into the cluster's containerd (namespace k8s.io)" >&2
-  else
+  elif [[ $name != pause ]]; then
     echo "image: no cluster running; \`make cluster\` imports it when it starts" >&2
   fi
   echo "$ref"
