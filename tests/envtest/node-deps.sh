@@ -3,7 +3,8 @@
 # build (scripts/image.sh) need, from the distribution (Debian/Ubuntu apt), only when they are
 # missing:
 #
-#   cluster  containerd, runc, containernetworking-plugins (bridge, host-local, loopback), iptables
+#   cluster  containerd, runc, containernetworking-plugins (bridge, host-local, loopback), iptables,
+#            iproute2 and curl (scripts/cluster.sh uses ip, ss and curl)
 #   image    buildah (builds the Dockerfile with no registry and no daemon)
 #
 #   node-deps.sh [cluster|image|all]    (default: all)
@@ -34,6 +35,9 @@ if [[ $what == cluster || $what == all ]]; then
   command -v runc >/dev/null 2>&1 || missing+=("runc:runc")
   cni_dir >/dev/null || missing+=("containernetworking-plugins:the CNI plugins bridge, host-local, loopback")
   command -v iptables >/dev/null 2>&1 && command -v iptables-save >/dev/null 2>&1 || missing+=("iptables:iptables")
+  # scripts/cluster.sh itself: addresses, links and sockets; readiness probes.
+  command -v ip >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 || missing+=("iproute2:ip and ss")
+  command -v curl >/dev/null 2>&1 || missing+=("curl:curl")
 fi
 if [[ $what == image || $what == all ]]; then
   command -v buildah >/dev/null 2>&1 || missing+=("buildah:buildah")
@@ -42,12 +46,14 @@ fi
 
 packages=()
 for m in "${missing[@]}"; do packages+=("${m%%:*}"); done
-echo "node-deps: missing: $(for m in "${missing[@]}"; do printf '%s; ' "${m#*:}"; done)" >&2
+what_missing=""
+for m in "${missing[@]}"; do what_missing+="${what_missing:+, }${m#*:}"; done
+echo "node-deps: missing: $what_missing" >&2
 
 cannot() {
   echo "node-deps: cannot install them: $1" >&2
   echo "node-deps: on Debian 12 / Ubuntu run as root: apt-get install -y --no-install-recommends ${packages[*]}" >&2
-  echo "node-deps: elsewhere install containerd (1.6 or newer), runc, the CNI plugins (https://github.com/containernetworking/plugins; set DR_CNI_BIN_DIR if not in /usr/lib/cni or /opt/cni/bin), iptables and buildah (or podman) with your package manager." >&2
+  echo "node-deps: elsewhere install containerd (1.6 or newer), runc, the CNI plugins (https://github.com/containernetworking/plugins; set DR_CNI_BIN_DIR if not in /usr/lib/cni or /opt/cni/bin), iptables, iproute2, curl and buildah with your package manager." >&2
   exit 1
 }
 
