@@ -150,11 +150,11 @@ wait_for() {
   until "$@" >/dev/null 2>&1; do
     if ! daemon_alive "$daemon"; then
       tail -n 30 "$dr_state/logs/$daemon.log" >&2 || true
-      dr_die "$daemon exited while waiting for $what (log above: $dr_state/logs/$daemon.log)"
+      dr_die "$daemon exited while waiting for $what (log above: $dr_state/logs/$daemon.log; \`make cluster-down\` cleans up)"
     fi
     if ((SECONDS >= deadline)); then
       tail -n 30 "$dr_state/logs/$daemon.log" >&2 || true
-      dr_die "timed out after ${seconds}s waiting for $what (log above: $dr_state/logs/$daemon.log)"
+      dr_die "timed out after ${seconds}s waiting for $what (log above: $dr_state/logs/$daemon.log; \`make cluster-down\` cleans up)"
     fi
     sleep 0.2
   done
@@ -489,7 +489,10 @@ up() {
   local pause_ref
   pause_ref=$(bash "$dr_repo/scripts/image.sh" pause | tail -n1)
   preflight
+  local t
+  t=$SECONDS
   ensure_pki
+  ((SECONDS - t < 1)) || dr_log "certificates in $((SECONDS - t)) s"
 
   dr_log "starting (state in $dr_state)"
   mkdir -p "$dr_state"/{pids,logs}
@@ -510,6 +513,7 @@ EOF
   make_cgroups
   ip addr add "$DR_NODE_IP/32" dev lo
   touch "$dr_state/address-added"
+  local daemons_start=$SECONDS
 
   start_daemon etcd "$dr_bin_cp/etcd" --name=dr --data-dir="$dr_state/etcd" \
     --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379 \
@@ -564,6 +568,7 @@ EOF
   start_daemon kube-proxy "$dr_bin_node/kube-proxy" --config="$dr_state/config/kube-proxy.yaml" --v=1
 
   wait_for "node $dr_node_name to be Ready" kubelet 120 node_ready
+  dr_log "node Ready $((SECONDS - daemons_start)) s after the first daemon started"
   wait_for "kube-proxy to sync its rules" kube-proxy 60 curl -fsS http://127.0.0.1:10256/healthz
   wait_for "the default service account" kube-controller-manager 60 kubectl_ get serviceaccount default -n default
   touch "$dr_state/up"
@@ -587,23 +592,27 @@ down() {
     source "$dr_state/config.env"
   fi
 
-  # 1. The daemons, newest first, by the PIDs recorded (checked to be ours); then whatever is left
-  #    in the cluster's cgroup (containerd shims, containers), frozen so nothing forks meanwhile.
-  local d pid i left=()
-  for ((i = ${#daemons[@]} - 1; i >= 0; i--)); do
-    d=${daemons[i]}
-    if daemon_alive "$d"; then
-      pid=$(cat "$dr_state/pids/$d")
-      kill -TERM "$pid" 2>/dev/null || true
+  # 1. The daemons by the PIDs recorded (checked to be ours), in stages so that none waits on one
+  #    already gone (the API server hangs in its shutdown without etcd): node daemons and
+  #    controllers, then the API server, then etcd and containerd; SIGTERM, then SIGKILL after 5 s.
+  #    Then whatever is left in the cluster's cgroup (containerd shims, containers), frozen so
+  #    nothing forks meanwhile.
+  local stage d left
+  for stage in "kube-proxy kubelet kube-scheduler kube-controller-manager" kube-apiserver "etcd containerd"; do
+    for d in $stage; do
+      if daemon_alive "$d"; then kill -TERM "$(cat "$dr_state/pids/$d")" 2>/dev/null || true; fi
+    done
+    for _ in $(seq 25); do
+      left=""
+      for d in $stage; do daemon_alive "$d" && left+=" $d"; done
+      [[ -z $left ]] && break
+      sleep 0.2
+    done
+    if [[ -n $left ]]; then
+      dr_log "still running 5 s after SIGTERM, killing:$left"
+      for d in $left; do kill -KILL "$(cat "$dr_state/pids/$d")" 2>/dev/null || true; done
     fi
   done
-  for _ in $(seq 50); do
-    left=()
-    for d in "${daemons[@]}"; do daemon_alive "$d" && left+=("$d"); done
-    ((${#left[@]} == 0)) && break
-    sleep 0.2
-  done
-  ((${#left[@]} == 0)) || dr_log "still running 10 s after SIGTERM, killing: ${left[*]}"
   local pids rounds=0
   pids=$(cluster_pids)
   [[ -n $pids ]] && dr_log "killing what is left in /$dr_cgroup: $(echo "$pids" | wc -l) processes (shims, containers)"
