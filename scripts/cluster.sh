@@ -122,6 +122,7 @@ start_daemon() {
   procs=$(track_root)/$dr_cgroup/daemons/cgroup.procs
   (
     echo "$BASHPID" >"$procs"
+    exec 7>&- # the lock of this script (see the end); the daemons must not hold it
     # Not a process-group leader here, so setsid(1) execs in place: the PID stays $!.
     exec setsid "$@" </dev/null >>"$dr_state/logs/$name.log" 2>&1
   ) &
@@ -511,8 +512,8 @@ EOF
   done >"$dr_state/sysctls"
   write_configs "$pause_ref"
   make_cgroups
-  ip addr add "$DR_NODE_IP/32" dev lo
   touch "$dr_state/address-added"
+  ip addr add "$DR_NODE_IP/32" dev lo
   local daemons_start=$SECONDS
 
   start_daemon etcd "$dr_bin_cp/etcd" --name=dr --data-dir="$dr_state/etcd" \
@@ -726,9 +727,15 @@ status() {
 }
 
 [[ $(id -u) -eq 0 ]] || dr_die "needs root (cgroups, mounts, a bridge, an address on lo, iptables)"
+# One `up` or `down` at a time.
+lock() {
+  mkdir -p "$DR_CLUSTER_DIR"
+  exec 7>"$DR_CLUSTER_DIR/.lock"
+  flock -n 7 || dr_die "another scripts/cluster.sh up/down is running ($DR_CLUSTER_DIR/.lock)"
+}
 case "${1:-}" in
-  up) up ;;
-  down) down ;;
+  up) lock && up ;;
+  down) lock && down ;;
   status) status ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
