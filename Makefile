@@ -3,7 +3,8 @@
 
 CARGO ?= cargo
 
-.PHONY: test lint demo control-plane helm chart-crds bench reliability
+.PHONY: test lint demo control-plane helm chart-crds bench reliability \
+	node-binaries node-deps image cluster cluster-down cluster-status cluster-smoke
 
 ## Build (or reuse) the test control plane and helm, then run every test.
 test: control-plane helm
@@ -17,6 +18,15 @@ lint:
 ## kube-apiserver, kubectl and etcd from the official Go modules, cached outside the repo.
 control-plane:
 	bash tests/envtest/build.sh
+
+## kube-controller-manager, kube-scheduler, kubelet and kube-proxy from the same module, in a sibling
+## cache entry (only the local cluster needs them; `make test` does not build them).
+node-binaries:
+	bash tests/envtest/build.sh --node
+
+## containerd, runc, CNI plugins, iptables and buildah from apt, when missing (root).
+node-deps:
+	bash tests/envtest/node-deps.sh
 
 ## helm from its official Go module (helm.sh/helm/v4), in the same cache.
 helm:
@@ -39,3 +49,25 @@ reliability: control-plane
 	rm -rf target/reliability
 	DR_RELIABILITY_OUT=$(CURDIR)/target/reliability $(CARGO) test --locked --test fault_matrix -- --test-threads 3
 	python3 scripts/reliability_table.py target/reliability docs/reliability.md
+
+## The image from the Dockerfile's `local` target (no registry), imported into the local cluster;
+## prints localhost/digital-recovery:TAG last.
+image:
+	bash scripts/image.sh app
+
+## A real single-node cluster on this machine (root): prints the kubeconfig path last. See
+## docs/testing.md, "Real node".
+cluster: control-plane node-binaries helm
+	bash scripts/cluster.sh up
+
+## Stops it and removes everything it created (also after a crash); keeps certificates and images.
+cluster-down:
+	bash scripts/cluster.sh down
+
+cluster-status:
+	bash scripts/cluster.sh status
+
+## The real-node smoke test: cluster up, image, restricted Pods, an Indexed Job, the kubernetes
+## Service from a pod, teardown with nothing left (root; not part of `make test`).
+cluster-smoke: control-plane node-binaries
+	bash scripts/cluster-smoke.sh

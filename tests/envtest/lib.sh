@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by build.sh and build-helm.sh: build Go binaries once into the tool cache, safely.
 #
 # The cache entry is filled in a temporary directory renamed into place only when every binary is
@@ -25,7 +26,10 @@ envtest_cached_build() {
     envtest_fail "find go" "Go is not on PATH; install Go 1.26 or newer (https://go.dev/dl or your distribution's golang package) and run again."
   mkdir -p "$cache_root"
   exec 9>"$cache_root/.build.lock"
-  flock 9
+  flock -n 9 || {
+    echo "envtest: waiting for another build in $cache_root to finish (.build.lock)" >&2
+    flock 9
+  }
   # Leftovers of a build that was killed outright (no trap ran); we hold the lock, so none is live.
   rm -rf "$cache_root"/.building-*
   if "$complete" "$dest"; then

@@ -1,0 +1,3 @@
+module digital-recovery/tests/envtest/pause
+
+go 1.26.0

@@ -1,0 +1,59 @@
+//! The real-node tier (docs/testing.md, "Real node"): a single-node cluster with a real kubelet,
+//! job controller, scheduler, kube-proxy and containerd running the image built from the
+//! Dockerfile's `local` target. It needs root, takes minutes on a cold machine and changes the host
+//! (a bridge, an address on `lo`, iptables rules; all removed at the end), so it runs only with
+//! `DR_CLUSTER_TESTS=1`:
+//!
+//! ```sh
+//! DR_CLUSTER_TESTS=1 cargo test --test real_cluster -- --nocapture
+//! ```
+
+use std::{path::Path, process::Command};
+
+fn enabled() -> bool {
+    if std::env::var("DR_CLUSTER_TESTS").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("skipped: set DR_CLUSTER_TESTS=1 to run the real-node tier (root, minutes)");
+    false
+}
+
+/// scripts/cluster-smoke.sh: cluster up, image, restricted Pods, an Indexed Job, the `kubernetes`
+/// Service from a pod, teardown leaving nothing behind.
+#[test]
+fn smoke() {
+    if !enabled() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster-smoke.sh");
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script);
+    // The script runs `cargo build --release`. Without the variables cargo sets for this test
+    // (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...), which some build scripts (ring's) track, so that
+    // the nested build reuses what `make image` built instead of rebuilding it (and vice versa).
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+            ]
+            .contains(&key.as_str())
+        {
+            cmd.env_remove(key);
+        }
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        status.success(),
+        "{} failed (its output is above)",
+        script.display()
+    );
+}
