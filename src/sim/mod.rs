@@ -99,6 +99,26 @@ impl SimConfig {
     }
 }
 
+/// The `(client id, secret)` of an `Authorization: Basic` header (the scheme is
+/// case-insensitive), as both simulators' token endpoints accept them.
+pub(crate) fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
 /// The 24 hours ending one hour before `now`, on whole minutes.
 pub fn default_window(now: Timestamp) -> Window {
     let end = now - SignedDuration::from_hours(1);

@@ -101,19 +101,6 @@ pub(super) struct TokenForm {
     client_secret: Option<String>,
 }
 
-pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
-}
-
 /// `POST /oauth/token`: Basic auth or body credentials, form-encoded client_credentials grant.
 pub(super) async fn token(
     State(state): State<Arc<SimState>>,
@@ -126,8 +113,8 @@ pub(super) async fn token(
     if grant.as_deref() != Some("client_credentials") {
         return oauth_error(&state, "unsupported_grant_type", "grant type not supported");
     }
-    let credentials =
-        basic_credentials(&headers).or_else(|| Some((form.client_id?, form.client_secret?)));
+    let credentials = crate::sim::basic_credentials(&headers)
+        .or_else(|| Some((form.client_id?, form.client_secret?)));
     let Some((id, secret)) = credentials else {
         return oauth_error(&state, "invalid_client", "client not found");
     };

@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
@@ -85,7 +84,7 @@ pub(super) async fn token(
             "grant_type must be client_credentials",
         );
     }
-    let (id, secret) = basic_credentials(&headers)
+    let (id, secret) = crate::sim::basic_credentials(&headers)
         .unwrap_or((body_id.unwrap_or_default(), body_secret.unwrap_or_default()));
     let config = store.config();
     if id != config.client_id || secret != config.client_secret {
@@ -106,17 +105,6 @@ pub(super) async fn token(
         "expires_in": lifetime.as_secs().max(1),
     }))
     .into_response()
-}
-
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
 }
 
 /// Middleware: 401 in the recording side's error shape unless a valid bearer token is sent.
