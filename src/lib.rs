@@ -8,12 +8,15 @@
 
 pub mod api;
 pub mod cli;
+pub mod contract;
 pub mod controller;
 pub mod crd;
 pub mod genesys;
 pub mod http;
+pub mod kubeapi;
 pub mod manifest;
 pub mod pipeline;
+pub mod signals;
 pub mod sim;
 pub mod telemetry;
 pub mod verint;

@@ -4,13 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use jiff::SignedDuration;
-
-use crate::api::{DigitalRecovery, DigitalRecoverySpec};
+use crate::api::{DigitalRecovery, InvalidSpec};
 use crate::http::{ClientCredentials, Secret};
-
-/// The longest window one recovery may cover.
-pub const MAX_WINDOW: SignedDuration = SignedDuration::from_hours(31 * 24);
 
 /// Why a manifest cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -30,11 +25,8 @@ pub enum ManifestError {
         "{path}: kind must be DigitalRecovery (apiVersion recovery.cxops.io/v1alpha1), found {found}"
     )]
     WrongKind { path: PathBuf, found: String },
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] InvalidSpec),
     #[error("credentials for Secret {secret:?}: {key} not found (looked in {looked})")]
     MissingCredential {
         secret: String,
@@ -80,82 +72,10 @@ pub fn parse(path: &Path, text: &str) -> Result<DigitalRecovery, ManifestError> 
             field: e.path().to_string(),
             message: e.inner().to_string(),
         })?;
-    validate(&recovery.spec)?;
+    // The rules the API server enforces with schema and CEL, checked again: a manifest given to
+    // `recover` never went through an API server.
+    recovery.spec.validate()?;
     Ok(recovery)
-}
-
-/// The rules the API server enforces with schema and CEL, checked again for manifests that never
-/// went through an API server.
-pub fn validate(spec: &DigitalRecoverySpec) -> Result<(), ManifestError> {
-    let invalid =
-        |field: &'static str, message: String| Err(ManifestError::Invalid { field, message });
-    if spec.tenant.trim().is_empty() {
-        return invalid("spec.tenant", "must not be empty".into());
-    }
-    if spec.window.end <= spec.window.start {
-        return invalid(
-            "spec.window",
-            format!(
-                "end ({}) must be after start ({})",
-                spec.window.end, spec.window.start
-            ),
-        );
-    }
-    if spec.window.end.duration_since(spec.window.start) > MAX_WINDOW {
-        return invalid("spec.window", "may span at most 31 days".into());
-    }
-    if spec.media_types.is_empty() {
-        return invalid(
-            "spec.mediaTypes",
-            "name at least one of chat, email, social".into(),
-        );
-    }
-    if !(1..=64).contains(&spec.parallelism) {
-        return invalid("spec.parallelism", "must be between 1 and 64".into());
-    }
-    match (&spec.genesys.region, &spec.genesys.api_base_url) {
-        (Some(_), Some(_)) | (None, None) => {
-            return invalid(
-                "spec.genesys",
-                "set exactly one of region and apiBaseUrl".into(),
-            );
-        }
-        (Some(region), None) if crate::genesys::region_domain(region).is_none() => {
-            return invalid(
-                "spec.genesys.region",
-                format!("{region:?} is not a Genesys Cloud region domain (e.g. mypurecloud.ie)"),
-            );
-        }
-        _ => {}
-    }
-    settle_delay(spec)?;
-    for (field, url) in [
-        ("spec.recordingSide.dasUrl", &spec.recording_side.das_url),
-        (
-            "spec.recordingSide.captureUrl",
-            &spec.recording_side.capture_url,
-        ),
-    ] {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return invalid(field, format!("{url:?} must be an http(s) URL"));
-        }
-    }
-    Ok(())
-}
-
-/// The spec's settle delay as a duration.
-pub fn settle_delay(spec: &DigitalRecoverySpec) -> Result<SignedDuration, ManifestError> {
-    let parsed: Result<SignedDuration, _> = spec.settle_delay.parse();
-    match parsed {
-        Ok(d) if !d.is_negative() => Ok(d),
-        _ => Err(ManifestError::Invalid {
-            field: "spec.settleDelay",
-            message: format!(
-                "{:?} is not a duration such as 30m or 2h",
-                spec.settle_delay
-            ),
-        }),
-    }
 }
 
 /// Where `recover` looks for the credentials a Secret name stands for.
@@ -238,8 +158,8 @@ spec:
         let dr = parse(Path::new("r.yaml"), GOOD).unwrap();
         assert_eq!(dr.spec.parallelism, 1);
         assert_eq!(
-            settle_delay(&dr.spec).unwrap(),
-            SignedDuration::from_mins(30)
+            dr.spec.validate().unwrap().settle_delay(),
+            jiff::SignedDuration::from_mins(30)
         );
     }
 

@@ -24,7 +24,7 @@ use kube::{
 use serde_json::json;
 
 use digital_recovery::api::{DigitalRecovery, Phase};
-use digital_recovery::controller::resources::{self, RECOVERY_LABEL};
+use digital_recovery::contract::{self, RECOVERY_LABEL};
 use digital_recovery::worker::read_report;
 use support::control_plane::ADMIN_TOKEN;
 use support::recovery::{self, finished, recovery, wait_phase};
@@ -317,12 +317,12 @@ async fn a_hundred_character_name_runs_and_reconcile_errors_reach_the_recovery()
     assert_eq!(dr.status.expect("status").shards.len(), 2);
     assert_eq!(store.report().still_missing, 0);
 
-    let job_name = resources::job_name(&name);
+    let job_name = contract::job_name(&name);
     let job = Api::<Job>::namespaced(client.clone(), ns)
         .get(&job_name)
         .await
         .expect("the Job");
-    let label = resources::label_value(&name);
+    let label = contract::label_value(&name);
     assert!(label.len() <= 63);
     assert_eq!(job.labels().get(RECOVERY_LABEL), Some(&label));
     let account = format!("digital-recovery-worker-{name}");

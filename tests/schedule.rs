@@ -54,7 +54,7 @@ impl Harness {
             client: client.clone(),
             clock: clock.clone(),
             metrics: Arc::new(Metrics::default()),
-            recorder: None,
+            events: None,
         });
         Harness {
             schedules: Api::namespaced(client.clone(), NS),

@@ -96,28 +96,6 @@ pub struct DigitalRecoverySpec {
     pub cancel: bool,
 }
 
-/// The 18 Genesys Cloud region domains (shared/genesys-api.md section 1.2).
-pub const REGIONS: [&str; 18] = [
-    "mypurecloud.com",
-    "use2.us-gov-pure.cloud",
-    "usw2.pure.cloud",
-    "cac1.pure.cloud",
-    "sae1.pure.cloud",
-    "mxc1.pure.cloud",
-    "mypurecloud.ie",
-    "euw2.pure.cloud",
-    "mypurecloud.de",
-    "euc2.pure.cloud",
-    "edee1.eusc-pure.cloud",
-    "mec1.pure.cloud",
-    "aps1.pure.cloud",
-    "mypurecloud.jp",
-    "apne2.pure.cloud",
-    "apne3.pure.cloud",
-    "apse1.pure.cloud",
-    "mypurecloud.com.au",
-];
-
 // Helpers building the CEL rules (`x-kubernetes-validations`) of the schema.
 
 fn immutable(field: &str) -> serde_json::Value {
@@ -142,14 +120,17 @@ fn secret_rule(field: &str) -> serde_json::Value {
 }
 
 fn region_rule() -> String {
-    let list: Vec<String> = REGIONS.iter().map(|r| format!("'{r}'")).collect();
+    let list: Vec<String> = super::regions::region_domains()
+        .map(|r| format!("'{r}'"))
+        .collect();
     format!("self in [{}]", list.join(", "))
 }
 
 fn region_message() -> String {
+    let list: Vec<&str> = super::regions::region_domains().collect();
     format!(
         "genesys.region must be one of the Genesys Cloud region domains: {}",
-        REGIONS.join(", ")
+        list.join(", ")
     )
 }
 

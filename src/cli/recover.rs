@@ -66,7 +66,10 @@ pub async fn run_recovery(
     options: PipelineOptions,
 ) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
-    let spec = &recovery.spec;
+    let spec = recovery
+        .spec
+        .validate()
+        .map_err(|e| PipelineError::Invalid(e.to_string()))?;
     let recovery_ref = RecoveryRef {
         namespace: recovery
             .metadata
@@ -93,7 +96,7 @@ pub async fn run_recovery(
             shard: index,
             credentials: credentials.clone(),
         };
-        let clients = Clients::connect(spec, &credentials)?;
+        let clients = Clients::connect(&spec, &credentials)?;
         let reporter = Arc::new(TerminalReporter::new(bars.add(ProgressBar::no_length())));
         let (options, cancel) = (options.clone(), cancel.clone());
         shards.push(tokio::spawn(async move {

@@ -150,26 +150,10 @@ pub fn run(args: SimulateArgs) -> Result<(), String> {
             .await
             .map_err(|err| err.to_string())?;
         println!("{}", handles.address_line());
-        wait_for_shutdown_signal().await;
+        crate::signals::shutdown().await;
         handles.shutdown().await;
         Ok(())
     })
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn wait_for_shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 #[cfg(test)]

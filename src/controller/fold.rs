@@ -2,16 +2,14 @@
 //! the recovery's phase, totals and kstatus conditions. Pure: no API calls, no clock reads.
 
 use jiff::Timestamp;
-use k8s_openapi::{
-    api::batch::v1::Job,
-    apimachinery::pkg::apis::meta::v1::{Condition, Time},
-};
+use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 
 use crate::api::{
     ApiCalls, DigitalRecovery, DigitalRecoveryStatus, FailureRecord, MAX_FAILURES, MatchCounts,
     MediaTypeCounts, Phase, Progress, ShardPhase,
 };
+use crate::kubeapi::condition;
 
 /// Whether a phase is final: a recovery in a final phase is never started again.
 pub fn is_final(phase: Option<Phase>) -> bool {
@@ -85,31 +83,6 @@ fn waiting_for_workers(job: &Job) -> String {
         format!("waiting for the first worker: {active} pod(s) created, none running yet ({pods})")
     } else {
         "waiting for the first worker".into()
-    }
-}
-
-/// A kstatus condition of `type_`, keeping its last transition time while its status holds.
-fn condition(
-    old: &[Condition],
-    type_: &str,
-    status: bool,
-    reason: &str,
-    message: &str,
-    generation: Option<i64>,
-    now: Timestamp,
-) -> Condition {
-    let status = if status { "True" } else { "False" };
-    let last_transition_time = match old.iter().find(|c| c.type_ == type_) {
-        Some(p) if p.status == status => p.last_transition_time.clone(),
-        _ => Time(now),
-    };
-    Condition {
-        type_: type_.to_string(),
-        status: status.to_string(),
-        reason: reason.to_string(),
-        message: message.to_string(),
-        last_transition_time,
-        observed_generation: generation,
     }
 }
 
@@ -301,7 +274,7 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             Phase::Pending,
             format!(
                 "waiting for the Job {} of an earlier object of the same name to be deleted",
-                crate::controller::resources::job_name(&dr.name_any())
+                crate::contract::job_name(&dr.name_any())
             ),
             "JobNameTaken",
         )
@@ -471,6 +444,7 @@ pub fn describe(dr: &DigitalRecovery) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
     use serde_json::json;
 
     fn recovery(shard_phases: &[&str]) -> DigitalRecovery {

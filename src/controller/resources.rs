@@ -22,40 +22,18 @@ use k8s_openapi::{
     },
 };
 use kube::{Resource, ResourceExt};
-use sha2::{Digest, Sha256};
 
 use crate::api::DigitalRecovery;
+use crate::contract::{
+    self, ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
+    ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR, RECOVERY_LABEL, TERMINATION_GRACE_SECONDS,
+    job_name, label_value,
+};
 
-/// Name of the worker ServiceAccount, Role and RoleBinding in each namespace with recoveries.
-pub const WORKER_ACCOUNT: &str = "digital-recovery-worker";
-/// Label carrying the recovery's name on everything made for it.
-pub const RECOVERY_LABEL: &str = "recovery.cxops.io/recovery";
-/// Label carrying the shard index on report ConfigMaps.
-pub const SHARD_LABEL: &str = "recovery.cxops.io/shard";
-/// Exit code of a worker whose input is wrong (missing credentials, unusable spec): retrying
-/// cannot help, so the Job's pod failure policy fails the index at once.
-pub const EXIT_CONFIG_ERROR: i32 = 3;
-/// Exit code of a worker stopped by SIGTERM (its pod deleted, evicted, drained or preempted):
-/// 128 + 15, as a shell reports it. Retryable: the Job starts the shard again elsewhere. A user's
-/// cancel never reaches the worker as a signal it must tell apart: cancelling deletes the Job,
-/// after which nothing is retried.
-pub const EXIT_TERMINATED: i32 = 143;
 /// Retries per shard for errors worth retrying (network, 5xx storms, a killed pod).
 pub const BACKOFF_LIMIT_PER_INDEX: i32 = 3;
-/// Seconds a terminated worker pod gets before SIGKILL: the worker stops its pipeline within
-/// [`crate::worker::WIND_DOWN`] and writes its progress so far.
-pub const TERMINATION_GRACE_SECONDS: i64 = 30;
 /// User and group the worker runs as (the image's `nonroot` user, as in the Dockerfile).
 pub const WORKER_UID: i64 = 65532;
-
-/// Env var names the worker reads its credentials from (Secret-backed, never logged).
-pub const ENV_GENESYS_CLIENT_ID: &str = "DR_GENESYS_CLIENT_ID";
-/// See [`ENV_GENESYS_CLIENT_ID`].
-pub const ENV_GENESYS_CLIENT_SECRET: &str = "DR_GENESYS_CLIENT_SECRET";
-/// See [`ENV_GENESYS_CLIENT_ID`].
-pub const ENV_RECORDING_CLIENT_ID: &str = "DR_RECORDING_CLIENT_ID";
-/// See [`ENV_GENESYS_CLIENT_ID`].
-pub const ENV_RECORDING_CLIENT_SECRET: &str = "DR_RECORDING_CLIENT_SECRET";
 
 /// How the controller shapes worker Jobs.
 #[derive(Clone, Debug)]
@@ -71,58 +49,6 @@ pub struct JobSettings {
     pub deadline_seconds: i64,
 }
 
-/// Longest Job name. An Indexed Job's pods are named `<job>-<index>-<5 random>` and their host
-/// names `<job>-<index>` must be DNS labels (63); the apiserver refuses an Indexed Job whose
-/// largest host name would not be one. 52 leaves room for both.
-const MAX_JOB_NAME: usize = 52;
-/// Longest label value.
-pub const MAX_LABEL_VALUE: usize = 63;
-/// Longest object name (a DNS subdomain).
-pub const MAX_OBJECT_NAME: usize = 253;
-/// Hex digits of the name's SHA-256 appended to a shortened name.
-const HASH_DIGITS: usize = 8;
-
-/// `name` when it fits `max` bytes, else its longest prefix that leaves room for `-` and a short
-/// hash of the whole name. Deterministic, so the controller, the workers and `report` all derive
-/// the same value, and distinct for names that share the prefix. The result stays a valid DNS
-/// name or label value when `name` is one.
-pub fn shorten(name: &str, max: usize) -> String {
-    if name.len() <= max {
-        return name.to_string();
-    }
-    prefix_and_hash(name, name, max)
-}
-
-/// The longest prefix of `readable` that leaves room for `-` and the first hex digits of the
-/// SHA-256 of `hashed`, at most `max` bytes. The prefix never ends in `-` or `.`: DNS names and
-/// label values end in a letter or digit.
-fn prefix_and_hash(readable: &str, hashed: &str, max: usize) -> String {
-    let digest = hex::encode(Sha256::digest(hashed.as_bytes()));
-    let hash = &digest[..HASH_DIGITS.min(max)];
-    let room = max.saturating_sub(hash.len() + 1);
-    let mut prefix = String::with_capacity(room);
-    for c in readable.chars() {
-        if prefix.len() + c.len_utf8() > room {
-            break;
-        }
-        prefix.push(c);
-    }
-    match prefix.trim_end_matches(['-', '.']) {
-        "" => hash.to_string(),
-        prefix => format!("{prefix}-{hash}"),
-    }
-}
-
-/// The name of a recovery's Job: the recovery's own name when it is a short enough DNS label,
-/// else a prefix (dots made dashes: pod host names cannot hold them) and a hash of the name.
-pub fn job_name(recovery: &str) -> String {
-    if recovery.len() <= MAX_JOB_NAME && !recovery.contains('.') {
-        return recovery.to_string();
-    }
-    // The hash is of the original name, which keeps "a.b" and "a-b" apart.
-    prefix_and_hash(&recovery.replace('.', "-"), recovery, MAX_JOB_NAME)
-}
-
 /// Labels of everything made for `dr`.
 pub fn labels(dr: &DigitalRecovery) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -136,16 +62,10 @@ pub fn labels(dr: &DigitalRecovery) -> BTreeMap<String, String> {
         ),
         (
             "app.kubernetes.io/managed-by".to_string(),
-            "digital-recovery-controller".to_string(),
+            contract::CONTROLLER_MANAGER.to_string(),
         ),
         (RECOVERY_LABEL.to_string(), label_value(&dr.name_any())),
     ])
-}
-
-/// A label value for a name (names can be longer than the 63 characters a label value holds).
-/// Every label and selector naming a recovery goes through here.
-pub fn label_value(name: &str) -> String {
-    shorten(name, MAX_LABEL_VALUE)
 }
 
 /// `dr` as the controlling owner of what is made for it: deleting `dr` deletes them, and with
@@ -329,14 +249,9 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
     })
 }
 
-/// The ServiceAccount (and Role, RoleBinding) name of one recovery's workers. One identity per
-/// recovery lets its Role name that recovery alone (`resourceNames`), so a worker can read and
-/// patch only its own DigitalRecovery.
+/// The ServiceAccount (and Role, RoleBinding) name of `dr`'s workers.
 pub fn worker_account(dr: &DigitalRecovery) -> String {
-    shorten(
-        &format!("{WORKER_ACCOUNT}-{}", dr.name_any()),
-        MAX_OBJECT_NAME,
-    )
+    contract::worker_account(&dr.name_any())
 }
 
 fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
@@ -426,21 +341,10 @@ pub fn worker_role_binding(dr: &DigitalRecovery) -> Option<RoleBinding> {
     })
 }
 
-/// The GVK fields an object needs in a server-side apply body.
-pub fn apply_body<K: Resource<DynamicType = ()> + serde::Serialize>(
-    obj: &K,
-) -> Result<serde_json::Value, serde_json::Error> {
-    let mut v = serde_json::to_value(obj)?;
-    if let Some(map) = v.as_object_mut() {
-        map.insert("apiVersion".into(), K::api_version(&()).into());
-        map.insert("kind".into(), K::kind(&()).into());
-    }
-    Ok(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::EXIT_TERMINATED;
     use serde_json::json;
 
     fn recovery(name: &str) -> DigitalRecovery {
@@ -565,27 +469,6 @@ mod tests {
                 assert_eq!(label_value(&name), name);
             }
         }
-    }
-
-    #[test]
-    fn shortened_names_are_stable_and_tell_names_apart() {
-        let long = "a".repeat(100);
-        assert_eq!(job_name(&long), job_name(&long));
-        assert_ne!(job_name(&long), job_name(&"a".repeat(101)));
-        assert_eq!(label_value(&long), label_value(&long));
-        assert_ne!(label_value(&long), label_value(&"a".repeat(101)));
-        assert_eq!(label_value(&long).len(), 63);
-        // Names that differ only in a dot and a dash keep distinct Jobs.
-        assert_ne!(job_name("acme.nov"), job_name("acme-nov"));
-        assert_eq!(job_name("acme-nov"), "acme-nov");
-        assert!(job_name("acme.nov").starts_with("acme-nov-"));
-        // A cut that would end in a dot or dash drops it.
-        let awkward = format!("{}.{}", "b".repeat(53), "c".repeat(20));
-        assert!(
-            is_label_value(&label_value(&awkward)),
-            "{}",
-            label_value(&awkward)
-        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! recordings with transcripts. One client = one token = one rate budget.
 //!
 //! Pipeline entry points:
-//! - [`GenesysClient::from_spec`] / [`GenesysClient::new`] build a client;
+//! - [`GenesysConfig::from_spec`] and [`GenesysClient::new`] build a client;
 //! - [`GenesysClient::conversations`] streams the conversations of a slice (see [`analytics`]);
 //! - [`GenesysClient::fetch_recordings`] gets a conversation's recordings as typed outcomes;
 //! - [`GenesysClient::counters`] gives `apiCalls.genesys` and `throttled`.
@@ -23,47 +23,13 @@ pub use analytics::{CollectQuery, Conversation, JobsMode, TextSession};
 pub use error::GenesysError;
 pub use recordings::{RecordingOutcome, RecordingsFetch};
 
-use crate::api::GenesysSpec;
+use crate::api::{GenesysEndpoint, ValidSpec};
 use crate::http::{
     ApiCounters, ApiTransport, CounterSnapshot, RateBudget, RawResponse, RetryPolicy, Secret,
     TokenSource, build_client,
 };
 
-/// The 18 region domains (SDK key, domain), genesys-api.md 1.2.
-pub const REGIONS: [(&str, &str); 18] = [
-    ("us_east_1", "mypurecloud.com"),
-    ("us_east_2", "use2.us-gov-pure.cloud"),
-    ("us_west_2", "usw2.pure.cloud"),
-    ("ca_central_1", "cac1.pure.cloud"),
-    ("sa_east_1", "sae1.pure.cloud"),
-    ("mx_central_1", "mxc1.pure.cloud"),
-    ("eu_west_1", "mypurecloud.ie"),
-    ("eu_west_2", "euw2.pure.cloud"),
-    ("eu_central_1", "mypurecloud.de"),
-    ("eu_central_2", "euc2.pure.cloud"),
-    ("eusc_de_east_1", "edee1.eusc-pure.cloud"),
-    ("me_central_1", "mec1.pure.cloud"),
-    ("ap_south_1", "aps1.pure.cloud"),
-    ("ap_northeast_1", "mypurecloud.jp"),
-    ("ap_northeast_2", "apne2.pure.cloud"),
-    ("ap_northeast_3", "apne3.pure.cloud"),
-    ("ap_southeast_1", "apse1.pure.cloud"),
-    ("ap_southeast_2", "mypurecloud.com.au"),
-];
-
-/// The region domain for a domain (`mypurecloud.ie`) or SDK key (`eu_west_1`).
-pub fn region_domain(region: &str) -> Option<&'static str> {
-    let region = region
-        .trim()
-        .trim_start_matches("api.")
-        .trim_start_matches("login.");
-    REGIONS
-        .iter()
-        .find(|(key, domain)| {
-            key.eq_ignore_ascii_case(region) || domain.eq_ignore_ascii_case(region)
-        })
-        .map(|(_, d)| *d)
-}
+pub use crate::api::regions::{REGIONS, region_domain};
 
 /// Everything a client needs.
 #[derive(Clone, Debug)]
@@ -171,33 +137,24 @@ impl GenesysConfig {
         ))
     }
 
-    /// From a DigitalRecovery's `spec.genesys` and the credentials of its Secret.
+    /// From a validated DigitalRecovery spec (its `genesys` part) and the credentials of its
+    /// Secret.
     pub fn from_spec(
-        spec: &GenesysSpec,
+        spec: &ValidSpec,
         client_id: impl Into<String>,
         client_secret: Secret,
     ) -> Result<Self, GenesysError> {
-        let mut config = match (&spec.region, &spec.api_base_url) {
-            (Some(_), Some(_)) => {
-                return Err(GenesysError::Config(
-                    "set exactly one of region and apiBaseUrl, not both".into(),
-                ));
-            }
-            (Some(region), None) => Self::for_region(region, client_id, client_secret)?,
-            (None, Some(base)) => Self::for_base_url(base, client_id, client_secret)?,
-            (None, None) => {
-                return Err(GenesysError::Config(
-                    "set one of region and apiBaseUrl".into(),
-                ));
-            }
+        let mut config = match spec.genesys_endpoint() {
+            GenesysEndpoint::Region(domain) => Self::for_region(domain, client_id, client_secret)?,
+            GenesysEndpoint::BaseUrl(base) => Self::for_base_url(base, client_id, client_secret)?,
         };
         if config.client_id.is_empty() || config.client_secret.is_empty() {
             return Err(GenesysError::Config(
                 "clientId and clientSecret must not be empty".into(),
             ));
         }
-        config.division_ids = spec.division_ids.clone();
-        if let Some(rpm) = spec.requests_per_minute {
+        config.division_ids = spec.genesys.division_ids.clone();
+        if let Some(rpm) = spec.genesys.requests_per_minute {
             config.requests_per_minute = rpm;
         }
         Ok(config)
@@ -292,15 +249,6 @@ impl GenesysClient {
         Ok(GenesysClient {
             inner: Arc::new(Inner { config, transport }),
         })
-    }
-
-    /// From a spec and credentials (see [`GenesysConfig::from_spec`]).
-    pub fn from_spec(
-        spec: &GenesysSpec,
-        client_id: impl Into<String>,
-        client_secret: Secret,
-    ) -> Result<Self, GenesysError> {
-        Self::new(GenesysConfig::from_spec(spec, client_id, client_secret)?)
     }
 
     /// The configuration in force.
@@ -441,20 +389,35 @@ mod tests {
     }
 
     #[test]
-    fn spec_needs_exactly_one_location() {
-        let mut spec = GenesysSpec {
-            credentials_secret: "s".into(),
-            ..Default::default()
+    fn a_valid_spec_gives_its_endpoint_and_budget() {
+        let spec = |genesys: serde_json::Value| -> crate::api::DigitalRecoverySpec {
+            serde_json::from_value(serde_json::json!({
+                "tenant": "acme",
+                "genesys": genesys,
+                "recordingSide": {"dasUrl": "https://das", "captureUrl": "https://capture",
+                                  "credentialsSecret": "v"},
+                "window": {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"},
+                "mediaTypes": ["chat"]
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
         };
-        assert!(GenesysConfig::from_spec(&spec, "id", Secret::new("x")).is_err());
-        spec.api_base_url = Some("http://127.0.0.1:8080/".into());
-        spec.requests_per_minute = Some(600);
-        let config = GenesysConfig::from_spec(&spec, "id", Secret::new("x"))
+        let valid = spec(serde_json::json!({"apiBaseUrl": "http://127.0.0.1:8080/",
+                                            "credentialsSecret": "g", "requestsPerMinute": 600}))
+        .validate()
+        .unwrap_or_else(|e| panic!("{e}"));
+        let config = GenesysConfig::from_spec(&valid, "id", Secret::new("x"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.token_url, "http://127.0.0.1:8080/oauth/token");
         assert_eq!(config.requests_per_minute, 600);
-        spec.region = Some("mypurecloud.de".into());
-        assert!(GenesysConfig::from_spec(&spec, "id", Secret::new("x")).is_err());
+        let valid = spec(serde_json::json!({"region": "eu_west_1", "credentialsSecret": "g"}))
+            .validate()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let config = GenesysConfig::from_spec(&valid, "id", Secret::new("x"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.api_base, "https://api.mypurecloud.ie");
+        assert_eq!(config.requests_per_minute, 300);
+        // Empty credentials are refused before any request.
+        assert!(GenesysConfig::from_spec(&valid, "", Secret::new("x")).is_err());
     }
 
     #[test]

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::api::{ApiCalls, DigitalRecoverySpec, MatchCounts, Mode, Window};
+use crate::api::{ApiCalls, MatchCounts, Mode, ValidSpec, Window};
 use crate::genesys::{CollectQuery, Conversation, GenesysClient, GenesysConfig, GenesysError};
 use crate::http::ClientCredentials;
 use crate::verint::{RecordingSide, RecordingSideError, RecordingSideSettings};
@@ -64,7 +64,7 @@ pub struct Credentials {
 #[derive(Clone, Debug)]
 pub struct ShardRun {
     /// What to recover.
-    pub spec: DigitalRecoverySpec,
+    pub spec: ValidSpec,
     /// Which DigitalRecovery this is (sent to Capture, named in logs).
     pub recovery: RecoveryRef,
     /// The slice of the window this shard owns.
@@ -174,12 +174,9 @@ pub struct Clients {
 
 impl Clients {
     /// Builds both clients for `spec` with `credentials`.
-    pub fn connect(
-        spec: &DigitalRecoverySpec,
-        credentials: &Credentials,
-    ) -> Result<Clients, PipelineError> {
+    pub fn connect(spec: &ValidSpec, credentials: &Credentials) -> Result<Clients, PipelineError> {
         let mut genesys = GenesysConfig::from_spec(
-            &spec.genesys,
+            spec,
             credentials.genesys.client_id.clone(),
             credentials.genesys.client_secret.clone(),
         )?;
@@ -248,8 +245,7 @@ pub async fn execute(
         shard = run.shard
     );
     async move {
-        let settle_delay = crate::manifest::settle_delay(&run.spec)
-            .map_err(|e| PipelineError::Invalid(e.to_string()))?;
+        let settle_delay = run.spec.settle_delay();
         let tracker = Arc::new(Tracker::new(clients.clone(), reporter));
         let media_types = run.spec.media_types.clone();
         let chunks = plan_chunks(&clients.genesys, run.slice, &media_types, options).await;

@@ -16,15 +16,12 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 use uuid::Uuid;
 
-use super::{WorkerError, patiently, transient_kube_error};
+use super::{WorkerError, status::APISERVER_PATIENCE};
 use crate::api::DigitalRecovery;
-use crate::controller::resources::label_value;
+use crate::contract::{JOURNAL_KEY, JOURNAL_LABEL, journal_name, label_value, worker_manager};
+use crate::kubeapi::{apply_body, is_transient, patiently};
 use crate::pipeline::journal::{Journal, JournalError, decode, encode};
 
-/// Label naming the recovery a journal belongs to.
-pub const JOURNAL_LABEL: &str = "recovery.cxops.io/journal-of";
-/// Data key of the journal.
-pub const JOURNAL_KEY: &str = "conversations.gz";
 /// Largest journal kept (the apiserver's limit is 1 MiB per object); beyond it entries are not
 /// journaled and a retry would undercount them.
 const JOURNAL_MAX_BYTES: usize = 900 * 1024;
@@ -37,11 +34,6 @@ pub struct ConfigMapJournal {
     requests: mpsc::UnboundedSender<Request>,
 }
 
-/// Name of a shard's journal ConfigMap.
-pub fn journal_name(recovery: &str, shard: u32) -> String {
-    format!("{}-journal-{shard}", label_value(recovery))
-}
-
 impl ConfigMapJournal {
     /// Reads what earlier attempts of `shard` journaled and starts the writer.
     pub async fn open(
@@ -52,7 +44,7 @@ impl ConfigMapJournal {
         let api: Api<ConfigMap> =
             Api::namespaced(client.clone(), &dr.namespace().unwrap_or_default());
         let name = journal_name(&dr.name_any(), shard);
-        let existing = patiently("read the journal", transient_kube_error, || {
+        let existing = patiently("read the journal", APISERVER_PATIENCE, is_transient, || {
             api.get_opt(&name)
         })
         .await?;
@@ -95,7 +87,7 @@ impl ConfigMapJournal {
             api,
             name,
             template,
-            manager: format!("digital-recovery-worker-{shard}"),
+            manager: worker_manager(shard),
             entries: earlier.clone(),
             full: false,
         };
@@ -175,16 +167,15 @@ impl Writer {
             JOURNAL_KEY.to_string(),
             ByteString(bytes),
         )]));
-        let mut body = serde_json::to_value(&cm).map_err(|e| JournalError::Write(e.to_string()))?;
-        if let Some(m) = body.as_object_mut() {
-            m.insert("apiVersion".into(), "v1".into());
-            m.insert("kind".into(), "ConfigMap".into());
-        }
+        let body = apply_body(&cm).map_err(|e| JournalError::Write(e.to_string()))?;
         let params = PatchParams::apply(&self.manager).force();
         let patch = Patch::Apply(&body);
-        patiently("write the journal", transient_kube_error, || {
-            self.api.patch(&self.name, &params, &patch)
-        })
+        patiently(
+            "write the journal",
+            APISERVER_PATIENCE,
+            is_transient,
+            || self.api.patch(&self.name, &params, &patch),
+        )
         .await
         .map(|_| ())
         .map_err(|e| JournalError::Write(e.to_string()))

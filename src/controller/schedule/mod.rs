@@ -10,14 +10,11 @@ pub mod plan;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference};
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy},
-    runtime::{
-        controller::Action,
-        events::{Event, EventType, Recorder},
-    },
+    runtime::{controller::Action, events::EventType},
 };
 use tracing::{Instrument, info, info_span, warn};
 
@@ -25,11 +22,10 @@ use crate::api::{
     ActiveRun, DigitalRecovery, DigitalRecoverySchedule, DigitalRecoveryScheduleStatus,
     DigitalRecoverySpec, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION, Window,
 };
+use crate::contract::{SCHEDULE_MANAGER, label_value};
 use crate::controller::metrics::{Metrics, ScheduleLabels};
-use plan::{Observed, Plan, Run, Settings};
-
-/// Field manager of the schedule controller's writes.
-pub const FIELD_MANAGER: &str = "digital-recovery-schedule-controller";
+use crate::kubeapi::{Events, apply_status, condition};
+use plan::{Observed, Plan, Run};
 
 /// Where the schedule controller reads the time.
 pub trait Clock: Send + Sync {
@@ -62,7 +58,8 @@ pub struct Context {
     pub client: Client,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
-    pub recorder: Option<Recorder>,
+    /// Where Events go (None: no Events, as in the planning tests).
+    pub events: Option<Events>,
 }
 
 fn parse_time(s: Option<&str>) -> Option<Timestamp> {
@@ -110,11 +107,11 @@ pub fn recovery_for(
         // A schedule's name may be up to 253 characters, a label value only 63.
         (
             SCHEDULE_LABEL.to_string(),
-            crate::controller::resources::label_value(&schedule.name_any()),
+            label_value(&schedule.name_any()),
         ),
         (
             "app.kubernetes.io/managed-by".to_string(),
-            FIELD_MANAGER.to_string(),
+            SCHEDULE_MANAGER.to_string(),
         ),
     ]));
     dr.metadata.annotations = Some(BTreeMap::from([(
@@ -153,7 +150,7 @@ async fn reconcile_inner(
     let old = schedule.status.clone().unwrap_or_default();
 
     // Validate.
-    let settings = match Settings::from_spec(&schedule.spec) {
+    let settings = match schedule.spec.validate() {
         Ok(s) => s,
         Err(invalid) => {
             warn!(%invalid, "the schedule cannot be followed");
@@ -176,10 +173,7 @@ async fn reconcile_inner(
 
     // Dereference.
     let owned = recoveries
-        .list(&ListParams::default().labels(&format!(
-            "{SCHEDULE_LABEL}={}",
-            crate::controller::resources::label_value(&name)
-        )))
+        .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={}", label_value(&name))))
         .await?;
     let runs: Vec<Run> = owned.items.iter().map(run_of).collect();
     let observed = Observed {
@@ -336,7 +330,7 @@ fn status_of(
 }
 
 /// kstatus conditions: Ready, Reconciling (always False: a schedule is current once observed)
-/// and Stalled. A condition keeps its lastTransitionTime while its status does not change.
+/// and Stalled.
 fn conditions(
     old: &[Condition],
     generation: Option<i64>,
@@ -346,31 +340,13 @@ fn conditions(
     message: &str,
     stalled: bool,
 ) -> Vec<Condition> {
-    let make = |type_: &str, status: bool, reason: &str, message: &str| {
-        let status = if status { "True" } else { "False" }.to_string();
-        let since = old
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == status)
-            .map(|c| c.last_transition_time.clone())
-            .unwrap_or_else(|| Time(now));
-        Condition {
-            type_: type_.to_string(),
-            status,
-            reason: reason.to_string(),
-            message: message.to_string(),
-            observed_generation: generation,
-            last_transition_time: since,
-        }
+    let make = |type_: &str, status: bool, message: &str| {
+        condition(old, type_, status, reason, message, generation, now)
     };
     vec![
-        make("Ready", ready, reason, message),
-        make("Reconciling", false, reason, ""),
-        make(
-            "Stalled",
-            stalled,
-            reason,
-            if stalled { message } else { "" },
-        ),
+        make("Ready", ready, message),
+        make("Reconciling", false, ""),
+        make("Stalled", stalled, if stalled { message } else { "" }),
     ]
 }
 
@@ -379,18 +355,7 @@ async fn write_status(
     name: &str,
     status: &DigitalRecoveryScheduleStatus,
 ) -> Result<(), Error> {
-    let body = serde_json::json!({
-        "apiVersion": DigitalRecoverySchedule::api_version(&()),
-        "kind": DigitalRecoverySchedule::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await?;
-    Ok(())
+    Ok(apply_status(api, name, SCHEDULE_MANAGER, status).await?)
 }
 
 async fn publish(
@@ -400,18 +365,10 @@ async fn publish(
     reason: &str,
     note: String,
 ) {
-    let Some(recorder) = &ctx.recorder else {
-        return;
-    };
-    let event = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Schedule".into(),
-        secondary: None,
-    };
-    if let Err(e) = recorder.publish(&event, &schedule.object_ref(&())).await {
-        warn!(error = %e, "cannot publish an Event");
+    if let Some(events) = &ctx.events {
+        events
+            .publish(schedule.object_ref(&()), type_, reason, "Schedule", &note)
+            .await;
     }
 }
 

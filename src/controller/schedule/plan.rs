@@ -11,148 +11,10 @@
 //! - the watermark only moves over runs that Succeeded and that touch it, so a window that did
 //!   not succeed is covered again by the next run.
 
-use jiff::{SignedDuration, Timestamp, tz::TimeZone};
+use jiff::Timestamp;
 
-use crate::api::{ConcurrencyPolicy, DigitalRecoveryScheduleSpec, Phase, SkippedRun, Window};
+use crate::api::{ConcurrencyPolicy, Phase, SkippedRun, ValidSchedule, Window};
 use crate::controller::fold::is_final;
-
-/// When runs are due.
-#[derive(Clone, Debug)]
-pub enum Trigger {
-    /// A cron expression evaluated in a time zone.
-    Cron {
-        cron: Box<croner::Cron>,
-        tz: TimeZone,
-    },
-    /// Multiples of a duration since the Unix epoch.
-    Every(SignedDuration),
-}
-
-impl Trigger {
-    /// The latest schedule time at or before `now`.
-    pub fn last_at_or_before(&self, now: Timestamp) -> Option<Timestamp> {
-        match self {
-            Trigger::Cron { cron, tz } => cron
-                .find_previous_occurrence(&now.to_zoned(tz.clone()), true)
-                .ok()
-                .map(|z| z.timestamp()),
-            Trigger::Every(every) => {
-                let step = every.as_secs().max(1);
-                let secs = now.as_second().div_euclid(step) * step;
-                Timestamp::from_second(secs).ok()
-            }
-        }
-    }
-
-    /// The first schedule time after `now`.
-    pub fn next_after(&self, now: Timestamp) -> Option<Timestamp> {
-        match self {
-            Trigger::Cron { cron, tz } => cron
-                .find_next_occurrence(&now.to_zoned(tz.clone()), false)
-                .ok()
-                .map(|z| z.timestamp()),
-            Trigger::Every(every) => {
-                let step = every.as_secs().max(1);
-                let secs = (now.as_second().div_euclid(step) + 1) * step;
-                Timestamp::from_second(secs).ok()
-            }
-        }
-    }
-}
-
-/// A schedule's spec, parsed.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub trigger: Trigger,
-    pub settle_delay: SignedDuration,
-    pub overlap: SignedDuration,
-    pub initial_lookback: SignedDuration,
-    pub max_window: SignedDuration,
-    pub policy: ConcurrencyPolicy,
-    pub suspend: bool,
-    pub starting_deadline: Option<SignedDuration>,
-    pub successful_history_limit: usize,
-    pub failed_history_limit: usize,
-}
-
-/// Why a spec cannot be followed (the schema catches most of these first).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum InvalidSpec {
-    #[error("set exactly one of schedule and every")]
-    Trigger,
-    #[error("schedule {0:?} is not a valid 5-field cron expression: {1}")]
-    Cron(String, String),
-    #[error("schedule {0:?} never fires")]
-    NeverFires(String),
-    #[error("timeZone {0:?} is not a known IANA time zone")]
-    TimeZone(String),
-    #[error("{0} {1:?} is not a positive duration (units h, m, s, ms)")]
-    Duration(&'static str, String),
-    #[error("maxWindow must be at most 31 days (744h)")]
-    MaxWindow,
-}
-
-fn duration(field: &'static str, value: &str) -> Result<SignedDuration, InvalidSpec> {
-    match value.parse::<SignedDuration>() {
-        Ok(d) if d > SignedDuration::ZERO => Ok(d),
-        _ => Err(InvalidSpec::Duration(field, value.to_string())),
-    }
-}
-
-/// Longest window of one run (as for a DigitalRecovery).
-pub const MAX_WINDOW_LIMIT: SignedDuration = SignedDuration::from_hours(744);
-
-impl Settings {
-    /// Parses and checks a spec.
-    pub fn from_spec(spec: &DigitalRecoveryScheduleSpec) -> Result<Settings, InvalidSpec> {
-        let trigger = match (&spec.schedule, &spec.every) {
-            (Some(expr), None) => {
-                let cron = croner::parser::CronParser::builder()
-                    .seconds(croner::parser::Seconds::Disallowed)
-                    .year(croner::parser::Year::Disallowed)
-                    .build()
-                    .parse(expr)
-                    .map_err(|e| InvalidSpec::Cron(expr.clone(), e.to_string()))?;
-                let tz = match spec.time_zone.as_deref() {
-                    None | Some("UTC") => TimeZone::UTC,
-                    Some(name) => {
-                        TimeZone::get(name).map_err(|_| InvalidSpec::TimeZone(name.to_string()))?
-                    }
-                };
-                let trigger = Trigger::Cron {
-                    cron: Box::new(cron),
-                    tz,
-                };
-                // A pattern such as `0 0 30 2 *` parses but never matches.
-                if trigger.next_after(Timestamp::UNIX_EPOCH).is_none() {
-                    return Err(InvalidSpec::NeverFires(expr.clone()));
-                }
-                trigger
-            }
-            (None, Some(every)) => Trigger::Every(duration("every", every)?),
-            _ => return Err(InvalidSpec::Trigger),
-        };
-        let max_window = duration("maxWindow", &spec.max_window)?;
-        if max_window > MAX_WINDOW_LIMIT {
-            return Err(InvalidSpec::MaxWindow);
-        }
-        Ok(Settings {
-            trigger,
-            settle_delay: duration("settleDelay", &spec.settle_delay)?,
-            overlap: duration("overlap", &spec.overlap)?,
-            initial_lookback: duration("initialLookback", &spec.initial_lookback)?,
-            max_window,
-            policy: spec.concurrency_policy,
-            suspend: spec.suspend,
-            starting_deadline: spec
-                .starting_deadline_seconds
-                .filter(|s| *s > 0)
-                .map(SignedDuration::from_secs),
-            successful_history_limit: spec.successful_history_limit as usize,
-            failed_history_limit: spec.failed_history_limit as usize,
-        })
-    }
-}
 
 /// One DigitalRecovery the schedule created, as seen now.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,10 +85,10 @@ pub fn floor_minute(t: Timestamp) -> Timestamp {
 /// room for a `-<n>` retry suffix.
 pub fn run_name(schedule: &str, start: Timestamp) -> String {
     // "-" + 12 digits of the time + a retry suffix of up to "-999".
-    let room = crate::controller::resources::MAX_OBJECT_NAME - 1 - 12 - 4;
+    let room = crate::contract::MAX_OBJECT_NAME - 1 - 12 - 4;
     format!(
         "{}-{}",
-        crate::controller::resources::shorten(schedule, room),
+        crate::contract::shorten(schedule, room),
         start.strftime("%Y%m%d%H%M")
     )
 }
@@ -261,7 +123,7 @@ pub fn advance_watermark(
 /// The next window starting at `start` (already minute-aligned): up to `now - settleDelay`, at
 /// most `maxWindow` long. None when empty. The flag says whether it was capped by `maxWindow`
 /// (more remains to catch up).
-pub fn window_from(start: Timestamp, now: Timestamp, s: &Settings) -> Option<(Window, bool)> {
+pub fn window_from(start: Timestamp, now: Timestamp, s: &ValidSchedule) -> Option<(Window, bool)> {
     let limit = floor_minute(now.checked_sub(s.settle_delay).ok()?);
     let capped_end = start.checked_add(s.max_window).ok()?;
     let (end, capped) = if capped_end < limit {
@@ -277,7 +139,7 @@ pub fn window_from(start: Timestamp, now: Timestamp, s: &Settings) -> Option<(Wi
 pub fn next_start(
     watermark: Option<Timestamp>,
     coverage_start: Timestamp,
-    s: &Settings,
+    s: &ValidSchedule,
 ) -> Timestamp {
     match watermark {
         Some(w) => w
@@ -298,7 +160,7 @@ fn skip(at: Timestamp, reason: &str, message: String) -> SkippedRun {
 }
 
 /// Decides what the schedule does at `now`.
-pub fn plan(schedule: &str, s: &Settings, o: &Observed, now: Timestamp) -> Plan {
+pub fn plan(schedule: &str, s: &ValidSchedule, o: &Observed, now: Timestamp) -> Plan {
     let coverage_start = o
         .coverage_start
         .or_else(|| o.runs.iter().map(|r| r.window.start).min());
@@ -438,7 +300,7 @@ fn free_name(schedule: &str, start: Timestamp, runs: &[Run]) -> String {
 }
 
 /// Finished runs beyond the history limits, oldest first out.
-fn prune(s: &Settings, runs: &[Run]) -> Vec<String> {
+fn prune(s: &ValidSchedule, runs: &[Run]) -> Vec<String> {
     let mut out = Vec::new();
     for (succeeded, limit) in [
         (true, s.successful_history_limit),

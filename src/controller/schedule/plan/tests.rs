@@ -1,4 +1,6 @@
 use super::*;
+use crate::api::{DigitalRecoveryScheduleSpec, InvalidSchedule};
+use jiff::SignedDuration;
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -26,8 +28,8 @@ fn spec(extra: serde_json::Value) -> DigitalRecoveryScheduleSpec {
     serde_json::from_value(v).unwrap()
 }
 
-fn settings(extra: serde_json::Value) -> Settings {
-    Settings::from_spec(&spec(extra)).unwrap()
+fn settings(extra: serde_json::Value) -> ValidSchedule {
+    spec(extra).validate().unwrap()
 }
 
 fn run(name: &str, start: &str, end: &str, phase: Option<Phase>) -> Run {
@@ -57,32 +59,32 @@ fn defaults_parse() {
 
 #[test]
 fn invalid_specs_are_named() {
-    let bad = |extra: serde_json::Value| Settings::from_spec(&spec(extra)).unwrap_err();
+    let bad = |extra: serde_json::Value| spec(extra).validate().unwrap_err();
     assert!(matches!(
         bad(serde_json::json!({"every": null, "schedule": "61 * * * *"})),
-        InvalidSpec::Cron(..)
+        InvalidSchedule::Cron(..)
     ));
     assert!(matches!(
         bad(serde_json::json!({"every": null, "schedule": "0 * * * * *"})),
-        InvalidSpec::Cron(..)
+        InvalidSchedule::Cron(..)
     ));
     assert!(matches!(
         bad(
             serde_json::json!({"every": null, "schedule": "0 0 * * *", "timeZone": "Mars/Olympus"})
         ),
-        InvalidSpec::TimeZone(_)
+        InvalidSchedule::TimeZone(_)
     ));
     assert_eq!(
         bad(serde_json::json!({"schedule": "0 * * * *"})),
-        InvalidSpec::Trigger
+        InvalidSchedule::Trigger
     );
     assert!(matches!(
         bad(serde_json::json!({"overlap": "0s"})),
-        InvalidSpec::Duration("overlap", _)
+        InvalidSchedule::Duration("overlap", _)
     ));
     assert_eq!(
         bad(serde_json::json!({"maxWindow": "745h"})),
-        InvalidSpec::MaxWindow
+        InvalidSchedule::MaxWindow
     );
 }
 

@@ -1,0 +1,269 @@
+//! One shard from start to end: read the recovery, validate it, find the credentials, start the
+//! status writer and the journal, run the pipeline (stopped by SIGTERM), then write the report
+//! and the final status entry. What a stop means for the Job is decided by [`Stopped::of`].
+
+use std::sync::Arc;
+
+use kube::{Api, Client};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::{
+    ShardError, ShardInput, ShardRunner, WIND_DOWN, WorkerArgs, WorkerError,
+    journal::ConfigMapJournal,
+    report::write_report,
+    status::{APISERVER_PATIENCE, Collected, ShardReporter, StatusTicker, StatusWriter},
+};
+use crate::api::{DigitalRecovery, ShardPhase, ValidSpec};
+use crate::contract::{
+    ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
+    ENV_RECORDING_CLIENT_SECRET,
+};
+use crate::http::{ClientCredentials, Secret};
+use crate::kubeapi::{is_transient, patiently};
+use crate::pipeline::{
+    journal::{Journal, NoJournal},
+    shard::slice_of,
+};
+
+/// How long a terminated worker tries to write its progress so far.
+const STATUS_ON_TERMINATION: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs shard `shard` of the recovery `args` names. `Ok(())` means exit 0.
+pub async fn run_shard(
+    client: Client,
+    args: WorkerArgs,
+    shard: u32,
+    runner: &dyn ShardRunner,
+) -> Result<(), WorkerError> {
+    let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), &args.namespace);
+    let dr = patiently(
+        "read the recovery",
+        APISERVER_PATIENCE,
+        is_transient,
+        || api.get(&args.name),
+    )
+    .await?;
+    let parallelism = dr.spec.parallelism;
+    let slice = slice_of(dr.spec.window, shard, parallelism)
+        .ok_or(WorkerError::ShardOutOfRange { shard, parallelism })?;
+    let writer = Arc::new(StatusWriter::new(
+        api.clone(),
+        args.name.clone(),
+        shard,
+        slice,
+    ));
+    if dr.spec.cancel {
+        info!("the recovery is cancelled; nothing to do");
+        return Ok(());
+    }
+    let started = dr
+        .spec
+        .validate()
+        .map_err(WorkerError::InvalidSpec)
+        .and_then(|spec| Ok((read_credentials(&spec)?, spec)));
+    let ((genesys, recording_side), spec) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "cannot start");
+            let mut entry = writer.entry(ShardPhase::Failed, &Collected::default());
+            entry.reason = Some(e.reason().into());
+            entry.message = Some(e.to_string());
+            writer.apply_patiently(&entry).await?;
+            return Err(e);
+        }
+    };
+    writer
+        .apply_patiently(&writer.entry(ShardPhase::Running, &Collected::default()))
+        .await?;
+    info!(start = %slice.start, end = %slice.end, "shard started");
+
+    let reporter = Arc::new(ShardReporter::default());
+    let ticker = StatusTicker::start(reporter.clone(), writer.clone());
+    let input = ShardInput {
+        journal: open_journal(&client, &dr, shard).await,
+        spec,
+        namespace: args.namespace.clone(),
+        name: args.name.clone(),
+        slice,
+        shard,
+        genesys,
+        recording_side,
+    };
+    let cancel = CancellationToken::new();
+    let terminated = stop_on_sigterm(&cancel);
+    let result = tokio::select! {
+        result = runner.run(input, reporter.clone(), cancel.clone()) => result,
+        // A pipeline slow to notice the cancel is abandoned: what it did is idempotent.
+        () = async {
+            terminated.cancelled().await;
+            tokio::time::sleep(WIND_DOWN).await;
+        } => Err(ShardError {
+            reason: "Terminated".into(),
+            message: "the pipeline did not stop in time".into(),
+            retryable: true,
+        }),
+    };
+    ticker.stop().await;
+
+    match result {
+        Ok(progress) => {
+            let (entry, outcomes) = {
+                let mut s = reporter.lock();
+                s.progress = progress;
+                (
+                    writer.entry(ShardPhase::Succeeded, &s),
+                    std::mem::take(&mut s.outcomes),
+                )
+            };
+            let parts = patiently(
+                "write the report",
+                APISERVER_PATIENCE,
+                WorkerError::is_transient,
+                || write_report(&client, &dr, shard, &outcomes),
+            )
+            .await?;
+            let mut entry = entry;
+            entry.report_parts = Some(parts);
+            writer.apply_patiently(&entry).await?;
+            info!(parts, outcomes = outcomes.len(), "shard finished");
+            Ok(())
+        }
+        Err(e) => {
+            let stop = Stopped::of(e, terminated.is_cancelled());
+            let mut entry = writer.entry(stop.phase, &reporter.lock());
+            entry.reason = Some(stop.reason);
+            entry.message = Some(stop.message);
+            if matches!(stop.error, WorkerError::Terminated) {
+                // The grace period is running out: one short try, no patience.
+                match tokio::time::timeout(STATUS_ON_TERMINATION, writer.apply(&entry)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => warn!(error = %e, "cannot write the shard status"),
+                    Err(_) => warn!("cannot write the shard status in time"),
+                }
+            } else {
+                writer.apply_patiently(&entry).await?;
+            }
+            warn!(error = %stop.error, "shard stopped");
+            Err(stop.error)
+        }
+    }
+}
+
+/// The shard's journal; without one the shard still runs correctly (it only serves the
+/// accounting across attempts).
+async fn open_journal(client: &Client, dr: &DigitalRecovery, shard: u32) -> Arc<dyn Journal> {
+    match ConfigMapJournal::open(client, dr, shard).await {
+        Ok(journal) => {
+            if !journal.earlier().is_empty() {
+                info!(
+                    conversations = journal.earlier().len(),
+                    "an earlier attempt of this shard journaled conversations"
+                );
+            }
+            Arc::new(journal)
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot open the journal; a retry of this shard would undercount");
+            Arc::new(NoJournal::default())
+        }
+    }
+}
+
+/// SIGTERM (a pod deleted, evicted, drained or preempted; or the Job deleted on cancel) cancels
+/// `cancel`; the returned token tells that it came. Listening replaces the signal's default
+/// action for good, so it starts only now: before this, SIGTERM ends the process at once, with
+/// the same exit code.
+fn stop_on_sigterm(cancel: &CancellationToken) -> CancellationToken {
+    let terminated = CancellationToken::new();
+    match crate::signals::sigterm() {
+        Ok(sigterm) => {
+            let (terminated, cancel) = (terminated.clone(), cancel.clone());
+            tokio::spawn(async move {
+                sigterm.await;
+                info!("SIGTERM: stopping the shard");
+                terminated.cancel();
+                cancel.cancel();
+            });
+        }
+        Err(e) => warn!(error = %e, "cannot listen for SIGTERM"),
+    }
+    terminated
+}
+
+/// The credentials of both sides from the pod's Secret-backed environment; the error names
+/// every Secret and key missing (never a value).
+fn read_credentials(
+    spec: &ValidSpec,
+) -> Result<(ClientCredentials, ClientCredentials), WorkerError> {
+    let mut missing = Vec::new();
+    let mut get = |env: &str, secret: &str, key: &str| -> String {
+        match std::env::var(env) {
+            Ok(v) if !v.is_empty() => v,
+            _ => {
+                missing.push(format!("Secret {secret:?} key {key:?}"));
+                String::new()
+            }
+        }
+    };
+    let g = &spec.genesys.credentials_secret;
+    let r = &spec.recording_side.credentials_secret;
+    let genesys = ClientCredentials {
+        client_id: get(ENV_GENESYS_CLIENT_ID, g, "clientId"),
+        client_secret: Secret::new(get(ENV_GENESYS_CLIENT_SECRET, g, "clientSecret")),
+    };
+    let recording = ClientCredentials {
+        client_id: get(ENV_RECORDING_CLIENT_ID, r, "clientId"),
+        client_secret: Secret::new(get(ENV_RECORDING_CLIENT_SECRET, r, "clientSecret")),
+    };
+    if missing.is_empty() {
+        Ok((genesys, recording))
+    } else {
+        Err(WorkerError::CredentialsMissing(format!(
+            "{} not found (the Secret does not exist in this namespace or lacks the key)",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// What a pipeline run that stopped with an error means for the shard.
+pub(super) struct Stopped {
+    /// Phase of the shard's status entry: `Failed` only when no retry can help, since the
+    /// controller reads a `Failed` entry as final for the shard.
+    pub phase: ShardPhase,
+    pub reason: String,
+    pub message: String,
+    /// The worker's error, whose exit code tells the Job whether to retry.
+    pub error: WorkerError,
+}
+
+impl Stopped {
+    /// `terminated`: SIGTERM arrived. Whatever the pipeline then reports (it sees a cancel), the
+    /// pod is going away and not the shard failing: retryable, never a final entry.
+    pub fn of(error: ShardError, terminated: bool) -> Stopped {
+        if terminated {
+            return Stopped {
+                phase: ShardPhase::Running,
+                reason: "Terminated".into(),
+                message: "the worker pod was stopped (SIGTERM: deleted, evicted, drained or \
+                          preempted); the Job runs this shard again"
+                    .into(),
+                error: WorkerError::Terminated,
+            };
+        }
+        Stopped {
+            phase: if error.retryable {
+                ShardPhase::Running
+            } else {
+                ShardPhase::Failed
+            },
+            reason: if error.retryable {
+                format!("Retrying{}", error.reason)
+            } else {
+                error.reason.clone()
+            },
+            message: error.message.clone(),
+            error: WorkerError::Pipeline(error),
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! A shard's status entry: what the pipeline reports is collected here, and a writer task
+//! publishes it as `status.shards[index]` (server-side apply under the shard's own field
+//! manager) at most once a second, so the pipeline's tasks never wait for the apiserver. The
+//! task is stopped by cancelling it and joining it, so no `Running` write can land after the
+//! shard's final entry.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use kube::Api;
+use parking_lot::Mutex;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::api::{
+    DigitalRecovery, FailureRecord, MAX_SHARD_FAILURES, MediaType, MediaTypeCounts, ShardPhase,
+    ShardStatus, Window,
+};
+use crate::contract::worker_manager;
+use crate::kubeapi::{apply_status, is_transient, patiently};
+use crate::pipeline::progress::{Outcome, OutcomeRecord, ProgressReporter, ShardProgress};
+
+/// Least time between two status writes of one shard.
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the worker keeps retrying an apiserver call that failed transiently (apiserver
+/// restarting, overloaded) before giving up. Finished work must not be redone because the
+/// apiserver was away for a minute when the shard wanted to write its result.
+pub const APISERVER_PATIENCE: Duration = Duration::from_secs(180);
+
+/// Per-shard state the reporter accumulates and the status writer publishes.
+#[derive(Default)]
+pub struct Collected {
+    pub progress: ShardProgress,
+    /// Every outcome, for the shard's report.
+    pub outcomes: Vec<OutcomeRecord>,
+    by_media: BTreeMap<MediaType, MediaTypeCounts>,
+    failures: Vec<FailureRecord>,
+    /// Changed since the last status write.
+    dirty: bool,
+}
+
+impl Collected {
+    fn add(&mut self, record: &OutcomeRecord) {
+        if let Some(mt) = record.media_type {
+            let c = self.by_media.entry(mt).or_insert(MediaTypeCounts {
+                media_type: mt,
+                to_recover: 0,
+                recovered: 0,
+                verified: 0,
+                failed: 0,
+                not_recorded: 0,
+                skipped: 0,
+            });
+            match record.outcome {
+                Outcome::Recovered => {
+                    c.to_recover += 1;
+                    c.recovered += 1;
+                }
+                // Final once DAS shows it, like Verified.
+                Outcome::Verified | Outcome::AlreadyPresent => {
+                    c.to_recover += 1;
+                    c.recovered += 1;
+                    c.verified += 1;
+                }
+                Outcome::Failed | Outcome::Conflict | Outcome::Unverified => {
+                    c.to_recover += 1;
+                    c.failed += 1;
+                }
+                Outcome::NotRecorded => {
+                    c.to_recover += 1;
+                    c.not_recorded += 1;
+                }
+                Outcome::WouldRecover => c.to_recover += 1,
+                Outcome::Skipped => c.skipped += 1,
+                Outcome::Extra => {}
+            }
+        }
+        if matches!(
+            record.outcome,
+            Outcome::Failed | Outcome::Conflict | Outcome::Unverified
+        ) && self.failures.len() < MAX_SHARD_FAILURES
+        {
+            self.failures.push(FailureRecord {
+                conversation_id: record.conversation_id.map(|u| u.to_string()),
+                shard: None,
+                outcome: serde_json::to_value(record.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                reason: record.reason.clone(),
+                detail: record.detail.clone(),
+            });
+        }
+        self.outcomes.push(record.clone());
+        self.dirty = true;
+    }
+}
+
+/// A [`ProgressReporter`] that only records.
+#[derive(Default)]
+pub struct ShardReporter {
+    state: Mutex<Collected>,
+}
+
+impl ShardReporter {
+    /// The collected state (held briefly: the pipeline's tasks report under the same lock).
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, Collected> {
+        self.state.lock()
+    }
+}
+
+impl ProgressReporter for ShardReporter {
+    fn progress(&self, snapshot: &ShardProgress) {
+        let mut s = self.state.lock();
+        s.progress = *snapshot;
+        s.dirty = true;
+    }
+
+    fn outcome(&self, record: &OutcomeRecord) {
+        self.state.lock().add(record);
+    }
+}
+
+/// Writes one shard's status entry.
+pub struct StatusWriter {
+    api: Api<DigitalRecovery>,
+    name: String,
+    shard: u32,
+    slice: Window,
+    start_time: String,
+}
+
+impl StatusWriter {
+    pub fn new(api: Api<DigitalRecovery>, name: String, shard: u32, slice: Window) -> Self {
+        StatusWriter {
+            api,
+            name,
+            shard,
+            slice,
+            start_time: Timestamp::now().to_string(),
+        }
+    }
+
+    /// The entry for `phase` from what was collected.
+    pub fn entry(&self, phase: ShardPhase, c: &Collected) -> ShardStatus {
+        let stage = c.progress.stage.and_then(|s| {
+            serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        });
+        ShardStatus {
+            index: self.shard,
+            phase: Some(phase),
+            stage,
+            slice: Some(self.slice),
+            match_counts: Some(c.progress.match_counts),
+            progress: Some(c.progress.progress),
+            api_calls: Some(c.progress.api_calls),
+            throttled: c.progress.throttled,
+            by_media_type: c.by_media.values().copied().collect(),
+            reason: None,
+            message: None,
+            start_time: Some(self.start_time.clone()),
+            update_time: Some(Timestamp::now().to_string()),
+            report_parts: None,
+            failures: c.failures.clone(),
+        }
+    }
+
+    /// Writes `entry` once.
+    pub async fn apply(&self, entry: &ShardStatus) -> Result<(), kube::Error> {
+        let status = serde_json::json!({"shards": [entry]});
+        apply_status(&self.api, &self.name, &worker_manager(self.shard), &status).await
+    }
+
+    /// [`Self::apply`], retried while the apiserver is unavailable.
+    pub async fn apply_patiently(&self, entry: &ShardStatus) -> Result<(), kube::Error> {
+        patiently(
+            "write the shard status",
+            APISERVER_PATIENCE,
+            is_transient,
+            || self.apply(entry),
+        )
+        .await
+    }
+}
+
+/// The background task writing `Running` entries while the pipeline runs.
+pub struct StatusTicker {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl StatusTicker {
+    /// Starts writing what `reporter` collects, whenever it changed, at most once a
+    /// [`STATUS_INTERVAL`].
+    pub fn start(reporter: Arc<ShardReporter>, writer: Arc<StatusWriter>) -> StatusTicker {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(tick(reporter, writer, stop.clone()));
+        StatusTicker { stop, task }
+    }
+
+    /// Stops the task and waits for it: a write in flight finishes (or is dropped between
+    /// writes) before this returns, so the caller's final entry is the last one written.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        if let Err(e) = self.task.await {
+            warn!(error = %e, "the status writer task failed");
+        }
+    }
+}
+
+async fn tick(reporter: Arc<ShardReporter>, writer: Arc<StatusWriter>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(STATUS_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let entry = {
+            let mut s = reporter.lock();
+            if !s.dirty {
+                continue;
+            }
+            s.dirty = false;
+            writer.entry(ShardPhase::Running, &s)
+        };
+        // A write already sent completes even when the stop comes meanwhile: it is joined.
+        if let Err(e) = writer.apply(&entry).await {
+            warn!(error = %e, "cannot write the shard status; will retry");
+            reporter.lock().dirty = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn record(outcome: Outcome) -> OutcomeRecord {
+        OutcomeRecord {
+            conversation_id: Some(Uuid::new_v4()),
+            media_type: Some(MediaType::Chat),
+            outcome,
+            reason: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn outcomes_count_by_media_type_and_failures_are_listed() {
+        let reporter = ShardReporter::default();
+        for outcome in [
+            Outcome::Verified,
+            Outcome::Recovered,
+            Outcome::AlreadyPresent,
+            Outcome::Failed,
+            Outcome::Conflict,
+            Outcome::NotRecorded,
+            Outcome::Skipped,
+            Outcome::Extra,
+        ] {
+            reporter.outcome(&record(outcome));
+        }
+        let s = reporter.lock();
+        let chat = s.by_media.get(&MediaType::Chat).copied();
+        assert_eq!(
+            chat.map(|c| (
+                c.to_recover,
+                c.recovered,
+                c.verified,
+                c.failed,
+                c.not_recorded,
+                c.skipped
+            )),
+            Some((6, 3, 2, 2, 1, 1))
+        );
+        let listed: Vec<&str> = s.failures.iter().map(|f| f.outcome.as_str()).collect();
+        assert_eq!(listed, ["failed", "conflict"]);
+        assert_eq!(s.outcomes.len(), 8);
+        assert!(s.dirty);
+    }
+}
