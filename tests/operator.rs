@@ -309,6 +309,32 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
         .unwrap()
         .holder_identity;
     assert_eq!(holder.as_deref(), Some("replica-b"));
+
+    // SIGTERM (a rollout, a drained node): kube-runtime's graceful shutdown lets reconciles in
+    // flight finish, the Lease is given up, and the process exits 0.
+    let mut second = second;
+    let pid = i32::try_from(second.process.0.id()).expect("pid");
+    // SAFETY: kill(2) on a child process this test started and still owns.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = wait_for("replica-b to exit after SIGTERM", 30, async || {
+        second.process.0.try_wait().ok().flatten()
+    })
+    .await;
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status}\n{}",
+        second.log_text()
+    );
+    let log = second.log_text();
+    assert!(log.contains("controllers shut down"), "{log}");
+    let holder = leases
+        .get("digital-recovery-controller")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .holder_identity;
+    assert_ne!(holder.as_deref(), Some("replica-b"), "the Lease was kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,7 +23,7 @@ use kube::{
 };
 use parking_lot::Mutex;
 use tokio::sync::watch;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::{
     http::{self, HttpState},
@@ -75,6 +75,8 @@ const RECOVERY_CONCURRENCY: u16 = 16;
 const SCHEDULE_CONCURRENCY: u16 = 4;
 /// Watch events closer together than this make one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(300);
+/// How long a replica shutting down waits for its Lease to be released.
+const LEASE_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type LeaseTask = tokio::task::JoinHandle<
     Result<kube_lease_manager::LeaseManager, kube_lease_manager::LeaseManagerError>,
@@ -110,14 +112,27 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
 
     let controllers = start_controllers(&client, &settings, &metrics, &state);
     tokio::select! {
-        _ = futures::future::join_all(controllers) => {
-            info!("controllers shut down");
-            Ok(())
-        }
+        _ = futures::future::join_all(controllers) => {}
         _ = wait_until(&mut leader, false) => {
             metrics.leader.set(0);
-            Err(RunError::LostLease)
+            return Err(RunError::LostLease);
         }
+    }
+    info!("controllers shut down; releasing the Lease");
+    metrics.leader.set(0);
+    release_lease(leader, lease_task).await;
+    Ok(())
+}
+
+/// Gives the Lease up (the election task releases it once its receiver is gone): a standby
+/// then finds it free when it next looks, rather than an expired lock to break.
+async fn release_lease(leader: watch::Receiver<bool>, task: LeaseTask) {
+    drop(leader);
+    match tokio::time::timeout(LEASE_RELEASE_TIMEOUT, task).await {
+        Ok(Ok(Ok(_))) => info!("released the Lease"),
+        Ok(Ok(Err(e))) => warn!(error = %e, "cannot release the Lease; it expires by itself"),
+        Ok(Err(e)) => warn!(error = %e, "the Lease task failed"),
+        Err(_) => warn!("the Lease was not released in time; it expires by itself"),
     }
 }
 

@@ -3,10 +3,11 @@
 //! every client of the same token.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 /// Cloneable handle on one token's budget; clones share the bucket and the pause.
@@ -73,12 +74,8 @@ impl RateBudget {
         }
     }
 
-    fn lock_pause(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        // A poisoned lock only means another task panicked mid-update of a plain Option.
-        self.inner
-            .paused_until
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock_pause(&self) -> parking_lot::MutexGuard<'_, Option<Instant>> {
+        self.inner.paused_until.lock()
     }
 }
 

@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -27,6 +27,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
+use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -245,16 +246,18 @@ impl Faults {
     /// Makes the next `count` requests (or recordings requests, for `Transcode`) fail as `kind`.
     pub fn force(&self, kind: FaultKind, count: u32) {
         if kind == FaultKind::Transcode {
-            *lock(&self.forced_transcodes) += count;
+            *self.forced_transcodes.lock() += count;
         } else {
-            lock(&self.forced).extend(std::iter::repeat_n(kind, count as usize));
+            self.forced
+                .lock()
+                .extend(std::iter::repeat_n(kind, count as usize));
         }
     }
 
     /// Makes every request to `service` (to every simulator when `None`) fail as `kind` for
     /// `duration` from now: an outage (`Status(503)`), a 429 storm, a hanging backend.
     pub fn burst(&self, service: Option<Service>, kind: FaultKind, duration: Duration) {
-        lock(&self.bursts).push(Burst {
+        self.bursts.lock().push(Burst {
             service,
             kind,
             until: std::time::Instant::now() + duration,
@@ -263,9 +266,9 @@ impl Faults {
 
     /// Forgets forced faults not yet used and ends every burst.
     pub fn clear_forced(&self) {
-        lock(&self.forced).clear();
-        *lock(&self.forced_transcodes) = 0;
-        lock(&self.bursts).clear();
+        self.forced.lock().clear();
+        *self.forced_transcodes.lock() = 0;
+        self.bursts.lock().clear();
     }
 
     /// The fault for the next request, if any: a forced one first, else a roll.
@@ -278,7 +281,7 @@ impl Faults {
     pub fn fault_for(&self, service: Option<Service>) -> Option<FaultKind> {
         let fault = self
             .burst_in_force(service)
-            .or_else(|| lock(&self.forced).pop_front())
+            .or_else(|| self.forced.lock().pop_front())
             .or_else(|| self.roll());
         if fault.is_some() {
             self.injected
@@ -288,7 +291,7 @@ impl Faults {
     }
 
     fn burst_in_force(&self, service: Option<Service>) -> Option<FaultKind> {
-        let mut bursts = lock(&self.bursts);
+        let mut bursts = self.bursts.lock();
         if bursts.is_empty() {
             return None;
         }
@@ -304,7 +307,7 @@ impl Faults {
         if self.spec.rates.is_empty() {
             return None;
         }
-        let mut rng = lock(&self.rng);
+        let mut rng = self.rng.lock();
         let mut roll: f64 = rng.random();
         for (kind, rate) in &self.spec.rates {
             if roll < *rate {
@@ -323,7 +326,7 @@ impl Faults {
     /// Whether a recordings request should find its recordings transcoding.
     pub fn roll_transcode(&self) -> bool {
         let forced = {
-            let mut forced = lock(&self.forced_transcodes);
+            let mut forced = self.forced_transcodes.lock();
             let hit = *forced > 0;
             if hit {
                 *forced -= 1;
@@ -332,7 +335,7 @@ impl Faults {
         };
         let hit = forced
             || self.spec.transcode_rate > 0.0
-                && lock(&self.rng).random_bool(self.spec.transcode_rate);
+                && self.rng.lock().random_bool(self.spec.transcode_rate);
         if hit {
             self.injected
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -349,12 +352,6 @@ impl Faults {
     pub fn token_expiry(&self) -> Option<Duration> {
         self.spec.token_expiry
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Renders an error in a simulator's own error shape: (status, code, message) -> response.

@@ -156,11 +156,11 @@ impl SimState {
     }
 
     pub(super) fn cached_matching(&self, query: &ParsedQuery) -> Arc<Vec<u32>> {
-        if let Some(hit) = lock(&self.query_cache).get(&query.cache_key) {
+        if let Some(hit) = self.query_cache.lock().get(&query.cache_key) {
             return hit.clone();
         }
         let found = Arc::new(self.matching(query, Matching::StartDayAndOverlap, None));
-        let mut cache = lock(&self.query_cache);
+        let mut cache = self.query_cache.lock();
         if cache.len() >= 256 {
             cache.clear();
         }
@@ -312,7 +312,7 @@ pub(super) async fn job_submit(State(state): State<Arc<SimState>>, body: Bytes) 
     }
     let job_id = Uuid::new_v4().to_string();
     let run_time = state.config.job_run_time;
-    lock(&state.jobs).insert(
+    state.jobs.lock().insert(
         job_id.clone(),
         Job {
             submitted: Instant::now(),
@@ -348,7 +348,7 @@ pub(super) async fn job_status(
     State(state): State<Arc<SimState>>,
     Path(job_id): Path<String>,
 ) -> Response {
-    let jobs = lock(&state.jobs);
+    let jobs = state.jobs.lock();
     let Some(job) = jobs.get(&job_id) else {
         return not_found(&format!("Job {job_id} not found"));
     };
@@ -381,7 +381,7 @@ pub(super) async fn job_cancel(
     State(state): State<Arc<SimState>>,
     Path(job_id): Path<String>,
 ) -> Response {
-    match lock(&state.jobs).get_mut(&job_id) {
+    match state.jobs.lock().get_mut(&job_id) {
         Some(job) => {
             job.cancelled = true;
             StatusCode::NO_CONTENT.into_response()
@@ -410,7 +410,7 @@ pub(super) async fn job_results(
     Query(query): Query<ResultsQuery>,
 ) -> Response {
     let (results, availability) = {
-        let jobs = lock(&state.jobs);
+        let jobs = state.jobs.lock();
         let Some(job) = jobs.get(&job_id) else {
             return not_found(&format!("Job {job_id} not found"));
         };

@@ -57,7 +57,7 @@ pub(super) async fn require_bearer(
     };
     let revoke = request.extensions().get::<RevokeToken>().is_some();
     let limiter = {
-        let mut tokens = lock(&state.tokens);
+        let mut tokens = state.tokens.lock();
         let valid = tokens
             .get(&bearer)
             .is_some_and(|t| t.expires_at > Instant::now());
@@ -137,7 +137,7 @@ pub(super) async fn token(
                 Quota::per_minute(rpm).allow_burst(burst),
             ))
         });
-    lock(&state.tokens).insert(
+    state.tokens.lock().insert(
         access_token.clone(),
         TokenEntry {
             expires_at: Instant::now() + lifetime,

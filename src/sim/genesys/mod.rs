@@ -22,8 +22,8 @@ mod variant;
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -36,6 +36,7 @@ use axum::routing::{get, post};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::{SignedDuration, Timestamp, ToSpan};
+use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -158,12 +159,6 @@ pub struct GenesysSim {
     state: Arc<SimState>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A Genesys `ErrorBody` response with a fresh correlation id in the body and the header.
 pub fn genesys_error(status: StatusCode, code: &str, message: &str) -> Response {
     let context_id = Uuid::new_v4().to_string();
@@ -284,7 +279,7 @@ impl GenesysSim {
                 .state
                 .unrecorded_recordings_calls
                 .load(Ordering::Relaxed),
-            unrecorded_conversations_fetched: lock(&self.state.unrecorded_fetched).len() as u64,
+            unrecorded_conversations_fetched: self.state.unrecorded_fetched.lock().len() as u64,
         }
     }
 

@@ -52,7 +52,7 @@ pub(super) async fn transcoded(
     max_wait: Duration,
 ) -> Result<(), Duration> {
     let ready_at = {
-        let mut transcoding = lock(&state.transcoding);
+        let mut transcoding = state.transcoding.lock();
         *transcoding.entry(conversation).or_insert_with(|| {
             if state.faults.roll_transcode() {
                 Instant::now() + state.faults.transcode_time()
@@ -107,7 +107,7 @@ pub(super) async fn recordings_list(
         state
             .unrecorded_recordings_calls
             .fetch_add(1, Ordering::Relaxed);
-        lock(&state.unrecorded_fetched).insert(c.id);
+        state.unrecorded_fetched.lock().insert(c.id);
         return json_response(StatusCode::OK, json!([]));
     }
     if let Err(remaining) = transcoded(&state, c.id, max_wait(&query)).await {
@@ -188,7 +188,7 @@ pub(super) async fn batch_submit(State(state): State<Arc<SimState>>, body: Bytes
         ));
     }
     let id = Uuid::new_v4().to_string();
-    lock(&state.batches).insert(
+    state.batches.lock().insert(
         id.clone(),
         Batch {
             submitted: Instant::now(),
@@ -207,7 +207,7 @@ pub(super) async fn batch_status(
     headers: HeaderMap,
 ) -> Response {
     let (submitted, items) = {
-        let batches = lock(&state.batches);
+        let batches = state.batches.lock();
         let Some(batch) = batches.get(&batch_id) else {
             return not_found(&format!("Batch request {batch_id} not found"));
         };
