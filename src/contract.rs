@@ -145,11 +145,11 @@ pub fn journal_name(recovery: &str, shard: u32) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A label value (empty, or alphanumeric at both ends with `-_.` inside, at most 63).
-    fn is_label_value(s: &str) -> bool {
+    pub(crate) fn is_label_value(s: &str) -> bool {
         s.len() <= 63
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -175,6 +175,14 @@ mod tests {
             is_label_value(&label_value(&awkward)),
             "{}",
             label_value(&awkward)
+        );
+    }
+
+    #[test]
+    fn the_controller_watches_the_jobs_it_labels() {
+        assert_eq!(
+            MANAGED_BY_CONTROLLER,
+            format!("app.kubernetes.io/managed-by={CONTROLLER_MANAGER}")
         );
     }
 

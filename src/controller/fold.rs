@@ -97,35 +97,19 @@ pub fn with_reconcile_error(
     let old = dr.status.clone().unwrap_or_default();
     let generation = dr.metadata.generation;
     let reason = "ReconcileError";
-    let conditions = vec![
-        condition(
-            &old.conditions,
-            "Ready",
-            false,
-            reason,
-            message,
-            generation,
-            now,
-        ),
-        condition(
-            &old.conditions,
-            "Reconciling",
-            false,
-            reason,
-            message,
-            generation,
-            now,
-        ),
-        condition(
-            &old.conditions,
-            "Stalled",
-            true,
-            reason,
-            message,
-            generation,
-            now,
-        ),
-    ];
+    let conditions = [("Ready", false), ("Reconciling", false), ("Stalled", true)]
+        .map(|(type_, status)| {
+            condition(
+                &old.conditions,
+                type_,
+                status,
+                reason,
+                message,
+                generation,
+                now,
+            )
+        })
+        .to_vec();
     DigitalRecoveryStatus {
         phase: Some(old.phase.unwrap_or(Phase::Pending)),
         observed_generation: generation,

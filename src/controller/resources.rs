@@ -260,17 +260,7 @@ fn worker_meta(dr: &DigitalRecovery) -> Option<ObjectMeta> {
         namespace: dr.namespace(),
         // Owned by the recovery: deleting it removes its worker identity too.
         owner_references: Some(vec![controller_owner(dr)?]),
-        labels: Some(BTreeMap::from([
-            (
-                "app.kubernetes.io/name".to_string(),
-                "digital-recovery".to_string(),
-            ),
-            (
-                "app.kubernetes.io/component".to_string(),
-                "worker".to_string(),
-            ),
-            (RECOVERY_LABEL.to_string(), label_value(&dr.name_any())),
-        ])),
+        labels: Some(labels(dr)),
         ..Default::default()
     })
 }
@@ -345,6 +335,7 @@ pub fn worker_role_binding(dr: &DigitalRecovery) -> Option<RoleBinding> {
 mod tests {
     use super::*;
     use crate::contract::EXIT_TERMINATED;
+    use crate::contract::tests::is_label_value;
     use serde_json::json;
 
     fn recovery(name: &str) -> DigitalRecovery {
@@ -386,15 +377,6 @@ mod tests {
     /// A DNS-1123 subdomain: what most object names must be.
     fn is_dns_subdomain(s: &str) -> bool {
         s.len() <= 253 && s.split('.').all(is_dns_label)
-    }
-
-    /// A label value (empty, or alphanumeric at both ends with `-_.` inside, at most 63).
-    fn is_label_value(s: &str) -> bool {
-        s.len() <= 63
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && s.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
-            && s.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric())
     }
 
     /// A valid object name of exactly `len` characters, with dots and dashes in awkward places.

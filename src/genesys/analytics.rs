@@ -328,15 +328,24 @@ impl GenesysClient {
         page: u64,
     ) -> Result<(Vec<Box<RawValue>>, Option<u64>), GenesysError> {
         let body = self.detail_query(query, window, extra, PAGE_SIZE, page);
-        let (_, page): (_, TextPage) = self
+        let page: TextPage = self.post_detail_query(&body).await?;
+        Ok((page.conversations, believable_hits(page.total_hits)?))
+    }
+
+    /// One call of the detail query with `body`.
+    async fn post_detail_query<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &Value,
+    ) -> Result<T, GenesysError> {
+        let (_, page) = self
             .send_json(
                 Method::POST,
                 "/api/v2/analytics/conversations/details/query",
                 &[],
-                Some(&body),
+                Some(body),
             )
             .await?;
-        Ok((page.conversations, believable_hits(page.total_hits)?))
+        Ok(page)
     }
 
     /// Page 1 of a query and the query's total. A page may come without `totalHits` (an empty
@@ -361,14 +370,7 @@ impl GenesysClient {
         query: &CollectQuery,
     ) -> Result<Option<u64>, GenesysError> {
         let body = self.detail_query(query, &query.slice, &[], 1, 1);
-        let (_, raw): (_, RawPage) = self
-            .send_json(
-                Method::POST,
-                "/api/v2/analytics/conversations/details/query",
-                &[],
-                Some(&body),
-            )
-            .await?;
+        let raw: RawPage = self.post_detail_query(&body).await?;
         let (page, hits) = raw.checked()?;
         // An empty page without totalHits: nothing there.
         Ok(hits.or_else(|| page.is_empty().then_some(0)))
