@@ -57,6 +57,14 @@ pub struct SimArgs {
 /// `simulate`'s own flags.
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
+    /// Address the simulators listen on, e.g. `0.0.0.0` or a node address that pods of a local
+    /// cluster can reach.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Host (name or address) the printed URLs use: how clients reach the simulators. Required
+    /// with an unspecified `--bind` (0.0.0.0 or ::); default the bound address.
+    #[arg(long)]
+    pub advertise: Option<String>,
     /// Genesys simulator port (0 = a free one).
     #[arg(long, default_value_t = 0)]
     pub genesys_port: u16,
@@ -134,15 +142,31 @@ impl SimArgs {
     }
 }
 
+impl SimulateArgs {
+    /// The configuration `simulate` serves.
+    pub fn config(self) -> Result<(SimConfig, RecordingSimConfig), String> {
+        let (mut config, recording) = self.sim.config()?;
+        config.client_id = self.client_id;
+        config.client_secret = self.client_secret;
+        config.tenant = self.tenant;
+        config.genesys_port = self.genesys_port;
+        config.das_port = self.das_port;
+        config.capture_port = self.capture_port;
+        if self.bind.is_unspecified() && self.advertise.is_none() {
+            return Err(format!(
+                "--bind {}: also pass --advertise HOST, the address clients reach the simulators at",
+                self.bind
+            ));
+        }
+        config.bind = self.bind;
+        config.advertise = self.advertise;
+        Ok((config, recording))
+    }
+}
+
 /// Runs `simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), String> {
-    let (mut config, recording) = args.sim.config()?;
-    config.client_id = args.client_id;
-    config.client_secret = args.client_secret;
-    config.tenant = args.tenant;
-    config.genesys_port = args.genesys_port;
-    config.das_port = args.das_port;
-    config.capture_port = args.capture_port;
+    let (config, recording) = args.config()?;
     let runtime =
         tokio::runtime::Runtime::new().map_err(|err| format!("cannot start the runtime: {err}"))?;
     runtime.block_on(async move {
@@ -191,6 +215,30 @@ mod tests {
         assert!(
             err.contains("empty-page=total-hits|bare|empty-list"),
             "{err}"
+        );
+    }
+
+    #[derive(Parser)]
+    struct SimulateCommand {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    #[test]
+    fn an_unspecified_bind_address_needs_an_advertised_host() {
+        let parse = |argv: &[&str]| {
+            SimulateCommand::try_parse_from(argv)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .args
+                .config()
+                .map(|(config, _)| (config.bind.to_string(), config.advertise))
+        };
+        assert_eq!(parse(&["x"]), Ok(("127.0.0.1".into(), None)));
+        let err = parse(&["x", "--bind", "0.0.0.0"]).err().unwrap_or_default();
+        assert!(err.contains("--advertise"), "{err}");
+        assert_eq!(
+            parse(&["x", "--bind", "0.0.0.0", "--advertise", "10.99.0.1"]),
+            Ok(("0.0.0.0".into(), Some("10.99.0.1".into())))
         );
     }
 }

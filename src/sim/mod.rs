@@ -50,6 +50,10 @@ pub struct SimConfig {
     pub client_secret: String,
     /// Address to bind.
     pub bind: IpAddr,
+    /// Host the simulators' URLs name (None: the bound address). Needed when `bind` is an
+    /// unspecified address (`0.0.0.0`), or when clients reach the simulators through another
+    /// name, e.g. pods of a local cluster.
+    pub advertise: Option<String>,
     /// Genesys port (0 = any free one).
     pub genesys_port: u16,
     /// DAS port (0 = any free one).
@@ -79,6 +83,7 @@ impl SimConfig {
             client_id: "sim-client".into(),
             client_secret: "sim-secret".into(),
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            advertise: None,
             genesys_port: 0,
             das_port: 0,
             capture_port: 0,
@@ -228,9 +233,12 @@ impl Drop for SimHandles {
     }
 }
 
+/// Serves `router` on `addr` until `shutdown`; returns its base URL (naming `advertise` as the
+/// host when given) and the serving task.
 async fn serve(
     service: &'static str,
     addr: SocketAddr,
+    advertise: Option<&str>,
     router: Router,
     shutdown: CancellationToken,
 ) -> Result<(String, JoinHandle<()>), SimError> {
@@ -254,7 +262,11 @@ async fn serve(
             tracing::error!(service, error = %err, "simulator stopped");
         }
     });
-    Ok((format!("http://{local}"), task))
+    let url = match advertise {
+        Some(host) => format!("http://{host}:{}", local.port()),
+        None => format!("http://{local}"),
+    };
+    Ok((url, task))
 }
 
 /// Generates the dataset and serves the Genesys simulator, plus the recording side when a
@@ -282,6 +294,7 @@ pub async fn start(
     let (genesys_url, task) = serve(
         "genesys",
         SocketAddr::new(config.bind, config.genesys_port),
+        config.advertise.as_deref(),
         genesys.router(),
         shutdown.clone(),
     )
@@ -297,6 +310,7 @@ pub async fn start(
         let (url, task) = serve(
             "das",
             SocketAddr::new(config.bind, config.das_port),
+            config.advertise.as_deref(),
             routers.das,
             shutdown.clone(),
         )
@@ -306,6 +320,7 @@ pub async fn start(
         let (url, task) = serve(
             "capture",
             SocketAddr::new(config.bind, config.capture_port),
+            config.advertise.as_deref(),
             routers.capture,
             shutdown.clone(),
         )
@@ -352,5 +367,27 @@ mod tests {
             serde_json::json!("retry-after-202,oauth-error=both")
         );
         varied.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn urls_name_the_advertised_host_and_lead_to_the_simulators() {
+        let mut config = SimConfig::new(10);
+        config.bind = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        config.advertise = Some("localhost".into());
+        let handles = start(config, Some(recording::factory(Default::default())))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for url in [
+            Some(handles.genesys_url.clone()),
+            handles.das_url.clone(),
+            handles.capture_url.clone(),
+        ] {
+            let url = url.unwrap_or_else(|| panic!("a simulator did not start"));
+            assert!(url.starts_with("http://localhost:"), "{url}");
+            // Reachable under that name: any HTTP answer will do (these paths need a token).
+            let answer = reqwest::get(format!("{url}/no-such-path")).await;
+            assert!(answer.is_ok(), "{url}: {answer:?}");
+        }
+        handles.shutdown().await;
     }
 }
