@@ -6,7 +6,8 @@
 //! about one cache miss. The all-zero key marks an empty slot; the nil UUID is therefore not
 //! storable (it is no Genesys conversation id: the index refuses it as an invalid id).
 
-use super::{ContactEntry, IdKey};
+use super::index::ContactEntry;
+use super::keys::{IdKey, fmix64};
 
 /// Slots are kept at most half full: short probe runs.
 const MAX_LOAD_NUMERATOR: usize = 1;
@@ -44,13 +45,8 @@ impl ContactTable {
     }
 
     fn home(&self, key: IdKey) -> usize {
-        // murmur3 fmix64 over both words and the per-index seed.
-        let mut h = (key.0 ^ self.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ key.1;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^= h >> 33;
+        // Both words and the per-index seed, mixed so every bit reaches the slot index.
+        let h = fmix64((key.0 ^ self.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ key.1);
         (h as usize) & (self.slots.len() - 1)
     }
 

@@ -1,8 +1,14 @@
+//! The matcher's tests: worked examples, properties against a naive model of design.md
+//! section 7, page-at-a-time against one at a time, and chunked against whole.
+
 use std::collections::{HashMap, HashSet};
 
+use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
+use uuid::Uuid;
 
 use super::*;
+use crate::api::{MatchCounts, MediaType, Window};
 use crate::pipeline::shard::slices;
 
 /// 2026-11-20T00:00:00Z
@@ -653,7 +659,7 @@ proptest! {
             chars[at] = c;
             text = chars.into_iter().collect();
         }
-        prop_assert_eq!(super::parse_uuid(&text), Uuid::try_parse(&text).ok());
+        prop_assert_eq!(super::keys::parse_uuid(&text), Uuid::try_parse(&text).ok());
     }
 }
 
