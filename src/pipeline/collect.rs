@@ -1,6 +1,6 @@
-//! Stage 1, collect: the completed Genesys conversations of a slice, turned into the compact
-//! summaries the matcher classifies. The full analytics record travels on only for conversations
-//! that need recovery.
+//! Collect: the completed Genesys conversations of a chunk, streamed page by page after the
+//! chunk's inventory was read, and turned into the compact summaries the matcher classifies. The
+//! full analytics record travels on only for conversations that need recovery.
 
 use futures::Stream;
 use uuid::Uuid;
@@ -9,17 +9,23 @@ use crate::api::{MediaType, Window};
 use crate::genesys::{CollectQuery, Conversation, GenesysClient, GenesysError};
 use crate::pipeline::matcher::{ConversationSummary, SessionSummary};
 
-/// Streams the conversations whose start lies in `slice`, of the requested media types.
+/// The query for the conversations whose start lies in `slice`, of the requested media types
+/// (also what the chunk plan asks Genesys to estimate).
+pub fn query(slice: Window, media_types: &[MediaType]) -> CollectQuery {
+    CollectQuery {
+        slice,
+        media_types: media_types.to_vec(),
+        message_types: Vec::new(),
+    }
+}
+
+/// Streams the conversations of [`query`].
 pub fn conversations(
     genesys: &GenesysClient,
     slice: Window,
     media_types: &[MediaType],
 ) -> impl Stream<Item = Result<Conversation, GenesysError>> + Send + 'static {
-    genesys.conversations(CollectQuery {
-        slice,
-        media_types: media_types.to_vec(),
-        message_types: Vec::new(),
-    })
+    genesys.conversations(query(slice, media_types))
 }
 
 /// Why a conversation cannot be matched at all.

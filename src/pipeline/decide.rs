@@ -46,20 +46,22 @@ impl Decision {
 
 /// Decides for one conversation. `earlier` is what the shard's journal says an earlier attempt
 /// did with it (`Some(partial)` when it sent it to Capture); `recover` is false in DryRun.
-pub fn decide(category: Category, earlier: Option<bool>, recover: bool) -> Decision {
+pub fn decide(category: &Category, earlier: Option<bool>, recover: bool) -> Decision {
     match category {
         Category::Matched => match earlier {
             Some(true) => Decision::RecoveredEarlier(MatchCategory::Partial),
             Some(false) => Decision::RecoveredEarlier(MatchCategory::Missing),
             None => Decision::Held,
         },
-        Category::Skipped(reason) => Decision::Skip(reason),
+        Category::Skipped(reason) => Decision::Skip(*reason),
         Category::Missing if !recover => Decision::WouldRecover { partial: false },
         Category::Partial { .. } if !recover => Decision::WouldRecover { partial: true },
         Category::Missing => Decision::Recover {
             lacking: Vec::new(),
         },
-        Category::Partial { lacking } => Decision::Recover { lacking },
+        Category::Partial { lacking } => Decision::Recover {
+            lacking: lacking.clone(),
+        },
     }
 }
 
@@ -73,8 +75,8 @@ mod tests {
 
     #[test]
     fn held_conversations_need_nothing_unless_an_earlier_attempt_sent_them() {
-        assert_eq!(decide(Category::Matched, None, true), Decision::Held);
-        let earlier_missing = decide(Category::Matched, Some(false), true);
+        assert_eq!(decide(&Category::Matched, None, true), Decision::Held);
+        let earlier_missing = decide(&Category::Matched, Some(false), true);
         assert_eq!(
             earlier_missing,
             Decision::RecoveredEarlier(MatchCategory::Missing)
@@ -84,7 +86,7 @@ mod tests {
             MatchCategory::Missing
         );
         assert_eq!(
-            decide(Category::Matched, Some(true), false).counted_as(MatchCategory::Matched),
+            decide(&Category::Matched, Some(true), false).counted_as(MatchCategory::Matched),
             MatchCategory::Partial
         );
         assert!(!earlier_missing.is_to_recover());
@@ -96,18 +98,18 @@ mod tests {
             lacking: vec![session()],
         };
         assert_eq!(
-            decide(partial.clone(), None, true),
+            decide(&partial, None, true),
             Decision::Recover {
                 lacking: vec![session()]
             }
         );
         assert_eq!(
-            decide(Category::Missing, None, true),
+            decide(&Category::Missing, None, true),
             Decision::Recover {
                 lacking: Vec::new()
             }
         );
-        let dry = decide(partial.clone(), None, false);
+        let dry = decide(&partial, None, false);
         assert_eq!(dry, Decision::WouldRecover { partial: true });
         assert!(dry.is_to_recover());
         assert_eq!(dry.counted_as(partial.kind()), MatchCategory::Partial);
@@ -116,7 +118,7 @@ mod tests {
     #[test]
     fn skipped_ones_keep_their_reason_whatever_the_journal_says() {
         let skipped = Category::Skipped(SkipReason::NotSettled);
-        let decision = decide(skipped.clone(), Some(false), true);
+        let decision = decide(&skipped, Some(false), true);
         assert_eq!(decision, Decision::Skip(SkipReason::NotSettled));
         assert_eq!(decision.counted_as(skipped.kind()), MatchCategory::Skipped);
         assert!(!decision.is_to_recover());

@@ -1,4 +1,5 @@
-//! Stage 6, ingest: fetch one conversation's text recordings, build the interaction and hand it to
+//! Fetch and ingest, one attempt for one conversation (the recovery pool's unit of work): fetch
+//! its text recordings, build the interaction ([`crate::pipeline::fetch`]) and hand it to
 //! Interaction Capture, mapping every answer to an outcome. Capture's idempotency (the content
 //! identity as `Idempotency-Key`, 200 for identical content) makes a retry after a lost answer
 //! harmless; a 409 is reported and never overwritten.

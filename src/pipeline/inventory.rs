@@ -1,5 +1,6 @@
-//! Stage 2, inventory: the contacts the recording side holds for a slice, widened by the
-//! tolerance, streamed page by page into the matcher's compact index.
+//! Inventory, the first step of each chunk: the contacts the recording side holds for the chunk,
+//! widened by the tolerance, streamed page by page into the matcher's compact index before the
+//! chunk's conversations are collected.
 
 use futures::TryStreamExt;
 

@@ -2,7 +2,8 @@
 //! keeps it in a ConfigMap), so that a later attempt of the shard, after a crash or a kill, can
 //! tell a conversation an earlier attempt recovered from one the recording side held all along.
 //! Without it a retry would count those as `matched`, and the status would undercount what the
-//! recovery did. The journal only serves that accounting: recovery stays correct without it.
+//! recovery did. The journal only serves that accounting: recovery stays correct without it. It is
+//! read when each conversation is decided (`chunks.rs`) and written by the recovery pool.
 
 use std::collections::HashMap;
 
@@ -76,10 +77,7 @@ impl Journal for MemoryJournal {
     }
 
     async fn record(&self, id: Uuid, partial: bool) -> Result<(), JournalError> {
-        self.recorded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((id, partial));
+        super::lock(&self.recorded).push((id, partial));
         Ok(())
     }
 }

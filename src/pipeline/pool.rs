@@ -1,15 +1,17 @@
 //! The recovery pool: fetches and ingests the conversations the matcher queues, several at once,
-//! across the shard's chunks; retries the deferred ones (transcoding, passing failures) in rounds
-//! until the retry deadline; returns what Capture accepted, for verification.
+//! across the shard's chunks, noting each in the journal before it is sent; retries the deferred
+//! ones (transcoding, passing failures) in rounds until the retry deadline; returns what Capture
+//! accepted, for verification.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::ingest::{self, ItemResult};
 use super::tracker::Tracker;
@@ -41,9 +43,31 @@ struct PoolState {
     journal_failed: AtomicBool,
 }
 
+/// A pool running on its own task.
+pub(crate) struct RunningPool(JoinHandle<Vec<Ingested>>);
+
+impl RunningPool {
+    /// Waits until the pool has done what was queued and what it deferred; returns what Capture
+    /// accepted.
+    pub(crate) async fn finish(self) -> Vec<Ingested> {
+        self.0.await.unwrap_or_else(|err| {
+            warn!(error = %err, "recovery pool ended abnormally");
+            Vec::new()
+        })
+    }
+}
+
 impl RecoveryPool {
+    /// Starts the pool on its own task, in the current span. Returns the queue that feeds it
+    /// (dropping every sender ends the first pass) and the running pool.
+    pub(crate) fn spawn(self) -> (mpsc::Sender<RecoveryItem>, RunningPool) {
+        let (to_recover, queue) = mpsc::channel(self.options.recovery_concurrency * 4);
+        let pool = tokio::spawn(self.run(queue).in_current_span());
+        (to_recover, RunningPool(pool))
+    }
+
     /// Runs until the queue is closed and the deferred items are done or given up.
-    pub async fn run(self, queue: mpsc::Receiver<RecoveryItem>) -> Vec<Ingested> {
+    async fn run(self, queue: mpsc::Receiver<RecoveryItem>) -> Vec<Ingested> {
         let state = PoolState::default();
         let concurrency = self.options.recovery_concurrency;
         let first_pass = futures::stream::unfold(queue, |mut queue| async move {

@@ -7,15 +7,17 @@ use uuid::Uuid;
 
 use crate::api::{ApiCalls, MatchCounts, MediaType, Progress};
 
-/// The stages of the pipeline, in order.
+/// The stages of the pipeline, in the order they are reported (inventory and collect take turns,
+/// once per time chunk).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Stage {
-    /// Listing completed Genesys conversations of the slice.
-    Collect,
-    /// Listing the contacts the recording side holds.
+    /// Listing the contacts the recording side holds for a chunk.
     Inventory,
-    /// Classifying every conversation.
+    /// Listing a chunk's completed Genesys conversations, classifying each as it arrives.
+    Collect,
+    /// Classifying every conversation. Not reported today: conversations are classified as they
+    /// are collected, under `Collect`.
     Match,
     /// Reading recordings and transcripts, handing them to Interaction Capture.
     Recover,

@@ -1,4 +1,5 @@
-//! Splitting a recovery's window into the contiguous slices its shards own.
+//! Splitting a recovery's window into the contiguous slices its shards own (and a shard's slice
+//! into its time chunks).
 
 use jiff::{SignedDuration, Timestamp};
 

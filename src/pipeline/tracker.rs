@@ -5,17 +5,28 @@ use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
+use super::decide::Decision;
 use super::matcher::MatchReport;
 use super::{
     Clients, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, ShardSummary,
     Stage, lock,
 };
+use crate::api::{MatchCategory, MatchCounts, MediaType};
 
 /// Keeps the shard's running totals and tells the reporter.
 pub(crate) struct Tracker {
     clients: Clients,
     reporter: Arc<dyn ProgressReporter>,
-    state: Mutex<(ShardProgress, OutcomeCounts)>,
+    state: Mutex<Totals>,
+}
+
+#[derive(Default)]
+struct Totals {
+    progress: ShardProgress,
+    outcomes: OutcomeCounts,
+    /// Conversations the matcher found held because an earlier attempt of the shard recovered
+    /// them (see [`super::journal`]), by what they were then.
+    recovered_earlier: MatchCounts,
 }
 
 impl Tracker {
@@ -23,7 +34,7 @@ impl Tracker {
         Tracker {
             clients,
             reporter,
-            state: Mutex::new(Default::default()),
+            state: Mutex::new(Totals::default()),
         }
     }
 
@@ -34,11 +45,11 @@ impl Tracker {
     pub(crate) fn update(&self, change: impl FnOnce(&mut ShardProgress)) {
         let snapshot = {
             let mut state = lock(&self.state);
-            change(&mut state.0);
+            change(&mut state.progress);
             let (calls, throttled) = self.clients.api_calls();
-            state.0.api_calls = calls;
-            state.0.throttled = throttled;
-            state.0
+            state.progress.api_calls = calls;
+            state.progress.throttled = throttled;
+            state.progress
         };
         self.reporter.progress(&snapshot);
     }
@@ -51,13 +62,13 @@ impl Tracker {
             p.progress.pending = p.progress.pending.saturating_sub(1);
         });
         if !already_present {
-            lock(&self.state).1.recovered += 1;
+            lock(&self.state).outcomes.recovered += 1;
         }
     }
 
     /// A record that changes no recovery totals (skipped, extra, dry-run).
     pub(crate) fn record(&self, record: OutcomeRecord) {
-        lock(&self.state).1.add(record.outcome);
+        lock(&self.state).outcomes.add(record.outcome);
         self.reporter.outcome(&record);
     }
 
@@ -76,8 +87,28 @@ impl Tracker {
         self.record(record);
     }
 
-    /// A conversation an earlier attempt of the shard recovered, which DAS now shows.
-    pub(crate) fn recovered_earlier(&self, id: Uuid, media_type: Option<crate::api::MediaType>) {
+    /// The matcher classified a conversation `matched_as` and the pipeline decided `decision`.
+    pub(crate) fn decided(&self, decision: &Decision, matched_as: MatchCategory) {
+        self.update(|p| {
+            p.match_counts.count(decision.counted_as(matched_as));
+            if decision.is_to_recover() {
+                p.progress.to_recover += 1;
+            }
+            if matches!(decision, Decision::Recover { .. }) {
+                p.progress.pending += 1;
+            }
+        });
+    }
+
+    /// A conversation an earlier attempt of the shard recovered from what it was `then`
+    /// (missing or partial), which DAS now shows.
+    pub(crate) fn recovered_earlier(
+        &self,
+        id: Uuid,
+        media_type: Option<MediaType>,
+        then: MatchCategory,
+    ) {
+        lock(&self.state).recovered_earlier.count(then);
         self.update(|p| {
             p.progress.to_recover += 1;
             p.progress.recovered += 1;
@@ -101,12 +132,34 @@ impl Tracker {
         self.record(record);
     }
 
+    /// Matching is over: the match counts become the matcher's totals, with what earlier
+    /// attempts recovered counted as what it was then rather than as matched, and every contact
+    /// no conversation claimed is recorded as an extra.
+    pub(crate) fn matched(&self, report: &MatchReport) {
+        let earlier = lock(&self.state).recovered_earlier;
+        self.update(|p| {
+            p.match_counts = report.totals;
+            p.match_counts.matched = p.match_counts.matched.saturating_sub(earlier.genesys);
+            p.match_counts.missing += earlier.missing;
+            p.match_counts.partial += earlier.partial;
+        });
+        for extra in &report.extras {
+            self.record(OutcomeRecord {
+                conversation_id: Some(*extra),
+                media_type: None,
+                outcome: Outcome::Extra,
+                reason: Some("noGenesysConversation".into()),
+                detail: None,
+            });
+        }
+    }
+
     pub(crate) fn summary(&self, report: MatchReport) -> ShardSummary {
         self.update(|_| {});
         let state = lock(&self.state);
         ShardSummary {
-            progress: state.0,
-            outcomes: state.1,
+            progress: state.progress,
+            outcomes: state.outcomes,
             match_report: Some(report),
         }
     }

@@ -1,6 +1,6 @@
-//! Verification: after ingestion, DAS is read again for the slice until every ingested
-//! conversation shows up holding every session sent, or the verify deadline passes; the rest are
-//! reported `unverified` with a reason.
+//! Verify, the last stage: once the recovery pool is done, DAS is read again for the shard's
+//! slice until every ingested conversation shows up holding every session sent, or the verify
+//! deadline passes; the rest are reported `unverified` with a reason.
 
 use std::collections::HashMap;
 
@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::api::{MediaType, Window};
+use crate::pipeline::matcher::ContactIndex;
 use crate::pipeline::{Ingested, Outcome, OutcomeRecord, PipelineOptions, Tracker};
 use crate::verint::RecordingSideError;
 use crate::verint::das::{ContactQuery, DasClient};
@@ -19,15 +20,20 @@ pub fn arrived(item: &Ingested, held: &[String]) -> bool {
     item.sessions.iter().all(|s| held.contains(s))
 }
 
+/// Waits until DAS shows every `ingested` interaction of `slice` or the verify deadline passes;
+/// records each one's final outcome.
 pub(crate) async fn verify(
     das: &DasClient,
-    range: Window,
+    slice: Window,
     media_types: &[MediaType],
     ingested: Vec<Ingested>,
     options: &PipelineOptions,
     tracker: &Tracker,
     cancel: &CancellationToken,
 ) {
+    // The range the inventory read: a contact may start up to a tolerance away from its
+    // conversation.
+    let range = ContactIndex::new(slice, options.tolerance).query_range();
     let deadline = tokio::time::Instant::now() + options.verify_deadline;
     // Keyed by conversation, so that each DAS page is checked as it arrives, without a map of
     // everything DAS shows (which would grow with the window).

@@ -1,0 +1,69 @@
+//! Carrying out each conversation's decision: counted in the shard's totals, then recorded
+//! (skipped, would-recover in DryRun, recovered by an earlier attempt) or queued for the
+//! recovery pool.
+
+use tokio::sync::mpsc;
+
+use super::decide::Decision;
+use super::matcher::Verdict;
+use super::{Outcome, OutcomeRecord, RecoveryItem, Tracker};
+use crate::genesys::Conversation;
+
+/// The recovery pool stopped taking conversations (it was cancelled).
+#[derive(Debug)]
+pub(crate) struct PoolStopped;
+
+/// Where decided conversations go.
+pub(crate) struct Router<'a> {
+    pub(crate) tracker: &'a Tracker,
+    /// The recovery pool's queue; dropping the router closes it.
+    pub(crate) to_recover: mpsc::Sender<RecoveryItem>,
+}
+
+impl Router<'_> {
+    /// Counts `decision` for the conversation of `verdict` and carries it out; `conversation`
+    /// (the full analytics record) travels on only when it is queued for recovery.
+    pub(crate) async fn route(
+        &self,
+        verdict: &Verdict,
+        decision: Decision,
+        conversation: Conversation,
+    ) -> Result<(), PoolStopped> {
+        self.tracker.decided(&decision, verdict.category.kind());
+        let (id, media_type) = (verdict.conversation_id, verdict.media_type);
+        let record = |outcome: Outcome, reason: &str| OutcomeRecord {
+            conversation_id: Some(id),
+            media_type,
+            outcome,
+            reason: Some(reason.into()),
+            detail: None,
+        };
+        match decision {
+            Decision::Held => {}
+            Decision::RecoveredEarlier(then) => {
+                self.tracker.recovered_earlier(id, media_type, then);
+            }
+            Decision::Skip(reason) => self
+                .tracker
+                .record(record(Outcome::Skipped, reason.as_str())),
+            Decision::WouldRecover { partial } => self.tracker.record(record(
+                Outcome::WouldRecover,
+                if partial { "partial" } else { "missing" },
+            )),
+            Decision::Recover { lacking } => {
+                let item = RecoveryItem {
+                    id,
+                    conversation,
+                    lacking,
+                };
+                self.to_recover.send(item).await.map_err(|_| PoolStopped)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the pool stopped taking conversations.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.to_recover.is_closed()
+    }
+}
