@@ -1,6 +1,6 @@
-//! Stages 5 and 7, fetch: one `GET .../recordings` per conversation carries every recording with
-//! its transcript; this module turns the answer into the interaction Capture ingests, or into
-//! the final word on why there is none: Genesys holds no text recording of what the recording
+//! Fetch, the answer's side: one `GET .../recordings` per conversation (made by
+//! [`crate::pipeline::ingest`]) carries every recording with its transcript; this module turns
+//! the answer into the interaction Capture ingests, or into the final word on why there is none: Genesys holds no text recording of what the recording
 //! side lacks (`notRecorded`, learned from the recordings API, never from the analytics flag),
 //! or the recordings are archived, deleted or otherwise unusable.
 
@@ -65,7 +65,8 @@ pub fn build_interaction(
     // (reason, detail, session): why a recording could not be used, and whose it is.
     let mut unusable: Vec<(&'static str, String, Option<String>)> = Vec::new();
     for outcome in recordings.outcomes {
-        match outcome {
+        // Why a recording cannot be used, for the report; a usable one joins the interaction.
+        let (reason, detail, session_id) = match outcome {
             RecordingOutcome::Available {
                 recording_id,
                 session_id,
@@ -73,71 +74,75 @@ pub fn build_interaction(
                 transcript,
             } => {
                 let session_id = session_id.or_else(|| lone_session.clone());
-                let Some(session) = session_id.as_deref().and_then(|id| by_id.get(id)) else {
-                    let detail = format!(
-                        "recording {recording_id}: its session {} is no agent text session of the conversation",
-                        session_id.as_deref().unwrap_or("(none given)")
-                    );
-                    left_out.push(detail.clone());
-                    unusable.push(("recordingWithoutSession", detail, None));
-                    continue;
-                };
-                if !sessions.iter().any(|s| s.session_id == session.session_id) {
-                    sessions.push(CaptureSession {
-                        session_id: session.session_id.clone(),
-                        media_type: session.media_type,
-                        message_type: session.message_type.clone(),
-                    });
+                match session_id.as_deref().and_then(|id| by_id.get(id)) {
+                    Some(session) => {
+                        if !sessions.iter().any(|s| s.session_id == session.session_id) {
+                            sessions.push(CaptureSession {
+                                session_id: session.session_id.clone(),
+                                media_type: session.media_type,
+                                message_type: session.message_type.clone(),
+                            });
+                        }
+                        transcripts.push(CaptureTranscript {
+                            recording_id,
+                            media: media.unwrap_or_else(|| {
+                                genesys_recording_media(session.media_type).to_string()
+                            }),
+                            messages: transcript,
+                        });
+                        continue;
+                    }
+                    None => (
+                        "recordingWithoutSession",
+                        format!(
+                            "recording {recording_id}: its session {} is no agent text session of the conversation",
+                            session_id.as_deref().unwrap_or("(none given)")
+                        ),
+                        None,
+                    ),
                 }
-                transcripts.push(CaptureTranscript {
-                    recording_id,
-                    media: media
-                        .unwrap_or_else(|| genesys_recording_media(session.media_type).to_string()),
-                    messages: transcript,
-                });
             }
             RecordingOutcome::Archived {
                 recording_id,
                 session_id,
                 archive_date,
                 archive_medium,
-            } => {
-                let detail = format!(
+            } => (
+                "archived",
+                format!(
                     "recording {recording_id} archived{}{}",
                     archive_date.map(|d| format!(" on {d}")).unwrap_or_default(),
                     archive_medium
                         .map(|m| format!(" to {m}"))
                         .unwrap_or_default()
-                );
-                left_out.push(detail.clone());
-                unusable.push(("archived", detail, session_id));
-            }
+                ),
+                session_id,
+            ),
             RecordingOutcome::Deleted {
                 recording_id,
                 session_id,
                 delete_date,
-            } => {
-                let detail = format!(
+            } => (
+                "deleted",
+                format!(
                     "recording {recording_id} deleted{}",
                     delete_date.map(|d| format!(" on {d}")).unwrap_or_default()
-                );
-                left_out.push(detail.clone());
-                unusable.push(("deleted", detail, session_id));
-            }
+                ),
+                session_id,
+            ),
             RecordingOutcome::Unavailable {
                 recording_id,
                 session_id,
                 state,
-            } => {
-                let detail = format!("recording {recording_id}: {state}");
-                left_out.push(detail.clone());
-                unusable.push(("recordingUnavailable", detail, session_id));
-            }
-            RecordingOutcome::Invalid { reason } => {
-                left_out.push(reason.clone());
-                unusable.push(("invalidRecording", reason, None));
-            }
-        }
+            } => (
+                "recordingUnavailable",
+                format!("recording {recording_id}: {state}"),
+                session_id,
+            ),
+            RecordingOutcome::Invalid { reason } => ("invalidRecording", reason, None),
+        };
+        left_out.push(detail.clone());
+        unusable.push((reason, detail, session_id));
     }
 
     let is_lacking = |session: &str| {
@@ -255,21 +260,28 @@ mod tests {
         }
     }
 
+    /// The interaction of [`transfer`] whose recording side lacks `lacking`, from `outcomes`.
+    fn build(lacking: &[Uuid], outcomes: Vec<RecordingOutcome>) -> Fetched {
+        build_interaction(&transfer(), lacking, fetch(outcomes), &recovery())
+    }
+
+    fn ready(out: Fetched) -> (Box<CaptureInteraction>, Vec<String>) {
+        match out {
+            Fetched::Ready {
+                interaction,
+                left_out,
+            } => (interaction, left_out),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn both_sessions_of_a_transfer_are_sent() {
-        let out = build_interaction(
-            &transfer(),
+        let out = build(
             &[],
-            fetch(vec![available("r1", Some(S1)), available("r2", Some(S2))]),
-            &recovery(),
+            vec![available("r1", Some(S1)), available("r2", Some(S2))],
         );
-        let Fetched::Ready {
-            interaction,
-            left_out,
-        } = out
-        else {
-            panic!("{out:?}")
-        };
+        let (interaction, left_out) = ready(out);
         assert_eq!(interaction.sessions.len(), 2);
         assert_eq!(interaction.transcripts.len(), 2);
         assert_eq!(interaction.media_type, MediaType::Social);
@@ -281,10 +293,9 @@ mod tests {
     #[test]
     fn an_archived_lacking_session_is_unrecoverable_with_its_date() {
         let lacking = [Uuid::parse_str(S2).unwrap()];
-        let out = build_interaction(
-            &transfer(),
+        let out = build(
             &lacking,
-            fetch(vec![
+            vec![
                 available("r1", Some(S1)),
                 RecordingOutcome::Archived {
                     recording_id: "r2".into(),
@@ -292,8 +303,7 @@ mod tests {
                     archive_date: Some("2026-11-21T00:00:00Z".into()),
                     archive_medium: Some("CLOUDARCHIVE".into()),
                 },
-            ]),
-            &recovery(),
+            ],
         );
         match out {
             Fetched::Unrecoverable { reason, detail } => {
@@ -306,33 +316,25 @@ mod tests {
 
     #[test]
     fn partly_archived_missing_conversation_sends_what_is_available() {
-        let out = build_interaction(
-            &transfer(),
+        let out = build(
             &[],
-            fetch(vec![
+            vec![
                 available("r1", Some(S1)),
                 RecordingOutcome::Deleted {
                     recording_id: "r2".into(),
                     session_id: Some(S2.into()),
                     delete_date: None,
                 },
-            ]),
-            &recovery(),
+            ],
         );
-        let Fetched::Ready {
-            interaction,
-            left_out,
-        } = out
-        else {
-            panic!("{out:?}")
-        };
+        let (interaction, left_out) = ready(out);
         assert_eq!(interaction.sessions.len(), 1);
         assert_eq!(left_out.len(), 1);
     }
 
     #[test]
     fn no_text_recording_at_all_is_not_recorded() {
-        let out = build_interaction(&transfer(), &[], fetch(vec![]), &recovery());
+        let out = build(&[], vec![]);
         assert!(matches!(out, Fetched::NotRecorded { .. }), "{out:?}");
         let mut screen_only = fetch(vec![]);
         screen_only.non_text = 1;
@@ -346,42 +348,33 @@ mod tests {
     fn a_lacking_session_without_recording_is_not_recorded() {
         // The recording side holds S1; Genesys recorded only S1.
         let lacking = [Uuid::parse_str(S2).unwrap()];
-        let out = build_interaction(
-            &transfer(),
-            &lacking,
-            fetch(vec![available("r1", Some(S1))]),
-            &recovery(),
-        );
+        let out = build(&lacking, vec![available("r1", Some(S1))]);
         assert!(matches!(out, Fetched::NotRecorded { .. }), "{out:?}");
     }
 
     #[test]
     fn an_archived_recording_of_a_held_session_does_not_explain_a_lacking_one() {
         let lacking = [Uuid::parse_str(S2).unwrap()];
-        let out = build_interaction(
-            &transfer(),
+        let out = build(
             &lacking,
-            fetch(vec![RecordingOutcome::Archived {
+            vec![RecordingOutcome::Archived {
                 recording_id: "r1".into(),
                 session_id: Some(S1.into()),
                 archive_date: None,
                 archive_medium: None,
-            }]),
-            &recovery(),
+            }],
         );
         assert!(matches!(out, Fetched::NotRecorded { .. }), "{out:?}");
     }
 
     #[test]
     fn a_recording_of_no_agent_session_is_reported_not_taken_for_not_recorded() {
-        let out = build_interaction(
-            &transfer(),
+        let out = build(
             &[],
-            fetch(vec![available(
+            vec![available(
                 "r9",
                 Some("00000000-0000-4000-8000-00000000000f"),
-            )]),
-            &recovery(),
+            )],
         );
         assert!(
             matches!(
