@@ -77,7 +77,11 @@ impl Journal for MemoryJournal {
     }
 
     async fn record(&self, id: Uuid, partial: bool) -> Result<(), JournalError> {
-        super::lock(&self.recorded).push((id, partial));
+        // A panic while holding this short lock cannot leave the list half-written.
+        self.recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, partial));
         Ok(())
     }
 }

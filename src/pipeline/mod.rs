@@ -43,7 +43,7 @@ mod pool;
 mod route;
 mod tracker;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
@@ -212,9 +212,4 @@ fn match_config(run: &ShardRun, options: &PipelineOptions) -> MatchConfig {
         tolerance: options.tolerance,
         trust_recording_flag: run.spec.genesys.trust_recording_flag,
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these short locks cannot leave the data half-written.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -3,10 +3,11 @@
 //! ones (transcoding, passing failures) in rounds until the retry deadline; returns what Capture
 //! accepted, for verification.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -16,7 +17,7 @@ use tracing::{Instrument, info, warn};
 use super::ingest::{self, ItemResult};
 use super::tracker::Tracker;
 use super::{
-    Clients, Ingested, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef, lock,
+    Clients, Ingested, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef,
 };
 
 /// Everything the pool's tasks share.
@@ -79,7 +80,7 @@ impl RecoveryPool {
 
         let deadline = Instant::now() + self.options.retry_deadline;
         loop {
-            if lock(&state.deferred).is_empty() || self.cancel.is_cancelled() {
+            if state.deferred.lock().is_empty() || self.cancel.is_cancelled() {
                 break;
             }
             let last_round = Instant::now() + self.options.retry_interval >= deadline;
@@ -96,10 +97,7 @@ impl RecoveryPool {
                 .for_each_concurrent(concurrency, |item| self.handle(&state, item, last_round))
                 .await;
         }
-        state
-            .ingested
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
+        state.ingested.into_inner()
     }
 
     /// One attempt at one item; in the last round a passing failure becomes final.
@@ -122,11 +120,11 @@ impl RecoveryPool {
             ItemResult::Final(record) => self.tracker.finish_item(record),
             ItemResult::Ingested(done) => {
                 self.tracker.ingested(done.already_present);
-                lock(&state.ingested).push(done);
+                state.ingested.lock().push(done);
             }
             ItemResult::RetryLater { retry_after, .. } if !last_round => {
                 let due = Instant::now() + retry_after.unwrap_or_default();
-                lock(&state.deferred).push((item, due));
+                state.deferred.lock().push((item, due));
             }
             ItemResult::RetryLater { reason, detail, .. } => {
                 self.tracker.finish_item(OutcomeRecord {
@@ -148,7 +146,7 @@ fn due_items(
     now: Instant,
     last_round: bool,
 ) -> Vec<RecoveryItem> {
-    let mut waiting = lock(deferred);
+    let mut waiting = deferred.lock();
     let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiting)
         .into_iter()
         .partition(|(_, due)| last_round || *due <= now);

@@ -1,7 +1,9 @@
 //! The shard's running totals: match counts, recovery progress and outcome totals, told to the
 //! [`ProgressReporter`] (a terminal or the worker's status writer) as they change.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use uuid::Uuid;
 
@@ -9,7 +11,7 @@ use super::decide::Decision;
 use super::matcher::MatchReport;
 use super::{
     Clients, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, ShardSummary,
-    Stage, lock,
+    Stage,
 };
 use crate::api::{MatchCategory, MatchCounts, MediaType};
 
@@ -44,7 +46,7 @@ impl Tracker {
 
     pub(crate) fn update(&self, change: impl FnOnce(&mut ShardProgress)) {
         let snapshot = {
-            let mut state = lock(&self.state);
+            let mut state = self.state.lock();
             change(&mut state.progress);
             let (calls, throttled) = self.clients.api_calls();
             state.progress.api_calls = calls;
@@ -62,13 +64,13 @@ impl Tracker {
             p.progress.pending = p.progress.pending.saturating_sub(1);
         });
         if !already_present {
-            lock(&self.state).outcomes.recovered += 1;
+            self.state.lock().outcomes.recovered += 1;
         }
     }
 
     /// A record that changes no recovery totals (skipped, extra, dry-run).
     pub(crate) fn record(&self, record: OutcomeRecord) {
-        lock(&self.state).outcomes.add(record.outcome);
+        self.state.lock().outcomes.add(record.outcome);
         self.reporter.outcome(&record);
     }
 
@@ -108,7 +110,7 @@ impl Tracker {
         media_type: Option<MediaType>,
         then: MatchCategory,
     ) {
-        lock(&self.state).recovered_earlier.count(then);
+        self.state.lock().recovered_earlier.count(then);
         self.update(|p| {
             p.progress.to_recover += 1;
             p.progress.recovered += 1;
@@ -136,7 +138,7 @@ impl Tracker {
     /// attempts recovered counted as what it was then rather than as matched, and every contact
     /// no conversation claimed is recorded as an extra.
     pub(crate) fn matched(&self, report: &MatchReport) {
-        let earlier = lock(&self.state).recovered_earlier;
+        let earlier = self.state.lock().recovered_earlier;
         self.update(|p| {
             p.match_counts = report.totals;
             p.match_counts.matched = p.match_counts.matched.saturating_sub(earlier.genesys);
@@ -156,7 +158,7 @@ impl Tracker {
 
     pub(crate) fn summary(&self, report: MatchReport) -> ShardSummary {
         self.update(|_| {});
-        let state = lock(&self.state);
+        let state = self.state.lock();
         ShardSummary {
             progress: state.progress,
             outcomes: state.outcomes,
