@@ -1,3 +1,6 @@
+//! The dataset's tests: determinism per seed, the mix of cases, holdings, expectations, and the
+//! shape of participants and transcripts.
+
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
