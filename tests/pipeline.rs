@@ -85,13 +85,8 @@ async fn a_retry_counts_what_an_earlier_attempt_recovered() {
     .await;
     let truth = s.store.report();
     assert_eq!(truth.still_missing, 0, "{truth:?}");
-    let recorded: std::collections::HashMap<_, _> = journal
-        .recorded
-        .lock()
-        .expect("journal")
-        .iter()
-        .copied()
-        .collect();
+    let recorded: std::collections::HashMap<_, _> =
+        journal.recorded.lock().iter().copied().collect();
     // Everything sent to Capture was journaled first (plus the archived ones, which were tried).
     assert_eq!(
         recorded.len() as u64,

@@ -2,9 +2,9 @@
 //! a summary table by media type (text) or one JSON object with fixed field names (design.md 4).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 use crate::api::{ApiCalls, MatchCounts, MediaType};
@@ -191,7 +191,7 @@ impl TerminalReporter {
     /// Moves the per-media-type outcome totals and failures into `summary`.
     pub fn fill(&self, summary: &mut RunSummary) {
         self.bar.finish_and_clear();
-        let tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        let tallies = self.tallies.lock();
         for (media, counts) in &tallies.by_media_type {
             summary.by_media_type.entry(*media).or_default().1 += *counts;
         }
@@ -225,7 +225,7 @@ impl ProgressReporter for TerminalReporter {
     }
 
     fn outcome(&self, record: &OutcomeRecord) {
-        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tallies = self.tallies.lock();
         if let Some(media) = record.media_type {
             let counts = tallies.by_media_type.entry(media).or_default();
             counts.add(record.outcome);
