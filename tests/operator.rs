@@ -260,6 +260,16 @@ async fn missing_secret_or_key_stalls_the_recovery_naming_it() {
     );
 }
 
+/// Who holds the controller's Lease now.
+async fn lease_holder(leases: &Api<Lease>) -> Option<String> {
+    leases
+        .get("digital-recovery-controller")
+        .await
+        .unwrap()
+        .spec
+        .and_then(|s| s.holder_identity)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
     let cp = ControlPlane::start().await;
@@ -301,14 +311,7 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
     })
     .await;
     assert_eq!(second.metric("digital_recovery_leader").await, 1.0);
-    let holder = leases
-        .get("digital-recovery-controller")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .holder_identity;
-    assert_eq!(holder.as_deref(), Some("replica-b"));
+    assert_eq!(lease_holder(&leases).await.as_deref(), Some("replica-b"));
 
     // SIGTERM (a rollout, a drained node): kube-runtime's graceful shutdown lets reconciles in
     // flight finish, the Lease is given up, and the process exits 0.
@@ -327,14 +330,11 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
     );
     let log = second.log_text();
     assert!(log.contains("controllers shut down"), "{log}");
-    let holder = leases
-        .get("digital-recovery-controller")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .holder_identity;
-    assert_ne!(holder.as_deref(), Some("replica-b"), "the Lease was kept");
+    assert_ne!(
+        lease_holder(&leases).await.as_deref(),
+        Some("replica-b"),
+        "the Lease was kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
