@@ -5,6 +5,10 @@
 //! marked missing, partial ones without their withheld sessions. Capture ingests into it; DAS shows
 //! an ingested interaction only after `ingest_lag`. `GET /sim/report` (capture port) gives the
 //! ground truth of design.md section 9.
+//!
+//! The wire types (contacts page, interaction body, error body) are the simulators' own, written
+//! from design.md section 8; nothing here uses the clients in `crate::verint`, so a client that
+//! drifts from the contract fails against these simulators instead of agreeing with itself.
 
 mod auth;
 mod capture;
@@ -28,7 +32,6 @@ pub use das::das_router;
 use crate::api::MediaType;
 use crate::sim::dataset::{Dataset, FileState, RecordingSideState};
 use crate::sim::faults::Faults;
-use crate::verint::ErrorBody;
 
 /// How the recording-side simulators behave.
 #[derive(Clone, Debug)]
@@ -372,9 +375,27 @@ pub fn factory_with_store(
     })
 }
 
+/// The recording side's error body: `{"error":{"code","message"}}`.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "error")]
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorDetail<'a> {
+    #[serde(rename = "code")]
+    code: &'a str,
+    #[serde(rename = "message")]
+    message: &'a str,
+}
+
 /// An error in the recording side's shape: `{"error":{"code","message"}}`.
 pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(ErrorBody::new(code, message))).into_response()
+    let body = ErrorBody {
+        error: ErrorDetail { code, message },
+    };
+    (status, Json(body)).into_response()
 }
 
 /// The fault middleware's renderer for the recording side's error shape.
