@@ -186,8 +186,10 @@ async fn survives_the_fault_mix_without_loss_or_duplicates() {
     assert_eq!(truth.still_missing, 0, "{truth:?} {summary:?}");
     assert_eq!(truth.duplicates, 0, "{truth:?}");
     assert_eq!(truth.conflicts, 0, "{truth:?}");
-    // A 201 whose answer was lost is sent again and answered 200: counted as already present,
-    // once per conversation however many times it was resent (a resend can lose its answer too).
+    // A 201 whose answer was lost is sent again under the same Idempotency-Key and gets the 201
+    // replayed (counted by the simulator as resent): each conversation counts once, as recovered
+    // or (a 200: identical content already held) as already present, however many times it was
+    // resent (a resend can lose its answer too).
     assert_eq!(
         summary.outcomes.recovered + summary.outcomes.already_present,
         truth.ingested,

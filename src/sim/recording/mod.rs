@@ -18,8 +18,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Json;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -91,7 +91,7 @@ struct StoredContact {
     /// (ingestion lag); the last one is what the store holds.
     versions: Vec<(Instant, Vec<String>)>,
     /// Content identity of the interaction Capture ingested (`None` for seeded contacts).
-    identity: Option<String>,
+    identity: Option<[u8; 32]>,
 }
 
 impl StoredContact {
@@ -122,13 +122,14 @@ impl StoredContact {
 pub struct CaptureStats {
     /// 201s.
     pub ingested: u64,
-    /// 200s for content already ingested by an earlier PUT.
+    /// Content already ingested by an earlier PUT, sent again: 200s, and replays of a 200 or
+    /// 201 under the same `Idempotency-Key`.
     pub resent: u64,
     /// PUTs of conversations held in full before their first PUT.
     pub duplicates: u64,
     /// 409s.
     pub conflicts: u64,
-    /// 413s and 422s.
+    /// 400s (no usable `Idempotency-Key`), 413s and 422s.
     pub rejected: u64,
     /// 429s (or 503s) for a full buffer.
     pub throttled: u64,
@@ -144,7 +145,8 @@ pub struct SimReport {
     pub still_missing: u64,
     /// 201s.
     pub ingested: u64,
-    /// 200s: identical content sent again.
+    /// Identical content sent again: 200s for content an earlier PUT ingested, and replays of
+    /// a first answer under the same `Idempotency-Key` (e.g. a retry after a lost response).
     pub resent: u64,
     /// PUTs of a conversation the store held in full before the first PUT of it.
     pub duplicates: u64,
@@ -164,6 +166,8 @@ struct StoreInner {
     expected: HashMap<Uuid, Vec<String>>,
     /// Conversations PUT at least once, and whether the store held them in full before.
     first_put_full: HashMap<Uuid, bool>,
+    /// The first answer given under each `Idempotency-Key`.
+    keys: HashMap<String, capture::KeyedAnswer>,
     /// The dataset's expectedNotRecorded, fixed at seeding.
     expected_not_recorded: u64,
     stats: CaptureStats,
@@ -390,12 +394,30 @@ struct ErrorDetail<'a> {
     message: &'a str,
 }
 
-/// An error in the recording side's shape: `{"error":{"code","message"}}`.
-pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+/// An error body in the recording side's shape: `{"error":{"code","message"}}`.
+fn error_bytes(code: &str, message: &str) -> Bytes {
     let body = ErrorBody {
         error: ErrorDetail { code, message },
     };
-    (status, Json(body)).into_response()
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// A JSON answer of `body`, as given (so a replay is byte for byte the first answer).
+fn json_answer(status: StatusCode, body: Bytes) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// An error in the recording side's shape: `{"error":{"code","message"}}`.
+pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    json_answer(status, error_bytes(code, message))
 }
 
 /// The fault middleware's renderer for the recording side's error shape.
