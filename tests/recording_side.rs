@@ -4,13 +4,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use digital_recovery::api::MatchCounts;
 use digital_recovery::api::{MediaType, Window};
 use digital_recovery::http::{RetryPolicy, Secret};
 use digital_recovery::pipeline::matcher::{
     Category, Classified, ContactIndex, ConversationSummary, DEFAULT_TOLERANCE, MatchConfig,
-    Matcher, SessionSummary,
+    Matcher, SessionSummary, SkipReason,
 };
-use digital_recovery::sim::dataset::{Dataset, DatasetConfig, FileState, SimConversation};
+use digital_recovery::sim::dataset::{
+    Dataset, DatasetConfig, FileState, RecordingSideState, SimConversation,
+};
 use digital_recovery::sim::faults::{FaultKind, Faults};
 use digital_recovery::sim::recording::{
     RecordingSimConfig, RecordingStore, SimReport, capture_router, das_router,
@@ -21,7 +24,7 @@ use digital_recovery::verint::capture::{
 use digital_recovery::verint::das::{Contact, ContactQuery};
 use digital_recovery::verint::{RecordingSide, RecordingSideError, RecordingSideSettings};
 use futures::TryStreamExt;
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use uuid::Uuid;
 
 fn window() -> Window {
@@ -796,6 +799,25 @@ fn summary(conversation: &SimConversation) -> ConversationSummary {
     }
 }
 
+/// What the matcher must say of a conversation, from what the simulator seeded: open ones are
+/// not settled, other non-text ones not requested, and a completed text conversation is matched,
+/// missing or partial (lacking exactly the withheld sessions) as the recording side was seeded.
+fn seeded_category(conversation: &SimConversation) -> Category {
+    if !conversation.is_completed() {
+        Category::Skipped(SkipReason::NotSettled)
+    } else if !conversation.is_text() {
+        Category::Skipped(SkipReason::MediaTypeNotRequested)
+    } else {
+        match &conversation.recording_side {
+            RecordingSideState::Held => Category::Matched,
+            RecordingSideState::Missing => Category::Missing,
+            RecordingSideState::Partial { lacking_sessions } => Category::Partial {
+                lacking: lacking_sessions.clone(),
+            },
+        }
+    }
+}
+
 /// DAS inventory -> matcher -> Capture for what it finds -> the simulator's ground truth says
 /// nothing is missing any more, and nothing was sent twice.
 #[tokio::test]
@@ -812,7 +834,9 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
         media_types: MediaType::ALL.to_vec(),
         message_types: Vec::new(),
         settle_delay: SignedDuration::from_mins(30),
-        now: Timestamp::now(),
+        // A day after the window: every completed conversation of it is settled, whatever the
+        // clock says.
+        now: window().end + SignedDuration::from_hours(24),
         tolerance: DEFAULT_TOLERANCE,
         trust_recording_flag: false,
     };
@@ -826,39 +850,96 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
     }
     let mut matcher = Matcher::new(config, index);
     let mut to_recover = Vec::new();
+    let mut expected_totals = MatchCounts::default();
     for conversation in &data.conversations {
-        if let Classified::Owned(verdict) = matcher.classify(&summary(conversation)) {
-            if verdict.needs_recovery() {
-                to_recover.push(conversation);
-            }
-            if verdict.category == Category::Matched {
-                assert!(!conversation.is_expected_missing());
-            }
+        let Classified::Owned(verdict) = matcher.classify(&summary(conversation)) else {
+            panic!("{} is in the window and seen once", conversation.id);
+        };
+        let expected = seeded_category(conversation);
+        expected_totals.count(expected.kind());
+        assert_eq!(verdict.category, expected, "{}", conversation.id);
+        if verdict.needs_recovery() {
+            to_recover.push(conversation);
         }
     }
     let report_m = matcher.finish();
-    assert_eq!(report_m.totals.extra, 0);
-    assert_eq!(report_m.anomalies.total(), 0);
-    let expected: HashSet<Uuid> = expected_missing(&data).iter().map(|c| c.id).collect();
-    let found: HashSet<Uuid> = to_recover.iter().map(|c| c.id).collect();
+    // The recording side holds a contact for every completed text conversation not missing.
+    expected_totals.recording_side = data
+        .conversations
+        .iter()
+        .filter(|c| {
+            c.is_text() && c.is_completed() && c.recording_side != RecordingSideState::Missing
+        })
+        .count() as u64;
+    assert_eq!(report_m.totals, expected_totals);
+    // The dataset exercises every category.
+    let t = expected_totals;
     assert!(
-        expected.is_subset(&found),
-        "the matcher finds every withheld conversation"
+        t.matched > 0 && t.missing > 0 && t.partial > 0 && t.skipped > 0,
+        "{t:?}"
     );
+    assert_eq!(report_m.extras, Vec::<Uuid>::new());
+    assert_eq!(report_m.anomalies.total(), 0);
 
-    for conversation in to_recover {
-        if conversation.has_available_recording() {
-            side.capture
+    // Found: exactly the withheld conversations, of which those with a recording to fetch for
+    // what the recording side lacks are the report's expectedMissing; the others have none
+    // (never recorded, or archived/deleted).
+    let withheld: HashSet<Uuid> = data
+        .conversations
+        .iter()
+        .filter(|c| c.is_text() && c.is_completed() && c.recording_side != RecordingSideState::Held)
+        .map(|c| c.id)
+        .collect();
+    let found: HashSet<Uuid> = to_recover.iter().map(|c| c.id).collect();
+    assert_eq!(found, withheld);
+    let expected: HashSet<Uuid> = expected_missing(&data).iter().map(|c| c.id).collect();
+    assert_eq!(expected.len() as u64, initial.expected_missing);
+    assert!(
+        expected.len() < withheld.len(),
+        "some withheld conversations have nothing to fetch"
+    );
+    for conversation in &to_recover {
+        let recoverable = conversation.recordings.iter().any(|r| {
+            r.file_state == FileState::Available
+                && match &conversation.recording_side {
+                    RecordingSideState::Partial { lacking_sessions } => {
+                        lacking_sessions.contains(&r.session_id)
+                    }
+                    _ => true,
+                }
+        });
+        assert_eq!(
+            expected.contains(&conversation.id),
+            recoverable,
+            "{}",
+            conversation.id
+        );
+    }
+
+    for conversation in &to_recover {
+        if expected.contains(&conversation.id) {
+            let receipt = side
+                .capture
                 .put(&interaction_for(&data, conversation))
                 .await
                 .unwrap();
+            assert_eq!(
+                receipt.outcome,
+                CaptureOutcome::Ingested,
+                "{}",
+                conversation.id
+            );
         }
     }
     let after = report(&sim).await;
-    assert_eq!(after.still_missing, 0);
-    assert_eq!(after.duplicates, 0);
-    assert_eq!(after.conflicts, 0);
-    assert!(after.ingested >= after.expected_missing);
+    assert_eq!(
+        after,
+        SimReport {
+            still_missing: 0,
+            ingested: initial.expected_missing,
+            ..initial
+        }
+    );
 
     // Sending a conversation the recording side held all along is a duplicate.
     let held = data
@@ -868,8 +949,7 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
             c.is_text()
                 && c.is_completed()
                 && c.has_available_recording()
-                && !expected.contains(&c.id)
-                && !found.contains(&c.id)
+                && !withheld.contains(&c.id)
         })
         .unwrap();
     let receipt = side
