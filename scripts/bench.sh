@@ -15,8 +15,10 @@
 #   BENCH_RUNS=3                    Genesys collection throughput repetitions
 #   BENCH_RATE_SECONDS=75           Genesys client rate-fidelity run (> 60)
 #   BENCH_RATE_CONVERSATIONS=20000  pipeline run under the 600/min rate limit
-#   BENCH_MEMORY_SMALL=20000        pipeline memory run, 1x window
-#   BENCH_MEMORY_LARGE=200000       pipeline memory run, 10x window
+#   BENCH_MEMORY_SMALL=20000        pipeline memory run, 1x window (24 h)
+#   BENCH_MEMORY_LARGE=200000       pipeline memory run, 10x window (as many times 24 h as
+#                                   LARGE/SMALL: the same density over a longer span)
+#   BENCH_PIPELINE_PARTS=rate,memory,flag  parts of the pipeline bench to run
 #   BENCH_RECOVERIES=1000           controller: recoveries created at once
 #   BENCH_OUT=target/bench-results  where logs and results.jsonl go
 #   BENCH_DOC=docs/benchmarks.md    the page written
