@@ -123,6 +123,9 @@ def main():
     rate = one(rows, bench="pipeline", part="rate")
     small = one(rows, bench="pipeline", part="memory", label="small")
     large = one(rows, bench="pipeline", part="memory", label="large")
+    worker_small = one(rows, bench="worker", part="run", label="small")
+    worker_large = one(rows, bench="worker", part="run", label="large")
+    encoders = pick(rows, bench="worker", part="report_encoder")
     flag = one(rows, bench="pipeline", part="recording_flag")
     controller = one(rows, bench="controller")
 
@@ -155,13 +158,13 @@ def main():
     w(f"- load average (1, 5, 15 min) at the start: {start_load['loadavg'] if start_load else '?'}; at the end: {end_load['loadavg'] if end_load else '?'}")
     w(f"- measured source: commit `{commit}`{' plus uncommitted changes' if dirty else ''}; {rustc}")
     busy = []
-    for name in ("matcher", "genesys_collect", "pipeline", "controller"):
+    for name in ("matcher", "genesys_collect", "pipeline", "controller", "worker"):
         note = load_note(rows, name)
         if note:
             busy.append(f"{name} {note[0]:.1f} (max {note[1]:.1f})")
     if busy:
         w(f"- mean 1-minute load average while each bench ran: {', '.join(busy)}.")
-        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "controller") if load_note(rows, n))
+        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "controller", "worker") if load_note(rows, n))
         cores = os.cpu_count() or 1
         if heaviest > cores * 0.75:
             w(f"  With {cores} cores, a load above about {cores * 0.75:.1f} means other work (another engineer's builds and")
@@ -217,6 +220,25 @@ def main():
             f"{l_mib - s_mib:.1f} MiB more at 10x: ten times as many ingested conversations wait for verification (roughly 150 bytes each, estimated from the types); see the pipeline section.")
     else:
         row("recover peak RSS at 1x and 10x window", "not run", "< 150 MB, flat", None)
+    if worker_small and worker_large:
+        s_mib, l_mib = worker_small["peak_rss_mib"], worker_large["peak_rss_mib"]
+        growth = l_mib / s_mib
+        per = encoders[-1]["bytes_per_record"] if encoders else None
+        row(f"worker peak RSS, 1x window ({window_text(worker_small)})", f"**{s_mib:.1f} MiB**", "", None)
+        row(f"worker peak RSS, 10x window ({window_text(worker_large)})", f"**{l_mib:.1f} MiB** ({l_mib * MB_PER_MIB:.0f} MB)", "< 150 MB", l_mib * MB_PER_MIB < 150,
+            "see the worker section.")
+        more_records = (worker_large.get("outcome_records") or 0) - (worker_small.get("outcome_records") or 0)
+        gap = f"{l_mib - s_mib:.1f} MiB more at 10x"
+        if small and large:
+            gap += f", where `recover` on the same data grows {large['peak_rss_mib'] - small['peak_rss_mib']:.1f} MiB (verification)"
+        gap += ". The worker keeps every outcome record of its shard until the shard ends and then encodes the whole report at once"
+        if per:
+            gap += f" ({fmt(more_records, 0)} more records at about {per:.0f} bytes each: {more_records * per / 2**20:.1f} MiB)"
+        gap += ("; it also keeps its journal (every conversation sent to Capture, rewritten whole on each write, capped at"
+                " 900 KiB compressed). Streaming the report into its ConfigMap parts as the records come would bound the first; see the worker section.")
+        row("worker peak RSS, 10x / 1x", f"**{growth:.2f}** ({fmt(worker_small.get('outcome_records'), 0)} and {fmt(worker_large.get('outcome_records'), 0)} outcome records)", "flat: <= 1.10", growth <= 1.10, gap)
+    else:
+        row("worker peak RSS at 1x and 10x window", "not run", "< 150 MB, flat", None)
     if controller:
         idle = controller["idle_rss_mib"]
         row("controller idle RSS (leader, no recoveries)", f"**{idle:.1f} MiB**", "< 40 MB", idle * MB_PER_MIB < 40,
@@ -344,6 +366,49 @@ def main():
         w("into the same 24 h (ten times denser, so bigger chunks and pages rather than a longer window): 22.2 MiB at")
         w("20,000 and 27.3 MiB at 200,000 conversations (1.23x) on `3e57415`; before the chunking and page changes above,")
         w("34.2 and 100.0 MiB (2.9x).")
+        w("")
+
+    # ------------------------------------------------------------------ worker
+    if worker_small or worker_large or encoders:
+        w("## Worker")
+        w("")
+        w("`benches/worker.rs` runs the cluster worker (`digital-recovery worker`, the release binary) as its Job would")
+        w("(the recovery's namespace and name, shard 0, the credentials in the env, an admin kubeconfig) against a real")
+        w("kube-apiserver + etcd (tests/support) and `simulate`, on the same two windows as `recover` above, and reads its")
+        w("`ru_maxrss` from `wait4`. Unlike `recover`, the worker keeps every outcome record of its shard until the shard")
+        w("ends (`Collected::outcomes` in `src/worker.rs`), then encodes them all at once into the report's gzip'd JSON-lines")
+        w("parts (`encode_report`, up to 900 KiB each) and writes one ConfigMap per part.")
+        w("")
+    if worker_small or worker_large:
+        by_label = {"small": small, "large": large}
+        w("| window | worker peak RSS | `recover` peak RSS, same data | outcome records (report) | report parts | elapsed |")
+        w("|---|---|---|---|---|---|")
+        for r in (worker_small, worker_large):
+            if not r:
+                continue
+            rec = by_label.get(r["label"])
+            w(f"| {window_text(r)} | **{r['peak_rss_mib']:.1f} MiB** | {fmt(rec['peak_rss_mib'], 1, 'MiB') if rec else 'n/a'} | {fmt(r.get('outcome_records'), 0)} | {fmt(r.get('report_parts'), 0)} | {fmt(r.get('elapsed_s'), 1)} s |")
+        w("")
+        if worker_small and worker_large:
+            w(f"10x the window gave {worker_large['peak_rss_mib'] / worker_small['peak_rss_mib']:.2f}x the worker's peak.")
+            w("")
+    if encoders:
+        w("The part that holds the records, on its own: a child process keeps N records like a shard's (seven in ten")
+        w("verified, three not recorded with a reason and a detail), pushed one by one as the worker's reporter does, and")
+        w("encodes them with `worker::encode_report`:")
+        w("")
+        w("| outcome records | peak RSS | with no records | per record | report parts | compressed |")
+        w("|---|---|---|---|---|---|")
+        for e in encoders:
+            w(f"| {fmt(e['records'], 0)} | **{e['peak_rss_mib']:.1f} MiB** | {e['baseline_rss_mib']:.1f} MiB | **{e['bytes_per_record']:.0f} B** | {fmt(e['report_parts'], 0)} | {e['compressed_bytes'] / 2**20:.1f} MiB |")
+        w("")
+        w("So the worker's memory grows by that much per outcome record (one per conversation missing, partial, skipped")
+        w("or extra; matched ones leave none) for as long as the shard runs. Bounding it means streaming the report:")
+        w("feeding each record to a gzip encoder as it comes (in a task fed by a channel, since the reporter's `outcome`")
+        w("is synchronous), writing each part's ConfigMap once it is full, and naming the parts of one attempt so that")
+        w("a retried shard's parts replace an earlier attempt's only when its status says it succeeded; memory would then")
+        w("be one part (900 KiB) plus the encoder, whatever the window. The worker does not stream its report yet;")
+        w("this bench shows what that costs.")
         w("")
 
     # ------------------------------------------------------------------ matcher
