@@ -5,15 +5,16 @@
 //!    `--rate-limit 600 --latency-ms 30` and `requestsPerMinute: 600` (one shard, one token).
 //!    Fetch calls = Genesys calls of a recovery minus those of a DryRun of the same data (which
 //!    makes exactly the collection calls).
-//! 2. Peak memory (`ru_maxrss` of `recover`) as the window grows 10x: 20,000 and 200,000
-//!    conversations.
+//! 2. Peak memory (`ru_maxrss` of `recover`) as the window grows 10x: 20,000 conversations over
+//!    24 hours and 200,000 over 240 hours (the same density over a ten times longer window).
 //! 3. What learning "not recorded" from the recordings API costs against trusting the analytics
 //!    flag: `demo` over the same 20,000 conversations under the documented contract (no flag on
 //!    text, flag not trusted) and as before (flag served and trusted); the difference in Genesys
 //!    calls is one recordings call per conversation Genesys never recorded.
 //!
 //! Run: `cargo bench --bench pipeline` (knobs: BENCH_RATE_CONVERSATIONS, BENCH_MEMORY_SMALL,
-//! BENCH_MEMORY_LARGE, BENCH_FLAG_CONVERSATIONS). Figures go to docs/benchmarks.md.
+//! BENCH_MEMORY_LARGE, BENCH_FLAG_CONVERSATIONS, BENCH_PIPELINE_PARTS=rate,memory,flag to run
+//! some parts only). Figures go to docs/benchmarks.md.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -105,7 +106,21 @@ fn env_usize(name: &str, default: usize) -> usize {
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let dir = tempfile::tempdir().expect("tempdir");
+    let parts = std::env::var("BENCH_PIPELINE_PARTS").unwrap_or_else(|_| "rate,memory,flag".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
+    if part("rate") {
+        rate(dir.path());
+    }
+    if part("memory") {
+        memory(dir.path());
+    }
+    if part("flag") {
+        recording_flag_cost();
+    }
+}
 
+/// API calls and rate budget at 600/min.
+fn rate(dir: &Path) {
     let conversations = env_usize("BENCH_RATE_CONVERSATIONS", 20_000).to_string();
     let rate_args: Vec<String> = [
         "--conversations",
@@ -125,10 +140,10 @@ fn main() {
     .map(|s| s.to_string())
     .collect();
     let dry_sim = simulate(&rate_args);
-    let (dry, _) = recover(&manifest(dir.path(), &dry_sim, "DryRun", 600));
+    let (dry, _) = recover(&manifest(dir, &dry_sim, "DryRun", 600));
     drop(dry_sim);
     let sim = simulate(&rate_args);
-    let (run, _) = recover(&manifest(dir.path(), &sim, "Recover", 600));
+    let (run, _) = recover(&manifest(dir, &sim, "Recover", 600));
     drop(sim);
     let calls = |v: &serde_json::Value| v["apiCalls"]["genesys"].as_f64().unwrap_or(0.0);
     let recovered = run["outcomes"]["recovered"].as_f64().unwrap_or(0.0)
@@ -174,30 +189,16 @@ fn main() {
             "throttled": run["throttled"],
         })
     );
+}
 
-    for (label, n) in [
-        ("small", env_usize("BENCH_MEMORY_SMALL", 20_000)),
-        ("large", env_usize("BENCH_MEMORY_LARGE", 200_000)),
-    ] {
+/// Peak memory of `recover` at 1x and 10x the window.
+fn memory(dir: &Path) {
+    for (label, n, hours) in memory_windows() {
+        let sim = simulate(&memory_sim_args(n, hours));
         let n = n.to_string();
-        let sim = simulate(
-            &[
-                "--conversations",
-                &n,
-                "--missing-rate",
-                "0.05",
-                "--rate-limit",
-                "0",
-                "--ingest-lag-ms",
-                "200",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>(),
-        );
-        let (summary, maxrss_kib) = recover(&manifest(dir.path(), &sim, "Recover", 3000));
+        let (summary, maxrss_kib) = recover(&manifest(dir, &sim, "Recover", 3000));
         println!(
-            "memory {label}: {n} conversations, recover peak RSS {:.1} MiB, elapsed {:.1} s, recovered {}",
+            "memory {label}: {n} conversations over {hours} h, recover peak RSS {:.1} MiB, elapsed {:.1} s, recovered {}",
             maxrss_kib as f64 / 1024.0,
             summary["elapsedSeconds"].as_f64().unwrap_or(f64::NAN),
             summary["outcomes"]["recovered"]
@@ -209,6 +210,7 @@ fn main() {
                 "part": "memory",
                 "label": label,
                 "generated": n.parse::<u64>().unwrap_or(0),
+                "window_hours": hours,
                 "peak_rss_mib": maxrss_kib as f64 / 1024.0,
                 "elapsed_s": summary["elapsedSeconds"],
                 "outcomes": summary["outcomes"],
@@ -217,8 +219,44 @@ fn main() {
             })
         );
     }
+}
 
-    recording_flag_cost();
+/// The memory runs: (label, conversations, window hours). The large window is as many times
+/// longer as it has conversations (ten times by default), so the density stays that of a day's
+/// traffic and only the span grows, as with a recovery of a longer outage.
+fn memory_windows() -> [(&'static str, usize, i64); 2] {
+    let small = env_usize("BENCH_MEMORY_SMALL", 20_000).max(1);
+    let large = env_usize("BENCH_MEMORY_LARGE", 200_000);
+    let hours = 24 * i64::try_from(large.div_ceil(small)).unwrap_or(1);
+    [("small", small, 24), ("large", large, hours)]
+}
+
+/// `simulate` arguments of a memory run: `conversations` over the `hours` ending one hour ago
+/// (on a whole minute, as `simulate`'s default 24 h window), no rate limit.
+fn memory_sim_args(conversations: usize, hours: i64) -> Vec<String> {
+    let now = jiff::Timestamp::now().as_second();
+    let end = now - 3600 - (now - 3600).rem_euclid(60);
+    let start = end - hours * 3600;
+    let at = |s: i64| {
+        jiff::Timestamp::from_second(s)
+            .expect("a time of this century")
+            .to_string()
+    };
+    [
+        "--conversations",
+        &conversations.to_string(),
+        "--window",
+        &format!("{}/{}", at(start), at(end)),
+        "--missing-rate",
+        "0.05",
+        "--rate-limit",
+        "0",
+        "--ingest-lag-ms",
+        "200",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// `demo --output json` over `conversations` with the given extra flags.

@@ -8,15 +8,18 @@
 # runs (the machine may be shared), and hands everything to scripts/render_benchmarks.py. Every
 # number in docs/benchmarks.md comes from this run.
 #
-# Knobs (environment; defaults give the documented run, about 15 minutes on 2 cores):
+# Knobs (environment; defaults give the documented run, about 30 minutes on 2 cores):
 #   BENCH_ONLY="matcher pipeline"   run a subset (the page then only has those sections)
 #   BENCH_MATCHER_RUNS=5            matcher repetitions (median reported)
 #   BENCH_CONVERSATIONS=100000      Genesys collection throughput dataset
 #   BENCH_RUNS=3                    Genesys collection throughput repetitions
 #   BENCH_RATE_SECONDS=75           Genesys client rate-fidelity run (> 60)
 #   BENCH_RATE_CONVERSATIONS=20000  pipeline run under the 600/min rate limit
-#   BENCH_MEMORY_SMALL=20000        pipeline memory run, 1x window
-#   BENCH_MEMORY_LARGE=200000       pipeline memory run, 10x window
+#   BENCH_MEMORY_SMALL=20000        pipeline and worker memory runs, 1x window (24 h)
+#   BENCH_MEMORY_LARGE=200000       pipeline and worker memory runs, 10x window (as many times 24 h
+#                                   as LARGE/SMALL: the same density over a longer span)
+#   BENCH_PIPELINE_PARTS=rate,memory,flag  parts of the pipeline bench to run
+#   BENCH_WORKER_PARTS=run,encoder  parts of the worker bench to run
 #   BENCH_RECOVERIES=1000           controller: recoveries created at once
 #   BENCH_OUT=target/bench-results  where logs and results.jsonl go
 #   BENCH_DOC=docs/benchmarks.md    the page written
@@ -25,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 out=${BENCH_OUT:-target/bench-results}
 doc=${BENCH_DOC:-docs/benchmarks.md}
-benches=${BENCH_ONLY:-matcher genesys_collect pipeline controller}
+benches=${BENCH_ONLY:-matcher genesys_collect pipeline controller worker}
 mkdir -p "$out"
 results="$out/results.jsonl"
 : >"$results"

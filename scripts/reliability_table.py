@@ -69,14 +69,16 @@ For every row, against the simulators' ground truth and the recovery's report Co
 - Per-request faults (429, 5xx, timeouts, truncation) are retried by the HTTP transport with
   jittered backoff; a 429 that states its wait costs time, not an attempt, and every retry is
   bounded by 12 attempts and 5 minutes. A 401 (token expired or revoked) fetches a fresh token and
-  tries again, up to 3 times per request. A resend after a lost answer gets Capture's 200
-  (identical content held, column `resent`), never a second interaction.
+  tries again, up to 3 times per request. A resend after a lost answer carries the same
+  `Idempotency-Key` and gets Capture's first answer again (column `resent`), never a second
+  interaction.
 - Transcoding recordings and Capture back-pressure defer the conversation to a later round of the
   same attempt (5 minutes at most), then fail it with a reason.
 - A DAS outage of a minute is outlasted by the retries inside one attempt (inventory, token and
   verification alike).
 - A killed worker is retried by its Job (`backoffLimitPerIndex: 3`); the pipeline is idempotent
-  (match again, Capture answers 200 for what is already held) and the journal keeps the count.
+  (match again; Capture replays its first answer for a key it has seen, 200 for
+  identical content already held) and the journal keeps the count.
 - A killed controller is replaced; the new leader folds the shards' status from the Jobs and the
   recovery's `status.shards`, which the workers own.
 - While the apiserver is down, workers keep working and retry their status, report and journal

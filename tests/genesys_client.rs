@@ -637,23 +637,53 @@ async fn short_token_expiry_is_renewed() {
 
 #[tokio::test]
 async fn per_token_rate_limit_answers_429_with_retry_after_and_the_client_waits() {
+    // A 120/min token: the simulator lets it burst a tenth of a minute's worth (20 requests),
+    // then one request every 500 ms.
+    const PER_MINUTE: u32 = 120;
+    let burst = PER_MINUTE.div_ceil(6);
+    let interval = Duration::from_secs(60) / PER_MINUTE;
+    let beyond_burst = 6;
+    let requests = burst + beyond_burst;
     let h = harness_with(
         300,
         GenesysSimConfig {
-            rate_limit: Some(120),
+            rate_limit: Some(PER_MINUTE),
             ..GenesysSimConfig::default()
         },
         FaultSpec::default(),
     )
     .await;
-    // An unthrottled client hammers a 120/min token (burst 20): it must get 429s and retry through.
+    // An unthrottled client hammers the token: it must get 429s and retry through.
     let client = client(&h);
     let c = find(&h, |c| c.is_text()).id.to_string();
-    for _ in 0..24 {
+    let started = std::time::Instant::now();
+    for _ in 0..requests {
         client.recording_metadata(&c).await.unwrap();
     }
-    assert!(client.counters().throttled >= 1);
-    assert!(h.sim.stats().rate_limited >= 1);
+    let elapsed = started.elapsed();
+    let throttled = client.counters().throttled;
+    let sim = h.sim.stats();
+    // Every 429 the simulator sent was seen, and each cost exactly one more request.
+    assert_eq!(sim.rate_limited, throttled);
+    assert_eq!(sim.api_requests, u64::from(requests) + throttled);
+    assert_eq!(sim.tokens_issued, 1);
+    assert_eq!(client.counters().calls, 1 + u64::from(requests) + throttled);
+    // Lower bound: at least one 429 (without one, the 26 local requests would have to take over
+    // 3 s, the limiter refilling as fast as they come).
+    assert!(throttled >= 1, "never throttled");
+    // Upper bound: waiting the Retry-After (whole seconds, rounded up from the limiter's own
+    // wait) always earns the retried request its slot, so no request is refused twice, and the
+    // requests within the burst never are. A slow machine only means fewer 429s.
+    assert!(
+        throttled <= u64::from(beyond_burst),
+        "{throttled} 429s for {beyond_burst} requests beyond the burst"
+    );
+    // And the client did wait: the rate allows no more than `burst` requests at once, then one
+    // per interval.
+    assert!(
+        elapsed >= interval * (beyond_burst - 1),
+        "{requests} requests in {elapsed:?}"
+    );
 }
 
 #[tokio::test]

@@ -3,12 +3,19 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use jiff::SignedDuration;
+
+use digital_recovery::api::MatchCounts;
 use digital_recovery::cli::demo::{client_credentials, demo_options, demo_recovery};
 use digital_recovery::cli::recover::run_recovery;
 use digital_recovery::cli::summary::RunSummary;
 use digital_recovery::pipeline::journal::MemoryJournal;
+use digital_recovery::pipeline::progress::OutcomeCounts;
 use digital_recovery::pipeline::{Credentials, PipelineOptions};
-use digital_recovery::sim::recording::{RecordingSimConfig, RecordingStore, factory_with_store};
+use digital_recovery::sim::dataset::RecordingSideState;
+use digital_recovery::sim::recording::{
+    RecordingSimConfig, RecordingStore, SimReport, factory_with_store,
+};
 use digital_recovery::sim::{self, SimConfig, SimHandles};
 
 struct Sims {
@@ -181,8 +188,10 @@ async fn survives_the_fault_mix_without_loss_or_duplicates() {
     assert_eq!(truth.still_missing, 0, "{truth:?} {summary:?}");
     assert_eq!(truth.duplicates, 0, "{truth:?}");
     assert_eq!(truth.conflicts, 0, "{truth:?}");
-    // A 201 whose answer was lost is sent again and answered 200: counted as already present,
-    // once per conversation however many times it was resent (a resend can lose its answer too).
+    // A 201 whose answer was lost is sent again under the same Idempotency-Key and gets the 201
+    // replayed (counted by the simulator as resent): each conversation counts once, as recovered
+    // or (a 200: identical content already held) as already present, however many times it was
+    // resent (a resend can lose its answer too).
     assert_eq!(
         summary.outcomes.recovered + summary.outcomes.already_present,
         truth.ingested,
@@ -230,13 +239,78 @@ async fn rejected_items_are_reported_and_the_rest_recovered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_matches_and_changes_nothing() {
     let s = sims(2000, "", quick()).await;
-    let summary = recover(&s, 2, true).await;
-    let truth = s.store.report();
-    assert_eq!(truth.ingested, 0);
-    assert_eq!(truth.still_missing, truth.expected_missing);
-    assert!(summary.match_counts.missing > 0);
+    // Settling is judged against a fixed instant, so the counts below are exact: the window's
+    // end, so that the conversations of its last half hour are not settled yet.
+    let now = s.handles.config.window.end;
+    // The demo recovery's settleDelay.
+    let settled_by = now - SignedDuration::from_mins(30);
+    // What the dataset says the match must find: Genesys returns the completed text
+    // conversations; DAS holds every one not withheld entirely; each settled one is matched,
+    // missing or partial as the recording side was seeded.
+    let mut expected = MatchCounts::default();
+    let (mut expected_missing_found, mut expected_missing_unsettled) = (0, 0);
+    for conversation in &s.handles.dataset.conversations {
+        let Some(end) = conversation.end.filter(|_| conversation.is_text()) else {
+            continue;
+        };
+        expected.genesys += 1;
+        if conversation.recording_side != RecordingSideState::Missing {
+            expected.recording_side += 1;
+        }
+        if end > settled_by {
+            expected.skipped += 1;
+            expected_missing_unsettled += u64::from(conversation.is_expected_missing());
+            continue;
+        }
+        match conversation.recording_side {
+            RecordingSideState::Held => expected.matched += 1,
+            RecordingSideState::Missing => expected.missing += 1,
+            RecordingSideState::Partial { .. } => expected.partial += 1,
+        }
+        expected_missing_found += u64::from(conversation.is_expected_missing());
+    }
+    assert!(
+        expected.missing > 0 && expected.partial > 0 && expected.skipped > 0,
+        "{expected:?}"
+    );
+
+    let summary = recover_with(
+        &s,
+        2,
+        true,
+        PipelineOptions {
+            now: Some(now),
+            ..options()
+        },
+    )
+    .await;
+    assert_eq!(summary.match_counts, expected);
+    assert_eq!(
+        summary.outcomes,
+        OutcomeCounts::default(),
+        "a DryRun fetches and sends nothing"
+    );
+    assert!(summary.failure_reasons.is_empty(), "{summary:?}");
     assert_eq!(summary.api_calls.capture, 0, "DryRun never calls Capture");
-    assert_eq!(summary.outcomes.recovered, 0);
+
+    let truth = s.store.report();
+    // Every conversation the simulator counts as recoverably missing was found missing or
+    // partial, or is not settled yet; and nothing changed on the recording side.
+    assert_eq!(
+        expected_missing_found + expected_missing_unsettled,
+        truth.expected_missing
+    );
+    assert_eq!(
+        truth,
+        SimReport {
+            still_missing: truth.expected_missing,
+            ingested: 0,
+            resent: 0,
+            duplicates: 0,
+            conflicts: 0,
+            ..truth
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

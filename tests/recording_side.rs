@@ -4,13 +4,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use digital_recovery::api::MatchCounts;
 use digital_recovery::api::{MediaType, Window};
 use digital_recovery::http::{RetryPolicy, Secret};
 use digital_recovery::pipeline::matcher::{
     Category, Classified, ContactIndex, ConversationSummary, DEFAULT_TOLERANCE, MatchConfig,
-    Matcher, SessionSummary,
+    Matcher, SessionSummary, SkipReason,
 };
-use digital_recovery::sim::dataset::{Dataset, DatasetConfig, FileState, SimConversation};
+use digital_recovery::sim::dataset::{
+    Dataset, DatasetConfig, FileState, RecordingSideState, SimConversation,
+};
 use digital_recovery::sim::faults::{FaultKind, Faults};
 use digital_recovery::sim::recording::{
     RecordingSimConfig, RecordingStore, SimReport, capture_router, das_router,
@@ -21,7 +24,7 @@ use digital_recovery::verint::capture::{
 use digital_recovery::verint::das::{Contact, ContactQuery};
 use digital_recovery::verint::{RecordingSide, RecordingSideError, RecordingSideSettings};
 use futures::TryStreamExt;
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use uuid::Uuid;
 
 fn window() -> Window {
@@ -303,8 +306,10 @@ async fn a_revoked_token_is_replaced_and_5xx_are_retried() {
     );
 }
 
+/// Our client's key is its content identity, so sending the same content twice is the same key
+/// twice: Capture replays the first answer (201), whoever the second PUT says sent it.
 #[tokio::test]
-async fn the_same_put_twice_is_one_interaction_and_a_200() {
+async fn the_same_put_twice_is_one_interaction_and_the_first_answer_replayed() {
     let data = dataset(300);
     let sim = start(RecordingStore::seeded(&data, &sim_config())).await;
     let side = connect(&sim);
@@ -322,7 +327,7 @@ async fn the_same_put_twice_is_one_interaction_and_a_200() {
         name: "second-run".into(),
     });
     let second = side.capture.put(&again).await.unwrap();
-    assert_eq!(second.outcome, CaptureOutcome::AlreadyPresent);
+    assert_eq!(second.outcome, CaptureOutcome::Ingested, "the 201 replayed");
     assert_eq!(first.idempotency_key, second.idempotency_key);
     let r = report(&sim).await;
     assert_eq!(
@@ -340,6 +345,218 @@ async fn the_same_put_twice_is_one_interaction_and_a_200() {
             .count(),
         1
     );
+}
+
+/// A bearer token for hand-made requests, as any client of the contract gets one.
+async fn token(sim: &Sim) -> String {
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", sim.das))
+        .basic_auth("sim-client", Some("sim-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// A PUT as another client (an operator's script, a second tool) would make it: its own key, or
+/// none. Returns the status and the body's bytes.
+async fn put_as_other_client(
+    sim: &Sim,
+    token: &str,
+    body: &serde_json::Value,
+    key: Option<&str>,
+) -> (u16, Vec<u8>) {
+    let id = body["conversationId"].as_str().unwrap();
+    let mut request = reqwest::Client::new()
+        .put(format!(
+            "{}/api/v1/tenants/demo/interactions/{id}",
+            sim.capture
+        ))
+        .bearer_auth(token)
+        .json(body);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.bytes().await.unwrap().to_vec())
+}
+
+fn error_message(body: &[u8]) -> String {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap();
+    value["error"]["message"].as_str().unwrap().to_string()
+}
+
+/// `Idempotency-Key` is the client's opaque choice (design.md section 8): a random UUID works,
+/// the same key with the same content replays the first answer byte for byte, and whether
+/// content is already held is decided on the content, not the key.
+#[tokio::test]
+async fn any_idempotency_key_works_and_the_same_key_replays_the_first_answer() {
+    let data = dataset(300);
+    let sim = start(RecordingStore::seeded(&data, &sim_config())).await;
+    let token = token(&sim).await;
+    let lost = expected_missing(&data)
+        .into_iter()
+        .find(|c| c.held_sessions().is_empty())
+        .unwrap();
+    let body = serde_json::to_value(interaction_for(&data, lost)).unwrap();
+    let key = Uuid::new_v4().to_string();
+
+    let (status, first) = put_as_other_client(&sim, &token, &body, Some(&key)).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&first));
+    assert_eq!(
+        sim.store.held_sessions(lost.id).map(|s| s.len()),
+        Some(interaction_for(&data, lost).sessions.len())
+    );
+    // A retry after a lost answer: the same key, the same content (another `recovery` and field
+    // order do not change the content).
+    let mut retry = body.clone();
+    retry["recovery"] = serde_json::json!({"namespace": "ops", "name": "script"});
+    let (status, replayed) = put_as_other_client(&sim, &token, &retry, Some(&key)).await;
+    assert_eq!(
+        (status, &replayed),
+        (201, &first),
+        "the first answer, replayed"
+    );
+    // The same content under another key: content identity says it is held already.
+    let other_key = Uuid::new_v4().to_string();
+    let (status, _) = put_as_other_client(&sim, &token, &body, Some(&other_key)).await;
+    assert_eq!(status, 200);
+    // Different content under a new key: a conflict, never an overwrite.
+    let mut altered = body.clone();
+    altered["transcripts"][0]["messages"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"body": "a message Genesys never had"}));
+    let (status, _) = put_as_other_client(&sim, &token, &altered, Some("yet-another-key")).await;
+    assert_eq!(status, 409);
+    let r = report(&sim).await;
+    assert_eq!(
+        (r.ingested, r.resent, r.duplicates, r.conflicts),
+        (1, 2, 0, 1),
+        "{r:?}"
+    );
+    // Our own client sending the same content (with its own key) is told it is held.
+    let receipt = connect(&sim)
+        .capture
+        .put(&interaction_for(&data, lost))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, CaptureOutcome::AlreadyPresent);
+}
+
+#[tokio::test]
+async fn reusing_a_key_for_other_content_is_a_422_naming_the_header() {
+    let data = dataset(300);
+    let sim = start(RecordingStore::seeded(&data, &sim_config())).await;
+    let token = token(&sim).await;
+    let lost: Vec<_> = expected_missing(&data)
+        .into_iter()
+        .filter(|c| c.held_sessions().is_empty())
+        .take(2)
+        .collect();
+    let key = Uuid::new_v4().to_string();
+    let first = serde_json::to_value(interaction_for(&data, lost[0])).unwrap();
+    assert_eq!(
+        put_as_other_client(&sim, &token, &first, Some(&key))
+            .await
+            .0,
+        201
+    );
+
+    // The same key for another conversation, and for other content of the same one.
+    let other = serde_json::to_value(interaction_for(&data, lost[1])).unwrap();
+    let mut altered = first.clone();
+    altered["transcripts"][0]["messages"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"body": "more"}));
+    for body in [&other, &altered] {
+        let (status, answer) = put_as_other_client(&sim, &token, body, Some(&key)).await;
+        assert_eq!(status, 422);
+        let message = error_message(&answer);
+        assert!(message.starts_with("Idempotency-Key"), "{message}");
+    }
+    assert_eq!(
+        sim.store.held_sessions(lost[1].id),
+        None,
+        "nothing ingested"
+    );
+    let r = report(&sim).await;
+    assert_eq!((r.ingested, r.resent, r.conflicts), (1, 0, 0), "{r:?}");
+    assert_eq!(sim.store.stats().rejected, 2);
+}
+
+#[tokio::test]
+async fn a_put_without_a_usable_idempotency_key_is_a_400_naming_the_header() {
+    let data = dataset(300);
+    let sim = start(RecordingStore::seeded(&data, &sim_config())).await;
+    let token = token(&sim).await;
+    let lost = expected_missing(&data)[0];
+    let body = serde_json::to_value(interaction_for(&data, lost)).unwrap();
+    let too_long = "k".repeat(256);
+    for key in [None, Some(""), Some(too_long.as_str())] {
+        let (status, answer) = put_as_other_client(&sim, &token, &body, key).await;
+        assert_eq!(status, 400, "{key:?}");
+        let message = error_message(&answer);
+        assert!(message.starts_with("Idempotency-Key"), "{key:?}: {message}");
+    }
+    // 255 characters is the contract's limit, and fine.
+    let longest = "k".repeat(255);
+    let (status, _) = put_as_other_client(&sim, &token, &body, Some(&longest)).await;
+    assert_eq!(status, 201);
+    assert_eq!(report(&sim).await.ingested, 1);
+    assert_eq!(sim.store.stats().rejected, 3);
+}
+
+/// The contacts page carries exactly the fields design.md section 8 names, each always present.
+#[tokio::test]
+async fn das_contacts_carry_exactly_the_contracts_fields() {
+    let data = dataset(200);
+    let sim = start(RecordingStore::seeded(&data, &sim_config())).await;
+    let token = token(&sim).await;
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/tenants/demo/contacts?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z&limit=5",
+            sim.das
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&page), ["contacts", "nextCursor"]);
+    assert!(page["nextCursor"].is_string());
+    let contacts = page["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 5);
+    for contact in contacts {
+        assert_eq!(
+            keys(contact),
+            [
+                "contactId",
+                "endTime",
+                "externalId",
+                "mediaType",
+                "messageType",
+                "sessionIds",
+                "source",
+                "startTime"
+            ]
+        );
+        assert_eq!(contact["source"], "genesys-cloud");
+        assert!(contact["sessionIds"].is_array());
+    }
 }
 
 #[tokio::test]
@@ -582,6 +799,25 @@ fn summary(conversation: &SimConversation) -> ConversationSummary {
     }
 }
 
+/// What the matcher must say of a conversation, from what the simulator seeded: open ones are
+/// not settled, other non-text ones not requested, and a completed text conversation is matched,
+/// missing or partial (lacking exactly the withheld sessions) as the recording side was seeded.
+fn seeded_category(conversation: &SimConversation) -> Category {
+    if !conversation.is_completed() {
+        Category::Skipped(SkipReason::NotSettled)
+    } else if !conversation.is_text() {
+        Category::Skipped(SkipReason::MediaTypeNotRequested)
+    } else {
+        match &conversation.recording_side {
+            RecordingSideState::Held => Category::Matched,
+            RecordingSideState::Missing => Category::Missing,
+            RecordingSideState::Partial { lacking_sessions } => Category::Partial {
+                lacking: lacking_sessions.clone(),
+            },
+        }
+    }
+}
+
 /// DAS inventory -> matcher -> Capture for what it finds -> the simulator's ground truth says
 /// nothing is missing any more, and nothing was sent twice.
 #[tokio::test]
@@ -598,7 +834,9 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
         media_types: MediaType::ALL.to_vec(),
         message_types: Vec::new(),
         settle_delay: SignedDuration::from_mins(30),
-        now: Timestamp::now(),
+        // A day after the window: every completed conversation of it is settled, whatever the
+        // clock says.
+        now: window().end + SignedDuration::from_hours(24),
         tolerance: DEFAULT_TOLERANCE,
         trust_recording_flag: false,
     };
@@ -612,39 +850,96 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
     }
     let mut matcher = Matcher::new(config, index);
     let mut to_recover = Vec::new();
+    let mut expected_totals = MatchCounts::default();
     for conversation in &data.conversations {
-        if let Classified::Owned(verdict) = matcher.classify(&summary(conversation)) {
-            if verdict.needs_recovery() {
-                to_recover.push(conversation);
-            }
-            if verdict.category == Category::Matched {
-                assert!(!conversation.is_expected_missing());
-            }
+        let Classified::Owned(verdict) = matcher.classify(&summary(conversation)) else {
+            panic!("{} is in the window and seen once", conversation.id);
+        };
+        let expected = seeded_category(conversation);
+        expected_totals.count(expected.kind());
+        assert_eq!(verdict.category, expected, "{}", conversation.id);
+        if verdict.needs_recovery() {
+            to_recover.push(conversation);
         }
     }
     let report_m = matcher.finish();
-    assert_eq!(report_m.totals.extra, 0);
-    assert_eq!(report_m.anomalies.total(), 0);
-    let expected: HashSet<Uuid> = expected_missing(&data).iter().map(|c| c.id).collect();
-    let found: HashSet<Uuid> = to_recover.iter().map(|c| c.id).collect();
+    // The recording side holds a contact for every completed text conversation not missing.
+    expected_totals.recording_side = data
+        .conversations
+        .iter()
+        .filter(|c| {
+            c.is_text() && c.is_completed() && c.recording_side != RecordingSideState::Missing
+        })
+        .count() as u64;
+    assert_eq!(report_m.totals, expected_totals);
+    // The dataset exercises every category.
+    let t = expected_totals;
     assert!(
-        expected.is_subset(&found),
-        "the matcher finds every withheld conversation"
+        t.matched > 0 && t.missing > 0 && t.partial > 0 && t.skipped > 0,
+        "{t:?}"
     );
+    assert_eq!(report_m.extras, Vec::<Uuid>::new());
+    assert_eq!(report_m.anomalies.total(), 0);
 
-    for conversation in to_recover {
-        if conversation.has_available_recording() {
-            side.capture
+    // Found: exactly the withheld conversations, of which those with a recording to fetch for
+    // what the recording side lacks are the report's expectedMissing; the others have none
+    // (never recorded, or archived/deleted).
+    let withheld: HashSet<Uuid> = data
+        .conversations
+        .iter()
+        .filter(|c| c.is_text() && c.is_completed() && c.recording_side != RecordingSideState::Held)
+        .map(|c| c.id)
+        .collect();
+    let found: HashSet<Uuid> = to_recover.iter().map(|c| c.id).collect();
+    assert_eq!(found, withheld);
+    let expected: HashSet<Uuid> = expected_missing(&data).iter().map(|c| c.id).collect();
+    assert_eq!(expected.len() as u64, initial.expected_missing);
+    assert!(
+        expected.len() < withheld.len(),
+        "some withheld conversations have nothing to fetch"
+    );
+    for conversation in &to_recover {
+        let recoverable = conversation.recordings.iter().any(|r| {
+            r.file_state == FileState::Available
+                && match &conversation.recording_side {
+                    RecordingSideState::Partial { lacking_sessions } => {
+                        lacking_sessions.contains(&r.session_id)
+                    }
+                    _ => true,
+                }
+        });
+        assert_eq!(
+            expected.contains(&conversation.id),
+            recoverable,
+            "{}",
+            conversation.id
+        );
+    }
+
+    for conversation in &to_recover {
+        if expected.contains(&conversation.id) {
+            let receipt = side
+                .capture
                 .put(&interaction_for(&data, conversation))
                 .await
                 .unwrap();
+            assert_eq!(
+                receipt.outcome,
+                CaptureOutcome::Ingested,
+                "{}",
+                conversation.id
+            );
         }
     }
     let after = report(&sim).await;
-    assert_eq!(after.still_missing, 0);
-    assert_eq!(after.duplicates, 0);
-    assert_eq!(after.conflicts, 0);
-    assert!(after.ingested >= after.expected_missing);
+    assert_eq!(
+        after,
+        SimReport {
+            still_missing: 0,
+            ingested: initial.expected_missing,
+            ..initial
+        }
+    );
 
     // Sending a conversation the recording side held all along is a duplicate.
     let held = data
@@ -654,8 +949,7 @@ async fn matcher_over_das_finds_exactly_what_the_simulator_withheld() {
             c.is_text()
                 && c.is_completed()
                 && c.has_available_recording()
-                && !expected.contains(&c.id)
-                && !found.contains(&c.id)
+                && !withheld.contains(&c.id)
         })
         .unwrap();
     let receipt = side

@@ -1,8 +1,9 @@
 //! Fetch and ingest, one attempt for one conversation (the recovery pool's unit of work): fetch
 //! its text recordings, build the interaction ([`crate::pipeline::fetch`]) and hand it to
-//! Interaction Capture, mapping every answer to an outcome. Capture's idempotency (the content
-//! identity as `Idempotency-Key`, 200 for identical content) makes a retry after a lost answer
-//! harmless; a 409 is reported and never overwritten.
+//! Interaction Capture, mapping every answer to an outcome. Capture's idempotency (the same
+//! `Idempotency-Key` with the same content replays the first answer; identical content under
+//! another key is a 200) makes a retry after a lost answer harmless; a 409 is reported and never
+//! overwritten.
 
 use crate::genesys::GenesysError;
 use crate::pipeline::fetch::{Fetched, build_interaction};

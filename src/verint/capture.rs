@@ -117,10 +117,12 @@ pub struct RecoveryRef {
     pub name: String,
 }
 
-/// The content identity of an interaction body (client and Capture compute it alike): sha256,
-/// hex, over a canonical JSON (sorted keys) of `conversationId` and the contract fields of
-/// `sessions` and `transcripts`. Unknown fields and `recovery` do not count. `None` when
-/// `body` is not an object.
+/// The content identity of an interaction body, which this client sends as its
+/// `Idempotency-Key` (the key is the client's choice; Capture treats it as opaque): sha256, hex,
+/// over a canonical JSON (sorted keys) of `conversationId` and the contract fields of `sessions`
+/// and `transcripts`. Unknown fields and `recovery` do not count, so a resend of the same content
+/// by another run is the same key, and Capture replays its first answer. `None` when `body` is
+/// not an object.
 pub fn content_identity(body: &Value) -> Option<String> {
     let object = body.as_object()?;
     let project = |list: Option<&Value>, fields: &[&str]| -> Value {
@@ -203,7 +205,8 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 pub enum CaptureOutcome {
     /// 201: ingested now.
     Ingested,
-    /// 200: identical content was already held (a no-op; e.g. a retry after a lost answer).
+    /// 200: identical content was already held, sent under another key (a no-op). A retry with
+    /// the same key gets the first answer again instead, e.g. 201.
     AlreadyPresent,
     /// 409: different content is already held; never overwritten, reported.
     Conflict {

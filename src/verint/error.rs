@@ -1,5 +1,5 @@
 //! Errors of the recording-side clients and the `{"error":{"code","message"}}` body both services
-//! (and their simulators) use.
+//! answer with (the simulators in `crate::sim::recording` write their own, from the contract).
 
 use serde::{Deserialize, Serialize};
 

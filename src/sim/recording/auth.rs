@@ -2,7 +2,7 @@
 //! check on every API route. One registry serves DAS and Capture, as one token serves both.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::FormRejection;
@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
+use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
@@ -34,7 +35,7 @@ enum TokenCheck {
 impl TokenRegistry {
     fn issue(&self, lifetime: Duration) -> String {
         let token = hex::encode(rand::random::<[u8; 24]>());
-        let mut tokens = lock(&self.tokens);
+        let mut tokens = self.tokens.lock();
         let now = Instant::now();
         // Forget expired tokens so a long run does not accumulate them.
         tokens.retain(|_, expiry| *expiry > now);
@@ -43,20 +44,15 @@ impl TokenRegistry {
     }
 
     fn check(&self, token: &str) -> bool {
-        lock(&self.tokens)
+        self.tokens
+            .lock()
             .get(token)
             .is_some_and(|expiry| *expiry > Instant::now())
     }
 
     fn revoke(&self, token: &str) {
-        lock(&self.tokens).remove(token);
+        self.tokens.lock().remove(token);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Deserialize)]

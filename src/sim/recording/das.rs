@@ -1,5 +1,8 @@
 //! The DAS simulator: `GET /api/v1/tenants/{tenant}/contacts` with cursor paging, plus
 //! `POST /oauth/token`.
+//!
+//! Its wire types are its own, written from design.md section 8 (never the client's), so a
+//! field the client and the contract spell differently fails the client's tests.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -11,14 +14,49 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::Timestamp;
-use serde_json::json;
+use serde::Serialize;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{RecordingStore, auth, error_response, render_error};
 use crate::api::MediaType;
 use crate::sim::faults::{FaultLayer, Service, fault_middleware};
-use crate::verint::das::{Contact, GENESYS_SOURCE, MAX_PAGE_SIZE};
+
+/// Largest `limit` the contract allows.
+const MAX_PAGE_SIZE: usize = 1000;
+/// `source` of every contact recorded from Genesys Cloud.
+const GENESYS_SOURCE: &str = "genesys-cloud";
+
+/// A contacts page: `{"contacts":[...],"nextCursor":null|"..."}`.
+#[derive(Debug, Serialize)]
+struct ContactsPage {
+    #[serde(rename = "contacts")]
+    contacts: Vec<WireContact>,
+    #[serde(rename = "nextCursor")]
+    next_cursor: Option<String>,
+}
+
+/// One contact: `{"contactId","externalId","source":"genesys-cloud","mediaType","messageType",
+/// "startTime","endTime","sessionIds":[...]}`, every field always present (`null` when absent).
+#[derive(Debug, Serialize)]
+struct WireContact {
+    #[serde(rename = "contactId")]
+    contact_id: String,
+    #[serde(rename = "externalId")]
+    external_id: String,
+    #[serde(rename = "source")]
+    source: &'static str,
+    #[serde(rename = "mediaType")]
+    media_type: &'static str,
+    #[serde(rename = "messageType")]
+    message_type: Option<String>,
+    #[serde(rename = "startTime")]
+    start_time: String,
+    #[serde(rename = "endTime")]
+    end_time: Option<String>,
+    #[serde(rename = "sessionIds")]
+    session_ids: Vec<String>,
+}
 
 /// The DAS simulator's routes over `store`.
 pub fn das_router(store: Arc<RecordingStore>) -> Router {
@@ -60,7 +98,7 @@ struct ContactsQuery {
 }
 
 fn parse_query(pairs: Vec<(String, String)>) -> Result<ContactsQuery, QueryError> {
-    let (mut from, mut to, mut limit, mut after) = (None, None, MAX_PAGE_SIZE as usize, None);
+    let (mut from, mut to, mut limit, mut after) = (None, None, MAX_PAGE_SIZE, None);
     let mut media_types = Vec::new();
     for (key, value) in pairs {
         match key.as_str() {
@@ -88,7 +126,7 @@ fn parse_query(pairs: Vec<(String, String)>) -> Result<ContactsQuery, QueryError
                 limit = value
                     .parse::<usize>()
                     .ok()
-                    .filter(|l| (1..=MAX_PAGE_SIZE as usize).contains(l))
+                    .filter(|l| (1..=MAX_PAGE_SIZE).contains(l))
                     .ok_or_else(|| {
                         bad_parameter(format!("limit: expected 1..={MAX_PAGE_SIZE}, got {value}"))
                     })?;
@@ -175,24 +213,28 @@ async fn contacts(
             // One more matching contact exists: hand out a cursor to the last one sent.
             next_cursor = page
                 .last()
-                .map(|(key, _): &((i128, Uuid), Contact)| encode_cursor(*key));
+                .map(|(key, _): &((i128, Uuid), WireContact)| encode_cursor(*key));
             break;
         }
         page.push((
             *key,
-            Contact {
+            WireContact {
                 contact_id: contact.contact_id.clone(),
-                external_id: Some(key.1.to_string()),
-                source: Some(GENESYS_SOURCE.to_string()),
-                media_type: Some(contact.media_type.as_str().to_string()),
+                external_id: key.1.to_string(),
+                source: GENESYS_SOURCE,
+                media_type: contact.media_type.as_str(),
                 message_type: contact.message_type.clone(),
-                start_time: Some(contact.start.to_string()),
+                start_time: contact.start.to_string(),
                 end_time: contact.end.map(|e| e.to_string()),
                 session_ids: sessions.to_vec(),
             },
         ));
     }
     drop(inner);
-    let contacts: Vec<Contact> = page.into_iter().map(|(_, c)| c).collect();
-    Json(json!({ "contacts": contacts, "nextCursor": next_cursor })).into_response()
+    let contacts = page.into_iter().map(|(_, c)| c).collect();
+    Json(ContactsPage {
+        contacts,
+        next_cursor,
+    })
+    .into_response()
 }

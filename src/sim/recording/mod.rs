@@ -5,19 +5,24 @@
 //! marked missing, partial ones without their withheld sessions. Capture ingests into it; DAS shows
 //! an ingested interaction only after `ingest_lag`. `GET /sim/report` (capture port) gives the
 //! ground truth of design.md section 9.
+//!
+//! The wire types (contacts page, interaction body, error body) are the simulators' own, written
+//! from design.md section 8; nothing here uses the clients in `crate::verint`, so a client that
+//! drifts from the contract fails against these simulators instead of agreeing with itself.
 
 mod auth;
 mod capture;
 mod das;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use parking_lot::{Mutex, MutexGuard};
 use serde::Serialize;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -28,7 +33,6 @@ pub use das::das_router;
 use crate::api::MediaType;
 use crate::sim::dataset::{Dataset, FileState, RecordingSideState};
 use crate::sim::faults::Faults;
-use crate::verint::ErrorBody;
 
 /// How the recording-side simulators behave.
 #[derive(Clone, Debug)]
@@ -88,7 +92,7 @@ struct StoredContact {
     /// (ingestion lag); the last one is what the store holds.
     versions: Vec<(Instant, Vec<String>)>,
     /// Content identity of the interaction Capture ingested (`None` for seeded contacts).
-    identity: Option<String>,
+    identity: Option<[u8; 32]>,
 }
 
 impl StoredContact {
@@ -119,13 +123,14 @@ impl StoredContact {
 pub struct CaptureStats {
     /// 201s.
     pub ingested: u64,
-    /// 200s for content already ingested by an earlier PUT.
+    /// Content already ingested by an earlier PUT, sent again: 200s, and replays of a 200 or
+    /// 201 under the same `Idempotency-Key`.
     pub resent: u64,
     /// PUTs of conversations held in full before their first PUT.
     pub duplicates: u64,
     /// 409s.
     pub conflicts: u64,
-    /// 413s and 422s.
+    /// 400s (no usable `Idempotency-Key`), 413s and 422s.
     pub rejected: u64,
     /// 429s (or 503s) for a full buffer.
     pub throttled: u64,
@@ -141,7 +146,8 @@ pub struct SimReport {
     pub still_missing: u64,
     /// 201s.
     pub ingested: u64,
-    /// 200s: identical content sent again.
+    /// Identical content sent again: 200s for content an earlier PUT ingested, and replays of
+    /// a first answer under the same `Idempotency-Key` (e.g. a retry after a lost response).
     pub resent: u64,
     /// PUTs of a conversation the store held in full before the first PUT of it.
     pub duplicates: u64,
@@ -161,6 +167,8 @@ struct StoreInner {
     expected: HashMap<Uuid, Vec<String>>,
     /// Conversations PUT at least once, and whether the store held them in full before.
     first_put_full: HashMap<Uuid, bool>,
+    /// The first answer given under each `Idempotency-Key`.
+    keys: HashMap<String, capture::KeyedAnswer>,
     /// The dataset's expectedNotRecorded, fixed at seeding.
     expected_not_recorded: u64,
     stats: CaptureStats,
@@ -265,11 +273,7 @@ impl RecordingStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, StoreInner> {
-        // A poisoned lock only means a handler panicked; the maps are still consistent enough
-        // for a simulator.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock()
     }
 
     /// Capture's counters so far.
@@ -372,9 +376,45 @@ pub fn factory_with_store(
     })
 }
 
+/// The recording side's error body: `{"error":{"code","message"}}`.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "error")]
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorDetail<'a> {
+    #[serde(rename = "code")]
+    code: &'a str,
+    #[serde(rename = "message")]
+    message: &'a str,
+}
+
+/// An error body in the recording side's shape: `{"error":{"code","message"}}`.
+fn error_bytes(code: &str, message: &str) -> Bytes {
+    let body = ErrorBody {
+        error: ErrorDetail { code, message },
+    };
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// A JSON answer of `body`, as given (so a replay is byte for byte the first answer).
+fn json_answer(status: StatusCode, body: Bytes) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// An error in the recording side's shape: `{"error":{"code","message"}}`.
 pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(ErrorBody::new(code, message))).into_response()
+    json_answer(status, error_bytes(code, message))
 }
 
 /// The fault middleware's renderer for the recording side's error shape.

@@ -1,0 +1,325 @@
+//! Worker benchmark: the peak memory of the cluster worker (`digital-recovery worker`, one shard
+//! of one recovery) as the window grows 10x, against a real kube-apiserver (tests/support).
+//!
+//! The worker differs from `recover` in what it keeps: every outcome record of its shard stays in
+//! memory until the shard ends, when the records are encoded into the report ConfigMaps. So it
+//! runs the same two windows as the `pipeline` bench's memory part (20,000 conversations over
+//! 24 h, 200,000 over 240 h: the same density, ten times the span) against `simulate`, as its
+//! Job would run it (the Job's env: the recovery's name and namespace, shard 0, the credentials;
+//! an admin kubeconfig), and reads `ru_maxrss` from `wait4`. It also counts the outcome records
+//! the report holds, so the share of memory that grows with them can be told apart.
+//!
+//! Then the part that holds the records on its own: a child process keeps N outcome records the
+//! way the worker's reporter does (pushed one by one) and encodes them with
+//! `worker::encode_report`, for N = 0, 100,000 and 1,000,000 (`ru_maxrss` again), which gives
+//! the memory per record a worker keeps until its shard ends.
+//!
+//! Run: `cargo bench --bench worker` (knobs: BENCH_MEMORY_SMALL, BENCH_MEMORY_LARGE,
+//! BENCH_WORKER_PARTS=run,encoder to run one part only). Figures go to docs/benchmarks.md.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use digital_recovery::api::{DigitalRecovery, ShardPhase};
+use digital_recovery::contract::{
+    ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
+    ENV_RECORDING_CLIENT_SECRET,
+};
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::json;
+use support::ControlPlane;
+
+const BIN: &str = env!("CARGO_BIN_EXE_digital-recovery");
+
+struct Sim(Child, serde_json::Value);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn simulate(args: &[String]) -> Sim {
+    let mut child = Command::new(BIN)
+        .arg("simulate")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start simulate");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("address line");
+    let value = serde_json::from_str(&line).expect("address JSON");
+    Sim(child, value)
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// (label, conversations, window hours), as the `pipeline` bench's memory part.
+fn memory_windows() -> [(&'static str, usize, i64); 2] {
+    let small = env_usize("BENCH_MEMORY_SMALL", 20_000).max(1);
+    let large = env_usize("BENCH_MEMORY_LARGE", 200_000);
+    let hours = 24 * i64::try_from(large.div_ceil(small)).unwrap_or(1);
+    [("small", small, 24), ("large", large, hours)]
+}
+
+/// `simulate` arguments: `conversations` over the `hours` ending one hour ago, on a whole
+/// minute, no rate limit (as the `pipeline` bench's memory part).
+fn sim_args(conversations: usize, hours: i64) -> Vec<String> {
+    let now = jiff::Timestamp::now().as_second();
+    let end = now - 3600 - (now - 3600).rem_euclid(60);
+    let start = end - hours * 3600;
+    let at = |s: i64| {
+        jiff::Timestamp::from_second(s)
+            .expect("a time of this century")
+            .to_string()
+    };
+    [
+        "--conversations",
+        &conversations.to_string(),
+        "--window",
+        &format!("{}/{}", at(start), at(end)),
+        "--missing-rate",
+        "0.05",
+        "--rate-limit",
+        "0",
+        "--ingest-lag-ms",
+        "200",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The recovery of the simulators' window, one shard, as the `pipeline` bench's manifest.
+fn recovery(name: &str, sim: &Sim) -> DigitalRecovery {
+    let s = |k: &str| sim.1[k].as_str().expect("field").to_string();
+    let window = s("window");
+    let (start, end) = window.split_once('/').expect("window");
+    serde_json::from_value(json!({
+        "apiVersion": "recovery.cxops.io/v1alpha1",
+        "kind": "DigitalRecovery",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "tenant": "demo",
+            "genesys": {"apiBaseUrl": s("genesys"), "credentialsSecret": "sim", "requestsPerMinute": 3000},
+            "recordingSide": {"dasUrl": s("das"), "captureUrl": s("capture"), "credentialsSecret": "sim"},
+            "window": {"start": start, "end": end},
+            "mediaTypes": ["chat", "email", "social"],
+            "mode": "Recover",
+            "parallelism": 1
+        }
+    }))
+    .expect("recovery")
+}
+
+/// Runs the worker of shard 0 of `name` as its Job would and returns its peak RSS in KiB and
+/// whether it exited 0.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives ru_maxrss
+fn worker(cp: &ControlPlane, name: &str, log: &std::path::Path) -> (i64, bool) {
+    let child = Command::new(BIN)
+        .args(["worker", "--namespace", "default", "--name", name])
+        .env("JOB_COMPLETION_INDEX", "0")
+        .env("KUBECONFIG", cp.kubeconfig_path())
+        .env(ENV_GENESYS_CLIENT_ID, "sim-client")
+        .env(ENV_GENESYS_CLIENT_SECRET, "sim-secret")
+        .env(ENV_RECORDING_CLIENT_ID, "sim-client")
+        .env(ENV_RECORDING_CLIENT_SECRET, "sim-secret")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("worker log"))
+        .spawn()
+        .expect("start worker");
+    let pid = child.id() as i32;
+    let mut status = 0;
+    // SAFETY: plain FFI call waiting for our own child; rusage is a plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    (
+        usage.ru_maxrss,
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+    )
+}
+
+/// The child's side of the encoder measurement: `records` outcome records like a shard's (seven
+/// in ten verified, three not recorded with a reason and a detail), kept as the worker's reporter
+/// keeps them, then encoded. Prints the report's parts and compressed bytes.
+fn encode_records(records: usize) {
+    use digital_recovery::api::MediaType;
+    use digital_recovery::pipeline::progress::{Outcome, OutcomeRecord};
+    let mut kept: Vec<OutcomeRecord> = Vec::new();
+    for i in 0..records {
+        let verified = i % 10 < 7;
+        kept.push(OutcomeRecord {
+            conversation_id: Some(uuid::Uuid::new_v4()),
+            media_type: Some(MediaType::Chat),
+            outcome: if verified {
+                Outcome::Verified
+            } else {
+                Outcome::NotRecorded
+            },
+            reason: (!verified).then(|| "notRecorded".to_string()),
+            detail: (!verified)
+                .then(|| "the recordings API lists none of text for this conversation".to_string()),
+        });
+    }
+    let parts = digital_recovery::worker::encode_report(&kept).expect("encode");
+    println!(
+        "{} {}",
+        parts.len(),
+        parts.iter().map(Vec::len).sum::<usize>()
+    );
+}
+
+/// Runs [`encode_records`] in a child (this bench's own executable) and returns its peak RSS in
+/// KiB, the report's parts and its compressed bytes.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives ru_maxrss
+fn encoder_child(records: usize) -> (i64, u64, u64) {
+    let mut child = Command::new(std::env::current_exe().expect("own executable"))
+        .args(["--encode-records", &records.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the encoder child");
+    let pid = child.id() as i32;
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+        .expect("read the child's output");
+    let mut status = 0;
+    // SAFETY: plain FFI call waiting for our own child; rusage is a plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "encoder child failed"
+    );
+    let mut numbers = out.split_whitespace().map(|n| n.parse().unwrap_or(0));
+    let parts = numbers.next().unwrap_or(0);
+    let bytes = numbers.next().unwrap_or(0);
+    (usage.ru_maxrss, parts, bytes)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--encode-records") {
+        let records = args.get(at + 1).and_then(|n| n.parse().ok()).unwrap_or(0);
+        encode_records(records);
+        return;
+    }
+    let parts = std::env::var("BENCH_WORKER_PARTS").unwrap_or_else(|_| "run,encoder".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
+    if part("run") {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(workers());
+    }
+    if part("encoder") {
+        encoders();
+    }
+}
+
+/// The records a worker keeps, and their report, on their own.
+fn encoders() {
+    let (baseline, _, _) = encoder_child(0);
+    for records in [100_000, 1_000_000] {
+        let (maxrss_kib, parts, bytes) = encoder_child(records);
+        let per_record = (maxrss_kib - baseline) as f64 * 1024.0 / records as f64;
+        println!(
+            "report encoder: {records} outcome records kept and encoded, peak RSS {:.1} MiB ({:.1} MiB with none), {per_record:.0} bytes per record; {parts} report parts, {:.1} MiB compressed",
+            maxrss_kib as f64 / 1024.0,
+            baseline as f64 / 1024.0,
+            bytes as f64 / 1024.0 / 1024.0,
+        );
+        println!(
+            "BENCH_JSON {}",
+            json!({
+                "bench": "worker",
+                "part": "report_encoder",
+                "records": records,
+                "peak_rss_mib": maxrss_kib as f64 / 1024.0,
+                "baseline_rss_mib": baseline as f64 / 1024.0,
+                "bytes_per_record": per_record,
+                "report_parts": parts,
+                "compressed_bytes": bytes,
+            })
+        );
+    }
+}
+
+/// The worker runs at 1x and 10x the window.
+async fn workers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cp = ControlPlane::start().await;
+    let client = cp.client().await;
+    support::crds::install(&client).await;
+    let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), "default");
+    for (label, n, hours) in memory_windows() {
+        let sim = simulate(&sim_args(n, hours));
+        let name = format!("bench-{label}");
+        api.create(&PostParams::default(), &recovery(&name, &sim))
+            .await
+            .expect("create the recovery");
+        let log = dir.path().join(format!("worker-{label}.log"));
+        let started = Instant::now();
+        let (maxrss_kib, ok) = {
+            let (cp, name, log) = (&cp, name.clone(), log.clone());
+            tokio::task::block_in_place(|| worker(cp, &name, &log))
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        assert!(
+            ok,
+            "worker {name} failed:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let dr = api.get(&name).await.expect("read the recovery");
+        let shard = dr
+            .status
+            .as_ref()
+            .and_then(|s| s.shards.first().cloned())
+            .expect("the shard's status entry");
+        assert_eq!(shard.phase, Some(ShardPhase::Succeeded), "{shard:?}");
+        let records = digital_recovery::worker::read_report(&client, "default", &name)
+            .await
+            .expect("read the report")
+            .len();
+        let progress = shard.progress.unwrap_or_default();
+        println!(
+            "worker {label}: {n} conversations over {hours} h, peak RSS {:.1} MiB, elapsed {elapsed:.1} s, {records} outcome records in {} report parts, recovered {}",
+            maxrss_kib as f64 / 1024.0,
+            shard.report_parts.unwrap_or(0),
+            progress.recovered,
+        );
+        println!(
+            "BENCH_JSON {}",
+            json!({
+                "bench": "worker",
+                "part": "run",
+                "label": label,
+                "generated": n,
+                "window_hours": hours,
+                "peak_rss_mib": maxrss_kib as f64 / 1024.0,
+                "elapsed_s": elapsed,
+                "outcome_records": records,
+                "report_parts": shard.report_parts,
+                "match": shard.match_counts,
+                "progress": progress,
+            })
+        );
+    }
+}
