@@ -1,18 +1,18 @@
 //! Worker benchmark: the peak memory of the cluster worker (`digital-recovery worker`, one shard
 //! of one recovery) as the window grows 10x, against a real kube-apiserver (tests/support).
 //!
-//! The worker differs from `recover` in what it keeps: every outcome record of its shard stays in
-//! memory until the shard ends, when the records are encoded into the report ConfigMaps. So it
+//! The worker differs from `recover` in what it writes: the outcome records of its shard go into
+//! the report ConfigMaps, encoded as they come and written a part (~900 KiB) at a time. So it
 //! runs the same two windows as the `pipeline` bench's memory part (20,000 conversations over
 //! 24 h, 200,000 over 240 h: the same density, ten times the span) against `simulate`, as its
 //! Job would run it (the Job's env: the recovery's name and namespace, shard 0, the credentials;
 //! an admin kubeconfig), and reads `ru_maxrss` from `wait4`. It also counts the outcome records
 //! the report holds, so the share of memory that grows with them can be told apart.
 //!
-//! Then the part that holds the records on its own: a child process keeps N outcome records the
-//! way the worker's reporter does (pushed one by one) and encodes them with
-//! `worker::encode_report`, for N = 0, 100,000 and 1,000,000 (`ru_maxrss` again), which gives
-//! the memory per record a worker keeps until its shard ends.
+//! Then the report on its own: a child process pushes N outcome records into the report encoder
+//! the way the worker's reporter does, taking full parts as the worker's status task does, for
+//! N = 0, 100,000 and 1,000,000 (`ru_maxrss` again): the memory the report costs per record,
+//! which streaming keeps near zero.
 //!
 //! Run: `cargo bench --bench worker` (knobs: BENCH_MEMORY_SMALL, BENCH_MEMORY_LARGE,
 //! BENCH_WORKER_PARTS=run,encoder to run one part only). Figures go to docs/benchmarks.md.
@@ -155,15 +155,18 @@ fn worker(cp: &ControlPlane, name: &str, log: &std::path::Path) -> (i64, bool) {
 }
 
 /// The child's side of the encoder measurement: `records` outcome records like a shard's (seven
-/// in ten verified, three not recorded with a reason and a detail), kept as the worker's reporter
-/// keeps them, then encoded. Prints the report's parts and compressed bytes.
+/// in ten verified, three not recorded with a reason and a detail), pushed into the report
+/// encoder as the worker's reporter pushes them, full parts taken as its status task takes them
+/// (and dropped here, as written). Prints the report's parts and compressed bytes.
 fn encode_records(records: usize) {
     use digital_recovery::api::MediaType;
     use digital_recovery::pipeline::progress::{Outcome, OutcomeRecord};
-    let mut kept: Vec<OutcomeRecord> = Vec::new();
+    use digital_recovery::worker::report::ReportEncoder;
+    let mut encoder = ReportEncoder::default();
+    let (mut parts, mut bytes) = (0usize, 0usize);
     for i in 0..records {
         let verified = i % 10 < 7;
-        kept.push(OutcomeRecord {
+        let record = OutcomeRecord {
             conversation_id: Some(uuid::Uuid::new_v4()),
             media_type: Some(MediaType::Chat),
             outcome: if verified {
@@ -174,14 +177,19 @@ fn encode_records(records: usize) {
             reason: (!verified).then(|| "notRecorded".to_string()),
             detail: (!verified)
                 .then(|| "the recordings API lists none of text for this conversation".to_string()),
-        });
+        };
+        encoder.push(&record).expect("encode");
+        if i % 1_000 == 0 {
+            for (_, part) in encoder.take_full() {
+                parts += 1;
+                bytes += part.len();
+            }
+        }
     }
-    let parts = digital_recovery::worker::encode_report(&kept).expect("encode");
-    println!(
-        "{} {}",
-        parts.len(),
-        parts.iter().map(Vec::len).sum::<usize>()
-    );
+    let (rest, count) = encoder.finish().expect("finish");
+    bytes += rest.iter().map(|(_, p)| p.len()).sum::<usize>();
+    assert_eq!(parts + rest.len(), count);
+    println!("{count} {bytes}");
 }
 
 /// Runs [`encode_records`] in a child (this bench's own executable) and returns its peak RSS in

@@ -1,6 +1,6 @@
 //! A shard's report: every outcome record of the shard as gzip'd JSON lines, in ConfigMaps of
-//! about 900 KiB each (`<recovery>-report-<shard>-<part>`, owned by the recovery), and reading
-//! them back for `digital-recovery report`.
+//! about 900 KiB each (`<recovery>-report-<shard>-<part>`, owned by the recovery), encoded and
+//! written part by part while the shard runs, and reading them back for `digital-recovery report`.
 
 use std::{
     collections::BTreeMap,
@@ -9,7 +9,9 @@ use std::{
 
 use flate2::{Compression, read::GzDecoder, write::GzEncoder};
 use k8s_openapi::{
-    ByteString, api::core::v1::ConfigMap, apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ByteString,
+    api::core::v1::ConfigMap,
+    apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -27,28 +29,94 @@ use crate::pipeline::progress::OutcomeRecord;
 /// Compressed bytes per report ConfigMap (the apiserver's limit is 1 MiB per object).
 const REPORT_PART_BYTES: usize = 900 * 1024;
 
-/// Compresses `outcomes` as gzip JSON lines split into parts below ~900 KiB each.
-pub fn encode_report(outcomes: &[OutcomeRecord]) -> Result<Vec<Vec<u8>>, WorkerError> {
-    let mut parts = Vec::new();
-    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    let mut in_part = 0usize;
-    for record in outcomes {
-        let mut line = serde_json::to_vec(record)?;
-        line.push(b'\n');
-        enc.write_all(&line)?;
-        in_part += 1;
-        // The encoder buffers up to ~32 KiB internally; the margin below the 1 MiB object limit
-        // covers that.
-        if enc.get_ref().len() >= REPORT_PART_BYTES - 64 * 1024 {
-            parts.push(enc.finish()?);
-            enc = GzEncoder::new(Vec::new(), Compression::default());
-            in_part = 0;
+/// A report part: its number and its gzip'd bytes.
+pub type Part = (usize, Vec<u8>);
+
+/// Encodes outcome records into report parts as they come (gzip'd JSON lines, parts below
+/// ~900 KiB each), so a shard holds at most the part being filled and the full parts not yet
+/// written, however many conversations it handles.
+pub struct ReportEncoder {
+    encoder: GzEncoder<Vec<u8>>,
+    /// Records in the part being filled.
+    in_part: usize,
+    /// Full parts not yet taken, with their part numbers.
+    full: Vec<Part>,
+    /// The next part's number.
+    next_part: usize,
+    /// Records encoded in all.
+    records: u64,
+}
+
+impl Default for ReportEncoder {
+    fn default() -> Self {
+        ReportEncoder {
+            encoder: GzEncoder::new(Vec::new(), Compression::default()),
+            in_part: 0,
+            full: Vec::new(),
+            next_part: 0,
+            records: 0,
         }
     }
-    if in_part > 0 || parts.is_empty() {
-        parts.push(enc.finish()?);
+}
+
+impl ReportEncoder {
+    /// Adds one record; a part that reaches the size limit is closed and waits to be taken.
+    pub fn push(&mut self, record: &OutcomeRecord) -> Result<(), WorkerError> {
+        let mut line = serde_json::to_vec(record)?;
+        line.push(b'\n');
+        self.encoder.write_all(&line)?;
+        self.in_part += 1;
+        self.records += 1;
+        // The encoder buffers up to ~32 KiB internally; the margin below the 1 MiB object limit
+        // covers that.
+        if self.encoder.get_ref().len() >= REPORT_PART_BYTES - 64 * 1024 {
+            let done = std::mem::replace(
+                &mut self.encoder,
+                GzEncoder::new(Vec::new(), Compression::default()),
+            );
+            self.full.push((self.next_part, done.finish()?));
+            self.next_part += 1;
+            self.in_part = 0;
+        }
+        Ok(())
     }
-    Ok(parts)
+
+    /// The full parts so far, numbered, to be written now.
+    pub fn take_full(&mut self) -> Vec<Part> {
+        std::mem::take(&mut self.full)
+    }
+
+    /// Gives back parts that could not be written yet.
+    pub fn restore(&mut self, parts: Vec<Part>) {
+        let mut parts = parts;
+        parts.append(&mut self.full);
+        self.full = parts;
+    }
+
+    /// Records encoded in all.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Closes the last part (a report always has at least one) and returns every part not yet
+    /// taken, numbered, and the number of parts in all.
+    pub fn finish(mut self) -> Result<(Vec<Part>, usize), WorkerError> {
+        if self.in_part > 0 || self.next_part == 0 {
+            self.full.push((self.next_part, self.encoder.finish()?));
+            self.next_part += 1;
+        }
+        Ok((self.full, self.next_part))
+    }
+}
+
+/// Compresses `outcomes` as gzip JSON lines split into parts below ~900 KiB each.
+pub fn encode_report(outcomes: &[OutcomeRecord]) -> Result<Vec<Vec<u8>>, WorkerError> {
+    let mut encoder = ReportEncoder::default();
+    for record in outcomes {
+        encoder.push(record)?;
+    }
+    let (parts, _) = encoder.finish()?;
+    Ok(parts.into_iter().map(|(_, bytes)| bytes).collect())
 }
 
 /// Decodes one report part.
@@ -61,65 +129,82 @@ pub fn decode_report(bytes: &[u8]) -> Result<Vec<OutcomeRecord>, std::io::Error>
         .collect()
 }
 
-/// Writes shard `shard`'s report and removes parts a longer earlier attempt left; returns the
-/// number of parts.
-pub async fn write_report(
-    client: &Client,
-    dr: &DigitalRecovery,
+/// Writes the report ConfigMaps of one shard.
+pub struct ReportWriter {
+    api: Api<ConfigMap>,
+    recovery: String,
     shard: u32,
-    outcomes: &[OutcomeRecord],
-) -> Result<u32, WorkerError> {
-    let ns = dr.namespace().unwrap_or_default();
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-    let parts = encode_report(outcomes)?;
-    let manager = worker_manager(shard);
-    // Owned but not controlled: the controller watches what it controls, not reports.
-    let owner = dr.controller_owner_ref(&()).map(|mut o| {
-        o.controller = Some(false);
-        o
-    });
-    for (i, bytes) in parts.iter().enumerate() {
-        let name = report_name(&dr.name_any(), shard, i);
+    /// Owned but not controlled: the controller watches what it controls, not reports.
+    owner: Option<OwnerReference>,
+}
+
+impl ReportWriter {
+    pub fn new(client: &Client, dr: &DigitalRecovery, shard: u32) -> ReportWriter {
+        ReportWriter {
+            api: Api::namespaced(client.clone(), &dr.namespace().unwrap_or_default()),
+            recovery: dr.name_any(),
+            shard,
+            owner: dr.controller_owner_ref(&()).map(|mut o| {
+                o.controller = Some(false);
+                o
+            }),
+        }
+    }
+
+    /// Writes (server-side applies) part `part`.
+    pub async fn write_part(&self, part: usize, bytes: &[u8]) -> Result<(), WorkerError> {
+        let name = report_name(&self.recovery, self.shard, part);
         let cm = ConfigMap {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 labels: Some(BTreeMap::from([
-                    (RECOVERY_LABEL.to_string(), label_value(&dr.name_any())),
-                    (SHARD_LABEL.to_string(), shard.to_string()),
-                    (PART_LABEL.to_string(), i.to_string()),
+                    (RECOVERY_LABEL.to_string(), label_value(&self.recovery)),
+                    (SHARD_LABEL.to_string(), self.shard.to_string()),
+                    (PART_LABEL.to_string(), part.to_string()),
                 ])),
-                owner_references: owner.clone().map(|o| vec![o]),
+                owner_references: self.owner.clone().map(|o| vec![o]),
                 ..Default::default()
             },
             binary_data: Some(BTreeMap::from([(
                 REPORT_KEY.to_string(),
-                ByteString(bytes.clone()),
+                ByteString(bytes.to_vec()),
             )])),
             ..Default::default()
         };
-        kubeapi::apply(&cms, &name, &manager, &cm)
+        kubeapi::apply(&self.api, &name, &worker_manager(self.shard), &cm)
             .await
+            .map(|_| ())
             .map_err(|e| match e {
                 ApplyError::Serialize(e) => WorkerError::Json(e),
                 ApplyError::Kube(e) => WorkerError::Kube(e),
-            })?;
+            })
     }
-    let selector = format!(
-        "{RECOVERY_LABEL}={},{SHARD_LABEL}={shard}",
-        label_value(&dr.name_any())
-    );
-    for cm in cms.list(&ListParams::default().labels(&selector)).await? {
-        let part: usize = cm
-            .labels()
-            .get(PART_LABEL)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(usize::MAX);
-        if part >= parts.len() {
-            cms.delete(&cm.name_any(), &DeleteParams::default()).await?;
+
+    /// Removes the parts numbered `count` and above, which a longer earlier attempt left.
+    pub async fn remove_parts_from(&self, count: usize) -> Result<(), WorkerError> {
+        let selector = format!(
+            "{RECOVERY_LABEL}={},{SHARD_LABEL}={}",
+            label_value(&self.recovery),
+            self.shard
+        );
+        for cm in self
+            .api
+            .list(&ListParams::default().labels(&selector))
+            .await?
+        {
+            let part: usize = cm
+                .labels()
+                .get(PART_LABEL)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(usize::MAX);
+            if part >= count {
+                self.api
+                    .delete(&cm.name_any(), &DeleteParams::default())
+                    .await?;
+            }
         }
+        Ok(())
     }
-    u32::try_from(parts.len())
-        .map_err(|_| WorkerError::Io(std::io::Error::other("too many report parts")))
 }
 
 /// Reads every report part of a recovery, in shard and part order.
@@ -159,6 +244,49 @@ mod tests {
     use super::*;
     use crate::api::MediaType;
     use crate::pipeline::progress::Outcome;
+
+    #[test]
+    fn the_encoder_hands_out_full_parts_in_order_and_keeps_only_the_open_one() {
+        let record = |i: u32| OutcomeRecord {
+            conversation_id: Some(uuid::Uuid::new_v4()),
+            media_type: Some(MediaType::Email),
+            outcome: Outcome::Verified,
+            reason: None,
+            detail: Some(format!("detail {i} {}", uuid::Uuid::new_v4())),
+        };
+        let mut encoder = ReportEncoder::default();
+        let mut taken = Vec::new();
+        let mut sent = Vec::new();
+        for i in 0..60_000 {
+            let r = record(i);
+            encoder.push(&r).expect("push");
+            sent.push(r);
+            if i % 5_000 == 0 {
+                let full = encoder.take_full();
+                // Nothing full is held back once taken.
+                assert!(encoder.full.is_empty());
+                taken.extend(full);
+            }
+        }
+        // A part that could not be written goes back, in order.
+        let late = encoder.take_full();
+        encoder.restore(late);
+        assert_eq!(encoder.records(), 60_000);
+        let (rest, count) = encoder.finish().expect("finish");
+        taken.extend(rest);
+        let numbers: Vec<usize> = taken.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, (0..count).collect::<Vec<_>>());
+        assert!(count > 1);
+        let back: Vec<OutcomeRecord> = taken
+            .iter()
+            .flat_map(|(_, p)| decode_report(p).expect("decode"))
+            .collect();
+        assert_eq!(back, sent);
+        // An empty report is one empty part, so readers always find part 0.
+        let (parts, count) = ReportEncoder::default().finish().expect("finish");
+        assert_eq!((parts.len(), count), (1, 1));
+        assert!(decode_report(&parts[0].1).expect("decode").is_empty());
+    }
 
     #[test]
     fn report_round_trips_and_splits_below_the_object_limit() {

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use super::{
     ShardError, ShardInput, ShardRunner, WIND_DOWN, WorkerArgs, WorkerError,
     journal::ConfigMapJournal,
-    report::write_report,
+    report::{ReportEncoder, ReportWriter},
     status::{APISERVER_PATIENCE, Collected, ShardReporter, StatusTicker, StatusWriter},
 };
 use crate::api::{DigitalRecovery, ShardPhase, ValidSpec};
@@ -79,7 +79,8 @@ pub async fn run_shard(
     info!(start = %slice.start, end = %slice.end, "shard started");
 
     let reporter = Arc::new(ShardReporter::default());
-    let ticker = StatusTicker::start(reporter.clone(), writer.clone());
+    let report = Arc::new(ReportWriter::new(&client, &dr, shard));
+    let ticker = StatusTicker::start(reporter.clone(), writer.clone(), report.clone());
     let input = ShardInput {
         journal: open_journal(&client, &dr, shard).await,
         spec,
@@ -108,25 +109,19 @@ pub async fn run_shard(
 
     match result {
         Ok(progress) => {
-            let (entry, outcomes) = {
+            let (mut entry, encoder) = {
                 let mut s = reporter.lock();
                 s.progress = progress;
                 (
                     writer.entry(ShardPhase::Succeeded, &s),
-                    std::mem::take(&mut s.outcomes),
+                    std::mem::take(&mut s.report),
                 )
             };
-            let parts = patiently(
-                "write the report",
-                APISERVER_PATIENCE,
-                WorkerError::is_transient,
-                || write_report(&client, &dr, shard, &outcomes),
-            )
-            .await?;
-            let mut entry = entry;
+            let outcomes = encoder.records();
+            let parts = finish_report(&report, encoder).await?;
             entry.report_parts = Some(parts);
             writer.apply_patiently(&entry).await?;
-            info!(parts, outcomes = outcomes.len(), "shard finished");
+            info!(parts, outcomes, "shard finished");
             Ok(())
         }
         Err(e) => {
@@ -148,6 +143,30 @@ pub async fn run_shard(
             Err(stop.error)
         }
     }
+}
+
+/// Writes the report's last parts and removes those a longer earlier attempt left; returns the
+/// number of parts.
+async fn finish_report(report: &ReportWriter, encoder: ReportEncoder) -> Result<u32, WorkerError> {
+    let (parts, count) = encoder.finish()?;
+    for (number, bytes) in &parts {
+        patiently(
+            "write the report",
+            APISERVER_PATIENCE,
+            WorkerError::is_transient,
+            || report.write_part(*number, bytes),
+        )
+        .await?;
+    }
+    patiently(
+        "remove stale report parts",
+        APISERVER_PATIENCE,
+        WorkerError::is_transient,
+        || report.remove_parts_from(count),
+    )
+    .await?;
+    u32::try_from(count)
+        .map_err(|_| WorkerError::Io(std::io::Error::other("too many report parts")))
 }
 
 /// The shard's journal; without one the shard still runs correctly (it only serves the

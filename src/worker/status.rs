@@ -1,8 +1,8 @@
 //! A shard's status entry: what the pipeline reports is collected here, and a writer task
 //! publishes it as `status.shards[index]` (server-side apply under the shard's own field
-//! manager) at most once a second, so the pipeline's tasks never wait for the apiserver. The
-//! task is stopped by cancelling it and joining it, so no `Running` write can land after the
-//! shard's final entry.
+//! manager) at most once a second, so the pipeline's tasks never wait for the apiserver; the same
+//! task writes the report's parts as they fill. The task is stopped by cancelling it and joining
+//! it, so no `Running` write can land after the shard's final entry.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use super::report::{ReportEncoder, ReportWriter};
 use crate::api::{
     DigitalRecovery, FailureRecord, MAX_SHARD_FAILURES, MediaType, MediaTypeCounts, ShardPhase,
     ShardStatus, Window,
@@ -32,8 +33,8 @@ pub const APISERVER_PATIENCE: Duration = Duration::from_secs(180);
 #[derive(Default)]
 pub struct Collected {
     pub progress: ShardProgress,
-    /// Every outcome, for the shard's report.
-    pub outcomes: Vec<OutcomeRecord>,
+    /// The shard's report, encoded as outcomes come; full parts are written while it runs.
+    pub report: ReportEncoder,
     by_media: BTreeMap<MediaType, MediaTypeCounts>,
     failures: Vec<FailureRecord>,
     /// Changed since the last status write.
@@ -92,7 +93,9 @@ impl Collected {
                 detail: record.detail.clone(),
             });
         }
-        self.outcomes.push(record.clone());
+        if let Err(e) = self.report.push(record) {
+            warn!(error = %e, "cannot add an outcome to the report");
+        }
         self.dirty = true;
     }
 }
@@ -194,10 +197,14 @@ pub struct StatusTicker {
 
 impl StatusTicker {
     /// Starts writing what `reporter` collects, whenever it changed, at most once a
-    /// [`STATUS_INTERVAL`].
-    pub fn start(reporter: Arc<ShardReporter>, writer: Arc<StatusWriter>) -> StatusTicker {
+    /// [`STATUS_INTERVAL`], and the report's full parts through `report`.
+    pub fn start(
+        reporter: Arc<ShardReporter>,
+        writer: Arc<StatusWriter>,
+        report: Arc<ReportWriter>,
+    ) -> StatusTicker {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(tick(reporter, writer, stop.clone()));
+        let task = tokio::spawn(tick(reporter, writer, report, stop.clone()));
         StatusTicker { stop, task }
     }
 
@@ -211,7 +218,12 @@ impl StatusTicker {
     }
 }
 
-async fn tick(reporter: Arc<ShardReporter>, writer: Arc<StatusWriter>, stop: CancellationToken) {
+async fn tick(
+    reporter: Arc<ShardReporter>,
+    writer: Arc<StatusWriter>,
+    report: Arc<ReportWriter>,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(STATUS_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -219,6 +231,7 @@ async fn tick(reporter: Arc<ShardReporter>, writer: Arc<StatusWriter>, stop: Can
             _ = tick.tick() => {}
             _ = stop.cancelled() => return,
         }
+        write_full_parts(&reporter, &report).await;
         let entry = {
             let mut s = reporter.lock();
             if !s.dirty {
@@ -232,6 +245,20 @@ async fn tick(reporter: Arc<ShardReporter>, writer: Arc<StatusWriter>, stop: Can
             warn!(error = %e, "cannot write the shard status; will retry");
             reporter.lock().dirty = true;
         }
+    }
+}
+
+/// Writes the report parts that filled since the last tick; what cannot be written now waits
+/// for the next tick (or the shard's end).
+async fn write_full_parts(reporter: &ShardReporter, report: &ReportWriter) {
+    let mut parts = reporter.lock().report.take_full();
+    while let Some((number, bytes)) = parts.first() {
+        if let Err(e) = report.write_part(*number, bytes).await {
+            warn!(error = %e, part = number, "cannot write a report part; will retry");
+            reporter.lock().report.restore(parts);
+            return;
+        }
+        parts.remove(0);
     }
 }
 
@@ -280,7 +307,7 @@ mod tests {
         );
         let listed: Vec<&str> = s.failures.iter().map(|f| f.outcome.as_str()).collect();
         assert_eq!(listed, ["failed", "conflict"]);
-        assert_eq!(s.outcomes.len(), 8);
+        assert_eq!(s.report.records(), 8);
         assert!(s.dirty);
     }
 }
