@@ -363,11 +363,12 @@ serverTLSBootstrap: false
 podLogsDir: $dr_state/pod-logs
 clusterDomain: cluster.local
 # A test disk: evict only when nearly full; never collect images (local images cannot be pulled again).
+# Free space as an absolute amount: on a large shared disk 1 % is gigabytes that other builds use.
 evictionHard:
   memory.available: 50Mi
-  nodefs.available: 1%
+  nodefs.available: $DR_EVICTION_DISK
   nodefs.inodesFree: 1%
-  imagefs.available: 1%
+  imagefs.available: $DR_EVICTION_DISK
   imagefs.inodesFree: 1%
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
