@@ -817,6 +817,143 @@ async fn worker_deleted(env: Env) {
     );
 }
 
+/// (3b) A worker container SIGKILLed by the runtime (as the OOM killer or a node problem would;
+/// exit 137): the index is retried and the recovery completes, nothing lost or twice.
+async fn worker_killed(env: Env) {
+    let (ns, name) = ("ct-worker-killed", "worker-killed");
+    env.namespace(ns, &[]).await;
+    let (sims, _store) = simulators(3000).await;
+    let dr = env.apply_recovery(ns, name, &sims).await;
+    wait_mid_run(name, &env, ns, name, &sims).await;
+    let job = job_of(&env, &dr).await;
+    let container = job_pods(&env, ns, &job.name_any())
+        .await
+        .into_iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .find_map(|p| p.status?.container_statuses?.first()?.container_id.clone())
+        .unwrap_or_else(|| panic!("{name}: no running worker container mid-run"));
+    let id = container
+        .strip_prefix("containerd://")
+        .unwrap_or_else(|| panic!("{name}: container id `{container}`"));
+    let socket = cluster_dir().join("state/containerd/containerd.sock");
+    let killed = tokio::process::Command::new("ctr")
+        .arg("--address")
+        .arg(&socket)
+        .args(["-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id])
+        .status()
+        .await
+        .unwrap_or_else(|e| panic!("ctr: {e}"));
+    assert!(killed.success(), "ctr tasks kill {id}: {killed}");
+    let dr = env.wait_finished(ns, name).await;
+    assert_truth(name, &dr, &sim_report(&sims).await);
+    let job_status = job_of(&env, &dr).await.status.unwrap_or_default();
+    assert_eq!(job_status.succeeded, Some(SHARDS as i32), "{job_status:?}");
+    assert!(job_status.failed.unwrap_or(0) >= 1, "{job_status:?}");
+}
+
+/// (3c) `spec.cancel` set mid-run: the recovery ends Cancelled (the only way it does), its
+/// workers stop, and nothing reached the recording side twice or after the end.
+async fn cancelled(env: Env) {
+    let (ns, name) = ("ct-cancel", "cancel");
+    env.namespace(ns, &[]).await;
+    let (sims, _store) = simulators(3000).await;
+    let dr = env.apply_recovery(ns, name, &sims).await;
+    wait_mid_run(name, &env, ns, name, &sims).await;
+    // The controller deletes the Job of a cancelled recovery: its name, before.
+    let job = job_of(&env, &dr).await.name_any();
+    env.kubectl_ok(
+        &[
+            "patch",
+            "dr",
+            name,
+            "-n",
+            ns,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"cancel":true}}"#,
+        ],
+        None,
+    )
+    .await;
+    let dr = env.wait_finished(ns, name).await;
+    let status = dr.status.clone().unwrap_or_default();
+    assert_eq!(status.phase, Some(Phase::Cancelled), "{status:?}");
+    // The workers are gone within their grace period; after that nothing more arrives.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running = job_pods(&env, ns, &job)
+            .await
+            .into_iter()
+            .filter(|p| {
+                matches!(
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                    Some("Running" | "Pending")
+                )
+            })
+            .count();
+        if running == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{running} worker pods still running"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let truth = sim_report(&sims).await;
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(truth.conflicts, 0, "{truth:?}");
+    assert!(
+        truth.still_missing > 0,
+        "cancelled before the end: {truth:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sim_report(&sims).await, truth);
+}
+
+/// (6b) A quota that admits no pod: the recovery says in its status why no worker starts.
+async fn pods_refused(env: Env) {
+    let (ns, name) = ("ct-quota", "quota");
+    env.namespace(ns, &[]).await;
+    let quota = json!({
+        "apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": {"name": "no-pods", "namespace": ns},
+        "spec": {"hard": {"pods": "0"}}
+    });
+    env.kubectl_ok(&["apply", "-f", "-"], Some(quota.to_string()))
+        .await;
+    let (sims, _store) = simulators(1000).await;
+    env.apply_recovery(ns, name, &sims).await;
+    let api: Api<DigitalRecovery> = Api::namespaced(env.client.clone(), ns);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = api
+            .get(name)
+            .await
+            .ok()
+            .and_then(|d| d.status)
+            .unwrap_or_default();
+        let stalled = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Stalled" && c.status == "True");
+        if let Some(c) = stalled
+            && c.reason == "PodsNotCreated"
+        {
+            assert!(c.message.contains("exceeded quota"), "{c:?}");
+            assert_eq!(status.phase, Some(Phase::Pending));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no PodsNotCreated in 120 s: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(sim_report(&sims).await.ingested, 0);
+}
+
 /// Names of what `owner` controls, by kind.
 async fn owned(env: &Env, ns: &str, owner_uid: &str) -> BTreeMap<&'static str, BTreeSet<String>> {
     fn owned_by<K: Resource>(items: Vec<K>, uid: &str) -> BTreeSet<String> {
@@ -1063,6 +1200,9 @@ fn scenarios() -> (Scenarios, Scenarios, Scenarios) {
     let together: Scenarios = vec![
         ("indexed_job", |e| indexed_job(e).boxed()),
         ("worker_deleted", |e| worker_deleted(e).boxed()),
+        ("worker_killed", |e| worker_killed(e).boxed()),
+        ("cancelled", |e| cancelled(e).boxed()),
+        ("pods_refused", |e| pods_refused(e).boxed()),
         ("deleted_and_recreated", |e| {
             deleted_and_recreated(e).boxed()
         }),
@@ -1116,6 +1256,12 @@ fn diagnostics(cluster: &Cluster) {
     let mut out = cluster.command("kubectl");
     out.args(["get", "all,dr,leases", "-A", "-o", "wide"]);
     if let Ok(o) = out.output() {
+        eprintln!("{}", String::from_utf8_lossy(&o.stdout));
+    }
+    // Evictions (disk or memory pressure on a shared machine) and other warnings.
+    let mut events = cluster.command("kubectl");
+    events.args(["get", "events", "-A", "--field-selector", "type=Warning"]);
+    if let Ok(o) = events.output() {
         eprintln!("{}", String::from_utf8_lossy(&o.stdout));
     }
     let mut logs = cluster.command("kubectl");
