@@ -14,8 +14,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 cache_root=${DR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/digital-recovery/tools}
 
-command -v apt-cache >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 ||
+if ! command -v apt-cache >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
   envtest_fail "find apt" "no apt-cache/dpkg-deb: install promtool (https://prometheus.io/download/) and set DR_PROMTOOL_BIN to its directory."
+fi
 candidate() { apt-cache policy prometheus 2>/dev/null | awk '$1=="Candidate:"{print $2}'; }
 version=$(candidate)
 if [[ -z $version || $version == "(none)" ]]; then
@@ -38,7 +39,7 @@ build() {
   dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool ||
     envtest_fail "unpack promtool" "the package holds no usr/bin/promtool."
   mv "$work/usr/bin/promtool" "$work/promtool"
-  rm -rf "$work/usr" "$work"/prometheus_*.deb
+  rm -rf "${work:?}/usr" "${work:?}"/prometheus_*.deb
   "$work/promtool" --version >&2 || envtest_fail "check promtool" "the binary does not run."
 }
 
