@@ -657,6 +657,19 @@ async fn indexed_job(env: Env) {
         headers.starts_with("NAME") && headers.contains("PHASE") && headers.contains("RECOVERED"),
         "{headers}"
     );
+    // `kubectl describe`: the phase changes as Normal Events, the last one with the totals.
+    let described = env
+        .kubectl_ok(&["describe", "dr", name, "-n", ns], None)
+        .await;
+    let events = described.split("Events:").nth(1).unwrap_or_default();
+    let phase = format!("{:?}", status.phase.unwrap_or(Phase::Pending));
+    assert!(
+        events.contains("Normal")
+            && events.contains(&phase)
+            && (events.contains(&format!("{} recovered", truth.ingested))
+                || events.contains(&format!("{} of", truth.ingested))),
+        "Events of {name}:{events}"
+    );
     // A finished recovery is not run again: the simulators see nothing more.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sim_report(&sims).await, truth);
