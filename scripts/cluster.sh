@@ -47,7 +47,9 @@ cgroup_roots() {
   if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
     echo /sys/fs/cgroup
   else
-    awk '$3 == "cgroup" { print $2 }' /proc/self/mounts
+    # cgroup v1, and in hybrid mode also the v2 hierarchy (/sys/fs/cgroup/unified), where runc
+    # and the kubelet make the same tree.
+    awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts
   fi
 }
 
