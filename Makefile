@@ -4,11 +4,21 @@
 CARGO ?= cargo
 
 .PHONY: test lint demo control-plane helm chart-crds bench reliability \
-	node-binaries node-deps image cluster cluster-down cluster-status cluster-smoke
+	promtool node-binaries node-deps cluster-tier-deps image cluster cluster-down cluster-status cluster-smoke
 
-## Build (or reuse) the test control plane and helm, then run every test.
-test: control-plane helm
+## Build (or reuse) the test control plane and helm, then run every test. As root this includes the
+## cluster tier (tests/cluster_tier.rs: a real single-node cluster, so also the node binaries and
+## the Debian packages it runs on); as another user that tier says it is skipped.
+test: control-plane helm promtool cluster-tier-deps
 	$(CARGO) test --locked
+
+## What the cluster tier needs beyond the API-server tier, when it can run (root).
+cluster-tier-deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+		$(MAKE) --no-print-directory node-binaries node-deps; \
+	else \
+		echo "cluster tier: not root, its node binaries and packages are not built"; \
+	fi
 
 ## Formatting and lints, as CI checks them.
 lint:
@@ -31,6 +41,11 @@ node-deps:
 ## helm from its official Go module (helm.sh/helm/v4), in the same cache.
 helm:
 	bash tests/envtest/build-helm.sh
+
+## promtool from the distribution's prometheus package (apt-get download, not installed), in the
+## same cache; tests/chart.rs checks the chart's PrometheusRule with it.
+promtool:
+	bash tests/envtest/promtool.sh
 
 ## Copy the repo's CRDs into the chart (tests/chart.rs checks they are identical).
 chart-crds:

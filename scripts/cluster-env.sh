@@ -15,6 +15,7 @@
 #   DR_NODE_IP       node address, a /32 added to `lo` (default 10.99.0.1)
 #   DR_POD_CIDR      the bridge's /24 (default 10.99.1.0/24; the bridge takes .1)
 #   DR_SERVICE_CIDR  the Service /24 (default 10.99.2.0/24; .1 is the `kubernetes` Service)
+#   DR_EVICTION_DISK free disk below which the kubelet evicts pods (default 100Mi)
 #   DR_TOOLS_CACHE   the tool cache of tests/envtest (binaries, the pause program)
 
 dr_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +35,7 @@ dr_cgroup=dr-cluster
 
 DR_NODE_IP=${DR_NODE_IP:-10.99.0.1}
 DR_POD_CIDR=${DR_POD_CIDR:-10.99.1.0/24}
+DR_EVICTION_DISK=${DR_EVICTION_DISK:-100Mi}
 DR_SERVICE_CIDR=${DR_SERVICE_CIDR:-10.99.2.0/24}
 
 # dr_first_ip 10.99.2.0/24 -> 10.99.2.1 (the /24s are given as network addresses).

@@ -47,7 +47,9 @@ cgroup_roots() {
   if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
     echo /sys/fs/cgroup
   else
-    awk '$3 == "cgroup" { print $2 }' /proc/self/mounts
+    # cgroup v1, and in hybrid mode also the v2 hierarchy (/sys/fs/cgroup/unified), where runc
+    # and the kubelet make the same tree.
+    awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts
   fi
 }
 
@@ -363,11 +365,12 @@ serverTLSBootstrap: false
 podLogsDir: $dr_state/pod-logs
 clusterDomain: cluster.local
 # A test disk: evict only when nearly full; never collect images (local images cannot be pulled again).
+# Free space as an absolute amount: on a large shared disk 1 % is gigabytes that other builds use.
 evictionHard:
   memory.available: 50Mi
-  nodefs.available: 1%
+  nodefs.available: $DR_EVICTION_DISK
   nodefs.inodesFree: 1%
-  imagefs.available: 1%
+  imagefs.available: $DR_EVICTION_DISK
   imagefs.inodesFree: 1%
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99

@@ -1,7 +1,8 @@
 //! The Helm chart: `helm lint`, its CRDs identical to the repo's, its schema rejecting bad values
 //! with a clear message, and every rendering (defaults, each optional feature on) accepted by a
-//! real kube-apiserver in a server-side dry run. helm is built from its Go module
-//! (tests/envtest/build-helm.sh).
+//! real kube-apiserver in a server-side dry run; its PrometheusRule through `promtool check rules`
+//! and `promtool test rules`. helm is built from its Go module (tests/envtest/build-helm.sh),
+//! promtool taken from Debian's `prometheus` package (tests/envtest/promtool.sh).
 
 mod support;
 
@@ -462,4 +463,184 @@ async fn the_controller_pod_is_admitted_where_pod_security_is_restricted() {
             "the controller pod ({set:?}) is refused: {admitted:?}"
         );
     }
+}
+
+/// The chart's PrometheusRule passes `promtool check rules`, and each alert fires (and only then)
+/// on the series it is about in `promtool test rules`: one case per alert, with the labels and
+/// annotations a receiver gets. promtool comes from the distribution's `prometheus` package
+/// (tests/envtest/promtool.sh; DR_PROMTOOL_BIN=dir uses another).
+#[test]
+fn the_prometheus_rules_pass_promtool() {
+    let promtool =
+        support::control_plane::built_tools("DR_PROMTOOL_BIN", "tests/envtest/promtool.sh")
+            .join("promtool");
+    let dir = scratch();
+    let docs = documents(&render(
+        dir.path(),
+        "digital-recovery",
+        "dr-system",
+        &["prometheusRule.enabled=true"],
+    ));
+    let rule = find(&docs, "PrometheusRule", "digital-recovery");
+    let groups = &rule["spec"]["groups"];
+    let rules_file = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules_file,
+        serde_json::json!({ "groups": groups }).to_string(),
+    )
+    .expect("write rules");
+    let check = std::process::Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(&rules_file)
+        .output()
+        .expect("run promtool");
+    let said = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "promtool check rules: {said}");
+    assert!(said.contains("SUCCESS: 4 rules found"), "{said}");
+
+    // The annotations of `alert`, `{{ $labels.schedule }}` expanded.
+    let annotations = |alert: &str, schedule: &str| -> Value {
+        let rules = groups[0]["rules"].as_array().expect("rules");
+        let rule = rules
+            .iter()
+            .find(|r| r["alert"] == alert)
+            .unwrap_or_else(|| panic!("no alert {alert}"));
+        let mut a = rule["annotations"].clone();
+        if let Some(map) = a.as_object_mut() {
+            for v in map.values_mut() {
+                if let Some(s) = v.as_str() {
+                    *v = Value::from(s.replace("{{ $labels.schedule }}", schedule));
+                }
+            }
+        }
+        a
+    };
+    let sel = r#"namespace="dr-system",service="digital-recovery-metrics""#;
+    // One case per alert: the series that make it fire, an evaluation after its `for`, the
+    // alert expected with its labels and annotations; and a quiet case where it must not fire.
+    let case = |series: Vec<(String, &str)>, at: &str, alert: &str, fired: Value| {
+        serde_json::json!({
+            "interval": "1m",
+            "input_series": series.into_iter()
+                .map(|(s, v)| serde_json::json!({"series": s, "values": v}))
+                .collect::<Vec<_>>(),
+            "alert_rule_test": [{"eval_time": at, "alertname": alert, "exp_alerts": fired}]
+        })
+    };
+    let warning = |extra: Value, alert: &str, schedule: &str| {
+        let mut labels = serde_json::json!({"severity": "warning"});
+        if let (Some(l), Some(e)) = (labels.as_object_mut(), extra.as_object()) {
+            l.extend(e.clone());
+        }
+        serde_json::json!([{"exp_labels": labels, "exp_annotations": annotations(alert, schedule)}])
+    };
+    let none = serde_json::json!([]);
+    let tests = vec![
+        // No replica reports itself leader for longer than controllerDownFor (5m).
+        case(
+            vec![(
+                format!("digital_recovery_leader{{{sel},pod=\"a\"}}"),
+                "0x20",
+            )],
+            "10m",
+            "DigitalRecoveryControllerDown",
+            serde_json::json!([{"exp_labels": {"severity": "critical"},
+                "exp_annotations": annotations("DigitalRecoveryControllerDown", "")}]),
+        ),
+        case(
+            vec![(
+                format!("digital_recovery_leader{{{sel},pod=\"a\"}}"),
+                "1x20",
+            )],
+            "10m",
+            "DigitalRecoveryControllerDown",
+            none.clone(),
+        ),
+        // A recovery ended Failed within the last hour.
+        case(
+            vec![(
+                format!("digital_recovery_recoveries{{{sel},phase=\"Failed\"}}"),
+                "0x60 1x30",
+            )],
+            "70m",
+            "DigitalRecoveryFailed",
+            warning(serde_json::json!({}), "DigitalRecoveryFailed", ""),
+        ),
+        case(
+            vec![(
+                format!("digital_recovery_recoveries{{{sel},phase=\"Failed\"}}"),
+                "1x90",
+            )],
+            "70m",
+            "DigitalRecoveryFailed",
+            none.clone(),
+        ),
+        // Reconciles failing for more than 30 minutes.
+        case(
+            vec![(
+                format!("digital_recovery_reconcile_failures_total{{{sel},error=\"Kube\"}}"),
+                "0+1x60",
+            )],
+            "50m",
+            "DigitalRecoveryReconcileErrors",
+            warning(serde_json::json!({}), "DigitalRecoveryReconcileErrors", ""),
+        ),
+        case(
+            vec![(
+                format!("digital_recovery_reconcile_failures_total{{{sel},error=\"Kube\"}}"),
+                "5x60",
+            )],
+            "50m",
+            "DigitalRecoveryReconcileErrors",
+            none.clone(),
+        ),
+        // A schedule whose last successful window ended at 0 (Unix time): at 27 h it is more than
+        // noSuccessHours (26) old, for longer than 15 minutes.
+        case(
+            vec![(
+                format!(
+                    "digital_recovery_schedule_watermark_timestamp_seconds{{{sel},exported_namespace=\"tenant-a\",schedule=\"nightly\"}}"
+                ),
+                "0x1700",
+            )],
+            "27h",
+            "DigitalRecoveryScheduleNoRecentSuccess",
+            warning(
+                serde_json::json!({"exported_namespace": "tenant-a", "schedule": "nightly"}),
+                "DigitalRecoveryScheduleNoRecentSuccess",
+                "nightly",
+            ),
+        ),
+        case(
+            vec![(
+                format!(
+                    "digital_recovery_schedule_watermark_timestamp_seconds{{{sel},exported_namespace=\"tenant-a\",schedule=\"nightly\"}}"
+                ),
+                "0+60x1700",
+            )],
+            "27h",
+            "DigitalRecoveryScheduleNoRecentSuccess",
+            none,
+        ),
+    ];
+    let test_file = dir.path().join("tests.yaml");
+    std::fs::write(
+        &test_file,
+        serde_json::json!({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests})
+            .to_string(),
+    )
+    .expect("write tests");
+    let run = std::process::Command::new(&promtool)
+        .args(["test", "rules"])
+        .arg(&test_file)
+        .current_dir(dir.path())
+        .output()
+        .expect("run promtool");
+    assert!(
+        run.status.success(),
+        "promtool test rules: {}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
 }

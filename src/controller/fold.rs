@@ -196,7 +196,7 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
     // The phase, what to say about it, and the conditions' reason.
     let (phase, message, reason): (Phase, String, &str) = if is_final(old.phase) {
         let phase = old.phase.unwrap_or(Phase::Failed);
-        (phase, final_message(&old, phase), reason_of(phase))
+        (phase, final_message(&old, phase), final_reason(&old, phase))
     } else if dr.spec.cancel {
         (
             Phase::Cancelled,
@@ -403,6 +403,15 @@ fn reason_of(phase: Phase) -> &'static str {
     }
 }
 
+/// The reason a final recovery ended with (`DeadlineExceeded`, `ShardsFailed`, `InvalidSpec`,
+/// ...), kept as its message is, so later reconciles do not turn it into the phase's name.
+fn final_reason(old: &DigitalRecoveryStatus, phase: Phase) -> &str {
+    old.conditions
+        .iter()
+        .find(|c| c.type_ == "Ready" && !c.reason.is_empty())
+        .map_or(reason_of(phase), |c| c.reason.as_str())
+}
+
 /// ", N not recorded in Genesys" when some lacking conversations have no text recording: a
 /// final outcome found by asking the recordings API, not a failure.
 fn not_recorded_note(progress: &Progress) -> String {
@@ -588,6 +597,27 @@ mod tests {
             ("True", "JobFailing")
         );
         assert!(stalled.message.contains("exit code 3"), "{stalled:?}");
+    }
+
+    #[test]
+    fn a_final_reason_survives_later_reconciles() {
+        let mut dr = recovery(&["Running", "Running"]);
+        let job = running_job(json!({"conditions": [{"type": "Failed", "status": "True",
+            "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}]}));
+        let first = fold(&Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH));
+        assert_eq!(first.phase, Some(Phase::Failed));
+        assert_eq!(condition_of(&first, "Ready").reason, "DeadlineExceeded");
+        dr.status = Some(DigitalRecoveryStatus {
+            shards: dr.status.take().unwrap_or_default().shards,
+            ..first
+        });
+        let again = fold(&Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH));
+        assert_eq!(again.phase, Some(Phase::Failed));
+        for type_ in ["Ready", "Stalled"] {
+            let c = condition_of(&again, type_);
+            assert_eq!(c.reason, "DeadlineExceeded", "{c:?}");
+            assert!(c.message.contains("deadline"), "{c:?}");
+        }
     }
 
     #[test]
