@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use digital_recovery::manifest::{parse, validate};
+use digital_recovery::manifest::parse;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(recovery) = parse(Path::new("fuzz.yaml"), text) {
         assert!(
-            validate(&recovery.spec).is_ok(),
+            recovery.spec.validate().is_ok(),
             "parse accepted an invalid spec"
         );
     }
