@@ -546,6 +546,30 @@ impl_add_assign!(ApiCalls {
     das,
     capture
 });
+// The media type is the sum's key, not summed: add only counts of the same type.
+impl_add_assign!(MediaTypeCounts {
+    to_recover,
+    recovered,
+    verified,
+    failed,
+    not_recorded,
+    skipped
+});
+
+impl MediaTypeCounts {
+    /// Nothing counted yet for `media_type`.
+    pub fn new(media_type: MediaType) -> MediaTypeCounts {
+        MediaTypeCounts {
+            media_type,
+            to_recover: 0,
+            recovered: 0,
+            verified: 0,
+            failed: 0,
+            not_recorded: 0,
+            skipped: 0,
+        }
+    }
+}
 
 impl MatchCounts {
     /// Counts one more Genesys conversation in the given match category.

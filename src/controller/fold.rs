@@ -147,14 +147,7 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         }
         for m in &s.by_media_type {
             match by_media.iter_mut().find(|x| x.media_type == m.media_type) {
-                Some(x) => {
-                    x.to_recover += m.to_recover;
-                    x.recovered += m.recovered;
-                    x.verified += m.verified;
-                    x.failed += m.failed;
-                    x.not_recorded += m.not_recorded;
-                    x.skipped += m.skipped;
-                }
+                Some(x) => *x += *m,
                 None => by_media.push(*m),
             }
         }

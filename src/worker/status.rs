@@ -44,15 +44,10 @@ pub struct Collected {
 impl Collected {
     fn add(&mut self, record: &OutcomeRecord) {
         if let Some(mt) = record.media_type {
-            let c = self.by_media.entry(mt).or_insert(MediaTypeCounts {
-                media_type: mt,
-                to_recover: 0,
-                recovered: 0,
-                verified: 0,
-                failed: 0,
-                not_recorded: 0,
-                skipped: 0,
-            });
+            let c = self
+                .by_media
+                .entry(mt)
+                .or_insert_with(|| MediaTypeCounts::new(mt));
             match record.outcome {
                 Outcome::Recovered => {
                     c.to_recover += 1;

@@ -193,14 +193,17 @@ pub(super) fn parse_body(body: &Bytes) -> Result<Value, Response> {
         .map_err(|err| bad_request(&format!("Unable to parse the request body: {err}")))
 }
 
+/// The JSON body of an analytics request and the query it holds; an error answer otherwise.
+fn parse_request(body: &Bytes) -> Result<(Value, ParsedQuery), Response> {
+    let body = parse_body(body)?;
+    let query = parse_query(&body)?;
+    Ok((body, query))
+}
+
 /// `POST /api/v2/analytics/conversations/details/query`.
 pub(super) async fn details_query(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    let body = match parse_body(&body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let query = match parse_query(&body) {
-        Ok(query) => query,
+    let (body, query) = match parse_request(&body) {
+        Ok(parsed) => parsed,
         Err(response) => return response,
     };
     let paging = body.get("paging");
@@ -288,12 +291,8 @@ pub(super) async fn details_by_ids(
 
 /// `POST .../details/jobs`: results are fixed at submission, from the data lake's view.
 pub(super) async fn job_submit(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    let body = match parse_body(&body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let query = match parse_query(&body) {
-        Ok(query) => query,
+    let (body, query) = match parse_request(&body) {
+        Ok(parsed) => parsed,
         Err(response) => return response,
     };
     let start_of_day = body

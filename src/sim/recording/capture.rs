@@ -18,7 +18,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -28,11 +28,11 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    RecordingStore, StoreInner, StoredContact, auth, error_bytes, error_response, json_answer,
-    render_error,
+    RecordingStore, StoreInner, StoredContact, error_bytes, error_response, json_answer,
+    service_routes,
 };
 use crate::api::MediaType;
-use crate::sim::faults::{FaultLayer, Service, fault_middleware};
+use crate::sim::faults::Service;
 
 /// The header carrying the client's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -43,27 +43,11 @@ const GENESYS_SOURCE: &str = "genesys-cloud";
 
 /// The Capture simulator's routes over `store` (`/sim/report` included, without auth or faults).
 pub fn capture_router(store: Arc<RecordingStore>) -> Router {
-    let faults = FaultLayer {
-        faults: store.faults().clone(),
-        render: render_error,
-        service: Service::Capture,
-    };
-    let api = Router::new()
-        .route(
-            "/api/v1/tenants/{tenant}/interactions/{conversation_id}",
-            put(put_interaction),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            store.clone(),
-            auth::require_token,
-        ));
-    Router::new()
-        .merge(api)
-        .route("/oauth/token", post(auth::token))
-        .layer(axum::middleware::from_fn_with_state(
-            faults,
-            fault_middleware,
-        ))
+    let api = Router::new().route(
+        "/api/v1/tenants/{tenant}/interactions/{conversation_id}",
+        put(put_interaction),
+    );
+    service_routes(&store, Service::Capture, api)
         .route("/sim/report", get(report))
         .with_state(store)
 }

@@ -11,16 +11,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use jiff::Timestamp;
 use serde::Serialize;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{RecordingStore, auth, error_response, render_error};
+use super::{RecordingStore, error_response, service_routes};
 use crate::api::MediaType;
-use crate::sim::faults::{FaultLayer, Service, fault_middleware};
+use crate::sim::faults::Service;
 
 /// Largest `limit` the contract allows.
 const MAX_PAGE_SIZE: usize = 1000;
@@ -60,25 +60,8 @@ struct WireContact {
 
 /// The DAS simulator's routes over `store`.
 pub fn das_router(store: Arc<RecordingStore>) -> Router {
-    let faults = FaultLayer {
-        faults: store.faults().clone(),
-        render: render_error,
-        service: Service::Das,
-    };
-    let api = Router::new()
-        .route("/api/v1/tenants/{tenant}/contacts", get(contacts))
-        .route_layer(axum::middleware::from_fn_with_state(
-            store.clone(),
-            auth::require_token,
-        ));
-    Router::new()
-        .merge(api)
-        .route("/oauth/token", post(auth::token))
-        .layer(axum::middleware::from_fn_with_state(
-            faults,
-            fault_middleware,
-        ))
-        .with_state(store)
+    let api = Router::new().route("/api/v1/tenants/{tenant}/contacts", get(contacts));
+    service_routes(&store, Service::Das, api).with_state(store)
 }
 
 /// A 400: (error code, message naming the parameter).

@@ -18,6 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +33,7 @@ pub use das::das_router;
 
 use crate::api::MediaType;
 use crate::sim::dataset::{Dataset, FileState, RecordingSideState};
-use crate::sim::faults::Faults;
+use crate::sim::faults::{FaultLayer, Faults, Service, fault_middleware};
 
 /// How the recording-side simulators behave.
 #[derive(Clone, Debug)]
@@ -420,4 +421,28 @@ pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> R
 /// The fault middleware's renderer for the recording side's error shape.
 fn render_error(status: StatusCode, code: &str, message: &str) -> Response {
     error_response(status, code, message)
+}
+
+/// One recording-side service's routes: `api` behind a bearer token, `POST /oauth/token`, and
+/// `service`'s injected faults in front of both.
+fn service_routes(
+    store: &Arc<RecordingStore>,
+    service: Service,
+    api: Router<Arc<RecordingStore>>,
+) -> Router<Arc<RecordingStore>> {
+    let faults = FaultLayer {
+        faults: store.faults().clone(),
+        render: render_error,
+        service,
+    };
+    Router::new()
+        .merge(api.route_layer(axum::middleware::from_fn_with_state(
+            store.clone(),
+            auth::require_token,
+        )))
+        .route("/oauth/token", axum::routing::post(auth::token))
+        .layer(axum::middleware::from_fn_with_state(
+            faults,
+            fault_middleware,
+        ))
 }
