@@ -231,11 +231,13 @@ def main():
         gap = f"{l_mib - s_mib:.1f} MiB more at 10x"
         if small and large:
             gap += f", where `recover` on the same data grows {large['peak_rss_mib'] - small['peak_rss_mib']:.1f} MiB (verification)"
-        gap += ". The worker keeps every outcome record of its shard until the shard ends and then encodes the whole report at once"
-        if per:
-            gap += f" ({fmt(more_records, 0)} more records at about {per:.0f} bytes each: {more_records * per / 2**20:.1f} MiB)"
-        gap += ("; it also keeps its journal (every conversation sent to Capture, rewritten whole on each write, capped at"
-                " 900 KiB compressed). Streaming the report into its ConfigMap parts as the records come would bound the first; see the worker section.")
+        gap += (". Not the report: it is streamed (encoded as records come, written a ConfigMap part at a time), so"
+                " it holds at most one part")
+        if per is not None:
+            gap += f" (the encoder bench: {per:.0f} B per record)"
+        gap += (f", and {fmt(more_records, 0)} more records fit in the same single part here. Not yet profiled; the"
+                " candidates are the journal (every conversation sent to Capture in a map, re-encoded whole on each"
+                " write, capped at 900 KiB compressed) and the set of ingested conversations awaiting verification.")
         row("worker peak RSS, 10x / 1x", f"**{growth:.2f}** ({fmt(worker_small.get('outcome_records'), 0)} and {fmt(worker_large.get('outcome_records'), 0)} outcome records)", "flat: <= 1.10", growth <= 1.10, gap)
     else:
         row("worker peak RSS at 1x and 10x window", "not run", "< 150 MB, flat", None)
@@ -375,9 +377,9 @@ def main():
         w("`benches/worker.rs` runs the cluster worker (`digital-recovery worker`, the release binary) as its Job would")
         w("(the recovery's namespace and name, shard 0, the credentials in the env, an admin kubeconfig) against a real")
         w("kube-apiserver + etcd (tests/support) and `simulate`, on the same two windows as `recover` above, and reads its")
-        w("`ru_maxrss` from `wait4`. Unlike `recover`, the worker keeps every outcome record of its shard until the shard")
-        w("ends (`Collected::outcomes` in `src/worker.rs`), then encodes them all at once into the report's gzip'd JSON-lines")
-        w("parts (`encode_report`, up to 900 KiB each) and writes one ConfigMap per part.")
+        w("`ru_maxrss` from `wait4`. Unlike `recover`, the worker writes a report: each outcome record is encoded as it")
+        w("comes into the report's gzip'd JSON-lines parts (`worker::report::ReportEncoder`, up to 900 KiB each), and the")
+        w("worker's status task writes each part's ConfigMap once it is full; the shard's end writes the last part.")
         w("")
     if worker_small or worker_large:
         by_label = {"small": small, "large": large}
@@ -393,22 +395,17 @@ def main():
             w(f"10x the window gave {worker_large['peak_rss_mib'] / worker_small['peak_rss_mib']:.2f}x the worker's peak.")
             w("")
     if encoders:
-        w("The part that holds the records, on its own: a child process keeps N records like a shard's (seven in ten")
-        w("verified, three not recorded with a reason and a detail), pushed one by one as the worker's reporter does, and")
-        w("encodes them with `worker::encode_report`:")
+        w("The report on its own: a child process pushes N records like a shard's (seven in ten verified, three not")
+        w("recorded with a reason and a detail) into the report encoder one by one as the worker's reporter does, taking")
+        w("full parts as the worker's status task does:")
         w("")
         w("| outcome records | peak RSS | with no records | per record | report parts | compressed |")
         w("|---|---|---|---|---|---|")
         for e in encoders:
             w(f"| {fmt(e['records'], 0)} | **{e['peak_rss_mib']:.1f} MiB** | {e['baseline_rss_mib']:.1f} MiB | **{e['bytes_per_record']:.0f} B** | {fmt(e['report_parts'], 0)} | {e['compressed_bytes'] / 2**20:.1f} MiB |")
         w("")
-        w("So the worker's memory grows by that much per outcome record (one per conversation missing, partial, skipped")
-        w("or extra; matched ones leave none) for as long as the shard runs. Bounding it means streaming the report:")
-        w("feeding each record to a gzip encoder as it comes (in a task fed by a channel, since the reporter's `outcome`")
-        w("is synchronous), writing each part's ConfigMap once it is full, and naming the parts of one attempt so that")
-        w("a retried shard's parts replace an earlier attempt's only when its status says it succeeded; memory would then")
-        w("be one part (900 KiB) plus the encoder, whatever the window. The worker does not stream its report yet;")
-        w("this bench shows what that costs.")
+        w("So the report costs the worker that much per outcome record (one per conversation missing, partial, skipped")
+        w("or extra; matched ones leave none): it holds one part (up to 900 KiB) and the encoder, whatever the window.")
         w("")
 
     # ------------------------------------------------------------------ matcher
