@@ -16,36 +16,12 @@
 //! BENCH_MEMORY_LARGE, BENCH_FLAG_CONVERSATIONS, BENCH_PIPELINE_PARTS=rate,memory,flag to run
 //! some parts only). Figures go to docs/benchmarks.md.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_digital-recovery");
+mod common;
 
-struct Sim(Child, serde_json::Value);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn simulate(args: &[String]) -> Sim {
-    let mut child = Command::new(BIN)
-        .arg("simulate")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start simulate");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address line");
-    let value = serde_json::from_str(&line).expect("address JSON");
-    Sim(child, value)
-}
+use common::{BIN, Sim, env_usize, memory_sim_args, memory_windows, simulate};
 
 fn manifest(dir: &Path, sim: &Sim, mode: &str, rpm: u32) -> std::path::PathBuf {
     let s = |k: &str| sim.1[k].as_str().expect("field").to_string();
@@ -94,13 +70,6 @@ fn recover(path: &Path) -> (serde_json::Value, i64) {
         serde_json::from_str(&out).expect("summary JSON"),
         usage.ru_maxrss,
     )
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -219,44 +188,6 @@ fn memory(dir: &Path) {
             })
         );
     }
-}
-
-/// The memory runs: (label, conversations, window hours). The large window is as many times
-/// longer as it has conversations (ten times by default), so the density stays that of a day's
-/// traffic and only the span grows, as with a recovery of a longer outage.
-fn memory_windows() -> [(&'static str, usize, i64); 2] {
-    let small = env_usize("BENCH_MEMORY_SMALL", 20_000).max(1);
-    let large = env_usize("BENCH_MEMORY_LARGE", 200_000);
-    let hours = 24 * i64::try_from(large.div_ceil(small)).unwrap_or(1);
-    [("small", small, 24), ("large", large, hours)]
-}
-
-/// `simulate` arguments of a memory run: `conversations` over the `hours` ending one hour ago
-/// (on a whole minute, as `simulate`'s default 24 h window), no rate limit.
-fn memory_sim_args(conversations: usize, hours: i64) -> Vec<String> {
-    let now = jiff::Timestamp::now().as_second();
-    let end = now - 3600 - (now - 3600).rem_euclid(60);
-    let start = end - hours * 3600;
-    let at = |s: i64| {
-        jiff::Timestamp::from_second(s)
-            .expect("a time of this century")
-            .to_string()
-    };
-    [
-        "--conversations",
-        &conversations.to_string(),
-        "--window",
-        &format!("{}/{}", at(start), at(end)),
-        "--missing-rate",
-        "0.05",
-        "--rate-limit",
-        "0",
-        "--ingest-lag-ms",
-        "200",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
 }
 
 /// `demo --output json` over `conversations` with the given extra flags.

@@ -17,11 +17,11 @@
 //! Run: `cargo bench --bench worker` (knobs: BENCH_MEMORY_SMALL, BENCH_MEMORY_LARGE,
 //! BENCH_WORKER_PARTS=run,encoder to run one part only). Figures go to docs/benchmarks.md.
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use digital_recovery::api::{DigitalRecovery, ShardPhase};
@@ -34,75 +34,7 @@ use kube::api::PostParams;
 use serde_json::json;
 use support::ControlPlane;
 
-const BIN: &str = env!("CARGO_BIN_EXE_digital-recovery");
-
-struct Sim(Child, serde_json::Value);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn simulate(args: &[String]) -> Sim {
-    let mut child = Command::new(BIN)
-        .arg("simulate")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start simulate");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address line");
-    let value = serde_json::from_str(&line).expect("address JSON");
-    Sim(child, value)
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// (label, conversations, window hours), as the `pipeline` bench's memory part.
-fn memory_windows() -> [(&'static str, usize, i64); 2] {
-    let small = env_usize("BENCH_MEMORY_SMALL", 20_000).max(1);
-    let large = env_usize("BENCH_MEMORY_LARGE", 200_000);
-    let hours = 24 * i64::try_from(large.div_ceil(small)).unwrap_or(1);
-    [("small", small, 24), ("large", large, hours)]
-}
-
-/// `simulate` arguments: `conversations` over the `hours` ending one hour ago, on a whole
-/// minute, no rate limit (as the `pipeline` bench's memory part).
-fn sim_args(conversations: usize, hours: i64) -> Vec<String> {
-    let now = jiff::Timestamp::now().as_second();
-    let end = now - 3600 - (now - 3600).rem_euclid(60);
-    let start = end - hours * 3600;
-    let at = |s: i64| {
-        jiff::Timestamp::from_second(s)
-            .expect("a time of this century")
-            .to_string()
-    };
-    [
-        "--conversations",
-        &conversations.to_string(),
-        "--window",
-        &format!("{}/{}", at(start), at(end)),
-        "--missing-rate",
-        "0.05",
-        "--rate-limit",
-        "0",
-        "--ingest-lag-ms",
-        "200",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
+use common::{BIN, Sim, memory_sim_args, memory_windows, simulate};
 
 /// The recovery of the simulators' window, one shard, as the `pipeline` bench's manifest.
 fn recovery(name: &str, sim: &Sim) -> DigitalRecovery {
@@ -278,7 +210,7 @@ async fn workers() {
     support::crds::install(&client).await;
     let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), "default");
     for (label, n, hours) in memory_windows() {
-        let sim = simulate(&sim_args(n, hours));
+        let sim = simulate(&memory_sim_args(n, hours));
         let name = format!("bench-{label}");
         api.create(&PostParams::default(), &recovery(&name, &sim))
             .await

@@ -1,0 +1,80 @@
+//! What the pipeline and worker benches share: the `simulate` process and the two memory windows.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The release binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_digital-recovery");
+
+/// A running `simulate` and the address line it printed; killed on drop.
+pub struct Sim(pub Child, pub serde_json::Value);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `simulate` with `args` and waits for its address line.
+pub fn simulate(args: &[String]) -> Sim {
+    let mut child = Command::new(BIN)
+        .arg("simulate")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start simulate");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("address line");
+    let value = serde_json::from_str(&line).expect("address JSON");
+    Sim(child, value)
+}
+
+/// A knob from the environment.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The memory runs: (label, conversations, window hours). The large window is as many times
+/// longer as it has conversations (ten times by default), so the density stays that of a day's
+/// traffic and only the span grows, as with a recovery of a longer outage.
+pub fn memory_windows() -> [(&'static str, usize, i64); 2] {
+    let small = env_usize("BENCH_MEMORY_SMALL", 20_000).max(1);
+    let large = env_usize("BENCH_MEMORY_LARGE", 200_000);
+    let hours = 24 * i64::try_from(large.div_ceil(small)).unwrap_or(1);
+    [("small", small, 24), ("large", large, hours)]
+}
+
+/// `simulate` arguments of a memory run: `conversations` over the `hours` ending one hour ago
+/// (on a whole minute, as `simulate`'s default 24 h window), no rate limit.
+pub fn memory_sim_args(conversations: usize, hours: i64) -> Vec<String> {
+    let now = jiff::Timestamp::now().as_second();
+    let end = now - 3600 - (now - 3600).rem_euclid(60);
+    let start = end - hours * 3600;
+    let at = |s: i64| {
+        jiff::Timestamp::from_second(s)
+            .expect("a time of this century")
+            .to_string()
+    };
+    [
+        "--conversations",
+        &conversations.to_string(),
+        "--window",
+        &format!("{}/{}", at(start), at(end)),
+        "--missing-rate",
+        "0.05",
+        "--rate-limit",
+        "0",
+        "--ingest-lag-ms",
+        "200",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
