@@ -22,8 +22,7 @@ use digital_recovery::pipeline::matcher::{
     ChunkCarry, ChunkPosition, Classified, ContactIndex, ConversationSummary, DEFAULT_TOLERANCE,
     MatchConfig, MatchReport, Matcher, SessionSummary,
 };
-use digital_recovery::pipeline::shard;
-use digital_recovery::pipeline::{DEFAULT_CHUNK_CONVERSATIONS, MIN_CHUNK_TOLERANCES};
+use digital_recovery::pipeline::{DEFAULT_CHUNK_CONVERSATIONS, plan};
 use digital_recovery::verint::das::Contact;
 use jiff::{SignedDuration, Timestamp};
 use rand::{Rng, SeedableRng};
@@ -102,23 +101,6 @@ fn contact(seed: u64, i: u64) -> Contact {
     }
 }
 
-/// The chunks `plan_chunks` (src/pipeline/mod.rs, private) cuts `slice` into for an estimate of
-/// `estimate` conversations: as many chunks of `DEFAULT_CHUNK_CONVERSATIONS` as needed, none
-/// narrower than `MIN_CHUNK_TOLERANCES` tolerances.
-fn plan_chunks(slice: Window, estimate: u64) -> Vec<Window> {
-    let wanted = estimate.div_ceil(DEFAULT_CHUNK_CONVERSATIONS as u64).max(1);
-    let min_width = DEFAULT_TOLERANCE
-        .abs()
-        .checked_mul(MIN_CHUNK_TOLERANCES)
-        .unwrap_or(SignedDuration::MAX)
-        .max(SignedDuration::from_secs(60));
-    let span = slice.end.duration_since(slice.start);
-    let widest = (span.as_secs_f64() / min_width.as_secs_f64())
-        .floor()
-        .max(1.0) as u64;
-    shard::slices(slice, u32::try_from(wanted.min(widest)).unwrap_or(u32::MAX))
-}
-
 /// This thread's time on a CPU so far (`/proc/thread-self/schedstat`, nanoseconds): unlike wall
 /// time it does not count waiting for a core, which matters on a shared 2-core machine.
 fn on_cpu() -> Duration {
@@ -175,7 +157,12 @@ fn run(seed: u64, calls: Calls) -> Run {
         end: Timestamp::from_second(BASE + DAY).unwrap_or(Timestamp::UNIX_EPOCH),
     };
     let now = Timestamp::from_second(BASE + 2 * DAY).unwrap_or(Timestamp::UNIX_EPOCH);
-    let chunks = plan_chunks(slice, CONVERSATIONS);
+    let chunks = plan::cut(
+        slice,
+        CONVERSATIONS,
+        DEFAULT_CHUNK_CONVERSATIONS,
+        DEFAULT_TOLERANCE,
+    );
     let (mut indexing, mut classifying) = (Spent::default(), Spent::default());
     let (mut to_recover, mut contacts_indexed, mut largest_index) = (0u64, 0u64, 0usize);
     let mut report = MatchReport::default();

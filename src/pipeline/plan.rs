@@ -35,9 +35,25 @@ pub(crate) async fn chunks(
             return vec![slice];
         }
     };
-    let wanted = estimate.div_ceil(options.chunk_conversations as u64).max(1);
-    let min_width = options
-        .tolerance
+    cut(
+        slice,
+        estimate,
+        options.chunk_conversations,
+        options.tolerance,
+    )
+}
+
+/// `slice` cut for an estimate of `estimate` conversations: as many chunks of about
+/// `chunk_conversations` as needed, none narrower than [`MIN_CHUNK_TOLERANCES`] tolerances (nor a
+/// minute). Pure, so the matcher bench cuts its slice the same way.
+pub fn cut(
+    slice: Window,
+    estimate: u64,
+    chunk_conversations: usize,
+    tolerance: SignedDuration,
+) -> Vec<Window> {
+    let wanted = estimate.div_ceil(chunk_conversations.max(1) as u64).max(1);
+    let min_width = tolerance
         .abs()
         .checked_mul(MIN_CHUNK_TOLERANCES)
         .unwrap_or(SignedDuration::MAX)
