@@ -62,15 +62,21 @@ impl RecoveryPool {
     /// Starts the pool on its own task, in the current span. Returns the queue that feeds it
     /// (dropping every sender ends the first pass) and the running pool.
     pub(crate) fn spawn(self) -> (mpsc::Sender<RecoveryItem>, RunningPool) {
-        let (to_recover, queue) = mpsc::channel(self.options.recovery_concurrency * 4);
+        let (to_recover, queue) = mpsc::channel(self.concurrency() * 4);
         let pool = tokio::spawn(self.run(queue).in_current_span());
         (to_recover, RunningPool(pool))
+    }
+
+    /// Conversations fetched and ingested at once: at least one (a channel of 0 cannot be made,
+    /// and to `for_each_concurrent` 0 means no limit at all).
+    fn concurrency(&self) -> usize {
+        self.options.recovery_concurrency.max(1)
     }
 
     /// Runs until the queue is closed and the deferred items are done or given up.
     async fn run(self, queue: mpsc::Receiver<RecoveryItem>) -> Vec<Ingested> {
         let state = PoolState::default();
-        let concurrency = self.options.recovery_concurrency;
+        let concurrency = self.concurrency();
         let first_pass = futures::stream::unfold(queue, |mut queue| async move {
             queue.recv().await.map(|item| (item, queue))
         });
