@@ -20,6 +20,8 @@
 
 mod support;
 
+use support::cargo_env::clean_env;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::net::IpAddr;
@@ -104,29 +106,6 @@ fn is_root() -> bool {
                 .map(|l| l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
-}
-
-/// `cmd` without the variables cargo sets for this test (CARGO_PKG_*, CARGO_MANIFEST_DIR, ...):
-/// the scripts run `go build` and buildah, and nothing below should look like a cargo build step.
-fn clean_env(cmd: &mut Command) -> &mut Command {
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_BIN_")
-            || [
-                "CARGO_MANIFEST_DIR",
-                "CARGO_MANIFEST_PATH",
-                "CARGO_CRATE_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-            ]
-            .contains(&key.as_str())
-        {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
 }
 
 /// Runs `cmd` (stderr passed through, so the scripts' progress shows with --nocapture) and

@@ -8,6 +8,9 @@
 //! DR_CLUSTER_TESTS=1 cargo test --test real_cluster -- --ignored --nocapture
 //! ```
 
+#[path = "support/cargo_env.rs"]
+mod cargo_env_support;
+
 use std::{path::Path, process::Command};
 
 fn enabled() -> bool {
@@ -29,26 +32,9 @@ fn smoke() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster-smoke.sh");
     let mut cmd = Command::new("bash");
     cmd.arg(&script);
-    // The script runs `cargo build --release`. Without the variables cargo sets for this test
-    // (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...), which some build scripts (ring's) track, so that
-    // the nested build reuses what `make image` built instead of rebuilding it (and vice versa).
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_BIN_")
-            || [
-                "CARGO_MANIFEST_DIR",
-                "CARGO_MANIFEST_PATH",
-                "CARGO_CRATE_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-            ]
-            .contains(&key.as_str())
-        {
-            cmd.env_remove(key);
-        }
-    }
+    // The script runs `cargo build --release`: without cargo's per-test variables it reuses
+    // what `make image` built.
+    cargo_env_support::clean_env(&mut cmd);
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));

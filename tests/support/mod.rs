@@ -2,6 +2,7 @@
 //! stand-in for kubelet and the job controller.
 #![allow(dead_code)]
 
+pub mod cargo_env;
 pub mod control_plane;
 pub mod crds;
 pub mod helm;
