@@ -42,7 +42,7 @@ fn manifest(dir: &Path, sim: &Sim, mode: &str, rpm: u32) -> std::path::PathBuf {
 }
 
 /// Runs `recover` and returns its JSON summary and peak RSS in KiB.
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives ru_maxrss
+#[allow(clippy::zombie_processes)] // reaped by common::reap (wait4), which also gives ru_maxrss
 fn recover(path: &Path) -> (serde_json::Value, i64) {
     let child = Command::new(BIN)
         .args(["recover", "--output", "json", "-f"])
@@ -53,23 +53,13 @@ fn recover(path: &Path) -> (serde_json::Value, i64) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start recover");
-    let pid = child.id() as i32;
+    let pid = child.id();
     let mut stdout = child.stdout.expect("stdout");
     let mut out = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut out).expect("read summary");
-    let mut status = 0;
-    // SAFETY: plain FFI call waiting for our own child; rusage is a plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "recover failed"
-    );
-    (
-        serde_json::from_str(&out).expect("summary JSON"),
-        usage.ru_maxrss,
-    )
+    let (exited_ok, max_rss) = common::reap(pid);
+    assert!(exited_ok, "recover failed");
+    (serde_json::from_str(&out).expect("summary JSON"), max_rss)
 }
 
 fn main() {

@@ -60,7 +60,7 @@ fn recovery(name: &str, sim: &Sim) -> DigitalRecovery {
 
 /// Runs the worker of shard 0 of `name` as its Job would and returns its peak RSS in KiB and
 /// whether it exited 0.
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives ru_maxrss
+#[allow(clippy::zombie_processes)] // reaped by common::reap (wait4), which also gives ru_maxrss
 fn worker(cp: &ControlPlane, name: &str, log: &std::path::Path) -> (i64, bool) {
     let child = Command::new(BIN)
         .args(["worker", "--namespace", "default", "--name", name])
@@ -74,16 +74,9 @@ fn worker(cp: &ControlPlane, name: &str, log: &std::path::Path) -> (i64, bool) {
         .stderr(std::fs::File::create(log).expect("worker log"))
         .spawn()
         .expect("start worker");
-    let pid = child.id() as i32;
-    let mut status = 0;
-    // SAFETY: plain FFI call waiting for our own child; rusage is a plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4");
-    (
-        usage.ru_maxrss,
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-    )
+    let pid = child.id();
+    let (exited_ok, max_rss) = common::reap(pid);
+    (max_rss, exited_ok)
 }
 
 /// The child's side of the encoder measurement: `records` outcome records like a shard's (seven
@@ -126,30 +119,23 @@ fn encode_records(records: usize) {
 
 /// Runs [`encode_records`] in a child (this bench's own executable) and returns its peak RSS in
 /// KiB, the report's parts and its compressed bytes.
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives ru_maxrss
+#[allow(clippy::zombie_processes)] // reaped by common::reap (wait4), which also gives ru_maxrss
 fn encoder_child(records: usize) -> (i64, u64, u64) {
     let mut child = Command::new(std::env::current_exe().expect("own executable"))
         .args(["--encode-records", &records.to_string()])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the encoder child");
-    let pid = child.id() as i32;
+    let pid = child.id();
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
         .expect("read the child's output");
-    let mut status = 0;
-    // SAFETY: plain FFI call waiting for our own child; rusage is a plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "encoder child failed"
-    );
+    let (exited_ok, max_rss) = common::reap(pid);
+    assert!(exited_ok, "encoder child failed");
     let mut numbers = out.split_whitespace().map(|n| n.parse().unwrap_or(0));
     let parts = numbers.next().unwrap_or(0);
     let bytes = numbers.next().unwrap_or(0);
-    (usage.ru_maxrss, parts, bytes)
+    (max_rss, parts, bytes)
 }
 
 fn main() {

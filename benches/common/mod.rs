@@ -33,6 +33,21 @@ pub fn simulate(args: &[String]) -> Sim {
     Sim(child, value)
 }
 
+/// Waits for child `pid` (which the caller spawned and has not reaped) and returns whether it
+/// exited 0 and its peak RSS in KiB (`ru_maxrss` from `wait4`).
+pub fn reap(pid: u32) -> (bool, i64) {
+    let pid = pid as i32;
+    let mut status = 0;
+    // SAFETY: plain FFI call waiting for our own child; rusage is a plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    (
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        usage.ru_maxrss,
+    )
+}
+
 /// A knob from the environment.
 pub fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
