@@ -6,10 +6,14 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::{Parser, Subcommand, ValueEnum};
 use digital_recovery::{
     cli::{self, CliError},
-    controller::{self, resources::JobSettings},
+    controller::{
+        self,
+        resources::{JobSettings, default_worker_resources},
+    },
     telemetry::{self, LogFormat},
     worker,
 };
+use k8s_openapi::api::core::v1::ResourceRequirements;
 
 #[derive(Parser, Debug)]
 #[command(name = "digital-recovery", version, about, long_about = None)]
@@ -82,6 +86,11 @@ struct ControllerArgs {
     /// activeDeadlineSeconds of each worker Job.
     #[arg(long, default_value_t = 6 * 3600)]
     job_deadline_seconds: i64,
+    /// Requests and limits of each worker container, as the JSON of a Kubernetes
+    /// ResourceRequirements (e.g. '{"limits":{"memory":"1Gi"}}'); default: requests cpu 100m
+    /// and memory 64Mi, limit memory 512Mi.
+    #[arg(long, value_parser = parse_resources)]
+    worker_resources: Option<ResourceRequirements>,
     /// Name of the leader-election Lease.
     #[arg(long, default_value = "digital-recovery-controller")]
     lease_name: String,
@@ -192,6 +201,9 @@ fn main() -> ExitCode {
                         .filter(|s| !s.is_empty())
                         .collect(),
                     deadline_seconds: args.job_deadline_seconds,
+                    resources: args
+                        .worker_resources
+                        .unwrap_or_else(default_worker_resources),
                 },
                 namespaces: args.namespaces,
                 listen: args.metrics_addr,
@@ -310,6 +322,14 @@ fn print_report(
             }
         }
     }
+}
+
+/// `--worker-resources`: a ResourceRequirements in JSON, read once at start so that a typo
+/// stops the controller with a message rather than failing every Job it creates.
+fn parse_resources(json: &str) -> Result<ResourceRequirements, String> {
+    serde_json::from_str(json).map_err(|e| {
+        format!("not the JSON of a Kubernetes ResourceRequirements (e.g. '{{\"limits\":{{\"memory\":\"1Gi\"}}}}'): {e}")
+    })
 }
 
 fn runtime(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {

@@ -241,6 +241,18 @@ fn the_rendered_deployment_is_locked_down_and_wired_to_the_controller_flags() {
         "{joined}"
     );
     assert!(!joined.contains("--worker-image-pull-secret"), "{joined}");
+    // The worker pods' resources reach the controller as one JSON flag.
+    let resources = args
+        .iter()
+        .position(|a| *a == "--worker-resources")
+        .and_then(|i| args.get(i + 1))
+        .unwrap_or_else(|| panic!("no --worker-resources: {joined}"));
+    let resources: Value = serde_json::from_str(resources).expect("JSON resources");
+    assert_eq!(
+        resources,
+        serde_json::json!({"requests": {"cpu": "100m", "memory": "64Mi"},
+                           "limits": {"memory": "512Mi"}})
+    );
     let all_on = documents(&render(dir.path(), "ops", "dr-system", ALL_ON));
     let all_on_args: Vec<&str> =
         find(&all_on, "Deployment", "ops-digital-recovery-controller")["spec"]["template"]["spec"]

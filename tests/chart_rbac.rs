@@ -363,6 +363,8 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         ("create", "events.k8s.io", "events", "tenant-b", None),
         // The job controller's FailedCreate Events, read to say why a Job has no pods.
         ("list", "", "events", "tenant-b", None),
+        // Failed worker pods, read to say how they ended (OOMKilled).
+        ("list", "", "pods", "tenant-b", None),
         // Scheduled runs are owned by their schedule with blockOwnerDeletion.
         (
             "update",
@@ -392,6 +394,8 @@ async fn chart_rbac_runs_a_recovery_and_grants_no_secrets_and_nothing_leaks() {
         ("watch", "", "secrets", "tenant-a", None),
         ("create", "", "pods", "tenant-a", None),
         ("create", "", "pods/exec", "tenant-a", None),
+        ("get", "", "pods/log", "tenant-a", None),
+        ("watch", "", "pods", "tenant-a", None),
         // Listing Events is enough; nothing watches them.
         ("watch", "", "events", "tenant-a", None),
         (
@@ -699,6 +703,7 @@ async fn watch_namespaces_confines_the_controller_to_those_namespaces() {
         ("watch", "batch", "jobs"),
         ("create", "rbac.authorization.k8s.io", "rolebindings"),
         ("list", "", "events"),
+        ("list", "", "pods"),
     ] {
         assert!(
             can(&admin, ctl, verb, group, resource, "tenant-a", None).await,

@@ -256,6 +256,24 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
             ),
             "genesys.requestsPerMinute must be between 1 and 3000",
         ),
+        (
+            "worker memory not a quantity",
+            with(
+                valid("c21"),
+                "/spec/worker",
+                Some(json!({"memoryLimit": "lots"})),
+            ),
+            "worker.memoryLimit must be a positive Kubernetes quantity",
+        ),
+        (
+            "worker memory zero",
+            with(
+                valid("c22"),
+                "/spec/worker",
+                Some(json!({"memoryLimit": "0Mi"})),
+            ),
+            "worker.memoryLimit must be a positive Kubernetes quantity",
+        ),
     ];
     let mut seen_messages = std::collections::BTreeSet::new();
     for (case, obj, expected) in &cases {

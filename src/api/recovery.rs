@@ -94,6 +94,24 @@ pub struct DigitalRecoverySpec {
         {"rule": "self || !oldSelf", "message": "cancel cannot be reverted once set to true"},
     ]))]
     pub cancel: bool,
+    /// Settings of this recovery's worker pods that override the chart's defaults. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [immutable("worker")]))]
+    pub worker: Option<WorkerSpec>,
+}
+
+/// Per-recovery settings of the worker pods.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerSpec {
+    /// Memory of each worker container, as a Kubernetes quantity such as `1Gi`: both its
+    /// request and its limit (the chart's `worker.resources` otherwise). Raise it for a shard
+    /// with millions of conversations; a worker over it is OOMKilled and the status says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = [
+        {"rule": "isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))", "message": "worker.memoryLimit must be a positive Kubernetes quantity such as 512Mi or 2Gi"},
+    ]))]
+    pub memory_limit: Option<String>,
 }
 
 // Helpers building the CEL rules (`x-kubernetes-validations`) of the schema.

@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::recovery::{GenesysSpec, MediaType, Mode, RecordingSideSpec, Window};
+use super::recovery::{GenesysSpec, MediaType, Mode, RecordingSideSpec, Window, WorkerSpec};
 
 /// Label on every DigitalRecovery a schedule created, naming the schedule.
 pub const SCHEDULE_LABEL: &str = "recovery.cxops.io/schedule";
@@ -187,6 +187,9 @@ pub struct DigitalRecoveryTemplate {
         {"rule": "self >= 1 && self <= 64", "message": "template.parallelism must be between 1 and 64"},
     ]))]
     pub parallelism: u32,
+    /// Settings of each run's worker pods, as in a DigitalRecovery's `spec.worker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerSpec>,
 }
 
 /// What to do when a run is due while an earlier one is still active.

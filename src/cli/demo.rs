@@ -154,6 +154,7 @@ pub fn demo_recovery(
         parallelism,
         settle_delay: "30m".into(),
         cancel: false,
+        worker: None,
     };
     let mut recovery = DigitalRecovery::new("demo", spec);
     recovery.metadata.namespace = Some("demo".into());

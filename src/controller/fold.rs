@@ -11,6 +11,8 @@ use crate::api::{
 };
 use crate::kubeapi::condition;
 
+use super::worker_exits::{WorkerExit, summarize};
+
 /// Whether a phase is final: a recovery in a final phase is never started again.
 pub fn is_final(phase: Option<Phase>) -> bool {
     matches!(
@@ -42,6 +44,8 @@ pub struct Observed<'a> {
     pub pods_not_created: Option<String>,
     /// A reason the spec cannot run, found by validation beyond the schema.
     pub invalid: Option<String>,
+    /// How the Job's failed worker pods ended (read only once the Job counts failed pods).
+    pub worker_exits: Vec<WorkerExit>,
     pub now: Timestamp,
 }
 
@@ -54,6 +58,7 @@ impl<'a> Observed<'a> {
             job_name_taken: false,
             pods_not_created: None,
             invalid: None,
+            worker_exits: Vec::new(),
             now,
         }
     }
@@ -231,21 +236,21 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             )
         }
     } else if let Some(c) = job_condition("Failed") {
-        let why = if blocked.is_empty() {
-            format!(
-                "the worker Job failed: {}: {}",
-                c.reason.as_deref().unwrap_or("Failed"),
-                c.message.as_deref().unwrap_or("no message")
-            )
+        let job_says = format!(
+            "the worker Job failed: {}: {}",
+            c.reason.as_deref().unwrap_or("Failed"),
+            c.message.as_deref().unwrap_or("no message")
+        );
+        let pods_say = summarize(&o.worker_exits, o.job);
+        if c.reason.as_deref() == Some("DeadlineExceeded") {
+            (Phase::Failed, job_says, "DeadlineExceeded")
+        } else if !blocked.is_empty() {
+            (Phase::Failed, blocked.join("; "), "ShardsFailed")
+        } else if let Some((reason, pods)) = pods_say {
+            (Phase::Failed, format!("{job_says}; {pods}"), reason)
         } else {
-            blocked.join("; ")
-        };
-        let reason = if c.reason.as_deref() == Some("DeadlineExceeded") {
-            "DeadlineExceeded"
-        } else {
-            "ShardsFailed"
-        };
-        (Phase::Failed, why, reason)
+            (Phase::Failed, job_says, "ShardsFailed")
+        }
     } else if o.job_name_taken {
         (
             Phase::Pending,
@@ -264,7 +269,11 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             "PodsNotCreated",
         )
     } else if let (true, Some(job)) = (shards.is_empty(), o.job) {
-        (Phase::Pending, waiting_for_workers(job), "Pending")
+        let message = match summarize(&o.worker_exits, o.job) {
+            Some((_, pods)) => format!("{}; {pods}", waiting_for_workers(job)),
+            None => waiting_for_workers(job),
+        };
+        (Phase::Pending, message, "Pending")
     } else {
         (
             Phase::Running,
@@ -590,6 +599,37 @@ mod tests {
             ("True", "JobFailing")
         );
         assert!(stalled.message.contains("exit code 3"), "{stalled:?}");
+    }
+
+    #[test]
+    fn a_worker_over_its_memory_limit_fails_the_recovery_as_oom_killed() {
+        let dr = recovery(&["Running"]);
+        let job = running_job(
+            json!({"failed": 4, "conditions": [{"type": "Failed", "status": "True",
+            "reason": "FailedIndexes", "message": "Job has failed indexes"}]}),
+        );
+        let oom = WorkerExit {
+            shard: Some(0),
+            reason: "OOMKilled".into(),
+            exit_code: Some(137),
+        };
+        let status = fold(&Observed {
+            worker_exits: vec![oom; 4],
+            ..Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH)
+        });
+        assert_eq!(status.phase, Some(Phase::Failed));
+        for type_ in ["Ready", "Stalled"] {
+            let c = condition_of(&status, type_);
+            assert_eq!(c.reason, "OOMKilled", "{c:?}");
+            assert!(
+                c.message.contains("shard 0: OOMKilled (exit code 137) x4")
+                    && c.message.contains("spec.worker.memoryLimit"),
+                "{c:?}"
+            );
+        }
+        // Without the pods' word, the Job's.
+        let status = fold(&Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH));
+        assert_eq!(condition_of(&status, "Ready").reason, "ShardsFailed");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`reconcile`]: the recovery state machine (observe -> validate -> fold -> decide -> apply
 //!   children -> write status -> announce);
 //! - [`fold`] (pure): observations to status; [`resources`] (pure): the Job and worker identity;
+//!   [`worker_exits`]: how failed worker pods ended (OOMKilled, exit codes);
 //! - [`announce`]: Events and metrics on transitions and errors;
 //! - [`schedule`]: the schedule controller;
 //! - [`runtime`]: the process (HTTP endpoints, Lease, controllers, graceful shutdown);
@@ -19,6 +20,7 @@ pub mod reconcile;
 pub mod resources;
 pub mod runtime;
 pub mod schedule;
+pub mod worker_exits;
 
 pub use reconcile::{Context, Error};
 pub use runtime::{RunError, Settings, run};

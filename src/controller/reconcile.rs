@@ -9,7 +9,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use jiff::Timestamp;
 use k8s_openapi::api::{
     batch::v1::Job,
-    core::v1::{Event as CoreEvent, ServiceAccount},
+    core::v1::{Event as CoreEvent, Pod, ServiceAccount},
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
@@ -25,6 +25,7 @@ use super::{
     fold::{self, Observed, fold, is_final},
     metrics::{ErrorLabels, Metrics},
     resources::{self, JobSettings},
+    worker_exits::{self, WorkerExit},
 };
 use crate::api::{DigitalRecovery, DigitalRecoveryStatus, Phase};
 use crate::contract::{CONTROLLER_MANAGER, job_name};
@@ -124,6 +125,8 @@ struct Observation {
     job_name_taken: bool,
     /// Why the job controller cannot create the Job's pods, while none exists.
     pods_not_created: Option<String>,
+    /// How the Job's failed worker pods ended.
+    worker_exits: Vec<WorkerExit>,
 }
 
 /// What to do to the recovery's children.
@@ -170,6 +173,7 @@ async fn reconcile_steps(dr: Arc<DigitalRecovery>, ctx: &Context) -> Result<Acti
     let status = fold(&Observed {
         job_name_taken: seen.job_name_taken,
         pods_not_created: seen.pods_not_created.clone(),
+        worker_exits: seen.worker_exits.clone(),
         invalid,
         ..Observed::new(&seen.recovery, seen.job.as_ref(), Timestamp::now())
     });
@@ -216,11 +220,16 @@ async fn observe(
         }
         _ => None,
     };
+    let worker_exits = match &job {
+        Some(j) if !is_final(old_phase) && has_failed_pods(j) => failed_workers(ctx, j).await,
+        _ => Vec::new(),
+    };
     Ok(Observation {
         recovery,
         job,
         job_name_taken,
         pods_not_created,
+        worker_exits,
     })
 }
 
@@ -359,6 +368,36 @@ async fn pod_creation_failure(ctx: &Context, job: &Job) -> Option<String> {
         Err(e) => {
             debug!(error = %e, "cannot read the worker Job's Events");
             None
+        }
+    }
+}
+
+/// Whether the job controller counts failed pods for `job`.
+fn has_failed_pods(job: &Job) -> bool {
+    job.status.as_ref().and_then(|s| s.failed).unwrap_or(0) > 0
+}
+
+/// How `job`'s failed worker pods ended. Empty when the controller may not list pods (the
+/// status then says only what the Job says).
+async fn failed_workers(ctx: &Context, job: &Job) -> Vec<WorkerExit> {
+    let (Some(uid), Some(ns)) = (job.uid(), job.namespace()) else {
+        return Vec::new();
+    };
+    let params = ListParams::default()
+        .labels(&format!("batch.kubernetes.io/controller-uid={uid}"))
+        .fields("status.phase=Failed");
+    match Api::<Pod>::namespaced(ctx.client.clone(), &ns)
+        .list(&params)
+        .await
+    {
+        Ok(list) => list
+            .items
+            .iter()
+            .filter_map(worker_exits::exit_of)
+            .collect(),
+        Err(e) => {
+            debug!(error = %e, "cannot list the worker Job's pods");
+            Vec::new()
         }
     }
 }

@@ -47,6 +47,38 @@ pub struct JobSettings {
     pub image_pull_secrets: Vec<String>,
     /// activeDeadlineSeconds of every Job.
     pub deadline_seconds: i64,
+    /// Requests and limits of every worker container (a recovery's `spec.worker.memoryLimit`
+    /// replaces the memory ones).
+    pub resources: ResourceRequirements,
+}
+
+/// The worker resources the chart sets by default: the worker's memory is bounded by its
+/// shard's conversation count (see docs/benchmarks.md), so 512Mi holds a large shard.
+pub fn default_worker_resources() -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), Quantity("100m".to_string())),
+            ("memory".to_string(), Quantity("64Mi".to_string())),
+        ])),
+        limits: Some(BTreeMap::from([(
+            "memory".to_string(),
+            Quantity("512Mi".to_string()),
+        )])),
+        ..Default::default()
+    }
+}
+
+/// The resources of `dr`'s worker container: the chart's, with the recovery's memory (if it
+/// sets one) as both request and limit, so that the request never exceeds the limit.
+fn worker_resources(dr: &DigitalRecovery, settings: &JobSettings) -> ResourceRequirements {
+    let mut resources = settings.resources.clone();
+    if let Some(memory) = dr.spec.worker.as_ref().and_then(|w| w.memory_limit.clone()) {
+        for side in [&mut resources.requests, &mut resources.limits] {
+            side.get_or_insert_with(BTreeMap::new)
+                .insert("memory".to_string(), Quantity(memory.clone()));
+        }
+    }
+    resources
 }
 
 /// Labels of everything made for `dr`.
@@ -144,17 +176,7 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
                 "clientSecret",
             ),
         ]),
-        resources: Some(ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".to_string(), Quantity("100m".to_string())),
-                ("memory".to_string(), Quantity("64Mi".to_string())),
-            ])),
-            limits: Some(BTreeMap::from([(
-                "memory".to_string(),
-                Quantity("512Mi".to_string()),
-            )])),
-            ..Default::default()
-        }),
+        resources: Some(worker_resources(dr, settings)),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -362,6 +384,7 @@ mod tests {
             image_pull_policy: Some("Always".into()),
             image_pull_secrets: vec!["registry-a".into(), "registry-b".into()],
             deadline_seconds: 3600,
+            resources: default_worker_resources(),
         }
     }
 
@@ -567,5 +590,41 @@ mod tests {
             .expect("pod spec");
         assert!(pod.containers[0].image_pull_policy.is_none());
         assert!(pod.image_pull_secrets.is_none());
+    }
+
+    #[test]
+    fn a_recovery_sets_its_worker_memory_as_request_and_limit() {
+        let container = |dr: &DigitalRecovery| {
+            worker_job(dr, &settings())
+                .and_then(|j| j.spec)
+                .and_then(|s| s.template.spec)
+                .map(|p| p.containers[0].clone())
+                .expect("worker container")
+        };
+        let memory = |c: &Container, side: &str| {
+            let r = c.resources.clone().unwrap_or_default();
+            let map = if side == "limits" {
+                r.limits
+            } else {
+                r.requests
+            };
+            map.and_then(|m| m.get("memory").map(|q| q.0.clone()))
+        };
+        let mut dr = recovery("memory");
+        let chart = container(&dr);
+        assert_eq!(memory(&chart, "requests").as_deref(), Some("64Mi"));
+        assert_eq!(memory(&chart, "limits").as_deref(), Some("512Mi"));
+        dr.spec.worker = Some(crate::api::WorkerSpec {
+            memory_limit: Some("2Gi".into()),
+        });
+        let own = container(&dr);
+        assert_eq!(memory(&own, "requests").as_deref(), Some("2Gi"));
+        assert_eq!(memory(&own, "limits").as_deref(), Some("2Gi"));
+        // The chart's other resources stay.
+        let cpu = own
+            .resources
+            .and_then(|r| r.requests)
+            .and_then(|m| m.get("cpu").cloned());
+        assert_eq!(cpu, Some(Quantity("100m".into())));
     }
 }

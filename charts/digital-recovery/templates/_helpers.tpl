@@ -76,6 +76,10 @@ are here because RBAC lets a subject create a Role only with permissions it hold
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["list"]
+# A worker Job's failed pods say how they ended (OOMKilled, an exit code), which the Job does not.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
 # Held only to grant them to the worker Role (see above).
 - apiGroups: [""]
   resources: ["configmaps"]

@@ -100,6 +100,7 @@ pub fn recovery_for(
         parallelism: t.parallelism,
         settle_delay: schedule.spec.settle_delay.clone(),
         cancel: false,
+        worker: t.worker.clone(),
     };
     let mut dr = DigitalRecovery::new(name, spec);
     dr.metadata.namespace = schedule.namespace();
