@@ -21,6 +21,9 @@
 #   BENCH_PIPELINE_PARTS=rate,memory,flag  parts of the pipeline bench to run
 #   BENCH_WORKER_PARTS=run,encoder  parts of the worker bench to run
 #   BENCH_RECOVERIES=1000           controller: recoveries created at once
+#   BENCH_CLUSTER_CONVERSATIONS=200000  cluster: conversations of the one worker shard whose
+#                                   memory is read from its container's cgroup on the real node
+#                                   (the `cluster` bench needs root; add it with BENCH_ONLY)
 #   BENCH_OUT=target/bench-results  where logs and results.jsonl go
 #   BENCH_DOC=docs/benchmarks.md    the page written
 set -euo pipefail
@@ -28,7 +31,10 @@ cd "$(dirname "$0")/.."
 
 out=${BENCH_OUT:-target/bench-results}
 doc=${BENCH_DOC:-docs/benchmarks.md}
-benches=${BENCH_ONLY:-matcher genesys_collect pipeline controller worker}
+# The cluster bench runs a real node, which needs root.
+default_benches="matcher genesys_collect pipeline controller worker"
+[[ $(id -u) == 0 ]] && default_benches+=" cluster"
+benches=${BENCH_ONLY:-$default_benches}
 mkdir -p "$out"
 results="$out/results.jsonl"
 : >"$results"
@@ -40,6 +46,9 @@ event() { # name, event
 
 # Build everything first, so that no bench's figures include compiling.
 cargo bench --locked --no-run
+if [[ " $benches " == *" cluster "* ]]; then
+  cargo test --release --locked --test cluster_tier --no-run
+fi
 
 # What was measured: the commit (and whether the tree had uncommitted changes) as built.
 dirty=false
@@ -56,7 +65,13 @@ for bench in $benches; do
   (while sleep 5; do cut -d' ' -f1 /proc/loadavg; done) >"$out/$bench.load" &
   sampler=$!
   status=0
-  cargo bench --locked --bench "$bench" "${args[@]}" 2>&1 | tee "$out/$bench.log" || status=$?
+  if [[ $bench == cluster ]]; then
+    # The release binary in the chart-installed image, on a real node (tests/cluster_tier/bench.rs).
+    DR_CLUSTER_SCENARIOS=shard_memory cargo test --release --locked --test cluster_tier -- --nocapture \
+      2>&1 | tee "$out/$bench.log" || status=$?
+  else
+    cargo bench --locked --bench "$bench" "${args[@]}" 2>&1 | tee "$out/$bench.log" || status=$?
+  fi
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
   printf '{"bench":"meta","name":"%s","event":"load","samples":[%s]}\n' "$bench" \

@@ -128,6 +128,7 @@ def main():
     encoders = pick(rows, bench="worker", part="report_encoder")
     flag = one(rows, bench="pipeline", part="recording_flag")
     controller = one(rows, bench="controller")
+    node = one(rows, bench="cluster", part="shard_memory")
 
     knobs = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("BENCH_"))
     source = one(rows, bench="meta", name="all", event="source") or {}
@@ -158,13 +159,13 @@ def main():
     w(f"- load average (1, 5, 15 min) at the start: {start_load['loadavg'] if start_load else '?'}; at the end: {end_load['loadavg'] if end_load else '?'}")
     w(f"- measured source: commit `{commit}`{' plus uncommitted changes' if dirty else ''}; {rustc}")
     busy = []
-    for name in ("matcher", "genesys_collect", "pipeline", "controller", "worker"):
+    for name in ("matcher", "genesys_collect", "pipeline", "controller", "worker", "cluster"):
         note = load_note(rows, name)
         if note:
             busy.append(f"{name} {note[0]:.1f} (max {note[1]:.1f})")
     if busy:
         w(f"- mean 1-minute load average while each bench ran: {', '.join(busy)}.")
-        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "controller", "worker") if load_note(rows, n))
+        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "controller", "worker", "cluster") if load_note(rows, n))
         cores = os.cpu_count() or 1
         if heaviest > cores * 0.75:
             w(f"  With {cores} cores, a load above about {cores * 0.75:.1f} means other work (another engineer's builds and")
@@ -252,6 +253,13 @@ def main():
         row(f"controller: {fmt(n, 0)} recoveries reconciled (Job + status)", f"**{controller['recoveries_per_s']:.1f} recoveries/s** ({controller['reconciled_s']:.1f} s, {fmt(controller['reconcile_failures'], 0)} failures)", "", None)
     else:
         row("controller RSS", "not run", "< 40 MB", None)
+    if node:
+        frac = node["fraction_of_limit"]
+        row(f"worker on a real node, one shard of {fmt(node['conversations'], 0)} conversations: peak of its container's memory cgroup",
+            f"**{node['peak_mib']:.1f} MiB** of the default {node['limit']} limit ({frac:.0%})", "under half the limit", frac < 0.5,
+            "the worker's memory cgroup (page cache included) came close to the chart's default limit; see the real-node section.")
+    else:
+        row("worker on a real node (200,000-conversation shard, cgroup peak)", "not run (needs root)", "under half the default limit", None)
     w("")
     if gaps:
         w("Targets not met, the gap and its cause:")
@@ -368,6 +376,26 @@ def main():
         w("into the same 24 h (ten times denser, so bigger chunks and pages rather than a longer window): 22.2 MiB at")
         w("20,000 and 27.3 MiB at 200,000 conversations (1.23x) on `3e57415`; before the chunking and page changes above,")
         w("34.2 and 100.0 MiB (2.9x).")
+        w("")
+
+    # ------------------------------------------------------------------ worker on a real node
+    if node:
+        w("## Worker on a real node")
+        w("")
+        w("`make bench`'s cluster section (`tests/cluster_tier/bench.rs`, run as root) brings up the real single-node")
+        w("cluster of the cluster tier, installs the chart with an image of the **release** binary, and applies one")
+        w(f"recovery with one shard over {fmt(node['conversations'], 0)} simulated conversations in {node['span_hours']} h (the worker bench's 10x")
+        w("density) under the chart's default worker resources. While the worker runs, the bench reads the worker")
+        w(f"container's memory cgroup on the host every 200 ms (`{node['cgroup_file']}`: what the kernel holds against the")
+        w("limit, page cache included); the recovery is then checked against the simulators' ground truth.")
+        w("")
+        w("| shard | peak (container cgroup) | limit | of the limit | phase | ingested (still missing, twice) | samples | elapsed |")
+        w("|---|---|---|---|---|---|---|---|")
+        w(f"| {fmt(node['conversations'], 0)} conversations over {node['span_hours']} h | **{node['peak_mib']:.1f} MiB** | {node['limit']} | {node['fraction_of_limit']:.0%} | {node['phase']} | {fmt(node['ingested'], 0)} ({fmt(node['still_missing'], 0)}, {fmt(node['duplicates'], 0)}) | {fmt(node['samples'], 0)} | {node['elapsed_s']:.0f} s |")
+        w("")
+        w(f"Measured {node.get('measured', '?')}. The limit is a recovery's `spec.worker.memoryLimit` or the chart's")
+        w("`worker.resources`; a worker over it is OOMKilled and the recovery says so (reason `OOMKilled`, cluster tier")
+        w("scenario `oom_killed`).")
         w("")
 
     # ------------------------------------------------------------------ worker

@@ -12,12 +12,15 @@
 //! the test panics. It needs root (it adds an address on `lo`, a bridge, iptables rules); as
 //! another user it says so and passes without running anything.
 //!
-//! Knobs: `DR_CLUSTER_SCENARIOS=name,name` runs only those scenarios; `DR_CLUSTER_KEEP=1` leaves
+//! Knobs: `DR_CLUSTER_SCENARIOS=name,name` runs only those scenarios (and is the only way to run
+//! the opt-in ones: `shard_memory`, the cluster section of `make bench`, in [`bench`]); `DR_CLUSTER_KEEP=1` leaves
 //! the cluster (and its namespaces) up for a look afterwards; `DR_CLUSTER_TIER=skip` skips the
 //! tier. A cluster that is already running and was not started by this tier (a person's
 //! `make cluster`) is never touched: the tier fails and says so. One tier runs at a time on a
 //! machine (a lock in `$DR_CLUSTER_DIR`).
 
+#[path = "cluster_tier/bench.rs"]
+mod bench;
 mod support;
 
 use support::cargo_env::clean_env;
@@ -45,7 +48,7 @@ use kube::{
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use digital_recovery::api::{DigitalRecovery, Phase};
+use digital_recovery::api::{DigitalRecovery, DigitalRecoveryStatus, Phase, WorkerSpec};
 use digital_recovery::sim::SimHandles;
 use digital_recovery::sim::recording::{RecordingStore, SimReport};
 use support::recovery::{self, finished};
@@ -346,15 +349,49 @@ impl Env {
 
     /// `kubectl apply` of a recovery of `sims`' whole window with SHARDS shards.
     async fn apply_recovery(&self, ns: &str, name: &str, sims: &SimHandles) -> DigitalRecovery {
-        let mut dr = recovery::recovery(name, sims, SHARDS);
+        self.apply(ns, recovery::recovery(name, sims, SHARDS)).await
+    }
+
+    /// `kubectl apply` of `dr` in `ns`; the object as created.
+    async fn apply(&self, ns: &str, mut dr: DigitalRecovery) -> DigitalRecovery {
+        let name = dr.name_any();
         dr.metadata.namespace = Some(ns.to_string());
         let manifest =
             serde_json::to_string(&dr).unwrap_or_else(|e| panic!("recovery manifest: {e}"));
         self.kubectl_ok(&["apply", "-f", "-"], Some(manifest)).await;
         Api::<DigitalRecovery>::namespaced(self.client.clone(), ns)
-            .get(name)
+            .get(&name)
             .await
             .unwrap_or_else(|e| panic!("{ns}/{name}: {e}"))
+    }
+
+    /// Polls `ns/name` until `pick` finds what it looks for in its status (panics after `secs`
+    /// with the status).
+    async fn wait_status<T>(
+        &self,
+        ns: &str,
+        name: &str,
+        secs: u64,
+        pick: impl Fn(&DigitalRecoveryStatus) -> Option<T>,
+    ) -> T {
+        let api: Api<DigitalRecovery> = Api::namespaced(self.client.clone(), ns);
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let status = api
+                .get(name)
+                .await
+                .ok()
+                .and_then(|d| d.status)
+                .unwrap_or_default();
+            if let Some(found) = pick(&status) {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{ns}/{name}: not seen in {secs} s; status: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
     /// Polls `ns/name` until it is in a final phase (panics after FINISH_SECS with its status
@@ -489,7 +526,11 @@ fn assert_truth(what: &str, dr: &DigitalRecovery, truth: &SimReport) {
         Phase::PartiallySucceeded
     };
     assert_eq!(status.phase, Some(expected), "{what}: {status:?}");
-    assert_eq!(status.shards.len(), SHARDS as usize, "{what}: {status:?}");
+    assert_eq!(
+        status.shards.len(),
+        dr.spec.parallelism as usize,
+        "{what}: {status:?}"
+    );
 }
 
 /// The recovery's Indexed Job (the one it controls).
@@ -946,6 +987,131 @@ async fn pods_refused(env: Env) {
     assert_eq!(sim_report(&sims).await.ingested, 0);
 }
 
+/// The condition `type_` of `status` when it is True with `reason`.
+fn condition_with(
+    status: &DigitalRecoveryStatus,
+    type_: &str,
+    reason: &str,
+) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == "True" && c.reason == reason)
+        .cloned()
+}
+
+/// The `kubectl describe` Events of `ns/name`, as a person reads them.
+async fn described_events(env: &Env, ns: &str, name: &str) -> String {
+    let described = env
+        .kubectl_ok(&["describe", "dr", name, "-n", ns], None)
+        .await;
+    described
+        .split("Events:")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// (5b) A reconcile that fails (here: a quota that admits no more ServiceAccounts, so the
+/// worker identity cannot be created) shows as a Stalled condition and a Warning Event with the
+/// apiserver's reason; once the quota is lifted the recovery runs to its final phase.
+async fn reconcile_error(env: Env) {
+    let (ns, name) = ("ct-reconcile-error", "blocked");
+    env.namespace(ns, &[]).await;
+    // The namespace's `default` ServiceAccount first, so that the quota admits it and no other.
+    let accounts: Api<ServiceAccount> = Api::namespaced(env.client.clone(), ns);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while accounts.get_opt("default").await.ok().flatten().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no default ServiceAccount in {ns}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let quota = json!({
+        "apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": {"name": "one-account", "namespace": ns},
+        "spec": {"hard": {"count/serviceaccounts": "1"}}
+    });
+    env.kubectl_ok(&["apply", "-f", "-"], Some(quota.to_string()))
+        .await;
+    let (sims, _store) = simulators(1000).await;
+    env.apply_recovery(ns, name, &sims).await;
+    let stalled = env
+        .wait_status(ns, name, 120, |s| {
+            condition_with(s, "Stalled", "ReconcileError")
+        })
+        .await;
+    assert!(
+        stalled.message.contains("ServiceAccount") && stalled.message.contains("exceeded quota"),
+        "the reconcile error in words: {stalled:?}"
+    );
+    let events = described_events(&env, ns, name).await;
+    assert!(
+        events.contains("Warning") && events.contains("exceeded quota"),
+        "{events}"
+    );
+    assert_eq!(sim_report(&sims).await.ingested, 0);
+
+    env.kubectl_ok(&["delete", "resourcequota", "one-account", "-n", ns], None)
+        .await;
+    let dr = env.wait_finished(ns, name).await;
+    assert_truth("after the reconcile error", &dr, &sim_report(&sims).await);
+}
+
+/// Memory limit of the worker in the OOM scenario: below what a worker needs to start (12Mi
+/// runs a 20,000-conversation shard here; 4Mi kills the runtime's init before the worker).
+const TOO_LITTLE_MEMORY: &str = "8Mi";
+
+/// (8) A worker over its memory limit (`spec.worker.memoryLimit`): the kernel kills it, the
+/// Job retries it and gives up, and the recovery ends Failed with reason OOMKilled, the limit
+/// and the fix in words; nothing reached the recording side twice.
+async fn oom_killed(env: Env) {
+    let (ns, name) = ("ct-oom", "oom");
+    env.namespace(ns, &[]).await;
+    let (sims, _store) = simulators(20_000).await;
+    let mut dr = recovery::recovery(name, &sims, 1);
+    dr.spec.worker = Some(WorkerSpec {
+        memory_limit: Some(TOO_LITTLE_MEMORY.into()),
+    });
+    env.apply(ns, dr).await;
+    let dr = env.wait_finished(ns, name).await;
+    let status = dr.status.clone().unwrap_or_default();
+    assert_eq!(status.phase, Some(Phase::Failed), "{status:?}");
+    for type_ in ["Ready", "Stalled"] {
+        let c = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .unwrap_or_else(|| panic!("no {type_}: {status:?}"));
+        assert_eq!(c.reason, "OOMKilled", "{c:?}");
+        assert!(
+            c.message.contains(&format!("limit of {TOO_LITTLE_MEMORY}"))
+                && c.message.contains("spec.worker.memoryLimit"),
+            "{c:?}"
+        );
+    }
+    // What the kubelet says, independently of the operator.
+    let job = job_of(&env, &dr).await;
+    let pods = job_pods(&env, ns, &job.name_any()).await;
+    let oom = pods
+        .iter()
+        .filter(|p| {
+            p.status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+                .filter_map(|c| c.state.as_ref()?.terminated.as_ref())
+                .any(|t| t.reason.as_deref() == Some("OOMKilled"))
+        })
+        .count();
+    assert!(oom > 0, "no pod OOMKilled: {pods:?}");
+    let events = described_events(&env, ns, name).await;
+    assert!(events.contains("OOMKilled"), "{events}");
+    let truth = sim_report(&sims).await;
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(truth.conflicts, 0, "{truth:?}");
+}
+
 /// Names of what `owner` controls, by kind.
 async fn owned(env: &Env, ns: &str, owner_uid: &str) -> BTreeMap<&'static str, BTreeSet<String>> {
     fn owned_by<K: Resource>(items: Vec<K>, uid: &str) -> BTreeSet<String> {
@@ -1200,9 +1366,17 @@ fn scenarios() -> (Scenarios, Scenarios, Scenarios) {
         }),
         ("long_name", |e| long_name(e).boxed()),
         ("restricted_namespace", |e| restricted_namespace(e).boxed()),
+        ("reconcile_error", |e| reconcile_error(e).boxed()),
+        ("oom_killed", |e| oom_killed(e).boxed()),
     ];
     let last: Scenarios = vec![("job_deadline", |e| job_deadline(e).boxed())];
     (alone, together, last)
+}
+
+/// Scenarios that run only when `DR_CLUSTER_SCENARIOS` names them: the cluster benchmarks.
+fn opt_in() -> Scenarios {
+    use futures::FutureExt;
+    vec![("shard_memory", |e| bench::shard_memory(e).boxed())]
 }
 
 /// Runs `batch` at once, each in its own task; the names of those that failed.
@@ -1346,6 +1520,9 @@ fn cluster_tier() {
         let mut failed = run_batch(&env, alone).await;
         failed.extend(run_batch(&env, together).await);
         failed.extend(run_batch(&env, last).await);
+        if std::env::var("DR_CLUSTER_SCENARIOS").is_ok() {
+            failed.extend(run_batch(&env, opt_in()).await);
+        }
         failed
     });
     if !failed.is_empty() {

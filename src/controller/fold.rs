@@ -612,6 +612,7 @@ mod tests {
             shard: Some(0),
             reason: "OOMKilled".into(),
             exit_code: Some(137),
+            message: None,
         };
         let status = fold(&Observed {
             worker_exits: vec![oom; 4],

@@ -15,7 +15,13 @@ pub struct WorkerExit {
     /// pod's own (`Evicted`, `DeadlineExceeded`) when no container terminated.
     pub reason: String,
     pub exit_code: Option<i32>,
+    /// What the runtime said besides (e.g. "container init was OOM-killed (memory limit too
+    /// low?)" for a StartError), cut to a line.
+    pub message: Option<String>,
 }
+
+/// Longest runtime message kept per failure.
+const MESSAGE_CHARS: usize = 160;
 
 /// The kernel's reason for a container killed over its memory limit.
 pub const OOM_KILLED: &str = "OOMKilled";
@@ -39,14 +45,22 @@ pub fn exit_of(pod: &Pod) -> Option<WorkerExit> {
         .find(|c| c.name == "worker")
         .and_then(|c| c.state.as_ref())
         .and_then(|s| s.terminated.as_ref());
-    let (reason, exit_code) = match terminated {
-        Some(t) => (t.reason.clone(), Some(t.exit_code)),
-        None => (status.reason.clone(), None),
+    let (reason, exit_code, message) = match terminated {
+        Some(t) => (t.reason.clone(), Some(t.exit_code), t.message.clone()),
+        None => (status.reason.clone(), None, status.message.clone()),
     };
     Some(WorkerExit {
         shard,
         reason: reason.unwrap_or_else(|| "Failed".to_string()),
         exit_code,
+        message: message
+            .and_then(|m| {
+                m.lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .map(str::to_string)
+            })
+            .map(|m| m.chars().take(MESSAGE_CHARS).collect()),
     })
 }
 
@@ -75,16 +89,18 @@ pub fn summarize(exits: &[WorkerExit], job: Option<&Job>) -> Option<(&'static st
     if exits.is_empty() {
         return None;
     }
-    // (shard, reason, exit code) -> times, in shard order.
-    let mut counts: BTreeMap<(Option<u32>, &str, Option<i32>), u32> = BTreeMap::new();
+    // (shard, reason, exit code) -> (times, the first runtime message), in shard order.
+    let mut counts: BTreeMap<(Option<u32>, &str, Option<i32>), (u32, Option<&str>)> =
+        BTreeMap::new();
     for e in exits {
-        *counts
+        let entry = counts
             .entry((e.shard, e.reason.as_str(), e.exit_code))
-            .or_default() += 1;
+            .or_insert((0, e.message.as_deref()));
+        entry.0 += 1;
     }
     let list = counts
         .iter()
-        .map(|((shard, reason, code), times)| {
+        .map(|((shard, reason, code), (times, message))| {
             let shard = shard.map_or("a shard".to_string(), |s| format!("shard {s}"));
             let code = code.map_or(String::new(), |c| format!(" (exit code {c})"));
             let times = if *times > 1 {
@@ -92,7 +108,8 @@ pub fn summarize(exits: &[WorkerExit], job: Option<&Job>) -> Option<(&'static st
             } else {
                 String::new()
             };
-            format!("{shard}: {reason}{code}{times}")
+            let message = message.map_or(String::new(), |m| format!(" \"{m}\""));
+            format!("{shard}: {reason}{code}{message}{times}")
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -149,7 +166,8 @@ mod tests {
             Some(WorkerExit {
                 shard: Some(2),
                 reason: "OOMKilled".into(),
-                exit_code: Some(137)
+                exit_code: Some(137),
+                message: None,
             })
         );
     }
@@ -176,16 +194,27 @@ mod tests {
 
     #[test]
     fn other_failures_are_listed_per_shard() {
-        let exits = vec![WorkerExit {
-            shard: None,
-            reason: "Evicted".into(),
-            exit_code: None,
-        }];
+        let exits = vec![
+            WorkerExit {
+                shard: None,
+                reason: "Evicted".into(),
+                exit_code: None,
+                message: None,
+            },
+            WorkerExit {
+                shard: Some(1),
+                reason: "StartError".into(),
+                exit_code: Some(128),
+                message: Some("container init was OOM-killed (memory limit too low?)".into()),
+            },
+        ];
         assert_eq!(
             summarize(&exits, None),
             Some((
                 "WorkerFailed",
-                "worker pods failed: a shard: Evicted".into()
+                "worker pods failed: a shard: Evicted, shard 1: StartError (exit code 128) \
+                 \"container init was OOM-killed (memory limit too low?)\""
+                    .into()
             ))
         );
         assert_eq!(summarize(&[], None), None);
