@@ -143,6 +143,7 @@ impl ChunkRunner<'_> {
                 self.tracker.record(OutcomeRecord {
                     conversation_id: None,
                     media_type: conversation.media_type(),
+                    conversation_start: Some(conversation.start),
                     outcome: Outcome::Failed,
                     reason: Some("invalidConversation".into()),
                     detail: Some(err.to_string()),
