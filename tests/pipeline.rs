@@ -339,3 +339,55 @@ async fn matching_in_time_chunks_counts_as_whole_and_recovers_everything_once() 
     assert_eq!(first.outcomes.verified, truth.ingested);
     assert_eq!(first.match_counts, dry_whole.match_counts);
 }
+
+/// One conversation Genesys sends malformed (a `conversationId` that is no UUID, or a body that
+/// cannot be parsed: the simulator's `malformed` fault) fails only itself, as
+/// `malformedConversation`; the shard goes on and recovers everything else. Checked against the
+/// simulators' ground truth: the recording side still lacks exactly the withheld conversations
+/// the Genesys simulator spoiled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_conversation_fails_only_itself() {
+    let s = sims(1500, "malformed=0.03", quick()).await;
+    let faults = &s.handles.faults;
+    // What the Genesys simulator spoils among the completed text conversations it serves.
+    let spoiled: Vec<_> = s
+        .handles
+        .dataset
+        .conversations
+        .iter()
+        .filter(|c| c.is_text() && c.end.is_some())
+        .filter_map(|c| Some((c, faults.malforms(c.id)?)))
+        .collect();
+    let kinds: std::collections::HashSet<_> = spoiled.iter().map(|(_, m)| *m).collect();
+    assert_eq!(kinds.len(), 2, "both kinds of malformation: {kinds:?}");
+    let spoiled_withheld = spoiled
+        .iter()
+        .filter(|(c, _)| c.is_expected_missing())
+        .count() as u64;
+    assert!(spoiled_withheld > 0, "a withheld conversation is spoiled");
+
+    let summary = recover(&s, 2, false).await;
+    let truth = s.store.report();
+    assert_eq!(
+        summary
+            .failure_reasons
+            .get("malformedConversation")
+            .copied(),
+        Some(spoiled.len() as u64),
+        "{summary:?}"
+    );
+    // Every other withheld conversation was recovered, once.
+    assert_eq!(truth.still_missing, spoiled_withheld, "{truth:?}");
+    assert_eq!(truth.ingested, truth.expected_missing - spoiled_withheld);
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(summary.outcomes.verified, truth.ingested);
+    // The only other failures are the dataset's archived and deleted recordings.
+    assert!(
+        summary.failures.iter().all(|f| matches!(
+            f.reason.as_deref(),
+            Some("archived" | "deleted" | "malformedConversation")
+        )),
+        "{:?}",
+        summary.failures
+    );
+}

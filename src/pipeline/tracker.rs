@@ -119,6 +119,16 @@ impl Tracker {
         self.record(record);
     }
 
+    /// A conversation Genesys sent malformed (cannot be parsed, invalid id): never matched,
+    /// counted as to recover and failed (final), so one bad conversation fails one item.
+    pub(crate) fn malformed(&self, record: OutcomeRecord) {
+        self.update(|p| {
+            p.progress.to_recover += 1;
+            p.progress.failed += 1;
+        });
+        self.record(record);
+    }
+
     /// The matcher classified a conversation `matched_as` and the pipeline decided `decision`.
     pub(crate) fn decided(&self, decision: &Decision, matched_as: MatchCategory) {
         self.update(|p| {
