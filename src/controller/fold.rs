@@ -232,12 +232,13 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             (
                 Phase::PartiallySucceeded,
                 format!(
-                    "finished: {} recovered, {} verified, {} failed, {} pending{}",
+                    "finished: {} recovered, {} verified, {} failed, {} pending{}{}",
                     progress.recovered,
                     progress.verified,
                     progress.failed,
                     progress.pending,
-                    not_recorded_note(&progress)
+                    not_recorded_note(&progress),
+                    carried_note(&progress)
                 ),
                 "PartiallySucceeded",
             )
@@ -245,11 +246,12 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             (
                 Phase::Succeeded,
                 format!(
-                    "finished: {} of {} missing or partial conversations recovered, {} verified{}",
+                    "finished: {} of {} missing or partial conversations recovered, {} verified{}{}",
                     progress.recovered,
                     progress.to_recover,
                     progress.verified,
-                    not_recorded_note(&progress)
+                    not_recorded_note(&progress),
+                    carried_note(&progress)
                 ),
                 "Succeeded",
             )
@@ -443,6 +445,22 @@ fn not_recorded_note(progress: &Progress) -> String {
     }
 }
 
+/// ", N carried over to a later run" and ", N given up" when there are any (see
+/// `status.resumeFrom`).
+fn carried_note(progress: &Progress) -> String {
+    let mut note = String::new();
+    if progress.carried > 0 {
+        note.push_str(&format!(
+            ", {} carried over to a later run (see resumeFrom)",
+            progress.carried
+        ));
+    }
+    if progress.gave_up > 0 {
+        note.push_str(&format!(", {} given up", progress.gave_up));
+    }
+    note
+}
+
 fn final_message(old: &DigitalRecoveryStatus, phase: Phase) -> String {
     old.conditions
         .iter()
@@ -521,6 +539,8 @@ mod tests {
                     recovered: 5,
                     verified: 5,
                     not_recorded: 2,
+                    carried: 3,
+                    gave_up: 1,
                     ..Progress::default()
                 });
             }
@@ -533,6 +553,12 @@ mod tests {
         let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
         assert!(
             ready.is_some_and(|c| c.message.contains("4 not recorded in Genesys")),
+            "{ready:?}"
+        );
+        assert!(
+            ready.is_some_and(|c| c
+                .message
+                .contains("6 carried over to a later run (see resumeFrom), 2 given up")),
             "{ready:?}"
         );
     }
