@@ -94,6 +94,7 @@ fn encode_records(records: usize) {
         let record = OutcomeRecord {
             conversation_id: Some(uuid::Uuid::new_v4()),
             media_type: Some(MediaType::Chat),
+            conversation_start: None,
             outcome: if verified {
                 Outcome::Verified
             } else {

@@ -224,6 +224,9 @@ fn sigkill_mid_recovery_then_again_loses_nothing_and_duplicates_nothing() {
         "apiCalls",
         "throttled",
         "elapsedSeconds",
+        "carried",
+        "gaveUp",
+        "resumeFrom",
     ] {
         assert!(summary.get(key).is_some(), "{key} missing in {summary}");
     }

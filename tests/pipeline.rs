@@ -3,7 +3,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 use digital_recovery::api::MatchCounts;
 use digital_recovery::cli::demo::{client_credentials, demo_options, demo_recovery};
@@ -338,4 +338,108 @@ async fn matching_in_time_chunks_counts_as_whole_and_recovers_everything_once() 
     assert_eq!(truth.ingested, truth.expected_missing);
     assert_eq!(first.outcomes.verified, truth.ingested);
     assert_eq!(first.match_counts, dry_whole.match_counts);
+}
+
+/// One conversation Genesys sends malformed (a `conversationId` that is no UUID, or a body that
+/// cannot be parsed: the simulator's `malformed` fault) fails only itself, as
+/// `malformedConversation`; the shard goes on and recovers everything else. Checked against the
+/// simulators' ground truth: the recording side still lacks exactly the withheld conversations
+/// the Genesys simulator spoiled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_conversation_fails_only_itself() {
+    let s = sims(1500, "malformed=0.03", quick()).await;
+    let faults = &s.handles.faults;
+    // What the Genesys simulator spoils among the completed text conversations it serves.
+    let spoiled: Vec<_> = s
+        .handles
+        .dataset
+        .conversations
+        .iter()
+        .filter(|c| c.is_text() && c.end.is_some())
+        .filter_map(|c| Some((c, faults.malforms(c.id)?)))
+        .collect();
+    let kinds: std::collections::HashSet<_> = spoiled.iter().map(|(_, m)| *m).collect();
+    assert_eq!(kinds.len(), 2, "both kinds of malformation: {kinds:?}");
+    let spoiled_withheld = spoiled
+        .iter()
+        .filter(|(c, _)| c.is_expected_missing())
+        .count() as u64;
+    assert!(spoiled_withheld > 0, "a withheld conversation is spoiled");
+
+    let summary = recover(&s, 2, false).await;
+    let truth = s.store.report();
+    assert_eq!(
+        summary
+            .failure_reasons
+            .get("malformedConversation")
+            .copied(),
+        Some(spoiled.len() as u64),
+        "{summary:?}"
+    );
+    // Every other withheld conversation was recovered, once.
+    assert_eq!(truth.still_missing, spoiled_withheld, "{truth:?}");
+    assert_eq!(truth.ingested, truth.expected_missing - spoiled_withheld);
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(summary.outcomes.verified, truth.ingested);
+    // The only other failures are the dataset's archived and deleted recordings.
+    assert!(
+        summary.failures.iter().all(|f| matches!(
+            f.reason.as_deref(),
+            Some("archived" | "deleted" | "malformedConversation")
+        )),
+        "{:?}",
+        summary.failures
+    );
+}
+
+/// Conversations not settled yet are carried over, and the run says from where a later one must
+/// resume: the earliest start among them (checked against the dataset, not our own counts). With
+/// `giveUpBefore` past them all they are given up instead: final, nothing to resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsettled_conversations_are_carried_from_the_earliest_start_or_given_up() {
+    let s = sims(1000, "", quick()).await;
+    // Settling judged at the window's end: its last half hour is not settled yet.
+    let window = s.handles.config.window;
+    let now = window.end;
+    let settled_by = now - SignedDuration::from_mins(30);
+    let unsettled: Vec<Timestamp> = s
+        .handles
+        .dataset
+        .conversations
+        .iter()
+        .filter(|c| c.is_text() && c.start >= window.start && c.start < window.end)
+        .filter(|c| c.end.is_some_and(|end| end > settled_by))
+        .map(|c| c.start)
+        .collect();
+    assert!(unsettled.len() > 3, "{}", unsettled.len());
+    let at_now = || PipelineOptions {
+        now: Some(now),
+        ..options()
+    };
+    let creds = || Credentials {
+        genesys: client_credentials(&s.handles),
+        recording_side: client_credentials(&s.handles),
+    };
+
+    let recovery = demo_recovery(&s.handles, 2, true).expect("recovery");
+    let carried = run_recovery(&recovery, creds(), at_now())
+        .await
+        .expect("recovery runs");
+    assert_eq!(carried.carried, unsettled.len() as u64, "{carried:?}");
+    assert_eq!(carried.resume_from, unsettled.iter().min().copied());
+    assert_eq!(carried.gave_up, 0);
+    let json = carried.to_json();
+    assert_eq!(
+        json["resumeFrom"].as_str(),
+        unsettled.iter().min().map(|t| t.to_string()).as_deref()
+    );
+
+    let mut giving_up = recovery.clone();
+    giving_up.spec.give_up_before = Some(now);
+    let gave_up = run_recovery(&giving_up, creds(), at_now())
+        .await
+        .expect("recovery runs");
+    assert_eq!(gave_up.gave_up, unsettled.len() as u64, "{gave_up:?}");
+    assert_eq!((gave_up.carried, gave_up.resume_from), (0, None));
+    assert_eq!(gave_up.to_json()["resumeFrom"], serde_json::Value::Null);
 }

@@ -203,6 +203,8 @@ async fn windows_follow_the_watermark_through_retries_outages_and_pruning() {
     assert_eq!(first.spec.tenant, "acme");
     assert_eq!(first.spec.parallelism, 2);
     assert_eq!(first.spec.settle_delay, "30m");
+    // giveUpAfter (default 24h) reaches the run as its creation time minus 24h.
+    assert_eq!(first.spec.give_up_before, Some(ts("2026-11-19T10:07:30Z")));
     assert_eq!(
         first
             .annotations()
@@ -340,6 +342,40 @@ async fn windows_follow_the_watermark_through_retries_outages_and_pruning() {
             "acme-202611221145",
         ]
     );
+
+    // A run that finishes PartiallySucceeded carrying a conversation (its worker wrote
+    // resumeFrom, the earliest carried start) moves the watermark there, not to its end and not
+    // nowhere; the next run starts from it (less overlap), so that conversation is looked at
+    // again.
+    h.set_time("2026-11-23T14:00:05Z");
+    h.reconcile("acme").await;
+    assert!(h.runs("acme").await.contains(&run(
+        "acme-202611231130",
+        "2026-11-23T11:30:00Z",
+        "2026-11-23T13:30:00Z"
+    )));
+    h.recoveries
+        .patch_status(
+            "acme-202611231130",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "phase": "PartiallySucceeded",
+                "completionTime": "2026-11-23T14:20:00Z",
+                "resumeFrom": "2026-11-23T12:34:56Z",
+            }})),
+        )
+        .await
+        .expect("finish the run");
+    h.set_time("2026-11-23T14:20:00Z");
+    h.reconcile("acme").await;
+    assert_eq!(h.status("acme").await["watermark"], "2026-11-23T12:34:56Z");
+    h.set_time("2026-11-23T15:00:05Z");
+    h.reconcile("acme").await;
+    assert!(h.runs("acme").await.contains(&run(
+        "acme-202611231219",
+        "2026-11-23T12:19:00Z",
+        "2026-11-23T14:30:00Z"
+    )));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

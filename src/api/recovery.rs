@@ -87,6 +87,13 @@ pub struct DigitalRecoverySpec {
         immutable("settleDelay"),
     ]))]
     pub settle_delay: String,
+    /// A conversation that started before this instant (RFC 3339) and would be carried over to
+    /// a later run (not settled, still transcoding, unverified, failed in a way a later attempt
+    /// may get past) ends final with reason `gaveUp` instead. A schedule sets it to the run's
+    /// time minus its `giveUpAfter`; absent, nothing is given up. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time", "x-kubernetes-validations" = [immutable("giveUpBefore")]))]
+    pub give_up_before: Option<Timestamp>,
     /// Set to true to stop a running recovery: its Job is deleted and the phase becomes
     /// Cancelled. One-way: it cannot be set back to false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -343,6 +350,12 @@ pub struct DigitalRecoveryStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("maxItems" = MAX_FAILURES, "x-kubernetes-list-type" = "atomic"))]
     pub failures: Vec<FailureRecord>,
+    /// The earliest `conversationStart` among the conversations carried over to a later run
+    /// (not settled, still transcoding, unverified, or failed in a way a later attempt may get
+    /// past), RFC 3339; for a shard that did not finish, the start of its slice. Absent when
+    /// every shard finished and none carried anything. A schedule moves its watermark here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<String>,
 }
 
 /// Most `status.failures` entries kept.
@@ -400,6 +413,10 @@ pub struct ShardStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("maxItems" = MAX_SHARD_FAILURES, "x-kubernetes-list-type" = "atomic"))]
     pub failures: Vec<FailureRecord>,
+    /// The earliest `conversationStart` among this shard's carried conversations, RFC 3339;
+    /// absent when it carried none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<String>,
 }
 
 /// Phase of one shard.
@@ -517,6 +534,14 @@ pub struct Progress {
     pub not_recorded: u64,
     /// Not finished yet.
     pub pending: u64,
+    /// Conversations carried over to a later run (not settled, still transcoding, unverified,
+    /// or failed in a way a later attempt may get past); see `resumeFrom`.
+    #[serde(default)]
+    pub carried: u64,
+    /// Conversations that would have been carried but started before `spec.giveUpBefore`:
+    /// final, with reason `gaveUp`.
+    #[serde(default)]
+    pub gave_up: u64,
 }
 
 /// API calls made, by service.
@@ -557,7 +582,9 @@ impl_add_assign!(Progress {
     verified,
     failed,
     not_recorded,
-    pending
+    pending,
+    carried,
+    gave_up
 });
 impl_add_assign!(ApiCalls {
     genesys,

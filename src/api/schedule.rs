@@ -1,6 +1,6 @@
 //! `DigitalRecoverySchedule`: automatic recovery. The system chooses each run's window from the
-//! watermark (the end of the last window whose recovery Succeeded) and creates one
-//! `DigitalRecovery` per run.
+//! watermark (how far finished runs settled every conversation: their `resumeFrom`, or their
+//! window's end when they carried nothing over) and creates one `DigitalRecovery` per run.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
@@ -39,7 +39,7 @@ fn duration_rules(field: &str, max: Option<(&str, &str)>) -> serde_json::Value {
 }
 
 /// Automatic recovery: runs a DigitalRecovery on a schedule, the system choosing each run's
-/// window so that, run after run, every moment is covered by a recovery that Succeeded.
+/// window so that, run after run, every conversation is looked at until it ends final.
 #[derive(CustomResource, Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "recovery.cxops.io",
@@ -56,7 +56,7 @@ fn duration_rules(field: &str, max: Option<(&str, &str)>) -> serde_json::Value {
     printcolumn = r#"{"name":"Active","type":"string","jsonPath":".status.active[*].name"}"#,
     printcolumn = r#"{"name":"Last Success","type":"date","jsonPath":".status.lastSuccessfulTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    doc = "Automatic recovery: DigitalRecoveries created on a schedule, each for a window the system chooses from the watermark of the last successful run."
+    doc = "Automatic recovery: DigitalRecoveries created on a schedule, each for a window the system chooses from the watermark: how far finished runs settled every conversation."
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
@@ -104,6 +104,14 @@ pub struct DigitalRecoveryScheduleSpec {
     #[serde(default = "default_max_window")]
     #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = duration_rules("maxWindow", Some(("744h", "31 days (744h)")))))]
     pub max_window: String,
+    /// A conversation a run carries over to a later one (not settled, still transcoding,
+    /// unverified, failed for now) is given up on once it started longer than this before the
+    /// run: it ends final with reason `gaveUp` (counted in `progress.gaveUp`) and no longer holds
+    /// the watermark back. The runs get it as `spec.giveUpBefore` (their creation time minus
+    /// this). Default 24h.
+    #[serde(default = "default_give_up_after")]
+    #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = duration_rules("giveUpAfter", None)))]
+    pub give_up_after: String,
     /// What to do when a run is due while an earlier one is still active.
     #[serde(default)]
     pub concurrency_policy: ConcurrencyPolicy,
@@ -143,6 +151,9 @@ fn default_initial_lookback() -> String {
     "24h".into()
 }
 fn default_max_window() -> String {
+    "24h".into()
+}
+fn default_give_up_after() -> String {
     "24h".into()
 }
 fn default_history() -> u32 {
@@ -212,8 +223,10 @@ pub struct DigitalRecoveryScheduleStatus {
     /// The spec generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// End of the last window whose recovery Succeeded, with every earlier moment back to
-    /// `coverageStart` covered too (RFC 3339). The next window starts `overlap` before it.
+    /// Every conversation that started between `coverageStart` and this instant ended final in
+    /// a finished run (RFC 3339): the `resumeFrom` of the latest run that touches it, or that
+    /// run's window end when it carried nothing over. The next window starts `overlap` before
+    /// it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<String>,
     /// Start of the first window (now minus initialLookback at the first run), RFC 3339.

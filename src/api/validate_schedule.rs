@@ -61,6 +61,8 @@ pub struct ValidSchedule {
     pub overlap: SignedDuration,
     pub initial_lookback: SignedDuration,
     pub max_window: SignedDuration,
+    /// Carried conversations that started longer than this before a run are given up on.
+    pub give_up_after: SignedDuration,
     pub policy: ConcurrencyPolicy,
     pub suspend: bool,
     pub starting_deadline: Option<SignedDuration>,
@@ -137,6 +139,7 @@ impl DigitalRecoveryScheduleSpec {
             overlap: duration("overlap", &spec.overlap)?,
             initial_lookback: duration("initialLookback", &spec.initial_lookback)?,
             max_window,
+            give_up_after: duration("giveUpAfter", &spec.give_up_after)?,
             policy: spec.concurrency_policy,
             suspend: spec.suspend,
             starting_deadline: spec

@@ -153,6 +153,7 @@ pub fn demo_recovery(
         mode: if dry_run { Mode::DryRun } else { Mode::Recover },
         parallelism,
         settle_delay: "30m".into(),
+        give_up_before: None,
         cancel: false,
         worker: None,
     };

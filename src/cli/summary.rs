@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use jiff::Timestamp;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
@@ -35,6 +36,12 @@ pub struct RunSummary {
     pub failures: Vec<OutcomeRecord>,
     /// Conversations not recovered (failed, conflict, unverified), by reason.
     pub failure_reasons: BTreeMap<String, u64>,
+    /// Conversations carried over to a later run (see `crate::pipeline::settle`).
+    pub carried: u64,
+    /// Conversations given up on (reason `gaveUp`).
+    pub gave_up: u64,
+    /// The earliest `conversationStart` among the carried conversations.
+    pub resume_from: Option<Timestamp>,
 }
 
 impl RunSummary {
@@ -44,6 +51,10 @@ impl RunSummary {
         self.outcomes += shard.outcomes;
         self.api_calls += shard.progress.api_calls;
         self.throttled += shard.progress.throttled;
+        self.carried += shard.progress.progress.carried;
+        self.gave_up += shard.progress.progress.gave_up;
+        self.resume_from =
+            crate::pipeline::settle::earliest(self.resume_from, shard.progress.resume_from);
         if let Some(report) = &shard.match_report {
             for (media, counts) in &report.by_media_type {
                 self.by_media_type.entry(*media).or_default().0 += *counts;
@@ -59,6 +70,9 @@ impl RunSummary {
             "apiCalls": self.api_calls,
             "throttled": self.throttled,
             "elapsedSeconds": self.elapsed_seconds,
+            "carried": self.carried,
+            "gaveUp": self.gave_up,
+            "resumeFrom": self.resume_from.map(|t| t.to_string()),
         })
     }
 
@@ -122,6 +136,18 @@ impl RunSummary {
             out.push_str(&format!(
                 "\n{} conversation(s) the recording side lacks have no text recording in Genesys (asked of its recordings API): nothing to recover\n",
                 self.outcomes.not_recorded
+            ));
+        }
+        if let Some(from) = self.resume_from {
+            out.push_str(&format!(
+                "\n{} conversation(s) carried over to a later run (not settled, transcoding, unverified or failed for now); resume from {from}\n",
+                self.carried
+            ));
+        }
+        if self.gave_up > 0 {
+            out.push_str(&format!(
+                "\n{} conversation(s) given up on (carried past giveUpBefore)\n",
+                self.gave_up
             ));
         }
         if !self.failure_reasons.is_empty() {

@@ -135,6 +135,8 @@ fn count_final(dr: &DigitalRecovery, ctx: &Context, to: Phase, status: &DigitalR
         .recovered
         .get_or_create(&tenant)
         .inc_by(recovered);
+    let gave_up = status.progress.map(|p| p.gave_up).unwrap_or(0);
+    ctx.metrics.gave_up.get_or_create(&tenant).inc_by(gave_up);
     if let Some(calls) = status.api_calls {
         for (service, n) in [
             ("genesys", calls.genesys),

@@ -7,9 +7,11 @@ use kube::ResourceExt;
 
 use crate::api::{
     ApiCalls, DigitalRecovery, DigitalRecoveryStatus, FailureRecord, MAX_FAILURES, MatchCounts,
-    MediaTypeCounts, Phase, Progress, ShardPhase,
+    MediaTypeCounts, Phase, Progress, ShardPhase, ShardStatus,
 };
 use crate::kubeapi::condition;
+use crate::pipeline::settle::earliest;
+use crate::pipeline::shard::slice_of;
 
 use super::worker_exits::{WorkerExit, summarize};
 
@@ -124,6 +126,28 @@ pub fn with_reconcile_error(
     }
 }
 
+/// Where a later run must resume so that nothing this recovery did not settle is skipped: the
+/// earliest of each shard's `resumeFrom` (a shard that Succeeded), or of its slice's start (a
+/// shard that did not, or is not there: none of its work is counted as done). None when every
+/// shard Succeeded carrying nothing.
+pub fn resume_from(dr: &DigitalRecovery, shards: &[&ShardStatus]) -> Option<Timestamp> {
+    let (window, parallelism) = (dr.spec.window, dr.spec.parallelism.max(1));
+    (0..parallelism)
+        .map(|index| {
+            let slice_start =
+                slice_of(window, index, parallelism).map_or(window.start, |slice| slice.start);
+            match shards.iter().find(|s| s.index == index) {
+                // An instant that does not parse counts as the slice's start.
+                Some(s) if s.phase == Some(ShardPhase::Succeeded) => s
+                    .resume_from
+                    .as_ref()
+                    .map(|at| at.parse().unwrap_or(slice_start)),
+                _ => Some(slice_start),
+            }
+        })
+        .fold(None, earliest)
+}
+
 /// The controller-owned part of the status (never `shards`, which the workers own).
 pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
     let dr = o.dr;
@@ -213,12 +237,13 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             (
                 Phase::PartiallySucceeded,
                 format!(
-                    "finished: {} recovered, {} verified, {} failed, {} pending{}",
+                    "finished: {} recovered, {} verified, {} failed, {} pending{}{}",
                     progress.recovered,
                     progress.verified,
                     progress.failed,
                     progress.pending,
-                    not_recorded_note(&progress)
+                    not_recorded_note(&progress),
+                    carried_note(&progress)
                 ),
                 "PartiallySucceeded",
             )
@@ -226,11 +251,12 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             (
                 Phase::Succeeded,
                 format!(
-                    "finished: {} of {} missing or partial conversations recovered, {} verified{}",
+                    "finished: {} of {} missing or partial conversations recovered, {} verified{}{}",
                     progress.recovered,
                     progress.to_recover,
                     progress.verified,
-                    not_recorded_note(&progress)
+                    not_recorded_note(&progress),
+                    carried_note(&progress)
                 ),
                 "Succeeded",
             )
@@ -391,6 +417,11 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         } else {
             failures
         },
+        resume_from: if keep_old_totals {
+            old.resume_from.clone()
+        } else {
+            resume_from(dr, &shards).map(|t| t.to_string())
+        },
     }
 }
 
@@ -421,6 +452,22 @@ fn not_recorded_note(progress: &Progress) -> String {
         0 => String::new(),
         n => format!(", {n} not recorded in Genesys"),
     }
+}
+
+/// ", N carried over to a later run" and ", N given up" when there are any (see
+/// `status.resumeFrom`).
+fn carried_note(progress: &Progress) -> String {
+    let mut note = String::new();
+    if progress.carried > 0 {
+        note.push_str(&format!(
+            ", {} carried over to a later run (see resumeFrom)",
+            progress.carried
+        ));
+    }
+    if progress.gave_up > 0 {
+        note.push_str(&format!(", {} given up", progress.gave_up));
+    }
+    note
 }
 
 fn final_message(old: &DigitalRecoveryStatus, phase: Phase) -> String {
@@ -501,6 +548,8 @@ mod tests {
                     recovered: 5,
                     verified: 5,
                     not_recorded: 2,
+                    carried: 3,
+                    gave_up: 1,
                     ..Progress::default()
                 });
             }
@@ -515,6 +564,43 @@ mod tests {
             ready.is_some_and(|c| c.message.contains("4 not recorded in Genesys")),
             "{ready:?}"
         );
+        assert!(
+            ready.is_some_and(|c| c
+                .message
+                .contains("6 carried over to a later run (see resumeFrom), 2 given up")),
+            "{ready:?}"
+        );
+    }
+
+    #[test]
+    fn resume_from_is_the_earliest_carried_start_or_an_unfinished_slice() {
+        let job = complete_job();
+        let at = |dr: &DigitalRecovery| {
+            fold(&Observed::new(dr, Some(&job), Timestamp::UNIX_EPOCH)).resume_from
+        };
+        // Both shards finished carrying nothing: nothing to resume.
+        let mut dr = recovery(&["Succeeded", "Succeeded"]);
+        assert_eq!(at(&dr), None);
+        // The earliest carried start of any shard.
+        if let Some(status) = dr.status.as_mut() {
+            status.shards[0].resume_from = Some("2026-11-01T09:00:00Z".into());
+            status.shards[1].resume_from = Some("2026-11-01T13:00:00Z".into());
+        }
+        assert_eq!(at(&dr).as_deref(), Some("2026-11-01T09:00:00Z"));
+        // A shard that did not succeed counts from its slice's start, whatever it wrote.
+        let mut failed = recovery(&["Succeeded", "Failed"]);
+        if let Some(status) = failed.status.as_mut() {
+            status.shards[1].resume_from = Some("2026-11-01T23:00:00Z".into());
+        }
+        assert_eq!(at(&failed).as_deref(), Some("2026-11-01T12:00:00Z"));
+        // A shard that never wrote its entry: the same; so does an unreadable instant.
+        let missing = recovery(&["Succeeded"]);
+        assert_eq!(at(&missing).as_deref(), Some("2026-11-01T12:00:00Z"));
+        let mut garbled = recovery(&["Succeeded", "Succeeded"]);
+        if let Some(status) = garbled.status.as_mut() {
+            status.shards[0].resume_from = Some("yesterday".into());
+        }
+        assert_eq!(at(&garbled).as_deref(), Some("2026-11-01T00:00:00Z"));
     }
 
     fn condition_of<'a>(status: &'a DigitalRecoveryStatus, type_: &str) -> &'a Condition {

@@ -43,6 +43,7 @@ pub struct Metrics {
     pub duration: Histogram,
     pub recoveries: Family<PhaseLabels, Gauge>,
     pub recovered: Family<TenantLabels, Counter>,
+    pub gave_up: Family<TenantLabels, Counter>,
     pub last_success: Family<TenantLabels, Gauge<f64, AtomicU64>>,
     pub leader: Gauge,
     pub api_calls: Family<ServiceLabels, Counter>,
@@ -78,6 +79,12 @@ impl Default for Metrics {
             "conversations_recovered",
             "Conversations recovered by finished recoveries, by tenant",
             recovered.clone(),
+        );
+        let gave_up = Family::<TenantLabels, Counter>::default();
+        registry.register(
+            "conversations_gave_up",
+            "Conversations finished recoveries gave up on (carried past spec.giveUpBefore, reason gaveUp), by tenant",
+            gave_up.clone(),
         );
         let last_success = Family::<TenantLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
@@ -118,6 +125,7 @@ impl Default for Metrics {
             duration,
             recoveries,
             recovered,
+            gave_up,
             last_success,
             leader,
             schedule_watermark,

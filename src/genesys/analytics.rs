@@ -9,7 +9,8 @@
 //!   `conversationEnd > dataAvailabilityDate`.
 //! - Only conversations whose conversationStart lies in the slice's [start, end) are yielded
 //!   (design.md section 7): the query's interval semantics return neighbours too.
-//! - A malformed conversation is one `Err` item; the stream goes on.
+//! - A malformed conversation is one `Err` item ([`GenesysError::MalformedConversation`]); the
+//!   stream goes on.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -92,49 +93,73 @@ pub struct Conversation {
 
 impl Conversation {
     fn from_value(endpoint: &str, value: Value) -> Result<Conversation, GenesysError> {
-        let id_hint = value
-            .get("conversationId")
-            .and_then(Value::as_str)
-            .unwrap_or("<no id>")
-            .to_string();
-        Self::checked(endpoint, serde_json::from_value(value), || id_hint)
+        let hint = Hint {
+            id: value
+                .get("conversationId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            start: value
+                .get("conversationStart")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        Self::checked(endpoint, serde_json::from_value(value), || hint)
     }
 
     /// The same from the conversation's JSON text (what the client keeps of a page: a `Value`
     /// tree of a 1,000-conversation job page is several times the size of its text).
     fn from_json(endpoint: &str, text: &str) -> Result<Conversation, GenesysError> {
-        #[derive(Deserialize)]
-        struct IdHint {
-            #[serde(rename = "conversationId")]
-            id: Option<String>,
-        }
         Self::checked(endpoint, serde_json::from_str(text), || {
-            serde_json::from_str::<IdHint>(text)
-                .ok()
-                .and_then(|hint| hint.id)
-                .unwrap_or_else(|| "<no id>".into())
+            serde_json::from_str::<Hint>(text).unwrap_or_default()
         })
     }
 
-    /// Checks the fields every later stage relies on.
+    /// Checks the fields every later stage relies on; what does not pass is one malformed
+    /// conversation, named by what could be read of it.
     fn checked(
         endpoint: &str,
         detail: Result<AnalyticsConversation, serde_json::Error>,
-        id_hint: impl FnOnce() -> String,
+        hint: impl FnOnce() -> Hint,
     ) -> Result<Conversation, GenesysError> {
-        let invalid = |reason: String| GenesysError::InvalidResponse {
-            endpoint: endpoint.to_string(),
-            reason,
+        let malformed = |id: Option<String>, start: Option<Timestamp>, reason: String| {
+            GenesysError::MalformedConversation {
+                endpoint: endpoint.to_string(),
+                conversation_id: id,
+                conversation_start: start,
+                reason,
+            }
         };
-        let detail = detail.map_err(|err| invalid(format!("conversation {}: {err}", id_hint())))?;
-        let id = detail
+        let detail = match detail {
+            Ok(detail) => detail,
+            Err(err) => {
+                let hint = hint();
+                let start = hint.start.as_deref().and_then(|s| s.parse().ok());
+                let name = hint.id.clone().unwrap_or_else(|| "<no id>".into());
+                return Err(malformed(
+                    hint.id,
+                    start,
+                    format!("conversation {name}: {err}"),
+                ));
+            }
+        };
+        let Some(id) = detail
             .conversation_id
             .clone()
             .filter(|id| !id.trim().is_empty())
-            .ok_or_else(|| invalid("a conversation without conversationId".into()))?;
-        let start = detail
-            .conversation_start
-            .ok_or_else(|| invalid(format!("conversation {id} without conversationStart")))?;
+        else {
+            return Err(malformed(
+                None,
+                detail.conversation_start,
+                "a conversation without conversationId".into(),
+            ));
+        };
+        let Some(start) = detail.conversation_start else {
+            return Err(malformed(
+                Some(id.clone()),
+                None,
+                format!("conversation {id} without conversationStart"),
+            ));
+        };
         Ok(Conversation {
             id,
             start,
@@ -193,6 +218,15 @@ impl Conversation {
             .flat_map(|p| &p.sessions)
             .find_map(|s| s.message_type.as_deref())
     }
+}
+
+/// What can be read of a conversation that does not parse: its id and start, as text.
+#[derive(Debug, Default, Deserialize)]
+struct Hint {
+    #[serde(rename = "conversationId", default)]
+    id: Option<String>,
+    #[serde(rename = "conversationStart", default)]
+    start: Option<String>,
 }
 
 /// Whether a participant `purpose` is an agent's leg: `agent` when routed by ACD, `user` when
@@ -665,6 +699,12 @@ impl Emitter {
                     }
                     Ok(conversation)
                 }
+                // One that started outside `keep` belongs to a neighbour, malformed or not; one
+                // whose start cannot be read is reported here (it may be reported twice).
+                Err(GenesysError::MalformedConversation {
+                    conversation_start: Some(start),
+                    ..
+                }) if start < keep.start || start >= keep.end => continue,
                 Err(err) => Err(err),
             };
             if !self.send(item).await {

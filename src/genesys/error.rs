@@ -48,6 +48,20 @@ pub enum GenesysError {
         /// What was wrong (with a short, secret-free excerpt of the body).
         reason: String,
     },
+    /// One conversation of a 2xx page that cannot be parsed, or lacks the fields every later
+    /// stage relies on (id, start). Only that conversation is lost: the page's others are
+    /// yielded, and the pipeline reports it as a failed item (`malformedConversation`).
+    #[error("{endpoint}: malformed conversation: {reason}")]
+    MalformedConversation {
+        /// Endpoint.
+        endpoint: String,
+        /// Its `conversationId`, when one could be read.
+        conversation_id: Option<String>,
+        /// Its `conversationStart`, when one could be read.
+        conversation_start: Option<jiff::Timestamp>,
+        /// What was wrong.
+        reason: String,
+    },
     /// A slice held more conversations than the query can page through, and cannot be split
     /// further.
     #[error(
@@ -114,6 +128,7 @@ impl GenesysError {
             | GenesysError::Auth { endpoint, .. }
             | GenesysError::Transport { endpoint, .. }
             | GenesysError::InvalidResponse { endpoint, .. }
+            | GenesysError::MalformedConversation { endpoint, .. }
             | GenesysError::PagingCap { endpoint, .. }
             | GenesysError::JobFailed { endpoint, .. }
             | GenesysError::StillTranscoding { endpoint, .. } => Some(endpoint),

@@ -4,7 +4,8 @@
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
+use uuid::Uuid;
 
 use super::decide::decide;
 use super::matcher::{
@@ -17,7 +18,10 @@ use super::{
     collect, inventory,
 };
 use crate::api::Window;
-use crate::genesys::Conversation;
+use crate::genesys::{Conversation, GenesysError};
+
+/// The reason of a conversation Genesys sent that cannot be parsed or has an invalid id.
+const MALFORMED: &str = "malformedConversation";
 
 /// What every chunk of a shard shares.
 pub(crate) struct ChunkRunner<'a> {
@@ -109,7 +113,28 @@ impl ChunkRunner<'_> {
             if self.cancel.is_cancelled() {
                 break;
             }
-            let conversation = item?;
+            let conversation = match item {
+                Ok(conversation) => conversation,
+                // One bad conversation fails one item; the chunk goes on.
+                Err(GenesysError::MalformedConversation {
+                    conversation_id,
+                    conversation_start,
+                    reason,
+                    ..
+                }) => {
+                    warn!(conversation = ?conversation_id, %reason, "a malformed conversation fails alone");
+                    self.tracker.malformed(OutcomeRecord {
+                        conversation_id: conversation_id.and_then(|id| Uuid::parse_str(&id).ok()),
+                        media_type: None,
+                        conversation_start,
+                        outcome: Outcome::Failed,
+                        reason: Some(MALFORMED.into()),
+                        detail: Some(reason),
+                    });
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
             let Some(summary) = self.summarize(&conversation) else {
                 continue;
             };
@@ -136,15 +161,17 @@ impl ChunkRunner<'_> {
         Ok(matcher.finish_chunk(position.last))
     }
 
-    /// The matcher's view of `conversation`, or `None` (recorded as failed) when it has none.
+    /// The matcher's view of `conversation`, or `None` (recorded as a failed item,
+    /// `malformedConversation`) when it has none.
     fn summarize(&self, conversation: &Conversation) -> Option<ConversationSummary> {
         collect::summarize(conversation)
             .map_err(|err| {
-                self.tracker.record(OutcomeRecord {
+                self.tracker.malformed(OutcomeRecord {
                     conversation_id: None,
                     media_type: conversation.media_type(),
+                    conversation_start: Some(conversation.start),
                     outcome: Outcome::Failed,
-                    reason: Some("invalidConversation".into()),
+                    reason: Some(MALFORMED.into()),
                     detail: Some(err.to_string()),
                 });
             })

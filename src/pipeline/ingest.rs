@@ -38,6 +38,7 @@ pub async fn recover_one(
         ItemResult::Final(OutcomeRecord {
             conversation_id: Some(item.id),
             media_type,
+            conversation_start: Some(item.conversation.start),
             outcome,
             reason: Some(reason.to_string()),
             detail,
@@ -88,6 +89,7 @@ pub async fn recover_one(
     let sent = |already_present: bool| {
         ItemResult::Ingested(Ingested {
             id: item.id,
+            start: item.conversation.start,
             media_type: interaction.media_type,
             sessions: interaction
                 .sessions

@@ -1,6 +1,7 @@
 //! What passes between the stages: a conversation to recover (from the matcher to the recovery
 //! pool) and an interaction Capture accepted (from ingestion to verification).
 
+use jiff::Timestamp;
 use uuid::Uuid;
 
 use crate::api::MediaType;
@@ -22,6 +23,8 @@ pub struct RecoveryItem {
 pub struct Ingested {
     /// Conversation id.
     pub id: Uuid,
+    /// Its `conversationStart`.
+    pub start: Timestamp,
     /// Media type.
     pub media_type: MediaType,
     /// Session ids sent.

@@ -31,6 +31,7 @@ pub mod journal;
 pub mod matcher;
 pub mod plan;
 pub mod progress;
+pub mod settle;
 pub mod shard;
 pub mod verify;
 
@@ -128,7 +129,14 @@ pub async fn execute(
         shard = run.shard
     );
     async move {
-        let tracker = Arc::new(Tracker::new(clients.clone(), reporter));
+        let tracker = Arc::new(Tracker::new(
+            clients.clone(),
+            reporter,
+            tracker::Settling {
+                slice_start: run.slice.start,
+                give_up_before: run.spec.give_up_before,
+            },
+        ));
         let media_types = &run.spec.media_types;
 
         // Plan: the slice in time chunks.
@@ -192,6 +200,8 @@ pub async fn execute(
             recovered = summary.outcomes.recovered,
             verified = summary.outcomes.verified,
             failed = summary.outcomes.failed,
+            carried = summary.progress.progress.carried,
+            resume_from = ?summary.progress.resume_from,
             "shard finished"
         );
         Ok(summary)

@@ -136,6 +136,7 @@ impl RecoveryPool {
                 self.tracker.finish_item(OutcomeRecord {
                     conversation_id: Some(item.id),
                     media_type: item.conversation.media_type(),
+                    conversation_start: Some(item.conversation.start),
                     outcome: Outcome::Failed,
                     reason: Some(reason.into()),
                     detail: Some(format!("gave up at the retry deadline: {detail}")),

@@ -2,6 +2,7 @@
 //! progress snapshots, behind one small trait so a terminal (recover/demo) and a status writer
 //! (worker) can both listen.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -65,6 +66,9 @@ pub struct OutcomeRecord {
     /// Media type, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
+    /// The conversation's `conversationStart`, when known (not for extras).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_start: Option<Timestamp>,
     /// What happened.
     pub outcome: Outcome,
     /// Why, in a short camelCase word (e.g. `archived`, `transcoding`, `rejected`, `notSettled`).
@@ -130,6 +134,10 @@ pub struct ShardProgress {
     pub api_calls: ApiCalls,
     /// 429 responses received so far.
     pub throttled: u64,
+    /// The earliest `conversationStart` among the conversations carried over to a later run so
+    /// far (see [`crate::pipeline::settle`]); None while none is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<Timestamp>,
 }
 
 /// Listens to a running pipeline. Calls come from the pipeline's tasks and must not block for long;

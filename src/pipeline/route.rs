@@ -31,9 +31,11 @@ impl Router<'_> {
     ) -> Result<(), PoolStopped> {
         self.tracker.decided(&decision, verdict.category.kind());
         let (id, media_type) = (verdict.conversation_id, verdict.media_type);
+        let start = conversation.start;
         let record = |outcome: Outcome, reason: &str| OutcomeRecord {
             conversation_id: Some(id),
             media_type,
+            conversation_start: Some(start),
             outcome,
             reason: Some(reason.into()),
             detail: None,
@@ -41,7 +43,7 @@ impl Router<'_> {
         match decision {
             Decision::Held => {}
             Decision::RecoveredEarlier(then) => {
-                self.tracker.recovered_earlier(id, media_type, then);
+                self.tracker.recovered_earlier(id, media_type, start, then);
             }
             Decision::Skip(reason) => self
                 .tracker

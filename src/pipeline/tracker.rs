@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use jiff::Timestamp;
 use parking_lot::Mutex;
 
 use uuid::Uuid;
 
 use super::decide::Decision;
 use super::matcher::MatchReport;
+use super::settle::{Settled, earliest, settle};
 use super::{
     Clients, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, ShardSummary,
     Stage,
@@ -19,7 +21,17 @@ use crate::api::{MatchCategory, MatchCounts, MediaType};
 pub(crate) struct Tracker {
     clients: Clients,
     reporter: Arc<dyn ProgressReporter>,
+    settling: Settling,
     state: Mutex<Totals>,
+}
+
+/// How the shard settles its conversations (see [`super::settle`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settling {
+    /// The start of the shard's slice: where a carried conversation of unknown start resumes.
+    pub(crate) slice_start: Timestamp,
+    /// The recovery's `giveUpBefore`.
+    pub(crate) give_up_before: Option<Timestamp>,
 }
 
 #[derive(Default)]
@@ -32,10 +44,15 @@ struct Totals {
 }
 
 impl Tracker {
-    pub(crate) fn new(clients: Clients, reporter: Arc<dyn ProgressReporter>) -> Self {
+    pub(crate) fn new(
+        clients: Clients,
+        reporter: Arc<dyn ProgressReporter>,
+        settling: Settling,
+    ) -> Self {
         Tracker {
             clients,
             reporter,
+            settling,
             state: Mutex::new(Totals::default()),
         }
     }
@@ -68,8 +85,21 @@ impl Tracker {
         }
     }
 
-    /// A record that changes no recovery totals (skipped, extra, dry-run).
-    pub(crate) fn record(&self, record: OutcomeRecord) {
+    /// A record that changes no recovery totals but `carried` and `gaveUp` (skipped, extra,
+    /// dry-run); every other kind of record ends here too. A carried record moves the shard's
+    /// `resume_from`; one older than `giveUpBefore` is given up (final, reason `gaveUp`).
+    pub(crate) fn record(&self, mut record: OutcomeRecord) {
+        match settle(&mut record, self.settling.give_up_before) {
+            Settled::Final => {}
+            Settled::Carried(start) => {
+                let from = start.unwrap_or(self.settling.slice_start);
+                self.update(|p| {
+                    p.progress.carried += 1;
+                    p.resume_from = earliest(p.resume_from, Some(from));
+                });
+            }
+            Settled::GaveUp => self.update(|p| p.progress.gave_up += 1),
+        }
         self.state.lock().outcomes.add(record.outcome);
         self.reporter.outcome(&record);
     }
@@ -85,6 +115,16 @@ impl Tracker {
                 Outcome::NotRecorded => p.progress.not_recorded += 1,
                 _ => {}
             }
+        });
+        self.record(record);
+    }
+
+    /// A conversation Genesys sent malformed (cannot be parsed, invalid id): never matched,
+    /// counted as to recover and failed (final), so one bad conversation fails one item.
+    pub(crate) fn malformed(&self, record: OutcomeRecord) {
+        self.update(|p| {
+            p.progress.to_recover += 1;
+            p.progress.failed += 1;
         });
         self.record(record);
     }
@@ -108,6 +148,7 @@ impl Tracker {
         &self,
         id: Uuid,
         media_type: Option<MediaType>,
+        conversation_start: Timestamp,
         then: MatchCategory,
     ) {
         self.state.lock().recovered_earlier.count(then);
@@ -119,6 +160,7 @@ impl Tracker {
         self.record(OutcomeRecord {
             conversation_id: Some(id),
             media_type,
+            conversation_start: Some(conversation_start),
             outcome: Outcome::Verified,
             reason: Some("recoveredByEarlierAttempt".into()),
             detail: None,
@@ -149,6 +191,7 @@ impl Tracker {
             self.record(OutcomeRecord {
                 conversation_id: Some(*extra),
                 media_type: None,
+                conversation_start: None,
                 outcome: Outcome::Extra,
                 reason: Some("noGenesysConversation".into()),
                 detail: None,

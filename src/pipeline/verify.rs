@@ -56,6 +56,7 @@ pub(crate) async fn verify(
         tracker.verified(OutcomeRecord {
             conversation_id: Some(item.id),
             media_type: Some(item.media_type),
+            conversation_start: Some(item.start),
             outcome: Outcome::Unverified,
             reason: Some("notVisibleInDas".into()),
             detail: Some(match &last_error {
@@ -102,6 +103,7 @@ async fn check_pages(
             tracker.verified(OutcomeRecord {
                 conversation_id: Some(item.id),
                 media_type: Some(item.media_type),
+                conversation_start: Some(item.start),
                 outcome,
                 reason,
                 detail: None,
@@ -124,6 +126,7 @@ mod tests {
         let id = Uuid::from_u128(7);
         let item = Ingested {
             id,
+            start: jiff::Timestamp::UNIX_EPOCH,
             media_type: MediaType::Email,
             sessions: vec!["a".into(), "b".into()],
             already_present: false,

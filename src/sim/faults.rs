@@ -8,6 +8,11 @@
 //!   (Content-Length promises the whole body, half is sent, the connection is cut),
 //!   `token-revoke` (a valid token is answered 401 `bad.credentials` and forgotten),
 //!   `transcode` (per recordings request: answer 202 while "transcoding" for `transcode-time`);
+//! - `malformed` (a rate in [0, 1], per conversation, not per request): that share of the
+//!   conversations, chosen by a seeded hash of their id (so the same ones in every answer), is
+//!   spoiled wherever the Genesys simulator's analytics endpoints render it: half get a
+//!   `conversationId` that is no UUID, half a `participants` that is no list (the conversation
+//!   cannot be parsed) ([`Faults::malforms`] says which);
 //! - durations (`500ms`, `60s`, `2m`, `1h`): `token-expiry` (lifetime of issued tokens),
 //!   `transcode-time` (default 2s), `hang` (default 60s).
 //!
@@ -73,6 +78,37 @@ impl FaultKind {
     }
 }
 
+/// How the Genesys simulator spoils a conversation (fault `malformed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Malformation {
+    /// `conversationId` is not a UUID.
+    InvalidId,
+    /// `participants` is a string, not a list: the conversation cannot be parsed.
+    Unparsable,
+}
+
+impl Malformation {
+    /// Spoils the rendered analytics conversation `value`.
+    pub fn apply(self, value: &mut serde_json::Value) {
+        let Some(object) = value.as_object_mut() else {
+            return;
+        };
+        match self {
+            Malformation::InvalidId => {
+                let id = object
+                    .get("conversationId")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .replace('-', "");
+                object.insert("conversationId".into(), format!("conv#{id}").into());
+            }
+            Malformation::Unparsable => {
+                object.insert("participants".into(), "garbled".into());
+            }
+        }
+    }
+}
+
 /// Which simulator a request reached (bursts can target one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -115,6 +151,8 @@ pub struct FaultSpec {
     pub token_expiry: Option<Duration>,
     /// How long a `timeout` fault keeps the client waiting.
     pub hang: Duration,
+    /// Share of conversations the Genesys simulator's analytics answers spoil.
+    pub malformed_rate: f64,
 }
 
 impl Default for FaultSpec {
@@ -125,6 +163,7 @@ impl Default for FaultSpec {
             transcode_time: Duration::from_secs(2),
             token_expiry: None,
             hang: Duration::from_secs(60),
+            malformed_rate: 0.0,
         }
     }
 }
@@ -175,9 +214,18 @@ impl FromStr for FaultSpec {
                         _ => parsed.hang = duration,
                     }
                 }
+                "malformed" => {
+                    let rate: f64 = value
+                        .parse()
+                        .map_err(|_| bad("expected a rate between 0 and 1"))?;
+                    if !(0.0..=1.0).contains(&rate) {
+                        return Err(bad("rate must be between 0 and 1"));
+                    }
+                    parsed.malformed_rate = rate;
+                }
                 _ => {
                     let fault = FaultKind::parse(kind).ok_or_else(|| {
-                        bad("unknown kind (429, 429-bare, 5xx, 408, 500, 502, 503, 504, timeout, truncate, token-revoke, transcode, token-expiry, transcode-time, hang)")
+                        bad("unknown kind (429, 429-bare, 5xx, 408, 500, 502, 503, 504, timeout, truncate, token-revoke, transcode, malformed, token-expiry, transcode-time, hang)")
                     })?;
                     let rate: f64 = value
                         .parse()
@@ -208,6 +256,7 @@ impl FromStr for FaultSpec {
 #[derive(Debug)]
 pub struct Faults {
     spec: FaultSpec,
+    seed: u64,
     rng: Mutex<ChaCha8Rng>,
     forced: Mutex<VecDeque<FaultKind>>,
     forced_transcodes: Mutex<u32>,
@@ -220,6 +269,7 @@ impl Faults {
     pub fn new(spec: FaultSpec, seed: u64) -> Self {
         Faults {
             spec,
+            seed,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0xFA17)),
             forced: Mutex::new(VecDeque::new()),
             forced_transcodes: Mutex::new(0),
@@ -236,6 +286,25 @@ impl Faults {
     /// The spec in force.
     pub fn spec(&self) -> &FaultSpec {
         &self.spec
+    }
+
+    /// How the Genesys simulator spoils `conversation` in analytics answers, if it does (fault
+    /// `malformed`): the same answer for the same seed and id, every time.
+    pub fn malforms(&self, conversation: uuid::Uuid) -> Option<Malformation> {
+        if self.spec.malformed_rate <= 0.0 {
+            return None;
+        }
+        let (high, low) = conversation.as_u64_pair();
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.seed ^ 0x0BAD_C0DE ^ high ^ low.rotate_left(17));
+        if rng.random::<f64>() >= self.spec.malformed_rate {
+            return None;
+        }
+        Some(if rng.random::<bool>() {
+            Malformation::InvalidId
+        } else {
+            Malformation::Unparsable
+        })
     }
 
     /// Faults injected so far.
@@ -501,6 +570,44 @@ mod tests {
             assert!(err.to_string().contains(part));
         }
         assert!("429=0.6,5xx=0.6".parse::<FaultSpec>().is_err());
+    }
+
+    #[test]
+    fn malformed_conversations_are_chosen_by_id_and_seed_the_same_every_time() {
+        let spec: FaultSpec = "malformed=0.25".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.malformed_rate, 0.25);
+        assert!(spec.rates.is_empty(), "no per-request fault");
+        assert!("malformed=2".parse::<FaultSpec>().is_err());
+        let faults = Faults::new(spec.clone(), 3);
+        let ids: Vec<uuid::Uuid> = (0..4000u128).map(uuid::Uuid::from_u128).collect();
+        let picks: Vec<_> = ids.iter().map(|id| faults.malforms(*id)).collect();
+        // The same conversations in every answer, and for another simulator of the same seed.
+        let again = Faults::new(spec.clone(), 3);
+        assert!(
+            ids.iter()
+                .zip(&picks)
+                .all(|(id, p)| again.malforms(*id) == *p)
+        );
+        let count = |m: Malformation| picks.iter().filter(|p| **p == Some(m)).count();
+        let (bad_id, unparsable) = (
+            count(Malformation::InvalidId),
+            count(Malformation::Unparsable),
+        );
+        assert!(
+            (800..1200).contains(&(bad_id + unparsable)),
+            "{bad_id} {unparsable}"
+        );
+        assert!(bad_id > 300 && unparsable > 300, "{bad_id} {unparsable}");
+        assert_eq!(Faults::none().malforms(ids[0]), None);
+
+        let mut value = serde_json::json!({"conversationId": "5b3c2f4e-1d2a-4f6b-9a8c-0e1f2a3b4c5d", "participants": []});
+        Malformation::InvalidId.apply(&mut value);
+        assert_eq!(
+            value["conversationId"],
+            "conv#5b3c2f4e1d2a4f6b9a8c0e1f2a3b4c5d"
+        );
+        Malformation::Unparsable.apply(&mut value);
+        assert_eq!(value["participants"], "garbled");
     }
 
     #[test]

@@ -250,6 +250,7 @@ mod tests {
         let record = |i: u32| OutcomeRecord {
             conversation_id: Some(uuid::Uuid::new_v4()),
             media_type: Some(MediaType::Email),
+            conversation_start: None,
             outcome: Outcome::Verified,
             reason: None,
             detail: Some(format!("detail {i} {}", uuid::Uuid::new_v4())),
@@ -294,6 +295,7 @@ mod tests {
             .map(|i| OutcomeRecord {
                 conversation_id: Some(uuid::Uuid::new_v4()),
                 media_type: Some(MediaType::Chat),
+                conversation_start: None,
                 outcome: if i % 7 == 0 {
                     Outcome::Failed
                 } else {

@@ -163,6 +163,7 @@ impl StatusWriter {
             update_time: Some(Timestamp::now().to_string()),
             report_parts: None,
             failures: c.failures.clone(),
+            resume_from: c.progress.resume_from.map(|t| t.to_string()),
         }
     }
 
@@ -266,6 +267,7 @@ mod tests {
         OutcomeRecord {
             conversation_id: Some(Uuid::new_v4()),
             media_type: Some(MediaType::Chat),
+            conversation_start: None,
             outcome,
             reason: None,
             detail: None,

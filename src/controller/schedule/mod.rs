@@ -79,15 +79,21 @@ fn run_of(dr: &DigitalRecovery) -> Run {
                 .map(String::as_str),
         ),
         completion: parse_time(status.and_then(|s| s.completion_time.as_deref())),
+        // An instant that does not parse resumes at the window's start: nothing is skipped.
+        resume_from: status
+            .and_then(|s| s.resume_from.as_deref())
+            .map(|at| at.parse().unwrap_or(dr.spec.window.start)),
     }
 }
 
 /// The recovery a run is, built from the template.
+/// `give_up_before` is the run's creation time minus the schedule's `giveUpAfter`.
 pub fn recovery_for(
     schedule: &DigitalRecoverySchedule,
     name: &str,
     window: Window,
     scheduled: Timestamp,
+    give_up_before: Option<Timestamp>,
 ) -> Option<DigitalRecovery> {
     let t = &schedule.spec.template;
     let spec = DigitalRecoverySpec {
@@ -99,6 +105,7 @@ pub fn recovery_for(
         mode: t.mode,
         parallelism: t.parallelism,
         settle_delay: schedule.spec.settle_delay.clone(),
+        give_up_before,
         cancel: false,
         worker: t.worker.clone(),
     };
@@ -208,8 +215,15 @@ async fn reconcile_inner(
         })
         .collect();
     if let Some(new) = &plan.create {
-        let dr =
-            recovery_for(schedule, &new.name, new.window, new.scheduled).ok_or(Error::NoUid)?;
+        let give_up_before = now.checked_sub(settings.give_up_after).ok();
+        let dr = recovery_for(
+            schedule,
+            &new.name,
+            new.window,
+            new.scheduled,
+            give_up_before,
+        )
+        .ok_or(Error::NoUid)?;
         match recoveries.create(&PostParams::default(), &dr).await {
             Ok(_) => {
                 info!(recovery = %new.name, start = %new.window.start, end = %new.window.end, catch_up = new.catch_up, "created a run");

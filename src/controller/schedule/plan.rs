@@ -7,9 +7,18 @@
 //!   (kept as `coverageStart`);
 //! - the end is `now - settleDelay`, but at most `start + maxWindow`; when capped, the rest of the
 //!   gap (a backlog after downtime) is caught up by further runs, each started as soon as the
-//!   previous one Succeeded, in order;
-//! - the watermark only moves over runs that Succeeded and that touch it, so a window that did
-//!   not succeed is covered again by the next run.
+//!   previous one finished (Succeeded or PartiallySucceeded) carrying nothing, in order;
+//! - the watermark moves over every finished run that touches it, as far as that run settled its
+//!   window: a run that finished (Succeeded or PartiallySucceeded) moves it to its `resumeFrom`
+//!   (the earliest start among the conversations it carried over: not settled, transcoding,
+//!   unverified, failed for now), or to its window's end when it carried nothing. Conversations
+//!   that ended final (recovered, present, deleted, archived, conflicting, rejected, given up)
+//!   never hold it back, so one deleted recording does not stall the schedule. A Failed or
+//!   Cancelled run moves it only as far as its `resumeFrom` says, which counts every shard that
+//!   did not finish from the start of its slice; a run without one does not move it at all.
+//!   Nothing is skipped: the next window starts at the watermark (less `overlap`), so every
+//!   carried conversation is looked at again, until it ends final or is given up
+//!   (`giveUpAfter`).
 
 use jiff::Timestamp;
 
@@ -27,6 +36,9 @@ pub struct Run {
     pub scheduled: Option<Timestamp>,
     /// When it finished, if it did.
     pub completion: Option<Timestamp>,
+    /// Its status' `resumeFrom`: where a later run must resume (None: nothing carried, for a
+    /// run that finished).
+    pub resume_from: Option<Timestamp>,
 }
 
 impl Run {
@@ -35,6 +47,28 @@ impl Run {
     }
     fn succeeded(&self) -> bool {
         self.phase == Some(Phase::Succeeded)
+    }
+
+    /// Finished its window (Succeeded or PartiallySucceeded), with nothing carried over.
+    fn settled_all(&self) -> bool {
+        matches!(
+            self.phase,
+            Some(Phase::Succeeded | Phase::PartiallySucceeded)
+        ) && self.resume_from.is_none()
+    }
+
+    /// How far a finished run settled its window: every conversation started before this
+    /// instant ended final. None while it runs.
+    pub fn settled_up_to(&self) -> Option<Timestamp> {
+        let reached = match self.phase? {
+            Phase::Succeeded | Phase::PartiallySucceeded => {
+                self.resume_from.unwrap_or(self.window.end)
+            }
+            // Only what its status vouches for; without it, nothing.
+            Phase::Failed | Phase::Cancelled => self.resume_from.unwrap_or(self.window.start),
+            Phase::Pending | Phase::Running => return None,
+        };
+        Some(reached.clamp(self.window.start, self.window.end))
     }
 }
 
@@ -93,10 +127,10 @@ pub fn run_name(schedule: &str, start: Timestamp) -> String {
     )
 }
 
-/// The watermark after the runs seen: starting from `watermark` (or `coverage_start` when no
-/// run has succeeded yet), it moves to the end of every Succeeded run that starts at or before
-/// it, in order of start. A Succeeded run beyond a gap (a window that did not succeed) does not
-/// move it.
+/// The watermark after the runs seen: starting from `watermark` (or `coverage_start` when none
+/// was set yet), it moves to [`Run::settled_up_to`] of every finished run that starts at or
+/// before it, in order of start; never backwards. A run beyond a gap (a stretch no finished run
+/// settled) does not move it.
 pub fn advance_watermark(
     coverage_start: Option<Timestamp>,
     watermark: Option<Timestamp>,
@@ -106,14 +140,17 @@ pub fn advance_watermark(
         return watermark;
     };
     let mut result = watermark;
-    let mut done: Vec<&Run> = runs.iter().filter(|r| r.succeeded()).collect();
-    done.sort_by_key(|r| r.window.start);
-    for r in done {
+    let mut done: Vec<(&Run, Timestamp)> = runs
+        .iter()
+        .filter_map(|r| Some((r, r.settled_up_to()?)))
+        .collect();
+    done.sort_by_key(|(r, _)| r.window.start);
+    for (r, reached) in done {
         if r.window.start > frontier {
             break;
         }
-        if r.window.end > frontier {
-            frontier = r.window.end;
+        if reached > frontier {
+            frontier = reached;
             result = Some(frontier);
         }
     }
@@ -192,7 +229,9 @@ pub fn plan(schedule: &str, s: &ValidSchedule, o: &Observed, now: Timestamp) -> 
 
     let tick = s.trigger.last_at_or_before(now);
     let due = tick.filter(|t| o.last_schedule_time.is_none_or(|l| *t > l));
-    // The latest run, by window start: a backlog is caught up only while runs succeed.
+    // The latest run, by window start: a backlog is caught up only while runs finish carrying
+    // nothing (a run that carried something waits for the next schedule time, so a conversation
+    // that keeps failing is not retried in a tight loop).
     let latest = o
         .runs
         .iter()
@@ -204,7 +243,7 @@ pub fn plan(schedule: &str, s: &ValidSchedule, o: &Observed, now: Timestamp) -> 
         Some(t) => (t, false),
         None => {
             let backlog = active.is_empty()
-                && latest.is_some_and(|r| r.succeeded())
+                && latest.is_some_and(|r| r.settled_all())
                 && window_from(next_start(watermark, first_start, s), now, s)
                     .is_some_and(|(_, capped)| capped);
             if !backlog {

@@ -200,6 +200,15 @@ fn parse_request(body: &Bytes) -> Result<(Value, ParsedQuery), Response> {
     Ok((body, query))
 }
 
+/// One conversation as an analytics answer shows it, spoiled when the `malformed` fault picks it.
+fn rendered(state: &SimState, conversation: &SimConversation, job: bool) -> Value {
+    let mut value = render::conversation(&state.dataset, conversation, job, &state.config.variant);
+    if let Some(malformation) = state.faults.malforms(conversation.id) {
+        malformation.apply(&mut value);
+    }
+    value
+}
+
 /// `POST /api/v2/analytics/conversations/details/query`.
 pub(super) async fn details_query(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
     let (body, query) = match parse_request(&body) {
@@ -234,14 +243,7 @@ pub(super) async fn details_query(State(state): State<Arc<SimState>>, body: Byte
         .iter()
         .skip(from)
         .take(page_size)
-        .map(|i| {
-            render::conversation(
-                &state.dataset,
-                &state.dataset.conversations[*i as usize],
-                false,
-                &state.config.variant,
-            )
-        })
+        .map(|i| rendered(&state, &state.dataset.conversations[*i as usize], false))
         .collect();
     if page.is_empty() {
         return json_response(
@@ -260,10 +262,7 @@ pub(super) async fn details_one(
     Path(conversation_id): Path<String>,
 ) -> Response {
     match state.conversation(&conversation_id) {
-        Some(c) => json_response(
-            StatusCode::OK,
-            render::conversation(&state.dataset, c, false, &state.config.variant),
-        ),
+        Some(c) => json_response(StatusCode::OK, rendered(&state, c, false)),
         None => not_found(&format!("Conversation {conversation_id} not found")),
     }
 }
@@ -281,7 +280,7 @@ pub(super) async fn details_by_ids(
     let conversations: Vec<Value> = ids
         .split(',')
         .filter_map(|id| state.conversation(id.trim()))
-        .map(|c| render::conversation(&state.dataset, c, false, &state.config.variant))
+        .map(|c| rendered(&state, c, false))
         .collect();
     if conversations.is_empty() {
         return json_response(StatusCode::OK, Value::Object(empty_page(&state, None)));
@@ -440,14 +439,7 @@ pub(super) async fn job_results(
         .iter()
         .skip(offset)
         .take(page_size)
-        .map(|i| {
-            render::conversation(
-                &state.dataset,
-                &state.dataset.conversations[*i as usize],
-                true,
-                &state.config.variant,
-            )
-        })
+        .map(|i| rendered(&state, &state.dataset.conversations[*i as usize], true))
         .collect();
     let next = offset + page.len();
     let mut body = if page.is_empty() {

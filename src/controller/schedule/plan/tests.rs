@@ -43,7 +43,13 @@ fn run(name: &str, start: &str, end: &str, phase: Option<Phase>) -> Run {
         cancel: false,
         scheduled: None,
         completion: phase.filter(|p| is_final(Some(*p))).map(|_| ts(end)),
+        resume_from: None,
     }
+}
+
+fn carrying(mut r: Run, resume_from: &str) -> Run {
+    r.resume_from = Some(ts(resume_from));
+    r
 }
 
 #[test]
@@ -55,6 +61,7 @@ fn defaults_parse() {
     assert_eq!(s.max_window, SignedDuration::from_hours(24));
     assert_eq!(s.policy, ConcurrencyPolicy::Forbid);
     assert_eq!(s.successful_history_limit, 3);
+    assert_eq!(s.give_up_after, SignedDuration::from_hours(24));
 }
 
 #[test]
@@ -86,6 +93,15 @@ fn invalid_specs_are_named() {
         bad(serde_json::json!({"maxWindow": "745h"})),
         InvalidSchedule::MaxWindow
     );
+    for give_up in ["0s", "a day", "-1h"] {
+        assert!(
+            matches!(
+                bad(serde_json::json!({"giveUpAfter": give_up})),
+                InvalidSchedule::Duration("giveUpAfter", _)
+            ),
+            "{give_up}"
+        );
+    }
 }
 
 #[test]
@@ -167,7 +183,70 @@ fn steady_state_window_starts_overlap_before_the_watermark() {
 }
 
 #[test]
-fn watermark_stops_at_a_window_that_did_not_succeed() {
+fn watermark_moves_over_finished_runs_to_their_resume_from() {
+    let start = Some(ts("2026-11-01T00:00:00Z"));
+    // A run that finished PartiallySucceeded carrying nothing (its failures were final: a
+    // deleted recording, a 409) moves the watermark to its end; before, it held it back for good.
+    let partial = vec![run(
+        "p",
+        "2026-11-01T00:00:00Z",
+        "2026-11-02T00:00:00Z",
+        Some(Phase::PartiallySucceeded),
+    )];
+    assert_eq!(
+        advance_watermark(start, None, &partial),
+        Some(ts("2026-11-02T00:00:00Z"))
+    );
+    // A run that carried conversations (not settled, failed for now) moves it to the earliest of
+    // them, whatever its phase: also a Succeeded run, which used to move it past them.
+    for phase in [Phase::Succeeded, Phase::PartiallySucceeded] {
+        let carried = vec![carrying(
+            run(
+                "c",
+                "2026-11-01T00:00:00Z",
+                "2026-11-02T00:00:00Z",
+                Some(phase),
+            ),
+            "2026-11-01T17:03:00Z",
+        )];
+        assert_eq!(
+            advance_watermark(start, None, &carried),
+            Some(ts("2026-11-01T17:03:00Z")),
+            "{phase:?}"
+        );
+    }
+    // The next run, starting before that instant, settles the rest and moves it on.
+    let chain = vec![
+        carrying(
+            run(
+                "a",
+                "2026-11-01T00:00:00Z",
+                "2026-11-02T00:00:00Z",
+                Some(Phase::PartiallySucceeded),
+            ),
+            "2026-11-01T17:03:00Z",
+        ),
+        run(
+            "b",
+            "2026-11-01T16:45:00Z",
+            "2026-11-03T00:00:00Z",
+            Some(Phase::Succeeded),
+        ),
+    ];
+    assert_eq!(
+        advance_watermark(start, None, &chain),
+        Some(ts("2026-11-03T00:00:00Z"))
+    );
+    // Nothing moves it backwards.
+    assert_eq!(
+        advance_watermark(None, Some(ts("2026-11-05T00:00:00Z")), &chain),
+        Some(ts("2026-11-05T00:00:00Z"))
+    );
+}
+
+#[test]
+fn failed_and_cancelled_runs_move_the_watermark_only_as_far_as_their_finished_shards() {
+    let start = Some(ts("2026-11-01T00:00:00Z"));
     let runs = vec![
         run(
             "a",
@@ -175,11 +254,15 @@ fn watermark_stops_at_a_window_that_did_not_succeed() {
             "2026-11-02T00:00:00Z",
             Some(Phase::Succeeded),
         ),
-        run(
-            "b",
-            "2026-11-01T23:45:00Z",
-            "2026-11-03T00:00:00Z",
-            Some(Phase::Failed),
+        // Failed: its first shard finished, its second did not (resumeFrom: that slice's start).
+        carrying(
+            run(
+                "b",
+                "2026-11-01T23:45:00Z",
+                "2026-11-03T00:00:00Z",
+                Some(Phase::Failed),
+            ),
+            "2026-11-02T12:00:00Z",
         ),
         run(
             "c",
@@ -189,36 +272,77 @@ fn watermark_stops_at_a_window_that_did_not_succeed() {
         ),
     ];
     assert_eq!(
-        advance_watermark(Some(ts("2026-11-01T00:00:00Z")), None, &runs),
-        Some(ts("2026-11-02T00:00:00Z"))
+        advance_watermark(start, None, &runs),
+        Some(ts("2026-11-02T12:00:00Z"))
     );
-    // Once the failed window is covered by a later success, the watermark joins up with c.
+    // A Failed or Cancelled run whose status says nothing of its shards moves nothing.
+    for phase in [Phase::Failed, Phase::Cancelled] {
+        let unknown = vec![run(
+            "f",
+            "2026-11-01T00:00:00Z",
+            "2026-11-02T00:00:00Z",
+            Some(phase),
+        )];
+        assert_eq!(advance_watermark(start, None, &unknown), None, "{phase:?}");
+    }
+    // Nor does a run still going, whatever it has written so far.
+    let running = vec![carrying(
+        run(
+            "r",
+            "2026-11-01T00:00:00Z",
+            "2026-11-02T00:00:00Z",
+            Some(Phase::Running),
+        ),
+        "2026-11-01T20:00:00Z",
+    )];
+    assert_eq!(advance_watermark(start, None, &running), None);
+    // Once the gap is covered by a later run, the watermark joins up with c.
     let mut healed = runs.clone();
     healed.push(run(
         "b-2",
-        "2026-11-01T23:45:00Z",
+        "2026-11-02T11:45:00Z",
         "2026-11-03T01:00:00Z",
         Some(Phase::Succeeded),
     ));
     assert_eq!(
-        advance_watermark(Some(ts("2026-11-01T00:00:00Z")), None, &healed),
+        advance_watermark(start, None, &healed),
         Some(ts("2026-11-04T00:00:00Z"))
     );
-    // PartiallySucceeded does not move it; nothing moves it backwards.
-    let partial = vec![run(
-        "p",
-        "2026-11-01T00:00:00Z",
-        "2026-11-02T00:00:00Z",
-        Some(Phase::PartiallySucceeded),
-    )];
-    assert_eq!(
-        advance_watermark(Some(ts("2026-11-01T00:00:00Z")), None, &partial),
-        None
-    );
-    assert_eq!(
-        advance_watermark(None, Some(ts("2026-11-05T00:00:00Z")), &runs),
-        Some(ts("2026-11-05T00:00:00Z"))
-    );
+}
+
+#[test]
+fn the_next_window_starts_at_a_carried_conversation_and_a_backlog_waits_for_the_tick() {
+    let s = settings(serde_json::json!({"maxWindow": "24h"}));
+    let o = Observed {
+        last_schedule_time: Some(ts("2026-11-20T10:00:00Z")),
+        coverage_start: Some(ts("2026-11-17T00:00:00Z")),
+        runs: vec![carrying(
+            run(
+                "acme-202611170000",
+                "2026-11-17T00:00:00Z",
+                "2026-11-18T00:00:00Z",
+                Some(Phase::PartiallySucceeded),
+            ),
+            "2026-11-17T08:20:30Z",
+        )],
+        ..Observed::default()
+    };
+    // A backlog, but the last run carried something: no catch-up before the tick.
+    let p = plan("acme", &s, &o, ts("2026-11-20T10:30:00Z"));
+    assert_eq!(p.watermark, Some(ts("2026-11-17T08:20:30Z")));
+    assert_eq!(p.create, None);
+    // At the tick: from the carried conversation, less overlap, to the minute.
+    let new = plan("acme", &s, &o, ts("2026-11-20T11:00:00Z"))
+        .create
+        .unwrap();
+    assert_eq!(new.window.start, ts("2026-11-17T08:05:00Z"));
+    // A PartiallySucceeded run that carried nothing lets the backlog be caught up at once.
+    let mut clean = o.clone();
+    clean.runs[0].resume_from = None;
+    let p = plan("acme", &s, &clean, ts("2026-11-20T10:30:00Z"));
+    let new = p.create.unwrap();
+    assert!(new.catch_up);
+    assert_eq!(new.window.start, ts("2026-11-17T23:45:00Z"));
 }
 
 #[test]
