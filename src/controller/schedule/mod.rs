@@ -20,7 +20,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{
     ActiveRun, DigitalRecovery, DigitalRecoverySchedule, DigitalRecoveryScheduleStatus,
-    DigitalRecoverySpec, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION, Window,
+    DigitalRecoverySpec, Phase, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION, Window,
 };
 use crate::contract::{SCHEDULE_MANAGER, label_value};
 use crate::controller::metrics::{Metrics, ScheduleLabels};
@@ -79,10 +79,25 @@ fn run_of(dr: &DigitalRecovery) -> Run {
                 .map(String::as_str),
         ),
         completion: parse_time(status.and_then(|s| s.completion_time.as_deref())),
-        // An instant that does not parse resumes at the window's start: nothing is skipped.
-        resume_from: status
-            .and_then(|s| s.resume_from.as_deref())
-            .map(|at| at.parse().unwrap_or(dr.spec.window.start)),
+        resume_from: resume_from(dr),
+    }
+}
+
+/// Where a later run must resume after `dr`. An instant that does not parse resumes at the
+/// window's start, and so does a PartiallySucceeded run that an earlier version of the
+/// schedule controller created (it has no `giveUpBefore`, and its workers did not tell carried
+/// from final conversations): nothing is skipped.
+fn resume_from(dr: &DigitalRecovery) -> Option<Timestamp> {
+    let status = dr.status.as_ref()?;
+    let start = dr.spec.window.start;
+    match status.resume_from.as_deref() {
+        Some(at) => Some(at.parse().unwrap_or(start)),
+        None if status.phase == Some(Phase::PartiallySucceeded)
+            && dr.spec.give_up_before.is_none() =>
+        {
+            Some(start)
+        }
+        None => None,
     }
 }
 
@@ -395,4 +410,54 @@ pub fn error_policy(
 ) -> Action {
     warn!(schedule = %schedule.name_any(), namespace = schedule.namespace().unwrap_or_default(), %error, "schedule reconcile failed");
     Action::requeue(Duration::from_secs(10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(spec_extra: serde_json::Value, status: serde_json::Value) -> DigitalRecovery {
+        let mut spec = json!({
+            "tenant": "acme",
+            "genesys": {"region": "mypurecloud.ie", "credentialsSecret": "g"},
+            "recordingSide": {"dasUrl": "https://das", "captureUrl": "https://capture",
+                              "credentialsSecret": "v"},
+            "window": {"start": "2026-11-20T00:00:00Z", "end": "2026-11-20T01:00:00Z"},
+            "mediaTypes": ["chat"]
+        });
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "recovery.cxops.io/v1alpha1", "kind": "DigitalRecovery",
+            "metadata": {"name": "r", "namespace": "ns"},
+            "spec": spec, "status": status
+        }))
+        .expect("recovery")
+    }
+
+    #[test]
+    fn where_a_later_run_resumes() {
+        let start: Timestamp = "2026-11-20T00:00:00Z".parse().expect("start");
+        let new = json!({"giveUpBefore": "2026-11-19T00:00:00Z"});
+        let partial = json!({"phase": "PartiallySucceeded"});
+        // A run of this version that carried nothing: nothing to resume.
+        assert_eq!(resume_from(&run(new.clone(), partial.clone())), None);
+        // One that carried some: from its resumeFrom; an unreadable one from its start.
+        let carried = json!({"phase": "PartiallySucceeded", "resumeFrom": "2026-11-20T00:30:00Z"});
+        assert_eq!(
+            resume_from(&run(new.clone(), carried)),
+            Some("2026-11-20T00:30:00Z".parse().expect("t"))
+        );
+        let garbled = json!({"phase": "PartiallySucceeded", "resumeFrom": "soon"});
+        assert_eq!(resume_from(&run(new.clone(), garbled)), Some(start));
+        // A PartiallySucceeded run of an earlier version (no giveUpBefore): its failures may be
+        // carried ones, so its window is looked at again.
+        assert_eq!(resume_from(&run(json!({}), partial)), Some(start));
+        assert_eq!(
+            resume_from(&run(json!({}), json!({"phase": "Succeeded"}))),
+            None
+        );
+    }
 }
