@@ -82,6 +82,9 @@ fn memory_limit(job: &Job) -> Option<String> {
         .map(|q| q.0.clone())
 }
 
+/// One kind of failure: (shard, reason, exit code).
+type Kind<'a> = (Option<u32>, &'a str, Option<i32>);
+
 /// What the status says about `exits`: `OOMKilled` with advice when any worker ran out of
 /// memory, else each shard's failures in short ("shard 1: Error (exit code 2) x3"). None when
 /// no pod failed.
@@ -90,8 +93,7 @@ pub fn summarize(exits: &[WorkerExit], job: Option<&Job>) -> Option<(&'static st
         return None;
     }
     // (shard, reason, exit code) -> (times, the first runtime message), in shard order.
-    let mut counts: BTreeMap<(Option<u32>, &str, Option<i32>), (u32, Option<&str>)> =
-        BTreeMap::new();
+    let mut counts: BTreeMap<Kind<'_>, (u32, Option<&str>)> = BTreeMap::new();
     for e in exits {
         let entry = counts
             .entry((e.shard, e.reason.as_str(), e.exit_code))

@@ -102,7 +102,10 @@ pub async fn shard_memory(env: Env) {
     let (ns, name) = ("ct-bench-memory", "shard-memory");
     env.namespace(ns, &[]).await;
     let started = Instant::now();
-    let dr = env.apply(ns, recovery::recovery(name, &sims, 1)).await;
+    let mut dr = recovery::recovery(name, &sims, 1);
+    // The per-token maximum, as the worker bench: the run is bound by the rate, not the data.
+    dr.spec.genesys.requests_per_minute = Some(3000);
+    let dr = env.apply(ns, dr).await;
     let job = loop {
         if let Some(job) = Api::<Job>::namespaced(env.client.clone(), ns)
             .get_opt(&digital_recovery::contract::job_name(name))
