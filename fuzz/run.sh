@@ -2,13 +2,14 @@
 # Runs every cargo-fuzz target for SECONDS each (default 60); fails on a crash.
 #   fuzz/run.sh [SECONDS] [TARGET...]
 # Needs a nightly toolchain (skipped with exit 0 when there is none). cargo-fuzz is installed
-# into ~/.cache/digital-recovery/tools/cargo-fuzz-<version> when it is not on PATH.
+# into the tool cache (${XDG_CACHE_HOME:-~/.cache}/digital-recovery/tools/cargo-fuzz-<version>, as
+# tests/envtest) when it is not on PATH.
 set -euo pipefail
 
 SECONDS_PER_TARGET="${1:-60}"
 shift || true
 CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.1}"
-TOOLS="${DR_TOOLS_CACHE:-$HOME/.cache/digital-recovery/tools}"
+TOOLS="${DR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/digital-recovery/tools}"
 ALL_TARGETS=(genesys_page genesys_recordings genesys_job das_page manifest error_bodies)
 if [ "$#" -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 cd "$(dirname "$0")"
