@@ -393,7 +393,7 @@ def main():
         w("|---|---|---|---|---|---|---|---|")
         w(f"| {fmt(node['conversations'], 0)} conversations over {node['span_hours']} h | **{node['peak_mib']:.1f} MiB** | {node['limit']} | {node['fraction_of_limit']:.0%} | {node['phase']} | {fmt(node['ingested'], 0)} ({fmt(node['still_missing'], 0)}, {fmt(node['duplicates'], 0)}) | {fmt(node['samples'], 0)} | {node['elapsed_s']:.0f} s |")
         w("")
-        w(f"Measured {node.get('measured', '?')}. The limit is a recovery's `spec.worker.memoryLimit` or the chart's")
+        w(f"Measured {node.get('measured', '?')} on commit `{node.get('commit') or '?'}`. The limit is a recovery's `spec.worker.memoryLimit` or the chart's")
         w("`worker.resources`; a worker over it is OOMKilled and the recovery says so (reason `OOMKilled`, cluster tier")
         w("scenario `oom_killed`).")
         w("")

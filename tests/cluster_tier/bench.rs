@@ -191,6 +191,12 @@ pub async fn shard_memory(env: Env) {
         "ingested": truth.ingested, "still_missing": truth.still_missing,
         "duplicates": truth.duplicates,
         "measured": Timestamp::now().to_string(),
+        "commit": Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(repo())
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()),
     });
     println!("BENCH_JSON {record}");
     eprintln!(
