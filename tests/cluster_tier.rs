@@ -347,6 +347,17 @@ impl Env {
         recovery::credentials(&self.client, ns).await;
     }
 
+    /// A ResourceQuota `name` in `ns` with the `hard` limits.
+    async fn quota(&self, ns: &str, name: &str, hard: serde_json::Value) {
+        let quota = json!({
+            "apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"hard": hard}
+        });
+        self.kubectl_ok(&["apply", "-f", "-"], Some(quota.to_string()))
+            .await;
+    }
+
     /// `kubectl apply` of a recovery of `sims`' whole window with SHARDS shards.
     async fn apply_recovery(&self, ns: &str, name: &str, sims: &SimHandles) -> DigitalRecovery {
         self.apply(ns, recovery::recovery(name, sims, SHARDS)).await
@@ -533,18 +544,31 @@ fn assert_truth(what: &str, dr: &DigitalRecovery, truth: &SimReport) {
     );
 }
 
-/// The recovery's Indexed Job (the one it controls).
+/// The recovery's Indexed Job (the one it controls), once the controller has created it
+/// (panics after 60 s).
 async fn job_of(env: &Env, dr: &DigitalRecovery) -> Job {
     let ns = dr.namespace().unwrap_or_default();
     let uid = dr.uid().unwrap_or_default();
-    let jobs = Api::<Job>::namespaced(env.client.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .unwrap_or_else(|e| panic!("jobs in {ns}: {e}"));
-    jobs.items
-        .into_iter()
-        .find(|j| j.owner_references().iter().any(|o| o.uid == uid))
-        .unwrap_or_else(|| panic!("{ns}: no Job owned by {}", dr.name_any()))
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let jobs = Api::<Job>::namespaced(env.client.clone(), &ns)
+            .list(&ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("jobs in {ns}: {e}"));
+        if let Some(job) = jobs
+            .items
+            .into_iter()
+            .find(|j| j.owner_references().iter().any(|o| o.uid == uid))
+        {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{ns}: no Job owned by {} in 60 s",
+            dr.name_any()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 async fn job_pods(env: &Env, ns: &str, job: &str) -> Vec<Pod> {
@@ -678,18 +702,14 @@ async fn indexed_job(env: Env) {
         "{headers}"
     );
     // `kubectl describe`: the phase changes as Normal Events, the last one with the totals.
-    let described = env
-        .kubectl_ok(&["describe", "dr", name, "-n", ns], None)
-        .await;
-    let events = described.split("Events:").nth(1).unwrap_or_default();
     let phase = format!("{:?}", status.phase.unwrap_or(Phase::Pending));
-    assert!(
+    described_events(&env, ns, name, |events| {
         events.contains("Normal")
             && events.contains(&phase)
             && (events.contains(&format!("{} recovered", truth.ingested))
-                || events.contains(&format!("{} of", truth.ingested))),
-        "Events of {name}:{events}"
-    );
+                || events.contains(&format!("{} of", truth.ingested)))
+    })
+    .await;
     // A finished recovery is not run again: the simulators see nothing more.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sim_report(&sims).await, truth);
@@ -949,41 +969,16 @@ async fn cancelled(env: Env) {
 async fn pods_refused(env: Env) {
     let (ns, name) = ("ct-quota", "quota");
     env.namespace(ns, &[]).await;
-    let quota = json!({
-        "apiVersion": "v1", "kind": "ResourceQuota",
-        "metadata": {"name": "no-pods", "namespace": ns},
-        "spec": {"hard": {"pods": "0"}}
-    });
-    env.kubectl_ok(&["apply", "-f", "-"], Some(quota.to_string()))
-        .await;
+    env.quota(ns, "no-pods", json!({"pods": "0"})).await;
     let (sims, _store) = simulators(1000).await;
     env.apply_recovery(ns, name, &sims).await;
-    let api: Api<DigitalRecovery> = Api::namespaced(env.client.clone(), ns);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let status = api
-            .get(name)
-            .await
-            .ok()
-            .and_then(|d| d.status)
-            .unwrap_or_default();
-        let stalled = status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == "Stalled" && c.status == "True");
-        if let Some(c) = stalled
-            && c.reason == "PodsNotCreated"
-        {
-            assert!(c.message.contains("exceeded quota"), "{c:?}");
-            assert_eq!(status.phase, Some(Phase::Pending));
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no PodsNotCreated in 120 s: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let (stalled, phase) = env
+        .wait_status(ns, name, 120, |s| {
+            condition_with(s, "Stalled", "PodsNotCreated").map(|c| (c, s.phase))
+        })
+        .await;
+    assert!(stalled.message.contains("exceeded quota"), "{stalled:?}");
+    assert_eq!(phase, Some(Phase::Pending));
     assert_eq!(sim_report(&sims).await.ingested, 0);
 }
 
@@ -1000,16 +995,34 @@ fn condition_with(
         .cloned()
 }
 
-/// The `kubectl describe` Events of `ns/name`, as a person reads them.
-async fn described_events(env: &Env, ns: &str, name: &str) -> String {
-    let described = env
-        .kubectl_ok(&["describe", "dr", name, "-n", ns], None)
-        .await;
-    described
-        .split("Events:")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
+/// The `kubectl describe` Events of `ns/name`, as a person reads them, once they satisfy
+/// `wanted` (an Event is published just after the status that it accompanies, so it may lag
+/// what the status shows; panics after 30 s with what describe shows).
+async fn described_events(
+    env: &Env,
+    ns: &str,
+    name: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let described = env
+            .kubectl_ok(&["describe", "dr", name, "-n", ns], None)
+            .await;
+        let events = described
+            .split("Events:")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        if wanted(&events) {
+            return events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{ns}/{name}: the Events wanted are not in `kubectl describe` after 30 s:\n{described}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// (5b) A reconcile that fails (here: a quota that admits no more ServiceAccounts, so the
@@ -1028,12 +1041,7 @@ async fn reconcile_error(env: Env) {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let quota = json!({
-        "apiVersion": "v1", "kind": "ResourceQuota",
-        "metadata": {"name": "one-account", "namespace": ns},
-        "spec": {"hard": {"count/serviceaccounts": "1"}}
-    });
-    env.kubectl_ok(&["apply", "-f", "-"], Some(quota.to_string()))
+    env.quota(ns, "one-account", json!({"count/serviceaccounts": "1"}))
         .await;
     let (sims, _store) = simulators(1000).await;
     env.apply_recovery(ns, name, &sims).await;
@@ -1046,11 +1054,10 @@ async fn reconcile_error(env: Env) {
         stalled.message.contains("ServiceAccount") && stalled.message.contains("exceeded quota"),
         "the reconcile error in words: {stalled:?}"
     );
-    let events = described_events(&env, ns, name).await;
-    assert!(
-        events.contains("Warning") && events.contains("exceeded quota"),
-        "{events}"
-    );
+    described_events(&env, ns, name, |events| {
+        events.contains("Warning") && events.contains("exceeded quota")
+    })
+    .await;
     assert_eq!(sim_report(&sims).await.ingested, 0);
 
     env.kubectl_ok(&["delete", "resourcequota", "one-account", "-n", ns], None)
@@ -1105,8 +1112,7 @@ async fn oom_killed(env: Env) {
         })
         .count();
     assert!(oom > 0, "no pod OOMKilled: {pods:?}");
-    let events = described_events(&env, ns, name).await;
-    assert!(events.contains("OOMKilled"), "{events}");
+    described_events(&env, ns, name, |events| events.contains("OOMKilled")).await;
     let truth = sim_report(&sims).await;
     assert_eq!(truth.duplicates, 0, "{truth:?}");
     assert_eq!(truth.conflicts, 0, "{truth:?}");
@@ -1274,23 +1280,7 @@ async fn job_deadline(env: Env) {
     // About twice as long as the deadline on this machine.
     let (sims, _store) = slow_simulators(20_000, 40).await;
     let dr = env.apply_recovery(ns, name, &sims).await;
-    let job = loop {
-        if let Some(job) = Api::<Job>::namespaced(env.client.clone(), ns)
-            .list(&ListParams::default())
-            .await
-            .unwrap_or_else(|e| panic!("jobs: {e}"))
-            .items
-            .into_iter()
-            .find(|j| {
-                j.owner_references()
-                    .iter()
-                    .any(|o| Some(&o.uid) == dr.uid().as_ref())
-            })
-        {
-            break job;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let job = job_of(&env, &dr).await;
     assert_eq!(
         job.spec.as_ref().and_then(|s| s.active_deadline_seconds),
         Some(SHORT_DEADLINE_SECS as i64)
@@ -1324,14 +1314,10 @@ async fn job_deadline(env: Env) {
         );
     }
     // `kubectl describe` shows it as a Warning Event.
-    let described = env
-        .kubectl_ok(&["describe", "dr", name, "-n", ns], None)
-        .await;
-    let events = described.split("Events:").nth(1).unwrap_or_default();
-    assert!(
-        events.contains("Warning") && events.contains("deadline"),
-        "{described}"
-    );
+    described_events(&env, ns, name, |events| {
+        events.contains("Warning") && events.contains("deadline")
+    })
+    .await;
     // The shards' progress is kept: what the workers reported before they were stopped, never
     // more than the recording side took in.
     assert_eq!(status.shards.len(), SHARDS as usize, "{status:?}");

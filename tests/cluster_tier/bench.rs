@@ -106,22 +106,7 @@ pub async fn shard_memory(env: Env) {
     // The per-token maximum, as the worker bench: the run is bound by the rate, not the data.
     dr.spec.genesys.requests_per_minute = Some(3000);
     let dr = env.apply(ns, dr).await;
-    let job = loop {
-        if let Some(job) = Api::<Job>::namespaced(env.client.clone(), ns)
-            .get_opt(&digital_recovery::contract::job_name(name))
-            .await
-            .ok()
-            .flatten()
-            .filter(|j| {
-                j.owner_references()
-                    .iter()
-                    .any(|o| Some(&o.uid) == dr.uid().as_ref())
-            })
-        {
-            break job;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let job = job_of(&env, &dr).await;
     let limit = job
         .spec
         .as_ref()
