@@ -220,8 +220,16 @@ async fn observe(
         }
         _ => None,
     };
+    // Read only where fold uses them (a failed Job, or workers that never reported), not on
+    // every reconcile of a running recovery whose pod was once retried.
     let worker_exits = match &job {
-        Some(j) if !is_final(old_phase) && has_failed_pods(j) => failed_workers(ctx, j).await,
+        Some(j)
+            if !is_final(old_phase)
+                && has_failed_pods(j)
+                && (fold::job_finished(j) || no_shard_yet) =>
+        {
+            failed_workers(ctx, j).await
+        }
         _ => Vec::new(),
     };
     Ok(Observation {
