@@ -164,6 +164,20 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
             "Unsupported value: \"voice\"",
         ),
         (
+            "messageTypes without social",
+            with(
+                with(valid("c7a"), "/spec/mediaTypes", Some(json!(["chat"]))),
+                "/spec/messageTypes",
+                Some(json!(["sms"])),
+            ),
+            "messageTypes narrows social messaging: add social to mediaTypes or remove messageTypes",
+        ),
+        (
+            "messageTypes in upper case",
+            with(valid("c7b"), "/spec/messageTypes", Some(json!(["SMS"]))),
+            "messageTypes entries are Genesys messageType values in lower case",
+        ),
+        (
             "parallelism 0",
             with(valid("c8"), "/spec/parallelism", Some(json!(0))),
             "parallelism must be between 1 and 64",

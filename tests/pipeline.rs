@@ -443,3 +443,81 @@ async fn unsettled_conversations_are_carried_from_the_earliest_start_or_given_up
     assert_eq!((gave_up.carried, gave_up.resume_from), (0, None));
     assert_eq!(gave_up.to_json()["resumeFrom"], serde_json::Value::Null);
 }
+
+/// `messageTypes: [sms]` narrows social end to end: only SMS social conversations are listed
+/// (the analytics filter), recovered, and counted; social contacts of other channels the
+/// recording side holds are not taken for extras; chat and email go on as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_types_narrow_social_end_to_end() {
+    use digital_recovery::api::MediaType;
+    use digital_recovery::sim::dataset::{MessageType, SimConversation, SimMedia};
+
+    let s = sims(3000, "", quick()).await;
+    let withheld: Vec<(uuid::Uuid, usize, Option<Vec<String>>)> = s
+        .store
+        .expected()
+        .into_iter()
+        .map(|(id, recoverable)| (id, recoverable, s.store.held_sessions(id)))
+        .collect();
+    let mut recovery = demo_recovery(&s.handles, 2, false).expect("recovery");
+    recovery.spec.message_types = vec!["sms".into()];
+    let creds = Credentials {
+        genesys: client_credentials(&s.handles),
+        recording_side: client_credentials(&s.handles),
+    };
+    let run = run_recovery(&recovery, creds, options())
+        .await
+        .expect("recovery runs");
+
+    let dataset = &s.handles.dataset;
+    let wanted = |c: &SimConversation| match c.media_type {
+        SimMedia::Chat | SimMedia::Email => true,
+        SimMedia::Message => c.message_type == Some(MessageType::Sms),
+        _ => false,
+    };
+    // The query lists completed conversations only.
+    let listed = dataset
+        .conversations
+        .iter()
+        .filter(|c| wanted(c) && c.is_completed())
+        .count() as u64;
+    assert_eq!(run.match_counts.genesys, listed, "{:?}", run.match_counts);
+    let sms = dataset
+        .conversations
+        .iter()
+        .filter(|c| c.message_type == Some(MessageType::Sms) && c.is_completed())
+        .count() as u64;
+    assert!(sms > 0);
+    let social = run
+        .by_media_type
+        .get(&MediaType::Social)
+        .map(|(m, _)| m.genesys);
+    assert_eq!(social, Some(sms));
+    assert_eq!(run.match_counts.extra, 0, "{:?}", run.match_counts);
+
+    // Ground truth: every recoverable withheld conversation of a wanted channel is now held in
+    // full, and every one of another social channel is held exactly as before.
+    let by_id: std::collections::HashMap<_, _> =
+        dataset.conversations.iter().map(|c| (c.id, c)).collect();
+    let (mut recovered, mut left) = (0, 0);
+    for (id, recoverable, before) in withheld {
+        let conversation = by_id
+            .get(&id)
+            .expect("withheld conversation in the dataset");
+        let after = s.store.held_sessions(id);
+        if !wanted(conversation) {
+            assert_eq!(after, before, "{id} of another channel was touched");
+            left += u64::from(recoverable > 0);
+        } else if recoverable > 0 {
+            assert_ne!(after, before, "{id} of a wanted channel was not recovered");
+            recovered += 1;
+        }
+    }
+    assert!(
+        recovered > 0 && left > 0,
+        "recovered {recovered}, left {left}"
+    );
+    let truth = s.store.report();
+    assert_eq!(truth.duplicates, 0);
+    assert_eq!(truth.still_missing, left, "{truth:?}");
+}

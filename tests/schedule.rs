@@ -535,6 +535,20 @@ async fn invalid_schedules_are_rejected_with_clear_messages() {
             json!({"initialLookback": "800h"}),
             "initialLookback must be at most 31 days",
         ),
+        (
+            json!({"template": {
+                "tenant": "acme",
+                "genesys": {"region": "mypurecloud.ie", "credentialsSecret": "genesys-oauth"},
+                "recordingSide": {
+                    "dasUrl": "https://das.example",
+                    "captureUrl": "https://capture.example",
+                    "credentialsSecret": "verint-api"
+                },
+                "mediaTypes": ["chat", "email"],
+                "messageTypes": ["sms"]
+            }}),
+            "messageTypes narrows social messaging: add social to template.mediaTypes",
+        ),
     ];
     for (i, (extra, message)) in cases.into_iter().enumerate() {
         match create(&format!("bad-{i}"), extra.clone()).await {

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
     doc = "One recovery of one tenant's missing Genesys Cloud text interactions (chat, email, social messaging) for one time window."
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [message_types_need_social("mediaTypes")]))]
 pub struct DigitalRecoverySpec {
     /// Tenant of the recording side whose contacts are compared and into which missing
     /// interactions are ingested. Immutable.
@@ -66,6 +67,17 @@ pub struct DigitalRecoverySpec {
         ]
     ))]
     pub media_types: Vec<MediaType>,
+    /// Narrows `social` to these Genesys messaging channels (`messageType`, lower case, e.g.
+    /// `sms`, `whatsapp`, `facebook`); empty or absent means every channel. Needs `social` in
+    /// `mediaTypes`. Immutable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend(
+        "maxItems" = 32,
+        "x-kubernetes-list-type" = "set",
+        "items" = message_type_item("messageTypes"),
+        "x-kubernetes-validations" = [immutable("messageTypes")]
+    ))]
+    pub message_types: Vec<String>,
     /// Recover ingests missing interactions and verifies them; DryRun only matches and
     /// reports. Immutable.
     #[serde(default)]
@@ -127,6 +139,26 @@ fn immutable(field: &str) -> serde_json::Value {
     serde_json::json!({
         "rule": "self == oldSelf",
         "message": format!("{field} is immutable once the recovery exists (only cancel may change); create a new DigitalRecovery instead"),
+    })
+}
+
+/// The schema of one `messageTypes` entry: a lower-case Genesys `messageType` value.
+pub(super) fn message_type_item(field: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "string",
+        "maxLength": 32,
+        "x-kubernetes-validations": [{
+            "rule": "self.matches('^[a-z][a-z0-9_-]*$')",
+            "message": format!("{field} entries are Genesys messageType values in lower case, such as sms, whatsapp or facebook"),
+        }],
+    })
+}
+
+/// `messageTypes` only narrows `social`.
+pub(super) fn message_types_need_social(media_types: &str) -> serde_json::Value {
+    serde_json::json!({
+        "rule": "!has(self.messageTypes) || size(self.messageTypes) == 0 || 'social' in self.mediaTypes",
+        "message": format!("messageTypes narrows social messaging: add social to {media_types} or remove messageTypes"),
     })
 }
 

@@ -7,7 +7,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::recovery::{GenesysSpec, MediaType, Mode, RecordingSideSpec, Window, WorkerSpec};
+use super::recovery::{
+    GenesysSpec, MediaType, Mode, RecordingSideSpec, Window, WorkerSpec, message_type_item,
+    message_types_need_social,
+};
 
 /// Label on every DigitalRecovery a schedule created, naming the schedule.
 pub const SCHEDULE_LABEL: &str = "recovery.cxops.io/schedule";
@@ -167,6 +170,7 @@ fn default_parallelism() -> u32 {
 /// `cancel`. Unlike a DigitalRecovery's spec it may be changed; later runs use the new template.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [message_types_need_social("template.mediaTypes")]))]
 pub struct DigitalRecoveryTemplate {
     /// Tenant of the recording side (a DNS-1123 label).
     #[schemars(length(min = 1, max = 63), extend("x-kubernetes-validations" = [
@@ -189,6 +193,15 @@ pub struct DigitalRecoveryTemplate {
         ]
     ))]
     pub media_types: Vec<MediaType>,
+    /// Narrows `social` to these Genesys messaging channels, as a DigitalRecovery's
+    /// `spec.messageTypes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend(
+        "maxItems" = 32,
+        "x-kubernetes-list-type" = "set",
+        "items" = message_type_item("template.messageTypes"),
+    ))]
+    pub message_types: Vec<String>,
     /// Recover or DryRun.
     #[serde(default)]
     pub mode: Mode,

@@ -5,7 +5,7 @@
 
 use jiff::SignedDuration;
 
-use super::recovery::{DigitalRecoverySpec, GenesysSpec, RecordingSideSpec, Window};
+use super::recovery::{DigitalRecoverySpec, GenesysSpec, MediaType, RecordingSideSpec, Window};
 use super::regions::region_domain;
 
 /// The longest window one recovery (or one scheduled run) may cover: 31 days.
@@ -85,6 +85,7 @@ impl DigitalRecoverySpec {
                 "name at least one of chat, email, social",
             ));
         }
+        validate_message_types("spec.messageTypes", &self.media_types, &self.message_types)?;
         validate_parallelism(self.parallelism)?;
         let genesys = validate_genesys(&self.genesys)?;
         validate_recording_side(&self.recording_side)?;
@@ -127,6 +128,42 @@ pub fn validate_window(window: &Window) -> Result<(), InvalidSpec> {
         return Err(InvalidSpec::new("spec.window", "may span at most 31 days"));
     }
     Ok(())
+}
+
+/// `messageTypes` narrows `social` only: lower-case Genesys `messageType` values (at most 32),
+/// and `social` among the media types when any is given.
+pub fn validate_message_types(
+    field: &'static str,
+    media_types: &[MediaType],
+    message_types: &[String],
+) -> Result<(), InvalidSpec> {
+    if message_types.is_empty() {
+        return Ok(());
+    }
+    if !media_types.contains(&MediaType::Social) {
+        return Err(InvalidSpec::new(
+            field,
+            "narrows social messaging: add social to mediaTypes or remove messageTypes",
+        ));
+    }
+    if message_types.len() > 32 {
+        return Err(InvalidSpec::new(field, "may name at most 32 message types"));
+    }
+    let valid = |m: &str| {
+        m.len() <= 32
+            && m.starts_with(|c: char| c.is_ascii_lowercase())
+            && m.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    };
+    match message_types.iter().find(|m| !valid(m)) {
+        Some(bad) => Err(InvalidSpec::new(
+            field,
+            format!(
+                "{bad:?} is not a Genesys messageType in lower case, such as sms, whatsapp or facebook"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// 1 to 64 shards.
@@ -281,6 +318,19 @@ mod tests {
                 "spec.window",
             ),
             (json!({"mediaTypes": []}), "spec.mediaTypes"),
+            (json!({"messageTypes": ["sms"]}), "spec.messageTypes"),
+            (
+                json!({"mediaTypes": ["social"], "messageTypes": ["SMS"]}),
+                "spec.messageTypes",
+            ),
+            (
+                json!({"mediaTypes": ["social"], "messageTypes": ["sms", ""]}),
+                "spec.messageTypes",
+            ),
+            (
+                json!({"mediaTypes": ["social"], "messageTypes": ["sms", "whatsapp"]}),
+                "(valid)",
+            ),
             (json!({"parallelism": 0}), "spec.parallelism"),
             (json!({"parallelism": 65}), "spec.parallelism"),
             (

@@ -6,7 +6,8 @@ use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 
 use super::schedule::{ConcurrencyPolicy, DigitalRecoveryScheduleSpec, DigitalRecoveryTemplate};
 use super::validate::{
-    InvalidSpec, MAX_WINDOW, validate_genesys, validate_parallelism, validate_recording_side,
+    InvalidSpec, MAX_WINDOW, validate_genesys, validate_message_types, validate_parallelism,
+    validate_recording_side,
 };
 
 /// When runs are due.
@@ -166,6 +167,11 @@ fn validate_template(t: &DigitalRecoveryTemplate) -> Result<(), InvalidSpec> {
             message: "name at least one of chat, email, social".into(),
         });
     }
+    validate_message_types(
+        "spec.template.messageTypes",
+        &t.media_types,
+        &t.message_types,
+    )?;
     validate_parallelism(t.parallelism)?;
     validate_genesys(&t.genesys)?;
     validate_recording_side(&t.recording_side)

@@ -150,6 +150,7 @@ pub fn demo_recovery(
         },
         window: handles.config.window,
         media_types: MediaType::ALL.to_vec(),
+        message_types: Vec::new(),
         mode: if dry_run { Mode::DryRun } else { Mode::Recover },
         parallelism,
         settle_delay: "30m".into(),

@@ -75,6 +75,7 @@ impl ChunkRunner<'_> {
             &self.clients.recording_side.das,
             &mut index,
             &self.config.media_types,
+            &self.config.message_types,
             |held| tracker.update(|p| p.match_counts.recording_side = held_before + held),
         )
         .await?;
@@ -108,6 +109,7 @@ impl ChunkRunner<'_> {
             &self.clients.genesys,
             chunk,
             &self.config.media_types,
+            &self.config.message_types,
         ));
         while let Some(item) = conversations.next().await {
             if self.cancel.is_cancelled() {

@@ -9,13 +9,14 @@ use crate::api::{MediaType, Window};
 use crate::genesys::{CollectQuery, Conversation, GenesysClient, GenesysError};
 use crate::pipeline::matcher::{ConversationSummary, SessionSummary};
 
-/// The query for the conversations whose start lies in `slice`, of the requested media types
-/// (also what the chunk plan asks Genesys to estimate).
-pub fn query(slice: Window, media_types: &[MediaType]) -> CollectQuery {
+/// The query for the conversations whose start lies in `slice`, of the requested media types,
+/// social narrowed to `message_types` when any (also what the chunk plan asks Genesys to
+/// estimate).
+pub fn query(slice: Window, media_types: &[MediaType], message_types: &[String]) -> CollectQuery {
     CollectQuery {
         slice,
         media_types: media_types.to_vec(),
-        message_types: Vec::new(),
+        message_types: message_types.to_vec(),
     }
 }
 
@@ -24,8 +25,9 @@ pub fn conversations(
     genesys: &GenesysClient,
     slice: Window,
     media_types: &[MediaType],
+    message_types: &[String],
 ) -> impl Stream<Item = Result<Conversation, GenesysError>> + Send + 'static {
-    genesys.conversations(query(slice, media_types))
+    genesys.conversations(query(slice, media_types, message_types))
 }
 
 /// Why a conversation cannot be matched at all.

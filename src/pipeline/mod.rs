@@ -140,7 +140,14 @@ pub async fn execute(
         let media_types = &run.spec.media_types;
 
         // Plan: the slice in time chunks.
-        let chunks = plan::chunks(&clients.genesys, run.slice, media_types, options).await;
+        let chunks = plan::chunks(
+            &clients.genesys,
+            run.slice,
+            media_types,
+            &run.spec.message_types,
+            options,
+        )
+        .await;
         info!(chunks = chunks.len(), "matching the slice in time chunks");
 
         // Fetch + ingest: the recovery pool, fed while matching goes on.
@@ -216,7 +223,7 @@ fn match_config(run: &ShardRun, options: &PipelineOptions) -> MatchConfig {
     MatchConfig {
         slice: run.slice,
         media_types: run.spec.media_types.clone(),
-        message_types: Vec::new(),
+        message_types: run.spec.message_types.clone(),
         settle_delay: run.spec.settle_delay(),
         now: options.now.unwrap_or_else(Timestamp::now),
         tolerance: options.tolerance,

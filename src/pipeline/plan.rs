@@ -21,12 +21,13 @@ pub(crate) async fn chunks(
     genesys: &GenesysClient,
     slice: Window,
     media_types: &[MediaType],
+    message_types: &[String],
     options: &PipelineOptions,
 ) -> Vec<Window> {
     if options.chunk_conversations == 0 {
         return vec![slice];
     }
-    let query = collect::query(slice, media_types);
+    let query = collect::query(slice, media_types, message_types);
     let estimate = match genesys.estimate_conversations(&query).await {
         Ok(Some(estimate)) => estimate,
         Ok(None) => return vec![slice],

@@ -117,6 +117,7 @@ pub fn recovery_for(
         recording_side: t.recording_side.clone(),
         window,
         media_types: t.media_types.clone(),
+        message_types: t.message_types.clone(),
         mode: t.mode,
         parallelism: t.parallelism,
         settle_delay: schedule.spec.settle_delay.clone(),
