@@ -18,7 +18,7 @@ use kube::{
     runtime::{
         Controller,
         controller::{Config as ControllerConfig, Error as ControllerError},
-        watcher,
+        WatchStreamExt, reflector, watcher,
     },
 };
 use parking_lot::Mutex;
@@ -211,9 +211,14 @@ fn start_controllers(
     };
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
     for scope in scopes {
-        let recoveries = Controller::new(
-            api(client, scope),
-            watcher::Config::default().any_semantic(),
+        let (store, writer) = reflector::store();
+        let recoveries = Controller::for_stream(
+            trimmed(
+                api::<DigitalRecovery>(client, scope),
+                watcher::Config::default().any_semantic(),
+                writer,
+            ),
+            store,
         )
         .owns(
             api::<Job>(client, scope),
@@ -232,9 +237,14 @@ fn start_controllers(
                 .for_each(log_outcome),
         ));
         // Schedules, under the same Lease: each run is a DigitalRecovery the schedule owns.
-        let schedules = Controller::new(
-            api::<DigitalRecoverySchedule>(client, scope),
-            watcher::Config::default().any_semantic(),
+        let (store, writer) = reflector::store();
+        let schedules = Controller::for_stream(
+            trimmed(
+                api::<DigitalRecoverySchedule>(client, scope),
+                watcher::Config::default().any_semantic(),
+                writer,
+            ),
+            store,
         )
         .owns(
             api::<DigitalRecovery>(client, scope),
@@ -259,6 +269,38 @@ fn start_controllers(
     controllers
 }
 
+/// The watch of a controller's own kind, cached without what no reconcile reads: managed
+/// fields (a parsed JSON tree per field manager, often larger than the object's spec and status)
+/// and kubectl's last-applied copy of the object. With 1,000 recoveries this is most of the
+/// cache (docs/benchmarks.md).
+fn trimmed<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    watcher(api, config)
+        .default_backoff()
+        .modify(trim)
+        .reflect(writer)
+        .applied_objects()
+}
+
+/// Drops what [`trimmed`] leaves out of the cache.
+fn trim<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// kubectl's client-side apply copy of the whole object.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// An API of `K` in `scope` (a namespace, or all).
 fn api<K>(client: &Client, scope: Option<&str>) -> Api<K>
 where
@@ -278,5 +320,36 @@ async fn log_outcome<T: std::fmt::Debug, E: std::error::Error, Q: std::error::Er
 ) {
     if let Err(e) = result {
         debug!(error = %e, "controller event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_neither_managed_fields_nor_the_last_applied_copy() {
+        let mut job = Job::default();
+        job.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+            manager: Some("kubectl".into()),
+            ..ManagedFieldsEntry::default()
+        }]);
+        job.metadata.annotations = Some(BTreeMap::from([
+            (LAST_APPLIED.to_string(), "{\"spec\":{}}".to_string()),
+            ("recovery.cxops.io/scheduled-time".to_string(), "x".to_string()),
+        ]));
+        trim(&mut job);
+        assert_eq!(job.metadata.managed_fields, None);
+        assert_eq!(
+            job.metadata.annotations,
+            Some(BTreeMap::from([(
+                "recovery.cxops.io/scheduled-time".to_string(),
+                "x".to_string()
+            )]))
+        );
     }
 }
