@@ -7,7 +7,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::recovery::{GenesysSpec, MediaType, Mode, RecordingSideSpec, Window, WorkerSpec};
+use super::recovery::{
+    ArchivedRecordings, GenesysSpec, MediaType, Mode, RecordingSideSpec, Window, WorkerSpec,
+};
 
 /// Label on every DigitalRecovery a schedule created, naming the schedule.
 pub const SCHEDULE_LABEL: &str = "recovery.cxops.io/schedule";
@@ -192,6 +194,10 @@ pub struct DigitalRecoveryTemplate {
     /// Recover or DryRun.
     #[serde(default)]
     pub mode: Mode,
+    /// `Report` (default) or `Restore` archived recordings, as in a DigitalRecovery's
+    /// `spec.archivedRecordings`.
+    #[serde(default)]
+    pub archived_recordings: ArchivedRecordings,
     /// Worker shards per run (1 to 64).
     #[serde(default = "default_parallelism")]
     #[schemars(extend("x-kubernetes-validations" = [
