@@ -158,6 +158,19 @@ spec:
         let dr = parse(Path::new("r.yaml"), GOOD).unwrap();
         assert_eq!(dr.spec.parallelism, 1);
         assert_eq!(
+            dr.spec.archived_recordings,
+            crate::api::ArchivedRecordings::Report
+        );
+        let restoring = GOOD.replace(
+            "  mediaTypes",
+            "  archivedRecordings: Restore\n  mediaTypes",
+        );
+        let dr = parse(Path::new("r.yaml"), &restoring).unwrap();
+        assert_eq!(
+            dr.spec.validate().unwrap().archived_recordings,
+            crate::api::ArchivedRecordings::Restore
+        );
+        assert_eq!(
             dr.spec.validate().unwrap().settle_delay(),
             jiff::SignedDuration::from_mins(30)
         );
@@ -182,6 +195,11 @@ spec:
         assert!(e.contains("kind must be DigitalRecovery"), "{e}");
         let e = err(&GOOD.replace("  mediaTypes", "  settleDelay: soon\n  mediaTypes"));
         assert!(e.contains("spec.settleDelay"), "{e}");
+        let e = err(&GOOD.replace("  mediaTypes", "  archivedRecordings: Delete\n  mediaTypes"));
+        assert!(
+            e.contains("spec.archivedRecordings") && e.contains("`Report` or `Restore`"),
+            "{e}"
+        );
         let e = err("spec: [unclosed");
         assert!(e.contains("r.yaml"), "{e}");
     }

@@ -10,7 +10,7 @@ use kube::{
 use serde_json::{Value, json};
 use support::ControlPlane;
 
-use digital_recovery::api::DigitalRecovery;
+use digital_recovery::api::{ArchivedRecordings, DigitalRecovery};
 
 fn valid(name: &str) -> Value {
     json!({
@@ -97,6 +97,22 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
     let minimal = create(minimal).await.expect("defaults apply");
     assert_eq!(minimal.spec.parallelism, 1);
     assert_eq!(minimal.spec.settle_delay, "30m");
+    assert_eq!(
+        minimal.spec.archived_recordings,
+        ArchivedRecordings::Report,
+        "archived recordings are reported unless asked otherwise"
+    );
+    let restoring = create(with(
+        valid("restoring"),
+        "/spec/archivedRecordings",
+        Some(json!("Restore")),
+    ))
+    .await
+    .expect("archivedRecordings: Restore is accepted");
+    assert_eq!(
+        restoring.spec.archived_recordings,
+        ArchivedRecordings::Restore
+    );
     let base_url = with(
         with(valid("base-url"), "/spec/genesys/region", None),
         "/spec/genesys/apiBaseUrl",
@@ -239,6 +255,15 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
             "Unsupported value: \"Maybe\"",
         ),
         (
+            "unknown archivedRecordings",
+            with(
+                valid("c23"),
+                "/spec/archivedRecordings",
+                Some(json!("Delete")),
+            ),
+            "spec.archivedRecordings: Unsupported value: \"Delete\": supported values: \"Report\", \"Restore\"",
+        ),
+        (
             "apiBaseUrl not a URL",
             with(
                 with(valid("c17"), "/spec/genesys/region", None),
@@ -349,6 +374,11 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
             "mediaTypes changed",
             json!({"spec": {"mediaTypes": ["chat"]}}),
             "mediaTypes is immutable once the recovery exists",
+        ),
+        (
+            "archivedRecordings changed",
+            json!({"spec": {"archivedRecordings": "Restore"}}),
+            "archivedRecordings is immutable once the recovery exists",
         ),
         (
             "secret changed",

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use digital_recovery::api::MatchCounts;
+use digital_recovery::api::{ArchivedRecordings, MatchCounts};
 use digital_recovery::cli::demo::{client_credentials, demo_options, demo_recovery};
 use digital_recovery::cli::recover::run_recovery;
 use digital_recovery::cli::summary::RunSummary;
 use digital_recovery::pipeline::journal::MemoryJournal;
 use digital_recovery::pipeline::progress::OutcomeCounts;
 use digital_recovery::pipeline::{Credentials, PipelineOptions};
-use digital_recovery::sim::dataset::RecordingSideState;
+use digital_recovery::sim::dataset::{FileState, RecordingSideState};
 use digital_recovery::sim::recording::{
     RecordingSimConfig, RecordingStore, SimReport, factory_with_store,
 };
@@ -24,12 +24,23 @@ struct Sims {
 }
 
 async fn sims(conversations: usize, faults: &str, recording: RecordingSimConfig) -> Sims {
+    sims_with(conversations, faults, recording, |_| {}).await
+}
+
+/// [`sims`] with the simulation's configuration changed by `tweak` first.
+async fn sims_with(
+    conversations: usize,
+    faults: &str,
+    recording: RecordingSimConfig,
+    tweak: impl FnOnce(&mut SimConfig),
+) -> Sims {
     let mut config = SimConfig::new(conversations);
     config.seed = 7;
     config.missing_rate = 0.08;
     config.partial_rate = 0.05;
     config.rate_limit = None;
     config.faults = faults.parse().expect("fault spec");
+    tweak(&mut config);
     let slot = Arc::new(OnceLock::new());
     let handles = sim::start(config, Some(factory_with_store(recording, slot.clone())))
         .await
@@ -442,6 +453,189 @@ async fn unsettled_conversations_are_carried_from_the_earliest_start_or_given_up
     assert_eq!(gave_up.gave_up, unsettled.len() as u64, "{gave_up:?}");
     assert_eq!((gave_up.carried, gave_up.resume_from), (0, None));
     assert_eq!(gave_up.to_json()["resumeFrom"], serde_json::Value::Null);
+}
+
+/// Simulators where a fifth of the recorded conversations have archived recordings, restored
+/// after `restore_delay` once asked.
+async fn archived_sims(faults: &str, restore_delay: Duration) -> Sims {
+    sims_with(1500, faults, quick(), |config| {
+        config.archived_rate = 0.2;
+        config.restore_delay = restore_delay;
+    })
+    .await
+}
+
+/// The demo recovery of `s`, archived recordings handled as `policy`.
+async fn recover_archived(
+    s: &Sims,
+    policy: ArchivedRecordings,
+    options: PipelineOptions,
+) -> RunSummary {
+    let mut recovery = demo_recovery(&s.handles, 2, false).expect("recovery");
+    recovery.spec.archived_recordings = policy;
+    let creds = Credentials {
+        genesys: client_credentials(&s.handles),
+        recording_side: client_credentials(&s.handles),
+    };
+    run_recovery(&recovery, creds, options)
+        .await
+        .expect("recovery runs")
+}
+
+/// The archived recordings a recovery with `Restore` must ask Genesys to restore, from the
+/// dataset: every archived recording of the conversations withheld with archived recordings
+/// (an archived stub does not name its session, so any of them may be the lacking one).
+fn archived_recordings_to_restore(s: &Sims) -> u64 {
+    s.handles
+        .dataset
+        .conversations
+        .iter()
+        .filter(|c| c.is_expected_archived())
+        .flat_map(|c| &c.recordings)
+        .filter(|r| r.file_state == FileState::Archived)
+        .count() as u64
+}
+
+fn reason_count(summary: &RunSummary, reason: &str) -> u64 {
+    summary.failure_reasons.get(reason).copied().unwrap_or(0)
+}
+
+/// By default archived recordings are reported: each conversation withheld with archived
+/// recordings ends `archived` (final), and Genesys is never asked to restore anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archived_recordings_are_reported_by_default() {
+    let s = archived_sims("", Duration::ZERO).await;
+    let before = s.store.report();
+    assert!(before.expected_archived >= 10, "{before:?}");
+    let summary = recover_archived(&s, ArchivedRecordings::Report, options()).await;
+    let truth = s.store.report();
+    assert_eq!(reason_count(&summary, "archived"), truth.expected_archived);
+    assert_eq!(truth.archived_still_missing, truth.expected_archived);
+    assert_eq!((truth.restore_requested, truth.restored), (0, 0));
+    assert_eq!(truth.still_missing, 0, "{truth:?}");
+    assert_eq!(truth.duplicates, 0);
+    assert_eq!(summary.carried, 0, "archived is final: {summary:?}");
+    let archived = summary
+        .failures
+        .iter()
+        .find(|f| f.reason.as_deref() == Some("archived"))
+        .expect("an archived conversation in the report");
+    assert!(
+        archived
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("archived on")),
+        "{archived:?}"
+    );
+}
+
+/// With `Restore` the worker asks Genesys to restore each archived recording, waits while they
+/// are RESTORING, and recovers the conversations once RESTORED, in the same run: nothing is
+/// left archived, nothing is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archived_recordings_are_restored_and_recovered_with_restore() {
+    let s = archived_sims("", Duration::from_millis(500)).await;
+    let to_restore = archived_recordings_to_restore(&s);
+    let summary = recover_archived(&s, ArchivedRecordings::Restore, options()).await;
+    let truth = s.store.report();
+    assert!(truth.expected_archived >= 10, "{truth:?}");
+    assert_eq!(truth.archived_still_missing, 0, "{truth:?} {summary:?}");
+    assert_eq!(truth.still_missing, 0, "{truth:?}");
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(
+        truth.ingested,
+        truth.expected_missing + truth.expected_archived
+    );
+    assert_eq!(
+        (truth.restore_requested, truth.restored),
+        (to_restore, to_restore)
+    );
+    assert_eq!(
+        s.handles.genesys.stats().restore_requests,
+        to_restore,
+        "each recording asked for once"
+    );
+    assert_eq!(summary.outcomes.verified, truth.ingested, "{summary:?}");
+    assert_eq!(reason_count(&summary, "archived"), 0, "{summary:?}");
+    assert_eq!(summary.carried, 0, "{summary:?}");
+}
+
+/// A restoration not done by the run's retry deadline is carried as `restoring` (the run resumes
+/// from the earliest of those conversations); a later run, once Genesys restored the
+/// recordings, recovers them without asking again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restoration_still_running_is_carried_and_recovered_by_a_later_run() {
+    // Restorations take an hour until the test says otherwise.
+    let s = archived_sims("", Duration::from_secs(3600)).await;
+    let to_restore = archived_recordings_to_restore(&s);
+    let earliest_archived = s
+        .handles
+        .dataset
+        .conversations
+        .iter()
+        .filter(|c| c.is_expected_archived())
+        .map(|c| c.start)
+        .min();
+    let short = PipelineOptions {
+        retry_deadline: Duration::from_secs(1),
+        ..options()
+    };
+    let first = recover_archived(&s, ArchivedRecordings::Restore, short).await;
+    let truth = s.store.report();
+    assert_eq!(reason_count(&first, "restoring"), truth.expected_archived);
+    assert_eq!(first.carried, truth.expected_archived, "{first:?}");
+    assert_eq!(first.resume_from, earliest_archived);
+    assert_eq!(truth.archived_still_missing, truth.expected_archived);
+    assert_eq!((truth.restore_requested, truth.restored), (to_restore, 0));
+    let asked = s.handles.genesys.stats().restore_requests;
+    assert_eq!(asked, to_restore, "each recording asked for once");
+
+    s.handles.genesys.restorations().set_delay(Duration::ZERO);
+    let later = recover_archived(&s, ArchivedRecordings::Restore, options()).await;
+    let truth = s.store.report();
+    assert_eq!(truth.archived_still_missing, 0, "{truth:?} {later:?}");
+    assert_eq!(truth.duplicates, 0);
+    assert_eq!(truth.restored, to_restore);
+    assert_eq!(
+        s.handles.genesys.stats().restore_requests,
+        asked,
+        "a RESTORED recording is not asked for again"
+    );
+    assert_eq!(
+        later.outcomes.verified, truth.expected_archived,
+        "{later:?}"
+    );
+    assert_eq!((later.carried, later.resume_from), (0, None));
+}
+
+/// Without the permission Genesys answers the restore request 403: the conversation ends final
+/// with reason `restoreForbidden`, its detail naming the permission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_restoration_is_final_and_names_the_permission() {
+    let s = archived_sims("restore-forbidden=1", Duration::ZERO).await;
+    let summary = recover_archived(&s, ArchivedRecordings::Restore, options()).await;
+    let truth = s.store.report();
+    assert!(truth.expected_archived >= 10, "{truth:?}");
+    assert_eq!(
+        reason_count(&summary, "restoreForbidden"),
+        truth.expected_archived
+    );
+    // One refused request per conversation: the first refusal settles it.
+    assert_eq!(truth.restore_forbidden, truth.expected_archived);
+    assert_eq!((truth.restore_requested, truth.restored), (0, 0));
+    assert_eq!(truth.archived_still_missing, truth.expected_archived);
+    assert_eq!(truth.still_missing, 0, "the rest is recovered: {truth:?}");
+    assert_eq!(summary.carried, 0, "final, not carried: {summary:?}");
+    let forbidden = summary
+        .failures
+        .iter()
+        .find(|f| f.reason.as_deref() == Some("restoreForbidden"))
+        .expect("a refused restoration in the report");
+    let detail = forbidden.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.contains("recording:recording:editRetention") && detail.contains("403"),
+        "{detail}"
+    );
 }
 
 /// `messageTypes: [sms]` narrows social end to end: only SMS social conversations are listed

@@ -66,17 +66,21 @@ fn expected(handles: &sim::SimHandles) -> serde_json::Value {
             .map(|c| c.id.to_string())
             .expect("a recorded conversation of each media")
     };
-    let archived = ds
+    let mut archived = ds
         .conversations
         .iter()
-        .find(|c| {
+        .filter(|c| {
             c.is_text()
                 && c.recordings
                     .first()
                     .is_some_and(|r| r.file_state == FileState::Archived)
         })
-        .map(|c| c.id.to_string())
-        .unwrap_or_default();
+        .map(|c| c.id.to_string());
+    // One archived conversation stays archived; the SDK restores another.
+    let (archived, restore_target) = (
+        archived.next().expect("an archived conversation"),
+        archived.next().expect("a second archived conversation"),
+    );
     let unrecorded = ds
         .conversations
         .iter()
@@ -110,6 +114,7 @@ fn expected(handles: &sim::SimHandles) -> serde_json::Value {
         "completedText": completed_text,
         "recordedByMedia": {"chat": recorded(SimMedia::Chat), "email": recorded(SimMedia::Email), "message": recorded(SimMedia::Message)},
         "archived": archived,
+        "restoreTarget": restore_target,
         "unrecorded": unrecorded,
         "outbound": outbound,
         "transcodeTarget": transcode_target,
@@ -122,6 +127,8 @@ async fn run_variant(python: &Path, root: &Path, variant: GenesysVariant) -> Res
     let mut config = SimConfig::new(800);
     config.rate_limit = Some(3000);
     config.genesys_variant = variant;
+    config.archived_rate = 0.03;
+    config.restore_delay = std::time::Duration::from_millis(300);
     let handles = sim::start(config, None).await.unwrap();
     let expected = expected(&handles);
     let dir = tempfile::tempdir().unwrap();
@@ -168,7 +175,7 @@ async fn run_variant(python: &Path, root: &Path, variant: GenesysVariant) -> Res
 }
 
 /// Tests in tests/python/test_genesys_sdk.py.
-const SDK_TESTS: usize = 10;
+const SDK_TESTS: usize = 11;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_sdk_works_against_every_variant_of_the_simulator() {

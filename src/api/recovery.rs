@@ -99,6 +99,15 @@ pub struct DigitalRecoverySpec {
         immutable("settleDelay"),
     ]))]
     pub settle_delay: String,
+    /// What to do when the Genesys recording of a conversation the recording side lacks is in
+    /// Genesys' cloud archive: `Report` (the default) ends it not recovered with reason
+    /// `archived` and the archive date; `Restore` asks Genesys to restore the recording (the
+    /// OAuth client needs the `recording:recording:editRetention` permission), carries the
+    /// conversation as `restoring`, and recovers it once the recording is RESTORED, in the same
+    /// run or a later one. Immutable.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-validations" = [immutable("archivedRecordings")]))]
+    pub archived_recordings: ArchivedRecordings,
     /// A conversation that started before this instant (RFC 3339) and would be carried over to
     /// a later run (not settled, still transcoding, unverified, failed in a way a later attempt
     /// may get past) ends final with reason `gaveUp` instead. A schedule sets it to the run's
@@ -333,6 +342,18 @@ pub enum Mode {
     Recover,
     /// Match and report only; nothing is ingested.
     DryRun,
+}
+
+/// What to do with a recording Genesys has moved to its cloud archive (`fileState` ARCHIVED: a
+/// stub without transcript).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ArchivedRecordings {
+    /// Report the conversation as not recovered, reason `archived`, with the archive date.
+    #[default]
+    Report,
+    /// Ask Genesys to restore the recording, carry the conversation as `restoring`, and recover
+    /// it once the recording is restored.
+    Restore,
 }
 
 /// Observed state of a DigitalRecovery. The controller owns everything but `shards`; each

@@ -8,8 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::recovery::{
-    GenesysSpec, MediaType, Mode, RecordingSideSpec, Window, WorkerSpec, message_type_item,
-    message_types_need_social,
+    ArchivedRecordings, GenesysSpec, MediaType, Mode, RecordingSideSpec, Window, WorkerSpec,
+    message_type_item, message_types_need_social,
 };
 
 /// Label on every DigitalRecovery a schedule created, naming the schedule.
@@ -205,6 +205,10 @@ pub struct DigitalRecoveryTemplate {
     /// Recover or DryRun.
     #[serde(default)]
     pub mode: Mode,
+    /// `Report` (default) or `Restore` archived recordings, as in a DigitalRecovery's
+    /// `spec.archivedRecordings`.
+    #[serde(default)]
+    pub archived_recordings: ArchivedRecordings,
     /// Worker shards per run (1 to 64).
     #[serde(default = "default_parallelism")]
     #[schemars(extend("x-kubernetes-validations" = [

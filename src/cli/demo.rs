@@ -5,7 +5,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::api::{
-    DigitalRecovery, DigitalRecoverySpec, GenesysSpec, MediaType, Mode, RecordingSideSpec,
+    ArchivedRecordings, DigitalRecovery, DigitalRecoverySpec, GenesysSpec, MediaType, Mode,
+    RecordingSideSpec,
 };
 use crate::cli::CliError;
 use crate::cli::recover::{print_summary, run_recovery};
@@ -32,6 +33,10 @@ pub struct DemoArgs {
     /// against the documented contract it skips every text conversation).
     #[arg(long)]
     pub trust_recording_flag: bool,
+    /// Ask Genesys to restore archived recordings and recover their conversations once restored
+    /// (`spec.archivedRecordings: Restore`; see `--archived-rate`, `--restore-delay`).
+    #[arg(long)]
+    pub restore_archived: bool,
     /// Run the same recovery this many times in a row (the second run shows it is a no-op).
     #[arg(long, default_value_t = 1)]
     pub runs: u32,
@@ -57,6 +62,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Failed(e.to_string()))?;
         let mut recovery = demo_recovery(&handles, args.parallelism, args.dry_run)?;
         recovery.spec.genesys.trust_recording_flag = args.trust_recording_flag;
+        if args.restore_archived {
+            recovery.spec.archived_recordings = ArchivedRecordings::Restore;
+        }
         let credentials = Credentials {
             genesys: client_credentials(&handles),
             recording_side: client_credentials(&handles),
@@ -154,6 +162,7 @@ pub fn demo_recovery(
         mode: if dry_run { Mode::DryRun } else { Mode::Recover },
         parallelism,
         settle_delay: "30m".into(),
+        archived_recordings: ArchivedRecordings::Report,
         give_up_before: None,
         cancel: false,
         worker: None,

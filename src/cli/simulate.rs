@@ -40,6 +40,13 @@ pub struct SimArgs {
     /// Share of conversations Capture rejects with 422 (the same ones for the same seed).
     #[arg(long, default_value_t = 0.0)]
     pub reject_rate: f64,
+    /// Share of recorded text conversations whose Genesys recordings are archived.
+    #[arg(long, default_value_t = 0.01)]
+    pub archived_rate: f64,
+    /// How long an archived recording stays RESTORING once its restoration is asked for
+    /// (`PUT .../recordings/{id}` with a future archiveDate), e.g. `2s`, `500ms`, `1m`.
+    #[arg(long, default_value = "2s", value_parser = parse_restore_delay)]
+    pub restore_delay: Duration,
     /// Serve another reading of the Genesys items no primary source settles (default: the
     /// documented contract). Comma-separated:
     /// `recording-flag` (recorded text sessions carry `"recording": true`),
@@ -87,6 +94,14 @@ pub struct SimulateArgs {
     pub sim: SimArgs,
 }
 
+/// A non-negative duration in jiff's friendly form (`2s`, `500ms`, `1m 30s`) or ISO 8601.
+fn parse_restore_delay(text: &str) -> Result<Duration, String> {
+    let delay: jiff::SignedDuration = text
+        .parse()
+        .map_err(|err| format!("`{text}` is not a duration such as 2s, 500ms or 1m: {err}"))?;
+    Duration::try_from(delay).map_err(|_| format!("`{text}` must not be negative"))
+}
+
 /// Parses `START/END`.
 pub fn parse_window(text: &str) -> Result<Window, String> {
     let (start, end) = text
@@ -114,6 +129,7 @@ impl SimArgs {
             ("--missing-rate", self.missing_rate),
             ("--partial-rate", self.partial_rate),
             ("--reject-rate", self.reject_rate),
+            ("--archived-rate", self.archived_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} {rate}: must be between 0 and 1"));
@@ -133,6 +149,8 @@ impl SimArgs {
             .parse()
             .map_err(|err| format!("--faults: {err}"))?;
         config.genesys_variant = self.genesys_variant;
+        config.archived_rate = self.archived_rate;
+        config.restore_delay = self.restore_delay;
         let recording = RecordingSimConfig {
             ingest_lag: Duration::from_millis(self.ingest_lag_ms),
             reject_rate: self.reject_rate,
@@ -216,6 +234,30 @@ mod tests {
             err.contains("empty-page=total-hits|bare|empty-list"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn restore_delay_and_archived_rate_parse_into_the_config() {
+        let args = Wrapper::try_parse_from(["x"]).unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.restore_delay, Duration::from_secs(2));
+        assert_eq!(config.archived_rate, 0.01);
+        let args =
+            Wrapper::try_parse_from(["x", "--restore-delay", "1m 30s", "--archived-rate", "0.2"])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.restore_delay, Duration::from_secs(90));
+        assert_eq!(config.dataset_config().archived_rate, 0.2);
+        for bad in ["soon", "-2s"] {
+            let err = Wrapper::try_parse_from(["x".to_string(), format!("--restore-delay={bad}")])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("--restore-delay"), "{bad}: {err}");
+        }
+        let args = Wrapper::try_parse_from(["x", "--archived-rate", "2"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(args.sim.config().is_err());
     }
 
     #[derive(Parser)]

@@ -99,6 +99,20 @@ pub enum GenesysError {
         /// The last 202's Retry-After, when it gave one: when to ask again.
         retry_after: Option<std::time::Duration>,
     },
+    /// Genesys refused (403) to restore an archived recording: the OAuth client's role lacks the
+    /// permission. Final for the conversation: asking again changes nothing until a person
+    /// grants it.
+    #[error("{endpoint}: HTTP 403 {code}: Genesys refused to restore the archived recording; the OAuth client's role needs the permission {permission} (Genesys said: {message}; contextId {context_id})", code = code.as_deref().unwrap_or("-"), permission = super::restore::RESTORE_PERMISSION, message = message.as_deref().unwrap_or("-"), context_id = context_id.as_deref().unwrap_or("-"))]
+    RestoreForbidden {
+        /// Endpoint, `PUT /api/v2/conversations/{id}/recordings/{id}`.
+        endpoint: String,
+        /// Genesys error `code`, e.g. `missing.permissions`.
+        code: Option<String>,
+        /// Genesys error `message`.
+        message: Option<String>,
+        /// `contextId`, for Genesys support.
+        context_id: Option<String>,
+    },
     /// Bad client configuration (unknown region, bad URL, missing credentials).
     #[error("invalid Genesys configuration: {0}")]
     Config(String),
@@ -109,6 +123,7 @@ impl GenesysError {
     pub fn status(&self) -> Option<u16> {
         match self {
             GenesysError::Api { status, .. } => Some(*status),
+            GenesysError::RestoreForbidden { .. } => Some(403),
             _ => None,
         }
     }
@@ -116,7 +131,9 @@ impl GenesysError {
     /// The Genesys error code, for API errors.
     pub fn code(&self) -> Option<&str> {
         match self {
-            GenesysError::Api { code, .. } => code.as_deref(),
+            GenesysError::Api { code, .. } | GenesysError::RestoreForbidden { code, .. } => {
+                code.as_deref()
+            }
             _ => None,
         }
     }
@@ -131,7 +148,8 @@ impl GenesysError {
             | GenesysError::MalformedConversation { endpoint, .. }
             | GenesysError::PagingCap { endpoint, .. }
             | GenesysError::JobFailed { endpoint, .. }
-            | GenesysError::StillTranscoding { endpoint, .. } => Some(endpoint),
+            | GenesysError::StillTranscoding { endpoint, .. }
+            | GenesysError::RestoreForbidden { endpoint, .. } => Some(endpoint),
             GenesysError::Config(_) => None,
         }
     }

@@ -5,6 +5,7 @@
 //! - [`GenesysConfig::from_spec`] and [`GenesysClient::new`] build a client;
 //! - [`GenesysClient::conversations`] streams the conversations of a slice (see [`analytics`]);
 //! - [`GenesysClient::fetch_recordings`] gets a conversation's recordings as typed outcomes;
+//! - [`GenesysClient::restore_recording`] asks Genesys to restore an archived recording;
 //! - [`GenesysClient::counters`] gives `apiCalls.genesys` and `throttled`.
 
 pub mod analytics;
@@ -12,6 +13,7 @@ mod error;
 pub mod jobs;
 pub mod models;
 pub mod recordings;
+pub mod restore;
 
 use std::sync::Arc;
 use std::time::Duration;

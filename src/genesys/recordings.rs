@@ -45,7 +45,14 @@ pub enum RecordingOutcome {
         /// deleteDate.
         delete_date: Option<String>,
     },
-    /// Some other state (RESTORING, UPLOADING, ERROR, unknown), or AVAILABLE with no transcript.
+    /// Being restored from the archive (RESTORING): its transcript comes once it is RESTORED.
+    Restoring {
+        /// Recording id.
+        recording_id: String,
+        /// Session id, when given.
+        session_id: Option<String>,
+    },
+    /// Some other state (UPLOADING, ERROR, unknown), or AVAILABLE with no transcript.
     Unavailable {
         /// Recording id.
         recording_id: String,
@@ -89,6 +96,10 @@ impl RecordingOutcome {
                 session_id,
                 archive_date: recording.archive_date,
                 archive_medium: recording.archive_medium,
+            },
+            FileState::Restoring => RecordingOutcome::Restoring {
+                recording_id,
+                session_id,
             },
             FileState::Deleted => RecordingOutcome::Deleted {
                 recording_id,

@@ -130,6 +130,14 @@ pub fn build_interaction(
                 ),
                 session_id,
             ),
+            RecordingOutcome::Restoring {
+                recording_id,
+                session_id,
+            } => (
+                "restoring",
+                format!("recording {recording_id} is being restored from the archive"),
+                session_id,
+            ),
             RecordingOutcome::Unavailable {
                 recording_id,
                 session_id,
@@ -145,16 +153,13 @@ pub fn build_interaction(
         unusable.push((reason, detail, session_id));
     }
 
-    let is_lacking = |session: &str| {
-        lacking.is_empty() || Uuid::parse_str(session).is_ok_and(|id| lacking.contains(&id))
-    };
-    let recovers_something = sessions.iter().any(|s| is_lacking(&s.session_id));
+    let recovers_something = sessions.iter().any(|s| is_lacking(&s.session_id, lacking));
     if !recovers_something {
         // The recording of a lacking session (or of an unknown one) says why; one of a session
         // the recording side already holds does not.
         let why = unusable
             .into_iter()
-            .find(|(_, _, session)| session.as_deref().is_none_or(is_lacking));
+            .find(|(_, _, session)| concerns_lacking(session.as_deref(), lacking));
         return match why {
             Some((reason, detail, _)) => Fetched::Unrecoverable { reason, detail },
             None => Fetched::NotRecorded {
@@ -195,6 +200,18 @@ pub fn build_interaction(
         interaction: Box::new(interaction),
         left_out,
     }
+}
+
+/// Whether `session` is one the recording side lacks (`lacking` empty: the whole conversation
+/// is missing).
+fn is_lacking(session: &str, lacking: &[Uuid]) -> bool {
+    lacking.is_empty() || Uuid::parse_str(session).is_ok_and(|id| lacking.contains(&id))
+}
+
+/// Whether a recording of `session` (None: a stub that does not say) may be what the
+/// recording side lacks.
+pub(crate) fn concerns_lacking(session: Option<&str>, lacking: &[Uuid]) -> bool {
+    session.is_none_or(|session| is_lacking(session, lacking))
 }
 
 /// The Genesys recording `media` for a text media type (used when a recording omits it).

@@ -5,8 +5,11 @@
 //! another key is a 200) makes a retry after a lost answer harmless; a 409 is reported and never
 //! overwritten.
 
+use std::time::Duration;
+
 use crate::genesys::GenesysError;
 use crate::pipeline::fetch::{Fetched, build_interaction};
+use crate::pipeline::restore::{RESTORE_FORBIDDEN, RESTORING, RestoreStep, Restorer};
 use crate::pipeline::{Clients, Ingested, Outcome, OutcomeRecord, RecoveryItem, RecoveryRef};
 use crate::verint::RecordingSideError;
 use crate::verint::capture::CaptureOutcome;
@@ -18,19 +21,20 @@ pub enum ItemResult {
     Ingested(Ingested),
     /// Final: already present, conflict, rejected, unrecoverable.
     Final(OutcomeRecord),
-    /// A passing condition (transcoding, an outage); try again later in the run, not before
-    /// `retry_after` when the server said so.
+    /// A passing condition (transcoding, restoring, an outage); try again later in the run, not
+    /// before `retry_after` when the server said so.
     RetryLater {
         reason: &'static str,
         detail: String,
-        retry_after: Option<std::time::Duration>,
+        retry_after: Option<Duration>,
     },
 }
 
-/// One attempt at recovering `item`.
+/// One attempt at recovering `item`; archived recordings are dealt with by `restorer`.
 pub async fn recover_one(
     clients: &Clients,
     recovery: &RecoveryRef,
+    restorer: &Restorer,
     item: &RecoveryItem,
 ) -> ItemResult {
     let media_type = item.conversation.media_type();
@@ -44,35 +48,46 @@ pub async fn recover_one(
             detail,
         })
     };
+    let genesys_failed = |err: GenesysError| match genesys_failure(&err) {
+        GenesysFailure::Passing {
+            reason,
+            retry_after,
+        } => ItemResult::RetryLater {
+            reason,
+            detail: err.to_string(),
+            retry_after,
+        },
+        GenesysFailure::Final(reason) => {
+            final_record(Outcome::Failed, reason, Some(err.to_string()))
+        }
+    };
     let recordings = match clients
         .genesys
         .fetch_recordings(&item.conversation.id)
         .await
     {
         Ok(recordings) => recordings,
-        Err(err @ GenesysError::StillTranscoding { retry_after, .. }) => {
+        Err(err) => return genesys_failed(err),
+    };
+    match restorer
+        .step(
+            &clients.genesys,
+            &item.conversation,
+            &item.lacking,
+            &recordings,
+        )
+        .await
+    {
+        Ok(RestoreStep::Proceed) => {}
+        Ok(RestoreStep::Wait { detail }) => {
             return ItemResult::RetryLater {
-                reason: "transcoding",
-                detail: err.to_string(),
-                retry_after,
-            };
-        }
-        Err(err) if is_passing_genesys(&err) => {
-            return ItemResult::RetryLater {
-                reason: "genesysUnavailable",
-                detail: err.to_string(),
+                reason: RESTORING,
+                detail,
                 retry_after: None,
             };
         }
-        Err(err) => {
-            let reason = if err.status() == Some(404) {
-                "recordingNotFound"
-            } else {
-                "genesysError"
-            };
-            return final_record(Outcome::Failed, reason, Some(err.to_string()));
-        }
-    };
+        Err(err) => return genesys_failed(err),
+    }
     let (interaction, left_out) =
         match build_interaction(&item.conversation, &item.lacking, recordings, recovery) {
             Fetched::Ready {
@@ -129,6 +144,33 @@ pub async fn recover_one(
             retry_after: None,
         },
         Err(err) => final_record(Outcome::Failed, "captureError", Some(err.to_string())),
+    }
+}
+
+/// What a failed Genesys call means for the conversation.
+enum GenesysFailure {
+    /// Try again later in the run (carried at the retry deadline).
+    Passing {
+        reason: &'static str,
+        retry_after: Option<Duration>,
+    },
+    /// Its outcome, with this reason.
+    Final(&'static str),
+}
+
+fn genesys_failure(err: &GenesysError) -> GenesysFailure {
+    match err {
+        GenesysError::StillTranscoding { retry_after, .. } => GenesysFailure::Passing {
+            reason: "transcoding",
+            retry_after: *retry_after,
+        },
+        err if is_passing_genesys(err) => GenesysFailure::Passing {
+            reason: "genesysUnavailable",
+            retry_after: None,
+        },
+        GenesysError::RestoreForbidden { .. } => GenesysFailure::Final(RESTORE_FORBIDDEN),
+        err if err.status() == Some(404) => GenesysFailure::Final("recordingNotFound"),
+        _ => GenesysFailure::Final("genesysError"),
     }
 }
 

@@ -14,8 +14,9 @@
 //!    - **route** (`route.rs`): counted, recorded (skipped, DryRun, recovered earlier) or queued;
 //! 4. meanwhile the pool **fetches** each queued conversation's recordings and **ingests** the
 //!    interaction into Capture (`ingest.rs`, `fetch.rs`), several at once, noting each in the
-//!    journal before it is sent; once matching is over it retries what was transcoding or met a
-//!    passing error, until the retry deadline;
+//!    journal before it is sent; archived recordings are restored first under
+//!    `archivedRecordings: Restore` (`restore.rs`); once matching is over it retries what was
+//!    transcoding, restoring or met a passing error, until the retry deadline;
 //! 5. the final match counts and the extras are recorded (`tracker.rs`);
 //! 6. **verify** (`verify.rs`): DAS is read again until every ingested conversation shows up or
 //!    the verify deadline passes.
@@ -31,6 +32,7 @@ pub mod journal;
 pub mod matcher;
 pub mod plan;
 pub mod progress;
+pub mod restore;
 pub mod settle;
 pub mod shard;
 pub mod verify;
@@ -157,6 +159,7 @@ pub async fn execute(
             tracker: tracker.clone(),
             options: options.clone(),
             cancel: cancel.clone(),
+            restorer: Arc::new(restore::Restorer::new(run.spec.archived_recordings)),
         }
         .spawn();
 

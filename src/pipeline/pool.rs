@@ -1,6 +1,6 @@
 //! The recovery pool: fetches and ingests the conversations the matcher queues, several at once,
 //! across the shard's chunks, noting each in the journal before it is sent; retries the deferred
-//! ones (transcoding, passing failures) in rounds until the retry deadline; returns what Capture
+//! ones (transcoding, restoring, passing failures) in rounds until the retry deadline; returns what Capture
 //! accepted, for verification.
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
 
 use super::ingest::{self, ItemResult};
+use super::restore::Restorer;
 use super::tracker::Tracker;
 use super::{
     Clients, Ingested, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef,
@@ -32,6 +33,8 @@ pub(crate) struct RecoveryPool {
     pub options: PipelineOptions,
     /// Stops the pool.
     pub cancel: CancellationToken,
+    /// What becomes of archived recordings (`spec.archivedRecordings`).
+    pub restorer: Arc<Restorer>,
 }
 
 /// What the pool gathers while it runs.
@@ -122,7 +125,7 @@ impl RecoveryPool {
         {
             warn!(error = %err, "the journal is not kept; a retry of this shard would undercount");
         }
-        match ingest::recover_one(&self.clients, &self.recovery, &item).await {
+        match ingest::recover_one(&self.clients, &self.recovery, &self.restorer, &item).await {
             ItemResult::Final(record) => self.tracker.finish_item(record),
             ItemResult::Ingested(done) => {
                 self.tracker.ingested(done.already_present);

@@ -3,9 +3,11 @@
 //!
 //! - **Final**: recovered and verified, already present, a conflict (409), extra, skipped by rule
 //!   (media type not requested, no recording flag), not recorded, found in DryRun, or permanently
-//!   unrecoverable with its reason (archived, deleted, rejected by Capture with 413/422, a
-//!   recording Genesys says does not exist, a malformed conversation or recording).
-//! - **Carried**: not settled yet, still transcoding, ingested but not (yet) seen in DAS, or failed
+//!   unrecoverable with its reason (archived, deleted, a restoration Genesys refused, rejected
+//!   by Capture with 413/422, a recording Genesys says does not exist, a malformed conversation
+//!   or recording).
+//! - **Carried**: not settled yet, still transcoding or restoring, ingested but not (yet) seen
+//!   in DAS, or failed
 //!   in a way a later attempt may get past (an outage, throttling or timeouts that outlived the
 //!   retries, an unexpected error). A reason this module does not know is carried: a later run
 //!   looks at the conversation again rather than skip it for good.
@@ -17,6 +19,7 @@
 use jiff::Timestamp;
 
 use super::progress::{Outcome, OutcomeRecord};
+use super::restore::RESTORE_FORBIDDEN;
 
 /// The reason of a conversation given up on.
 pub const GAVE_UP: &str = "gaveUp";
@@ -51,6 +54,7 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
             Some(
                 "archived"
                 | "deleted"
+                | RESTORE_FORBIDDEN
                 | "rejected"
                 | "recordingNotFound"
                 | "recordingWithoutSession"
@@ -58,7 +62,7 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
                 | "malformedConversation"
                 | GAVE_UP,
             ) => Final,
-            // transcoding, genesysUnavailable, captureUnavailable (retries exhausted on 5xx,
+            // transcoding, restoring (asked of Genesys, not done yet), genesysUnavailable, captureUnavailable (retries exhausted on 5xx,
             // 429, timeouts), genesysError and captureError (e.g. credentials a person can fix),
             // recordingUnavailable (a file state that may pass), and anything unknown.
             _ => Carried,
@@ -112,6 +116,7 @@ pub fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::restore::RESTORING;
     use uuid::Uuid;
 
     fn ts(s: &str) -> Timestamp {
@@ -141,6 +146,8 @@ mod tests {
             (Outcome::Failed, Some("malformedConversation"), Final),
             (Outcome::Failed, Some(GAVE_UP), Final),
             (Outcome::Failed, Some("transcoding"), Carried),
+            (Outcome::Failed, Some(RESTORING), Carried),
+            (Outcome::Failed, Some(RESTORE_FORBIDDEN), Final),
             (Outcome::Failed, Some("genesysUnavailable"), Carried),
             (Outcome::Failed, Some("captureUnavailable"), Carried),
             (Outcome::Failed, Some("genesysError"), Carried),

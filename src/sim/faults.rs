@@ -13,6 +13,9 @@
 //!   spoiled wherever the Genesys simulator's analytics endpoints render it: half get a
 //!   `conversationId` that is no UUID, half a `participants` that is no list (the conversation
 //!   cannot be parsed) ([`Faults::malforms`] says which);
+//! - `restore-forbidden` (a rate in [0, 1], per recording, chosen like `malformed`): a request to
+//!   restore that share of the recordings is answered 403 `missing.permissions`, as Genesys
+//!   answers an OAuth client without the permission (`1`: every one) ([`Faults::forbids_restore`]);
 //! - durations (`500ms`, `60s`, `2m`, `1h`): `token-expiry` (lifetime of issued tokens),
 //!   `transcode-time` (default 2s), `hang` (default 60s).
 //!
@@ -153,6 +156,8 @@ pub struct FaultSpec {
     pub hang: Duration,
     /// Share of conversations the Genesys simulator's analytics answers spoil.
     pub malformed_rate: f64,
+    /// Share of recordings whose restoration the Genesys simulator refuses with 403.
+    pub restore_forbidden_rate: f64,
 }
 
 impl Default for FaultSpec {
@@ -164,6 +169,7 @@ impl Default for FaultSpec {
             token_expiry: None,
             hang: Duration::from_secs(60),
             malformed_rate: 0.0,
+            restore_forbidden_rate: 0.0,
         }
     }
 }
@@ -214,18 +220,22 @@ impl FromStr for FaultSpec {
                         _ => parsed.hang = duration,
                     }
                 }
-                "malformed" => {
+                "malformed" | "restore-forbidden" => {
                     let rate: f64 = value
                         .parse()
                         .map_err(|_| bad("expected a rate between 0 and 1"))?;
                     if !(0.0..=1.0).contains(&rate) {
                         return Err(bad("rate must be between 0 and 1"));
                     }
-                    parsed.malformed_rate = rate;
+                    if kind == "malformed" {
+                        parsed.malformed_rate = rate;
+                    } else {
+                        parsed.restore_forbidden_rate = rate;
+                    }
                 }
                 _ => {
                     let fault = FaultKind::parse(kind).ok_or_else(|| {
-                        bad("unknown kind (429, 429-bare, 5xx, 408, 500, 502, 503, 504, timeout, truncate, token-revoke, transcode, malformed, token-expiry, transcode-time, hang)")
+                        bad("unknown kind (429, 429-bare, 5xx, 408, 500, 502, 503, 504, timeout, truncate, token-revoke, transcode, malformed, restore-forbidden, token-expiry, transcode-time, hang)")
                     })?;
                     let rate: f64 = value
                         .parse()
@@ -305,6 +315,19 @@ impl Faults {
         } else {
             Malformation::Unparsable
         })
+    }
+
+    /// Whether the Genesys simulator refuses to restore `recording` (fault `restore-forbidden`):
+    /// the same answer for the same seed and id, every time.
+    pub fn forbids_restore(&self, recording: uuid::Uuid) -> bool {
+        let rate = self.spec.restore_forbidden_rate;
+        if rate <= 0.0 {
+            return false;
+        }
+        let (high, low) = recording.as_u64_pair();
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.seed ^ 0x0403_0403 ^ high ^ low.rotate_left(29));
+        rng.random::<f64>() < rate
     }
 
     /// Faults injected so far.
@@ -608,6 +631,35 @@ mod tests {
         );
         Malformation::Unparsable.apply(&mut value);
         assert_eq!(value["participants"], "garbled");
+    }
+
+    #[test]
+    fn forbidden_restorations_are_chosen_by_recording_and_seed() {
+        let spec: FaultSpec = "restore-forbidden=0.5"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.restore_forbidden_rate, 0.5);
+        assert!(spec.rates.is_empty(), "no per-request fault");
+        assert!("restore-forbidden=1.5".parse::<FaultSpec>().is_err());
+        let ids: Vec<uuid::Uuid> = (0..2000u128).map(uuid::Uuid::from_u128).collect();
+        let faults = Faults::new(spec.clone(), 5);
+        let again = Faults::new(spec, 5);
+        let picked: Vec<bool> = ids.iter().map(|id| faults.forbids_restore(*id)).collect();
+        assert!(
+            ids.iter()
+                .zip(&picked)
+                .all(|(id, p)| again.forbids_restore(*id) == *p)
+        );
+        let forbidden = picked.iter().filter(|p| **p).count();
+        assert!((800..1200).contains(&forbidden), "{forbidden}");
+        let all = Faults::new(
+            "restore-forbidden=1"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+            5,
+        );
+        assert!(ids.iter().all(|id| all.forbids_restore(*id)));
+        assert!(!Faults::none().forbids_restore(ids[0]));
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct SimConfig {
     pub genesys_variant: GenesysVariant,
     /// Share of conversations starting exactly on a whole UTC minute.
     pub aligned_start_rate: f64,
+    /// Share of recorded text conversations whose recordings are archived.
+    pub archived_rate: f64,
+    /// How long an archived recording stays RESTORING once its restoration is asked for.
+    pub restore_delay: Duration,
 }
 
 impl SimConfig {
@@ -89,6 +93,8 @@ impl SimConfig {
             capture_port: 0,
             genesys_variant: GenesysVariant::default(),
             aligned_start_rate: 0.02,
+            archived_rate: 0.01,
+            restore_delay: genesys::DEFAULT_RESTORE_DELAY,
         }
     }
 
@@ -99,6 +105,7 @@ impl SimConfig {
             missing_rate: self.missing_rate,
             partial_rate: self.partial_rate,
             aligned_start_rate: self.aligned_start_rate,
+            archived_rate: self.archived_rate,
             ..DatasetConfig::new(self.seed, self.conversations, self.window)
         }
     }
@@ -143,6 +150,8 @@ pub struct RecordingSideContext {
     pub faults: Arc<Faults>,
     /// The whole simulation configuration.
     pub config: SimConfig,
+    /// The restorations the Genesys simulator was asked for (for `/sim/report`).
+    pub restorations: Arc<genesys::Restorations>,
 }
 
 /// The recording side's routers, served on the DAS and Capture ports.
@@ -285,6 +294,7 @@ pub async fn start(
             rate_limit: config.rate_limit,
             latency: config.latency,
             variant: config.genesys_variant,
+            restore_delay: config.restore_delay,
             ..GenesysSimConfig::default()
         },
         faults.clone(),
@@ -306,6 +316,7 @@ pub async fn start(
             dataset: dataset.clone(),
             faults: faults.clone(),
             config: config.clone(),
+            restorations: genesys.restorations().clone(),
         });
         let (url, task) = serve(
             "das",

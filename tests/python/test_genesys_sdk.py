@@ -173,6 +173,38 @@ def test_recordingmetadata_and_recordings_with_transcripts(api, expected):
     assert archived[0].archive_date is not None
 
 
+def test_restoring_an_archived_recording(api, expected):
+    """`put_conversation_recording` with a future archiveDate restores an archived recording."""
+    recordings_api = gc.RecordingApi(api)
+    conversation_id = expected["restoreTarget"]
+    archived = recordings_api.get_conversation_recordingmetadata(conversation_id)[0]
+    assert archived.file_state == "ARCHIVED"
+    body = gc.Recording()
+    body.archive_date = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7)
+    before = sim_stats()
+    restoring = recordings_api.put_conversation_recording(conversation_id, archived.id, body)
+    assert api.last_response.status == 200
+    assert restoring.file_state in ("RESTORING", "RESTORED")
+    assert restoring.restore_expiration_time is not None
+    # Asking again (a retry after a lost answer) is harmless.
+    again = recordings_api.put_conversation_recording(conversation_id, archived.id, body)
+    assert again.file_state in ("RESTORING", "RESTORED")
+    polls = 0
+    while True:
+        recording = recordings_api.get_conversation_recording(conversation_id, archived.id)
+        if recording.file_state == "RESTORED":
+            break
+        assert recording.file_state == "RESTORING"
+        polls += 1
+        assert polls < 300, "never RESTORED"
+        time.sleep(0.1)
+    assert recording.transcript or recording.email_transcript or recording.messaging_transcript
+    after = sim_stats()
+    assert after["restoreRequested"] == before["restoreRequested"] + 1
+    assert after["restoreRequests"] == before["restoreRequests"] + 2
+    assert after["restored"] == before["restored"] + 1
+
+
 def test_recording_flag_on_text_sessions(api, expected):
     analytics = gc.AnalyticsApi(api)
     recorded = analytics.get_analytics_conversation_details(expected["recordedByMedia"]["chat"])

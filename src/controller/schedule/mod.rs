@@ -121,6 +121,7 @@ pub fn recovery_for(
         mode: t.mode,
         parallelism: t.parallelism,
         settle_delay: schedule.spec.settle_delay.clone(),
+        archived_recordings: t.archived_recordings,
         give_up_before,
         cancel: false,
         worker: t.worker.clone(),

@@ -1,6 +1,9 @@
 //! What a recovery over the dataset must find, as `/sim/report` states it: the conversations
 //! withheld with a text recording to fetch (expectedMissing) and the completed text ones with no
-//! recording at all (expectedNotRecorded).
+//! recording at all (expectedNotRecorded), and the withheld ones whose recordings are archived
+//! (expectedArchived: reported `archived`, or recovered once restored).
+
+use uuid::Uuid;
 
 use super::{Dataset, FileState, RecordingSideState, SimConversation};
 
@@ -27,6 +30,38 @@ impl SimConversation {
                 r.file_state == FileState::Available && lacking_sessions.contains(&r.session_id)
             }),
         }
+    }
+}
+
+impl SimConversation {
+    /// The sessions withheld at seed time (none when the recording side holds it all).
+    fn withheld_sessions(&self) -> Vec<Uuid> {
+        match &self.recording_side {
+            RecordingSideState::Held => Vec::new(),
+            RecordingSideState::Missing => self.sessions.iter().map(|s| s.id).collect(),
+            RecordingSideState::Partial { lacking_sessions } => lacking_sessions.clone(),
+        }
+    }
+
+    /// The withheld sessions whose recording is archived: what a recovery with
+    /// `archivedRecordings: Restore` recovers once Genesys restored them.
+    pub fn archived_withheld_sessions(&self) -> Vec<Uuid> {
+        let withheld = self.withheld_sessions();
+        self.recordings
+            .iter()
+            .filter(|r| r.file_state == FileState::Archived && withheld.contains(&r.session_id))
+            .map(|r| r.session_id)
+            .collect()
+    }
+
+    /// Completed text conversation withheld at seed time with no available recording of what
+    /// is withheld but an archived one: what `/sim/report` calls expectedArchived (`Report` ends
+    /// it `archived`, `Restore` recovers it).
+    pub fn is_expected_archived(&self) -> bool {
+        self.is_text()
+            && self.is_completed()
+            && !self.is_expected_missing()
+            && !self.archived_withheld_sessions().is_empty()
     }
 }
 

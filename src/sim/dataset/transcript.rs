@@ -19,7 +19,20 @@ impl Dataset {
         conversation: &SimConversation,
         recording: &SimRecording,
     ) -> Vec<Value> {
-        if recording.file_state != FileState::Available || !recording.media.is_text() {
+        if recording.file_state != FileState::Available {
+            return Vec::new();
+        }
+        self.recorded_transcript(conversation, recording)
+    }
+
+    /// The transcript a recording holds whether or not it can be read now: an archived one's
+    /// is served once it is restored. Empty for voice and for deleted recordings.
+    pub fn recorded_transcript(
+        &self,
+        conversation: &SimConversation,
+        recording: &SimRecording,
+    ) -> Vec<Value> {
+        if recording.file_state == FileState::Deleted || !recording.media.is_text() {
             return Vec::new();
         }
         let position = conversation

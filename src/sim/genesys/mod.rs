@@ -16,6 +16,9 @@ mod auth;
 mod filters;
 mod recordings;
 mod render;
+mod restore;
+#[cfg(test)]
+mod restore_tests;
 #[cfg(test)]
 mod tests;
 mod variant;
@@ -48,10 +51,12 @@ use self::auth::*;
 use self::filters::Filters;
 use self::recordings::*;
 pub use self::render::iso_ms;
+use self::restore::recording_update;
+pub use self::restore::{LiveFile, Restorations, RestoreCounts};
 pub use self::variant::{
     EmptyPage, GenesysVariant, IntervalEnd, MessagingMedia, OAuthError, VariantParseError,
 };
-use super::dataset::{Dataset, FileState, SimConversation};
+use super::dataset::{Dataset, FileState, SimConversation, SimRecording};
 use super::faults::{FaultLayer, Faults, RevokeToken, Service, fault_middleware};
 
 /// Largest result offset the detail query pages to.
@@ -80,6 +85,8 @@ pub struct GenesysSimConfig {
     pub paging_cap: usize,
     /// Which reading of the UNCONFIRMED items to serve (default: the documented contract).
     pub variant: GenesysVariant,
+    /// How long an archived recording stays RESTORING once its restoration is asked for.
+    pub restore_delay: Duration,
 }
 
 impl Default for GenesysSimConfig {
@@ -94,9 +101,13 @@ impl Default for GenesysSimConfig {
             job_run_time: Duration::from_millis(400),
             paging_cap: PAGING_CAP,
             variant: GenesysVariant::default(),
+            restore_delay: DEFAULT_RESTORE_DELAY,
         }
     }
 }
+
+/// Default of [`GenesysSimConfig::restore_delay`] (and of `simulate --restore-delay`).
+pub const DEFAULT_RESTORE_DELAY: Duration = Duration::from_secs(2);
 
 /// Counters of what the simulator saw.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -116,6 +127,14 @@ pub struct GenesysSimStats {
     pub unrecorded_recordings_calls: u64,
     /// Distinct conversations with no recording at all whose recordings list was fetched.
     pub unrecorded_conversations_fetched: u64,
+    /// PUTs that asked for (or confirmed) the restoration of an archived recording.
+    pub restore_requests: u64,
+    /// Distinct recordings a restoration was asked for.
+    pub restore_requested: u64,
+    /// Of those, the ones RESTORED now.
+    pub restored: u64,
+    /// Restore PUTs refused with 403 (fault `restore-forbidden`).
+    pub restore_forbidden: u64,
 }
 
 struct TokenEntry {
@@ -151,6 +170,14 @@ struct SimState {
     recordings_calls: AtomicU64,
     unrecorded_recordings_calls: AtomicU64,
     unrecorded_fetched: Mutex<HashSet<Uuid>>,
+    restorations: Arc<Restorations>,
+}
+
+impl SimState {
+    /// `recording` as served now (a restoration may have changed its seeded state).
+    fn live(&self, recording: &SimRecording) -> LiveFile {
+        self.restorations.live(recording)
+    }
 }
 
 /// The Genesys simulator: build it, take its [`router`](GenesysSim::router), serve that.
@@ -246,6 +273,7 @@ impl GenesysSim {
             .iter()
             .map(|c| (c.id, c.index))
             .collect();
+        let restorations = Arc::new(Restorations::new(config.restore_delay));
         GenesysSim {
             state: Arc::new(SimState {
                 dataset,
@@ -263,12 +291,14 @@ impl GenesysSim {
                 recordings_calls: AtomicU64::new(0),
                 unrecorded_recordings_calls: AtomicU64::new(0),
                 unrecorded_fetched: Mutex::default(),
+                restorations,
             }),
         }
     }
 
     /// What the simulator has seen so far.
     pub fn stats(&self) -> GenesysSimStats {
+        let restore = self.state.restorations.counts();
         GenesysSimStats {
             api_requests: self.state.api_requests.load(Ordering::Relaxed),
             tokens_issued: self.state.tokens_issued.load(Ordering::Relaxed),
@@ -280,7 +310,16 @@ impl GenesysSim {
                 .unrecorded_recordings_calls
                 .load(Ordering::Relaxed),
             unrecorded_conversations_fetched: self.state.unrecorded_fetched.lock().len() as u64,
+            restore_requests: restore.requests,
+            restore_requested: restore.requested,
+            restored: restore.restored,
+            restore_forbidden: restore.forbidden,
         }
+    }
+
+    /// The restorations asked of it (ground truth of what was restored).
+    pub fn restorations(&self) -> &Arc<Restorations> {
+        &self.state.restorations
     }
 
     /// The fault state (tests force faults through it).
@@ -335,7 +374,7 @@ impl GenesysSim {
             )
             .route(
                 "/api/v2/conversations/{conversation_id}/recordings/{recording_id}",
-                get(recording_one),
+                get(recording_one).put(recording_update),
             )
             .route("/api/v2/recording/batchrequests", post(batch_submit))
             .route(

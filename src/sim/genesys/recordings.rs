@@ -1,5 +1,6 @@
 //! Recordings of text media: metadata, recordings with transcripts (transcoding 202s), batch
-//! downloads and the download route their result URLs point at.
+//! downloads and the download route their result URLs point at. A recording's file is served as
+//! [`Restorations::live`] says (a restored archive serves its transcript).
 
 use super::*;
 
@@ -13,7 +14,7 @@ pub(super) async fn metadata_list(
     let list: Vec<Value> = c
         .recordings
         .iter()
-        .map(|r| render::recording_metadata(c, r, &state.config.variant))
+        .map(|r| render::recording_metadata(c, r, state.live(r), &state.config.variant))
         .collect();
     json_response(StatusCode::OK, Value::Array(list))
 }
@@ -32,7 +33,7 @@ pub(super) async fn metadata_one(
     {
         Some(r) => json_response(
             StatusCode::OK,
-            render::recording_metadata(c, r, &state.config.variant),
+            render::recording_metadata(c, r, state.live(r), &state.config.variant),
         ),
         None => not_found(&format!("Recording {recording_id} not found")),
     }
@@ -118,7 +119,16 @@ pub(super) async fn recordings_list(
     let list: Vec<Value> = c
         .recordings
         .iter()
-        .map(|r| render::recording(&state.dataset, c, r, &origin, &state.config.variant))
+        .map(|r| {
+            render::recording(
+                &state.dataset,
+                c,
+                r,
+                state.live(r),
+                &origin,
+                &state.config.variant,
+            )
+        })
         .collect();
     json_response(StatusCode::OK, Value::Array(list))
 }
@@ -155,6 +165,7 @@ pub(super) async fn recording_one(
             &state.dataset,
             c,
             r,
+            state.live(r),
             &origin(&headers),
             &state.config.variant,
         ),
@@ -227,7 +238,8 @@ pub(super) async fn batch_status(
                 .as_ref()
                 .is_none_or(|id| *id == r.id.to_string())
         }) {
-            if r.file_state == FileState::Available {
+            let live = state.live(r);
+            if live.has_media() {
                 results.push(json!({
                     "conversationId": c.id.to_string(),
                     "recordingId": r.id.to_string(),
@@ -236,7 +248,7 @@ pub(super) async fn batch_status(
                 }));
             } else {
                 errors += 1;
-                results.push(json!({"conversationId": c.id.to_string(), "recordingId": r.id.to_string(), "errorMsg": format!("Recording is {}", r.file_state.as_str())}));
+                results.push(json!({"conversationId": c.id.to_string(), "recordingId": r.id.to_string(), "errorMsg": format!("Recording is {}", live.file_state())}));
             }
         }
     }
@@ -270,7 +282,7 @@ pub(super) async fn media_download(
     match c
         .recordings
         .iter()
-        .find(|r| r.id.to_string() == recording_id && r.file_state == FileState::Available)
+        .find(|r| r.id.to_string() == recording_id && state.live(r).has_media())
     {
         Some(r) => json_response(
             StatusCode::OK,
@@ -278,6 +290,7 @@ pub(super) async fn media_download(
                 &state.dataset,
                 c,
                 r,
+                state.live(r),
                 &origin(&headers),
                 &state.config.variant,
             ),

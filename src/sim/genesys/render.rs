@@ -4,6 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
+use super::restore::LiveFile;
 use super::variant::GenesysVariant;
 use crate::sim::dataset::{
     Dataset, FileState, SimConversation, SimMedia, SimRecording, SimSession,
@@ -253,27 +254,29 @@ fn recording_media(recording: &SimRecording, variant: &GenesysVariant) -> &'stat
     }
 }
 
-/// RecordingMetadata (no transcript, no media URIs).
+/// RecordingMetadata (no transcript, no media URIs) of `recording`, its file as `live` says.
 pub fn recording_metadata(
     conversation: &SimConversation,
     recording: &SimRecording,
+    live: LiveFile,
     variant: &GenesysVariant,
 ) -> Value {
-    let available = recording.file_state == FileState::Available;
+    let available = live.has_media();
+    let archive_date = live.restored_until().or(recording.archive_date);
     object(vec![
         ("id", json!(recording.id.to_string())),
         ("conversationId", json!(conversation.id.to_string())),
         // An archived stub may come without its sessionId (design.md section 7).
         (
             "sessionId",
-            if recording.file_state == FileState::Archived {
+            if live == LiveFile::Seeded(FileState::Archived) {
                 Value::Null
             } else {
                 json!(recording.session_id.to_string())
             },
         ),
         ("media", json!(recording_media(recording, variant))),
-        ("fileState", json!(recording.file_state.as_str())),
+        ("fileState", json!(live.file_state())),
         (
             "startTime",
             if available {
@@ -290,16 +293,17 @@ pub fn recording_metadata(
                 Value::Null
             },
         ),
-        ("archiveDate", opt_ts(recording.archive_date)),
+        ("archiveDate", opt_ts(archive_date)),
         (
             "archiveMedium",
-            if recording.archive_date.is_some() {
+            if archive_date.is_some() {
                 json!("CLOUDARCHIVE")
             } else {
                 Value::Null
             },
         ),
         ("deleteDate", opt_ts(recording.delete_date)),
+        ("restoreExpirationTime", opt_ts(live.restored_until())),
         ("region", json!("eu-west-1")),
         (
             "selfUri",
@@ -316,17 +320,18 @@ pub fn recording(
     dataset: &Dataset,
     conversation: &SimConversation,
     recording: &SimRecording,
+    live: LiveFile,
     origin: &str,
     variant: &GenesysVariant,
 ) -> Value {
-    let mut value = recording_metadata(conversation, recording, variant);
+    let mut value = recording_metadata(conversation, recording, live, variant);
     if let Value::Object(map) = &mut value {
         map.remove("region");
-        if recording.file_state == FileState::Available {
+        if live.has_media() {
             if let Some(field) = recording.media.transcript_field() {
                 map.insert(
                     field.to_string(),
-                    Value::Array(dataset.transcript(conversation, recording)),
+                    Value::Array(dataset.recorded_transcript(conversation, recording)),
                 );
             }
             map.insert(

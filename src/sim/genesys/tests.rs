@@ -45,7 +45,7 @@ fn variant(text: &str) -> GenesysVariant {
 }
 
 /// Serves the simulator on a free loopback port; the server stops with the test's runtime.
-async fn serve(sim: &GenesysSim) -> String {
+pub(super) async fn serve(sim: &GenesysSim) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -57,11 +57,11 @@ async fn serve(sim: &GenesysSim) -> String {
     format!("http://{addr}")
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     crate::http::build_client(Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn token(http: &reqwest::Client, base: &str) -> String {
+pub(super) async fn token(http: &reqwest::Client, base: &str) -> String {
     let response = http
         .post(format!("{base}/oauth/token"))
         .basic_auth("sim-client", Some("sim-secret"))
@@ -174,16 +174,28 @@ fn messaging_media_spelling_follows_the_variant() {
     ] {
         let r = &message.recordings[0];
         assert_eq!(
-            render::recording_metadata(message, r, &v)["media"],
+            render::recording_metadata(message, r, LiveFile::Seeded(r.file_state), &v)["media"],
             json!(spelled)
         );
         assert_eq!(
-            render::recording(&ds, message, r, "http://x", &v)["media"],
+            render::recording(
+                &ds,
+                message,
+                r,
+                LiveFile::Seeded(r.file_state),
+                "http://x",
+                &v
+            )["media"],
             json!(spelled)
         );
         // Other media are not affected.
         assert_eq!(
-            render::recording_metadata(chat, &chat.recordings[0], &v)["media"],
+            render::recording_metadata(
+                chat,
+                &chat.recordings[0],
+                LiveFile::Seeded(chat.recordings[0].file_state),
+                &v
+            )["media"],
             json!("chat")
         );
     }

@@ -157,6 +157,23 @@ pub struct SimReport {
     /// Completed text conversations with no recording at all, which the recording side does not
     /// hold either: a correct run ends each of them `notRecorded` and ingests none.
     pub expected_not_recorded: u64,
+    /// Conversations withheld at seed time whose withheld sessions' recordings are archived
+    /// (not counted in expectedMissing): `archivedRecordings: Report` ends each `archived`,
+    /// `Restore` recovers them once Genesys restored them.
+    #[serde(default)]
+    pub expected_archived: u64,
+    /// Of those, how many the store still lacks in full.
+    #[serde(default)]
+    pub archived_still_missing: u64,
+    /// Distinct recordings the Genesys simulator was asked to restore (and did not refuse).
+    #[serde(default)]
+    pub restore_requested: u64,
+    /// Of those, the ones RESTORED now.
+    #[serde(default)]
+    pub restored: u64,
+    /// Restore requests the Genesys simulator refused with 403 (fault `restore-forbidden`).
+    #[serde(default)]
+    pub restore_forbidden: u64,
 }
 
 #[derive(Debug, Default)]
@@ -166,6 +183,8 @@ struct StoreInner {
     by_start: BTreeSet<(i128, Uuid)>,
     /// Expected-missing conversations and the session ids a recovery can restore.
     expected: HashMap<Uuid, Vec<String>>,
+    /// Expected-archived conversations and their archived withheld session ids.
+    expected_archived: HashMap<Uuid, Vec<String>>,
     /// Conversations PUT at least once, and whether the store held them in full before.
     first_put_full: HashMap<Uuid, bool>,
     /// The first answer given under each `Idempotency-Key`.
@@ -186,6 +205,9 @@ pub struct RecordingStore {
     inner: Mutex<StoreInner>,
     tokens: auth::TokenRegistry,
     faults: Arc<Faults>,
+    /// The Genesys simulator's restorations, when it shares them (ground truth of what was
+    /// restored).
+    restorations: Option<Arc<crate::sim::genesys::Restorations>>,
 }
 
 impl RecordingStore {
@@ -196,6 +218,7 @@ impl RecordingStore {
             inner: Mutex::new(StoreInner::default()),
             tokens: auth::TokenRegistry::default(),
             faults: Arc::new(Faults::none()),
+            restorations: None,
         }
     }
 
@@ -231,6 +254,14 @@ impl RecordingStore {
                         .collect();
                     inner.expected.insert(conversation.id, recoverable);
                 }
+                if conversation.is_expected_archived() {
+                    let archived = conversation
+                        .archived_withheld_sessions()
+                        .iter()
+                        .map(Uuid::to_string)
+                        .collect();
+                    inner.expected_archived.insert(conversation.id, archived);
+                }
                 let held = conversation.held_sessions();
                 if matches!(conversation.recording_side, RecordingSideState::Missing) {
                     continue;
@@ -251,6 +282,15 @@ impl RecordingStore {
             }
         }
         store
+    }
+
+    /// Reports the Genesys simulator's `restorations` in `/sim/report`.
+    pub fn with_restorations(
+        mut self,
+        restorations: Arc<crate::sim::genesys::Restorations>,
+    ) -> Self {
+        self.restorations = Some(restorations);
+        self
     }
 
     /// Uses `faults` for both simulators (the shared `--faults` model).
@@ -308,16 +348,23 @@ impl RecordingStore {
     /// The ground truth report of design.md section 9.
     pub fn report(&self) -> SimReport {
         let inner = self.lock();
-        let still_missing = inner
-            .expected
-            .iter()
-            .filter(|(id, recoverable)| {
-                !inner
-                    .contacts
-                    .get(id)
-                    .is_some_and(|c| c.holds_all(recoverable))
-            })
-            .count();
+        let lacking = |expected: &HashMap<Uuid, Vec<String>>| {
+            expected
+                .iter()
+                .filter(|(id, sessions)| {
+                    !inner
+                        .contacts
+                        .get(id)
+                        .is_some_and(|c| c.holds_all(sessions))
+                })
+                .count()
+        };
+        let still_missing = lacking(&inner.expected);
+        let restore = self
+            .restorations
+            .as_ref()
+            .map(|r| r.counts())
+            .unwrap_or_default();
         SimReport {
             expected_missing: inner.expected.len() as u64,
             still_missing: still_missing as u64,
@@ -326,6 +373,11 @@ impl RecordingStore {
             duplicates: inner.stats.duplicates,
             conflicts: inner.stats.conflicts,
             expected_not_recorded: inner.expected_not_recorded,
+            expected_archived: inner.expected_archived.len() as u64,
+            archived_still_missing: lacking(&inner.expected_archived) as u64,
+            restore_requested: restore.requested,
+            restored: restore.restored,
+            restore_forbidden: restore.forbidden,
         }
     }
 }
@@ -367,7 +419,9 @@ pub fn factory_with_store(
             ..options
         };
         let store = Arc::new(
-            RecordingStore::seeded(&context.dataset, &config).with_faults(context.faults.clone()),
+            RecordingStore::seeded(&context.dataset, &config)
+                .with_faults(context.faults.clone())
+                .with_restorations(context.restorations.clone()),
         );
         let _ = slot.set(store.clone());
         crate::sim::RecordingSideRouters {
