@@ -130,6 +130,7 @@ impl ChunkRunner<'_> {
                         outcome: Outcome::Failed,
                         reason: Some(MALFORMED.into()),
                         detail: Some(reason),
+                        archive_date: None,
                     });
                     continue;
                 }
@@ -173,6 +174,7 @@ impl ChunkRunner<'_> {
                     outcome: Outcome::Failed,
                     reason: Some(MALFORMED.into()),
                     detail: Some(err.to_string()),
+                    archive_date: None,
                 });
             })
             .ok()
