@@ -383,7 +383,12 @@ mod tests {
         assert_eq!(csv_field("cr\r"), "\"cr\r\"");
         assert_eq!(csv_field(""), "");
         let csv = rendered(
-            &[row(1, Outcome::Failed, "rejected", "Capture answered 422, \"too big\"")],
+            &[row(
+                1,
+                Outcome::Failed,
+                "rejected",
+                "Capture answered 422, \"too big\"",
+            )],
             false,
             ReportFormat::Csv,
         );
@@ -490,9 +495,15 @@ mod tests {
             archive_date: None,
         };
         assert!(not_recovered(&record(Outcome::Failed, "deleted")));
-        assert!(not_recovered(&record(Outcome::Conflict, "differentContentHeld")));
+        assert!(not_recovered(&record(
+            Outcome::Conflict,
+            "differentContentHeld"
+        )));
         assert!(!not_recovered(&record(Outcome::Failed, "transcoding")));
         assert!(!not_recovered(&record(Outcome::Verified, "")));
-        assert!(!not_recovered(&record(Outcome::Skipped, "mediaTypeNotRequested")));
+        assert!(!not_recovered(&record(
+            Outcome::Skipped,
+            "mediaTypeNotRequested"
+        )));
     }
 }

@@ -18,10 +18,7 @@ pub const PART_BYTES: usize = 900 * 1024;
 /// The UTC day a conversation's entry is filed under; `fallback` (the run's slice start) when
 /// its start is unknown.
 pub fn day_of(start: Option<Timestamp>, fallback: Timestamp) -> Date {
-    start
-        .unwrap_or(fallback)
-        .to_zoned(TimeZone::UTC)
-        .date()
+    start.unwrap_or(fallback).to_zoned(TimeZone::UTC).date()
 }
 
 /// `words` grouped by the day each belongs to.
@@ -313,11 +310,8 @@ mod tests {
         let parts = day.encode(limit).expect("encode");
         assert!(parts.len() > 2, "{} parts", parts.len());
         assert!(parts.iter().all(|p| p.len() <= limit));
-        let back = DayLedger::from_entries(
-            parts
-                .iter()
-                .flat_map(|p| decode_part(p).expect("decode")),
-        );
+        let back =
+            DayLedger::from_entries(parts.iter().flat_map(|p| decode_part(p).expect("decode")));
         assert_eq!(back, day);
         // The real limit keeps this day in one part; an empty day is one empty part.
         assert_eq!(day.encode(PART_BYTES).expect("encode").len(), 1);

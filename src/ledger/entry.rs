@@ -190,7 +190,11 @@ mod tests {
             (Outcome::NotRecorded, Some("notRecorded"), "enter"),
             (Outcome::WouldRecover, Some("missing"), "enter"),
             (Outcome::Verified, None, "leave"),
-            (Outcome::Verified, Some("recoveredByEarlierAttempt"), "leave"),
+            (
+                Outcome::Verified,
+                Some("recoveredByEarlierAttempt"),
+                "leave",
+            ),
             (Outcome::AlreadyPresent, None, "leave"),
             (Outcome::Recovered, None, "leave"),
             (Outcome::Unverified, Some("notVisibleInDas"), "leave"),
@@ -214,7 +218,8 @@ mod tests {
     fn an_entry_keeps_what_the_report_says_and_names_the_run() {
         let mut archived = record(Outcome::Failed, Some("archived"));
         archived.archive_date = "2026-11-21T00:00:00Z".parse().ok();
-        let Some(Word::Enter(entry)) = word_of(&archived, "acme-202611201000", Timestamp::UNIX_EPOCH)
+        let Some(Word::Enter(entry)) =
+            word_of(&archived, "acme-202611201000", Timestamp::UNIX_EPOCH)
         else {
             panic!("an archived conversation enters the ledger");
         };

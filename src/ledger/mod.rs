@@ -25,7 +25,9 @@ pub enum LedgerError {
     Json(#[from] serde_json::Error),
     #[error("cannot compress or decompress the ledger: {0}")]
     Io(#[from] std::io::Error),
-    #[error("ledger day {day} kept changing: {attempts} attempts to merge into it lost to other writers")]
+    #[error(
+        "ledger day {day} kept changing: {attempts} attempts to merge into it lost to other writers"
+    )]
     Contended { day: String, attempts: u32 },
 }
 

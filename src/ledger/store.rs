@@ -238,7 +238,11 @@ impl LedgerWriter {
     }
 
     /// Deletes `name` (only at `resource_version`, when given); gone already is fine.
-    async fn delete(&self, name: &str, resource_version: Option<String>) -> Result<(), kube::Error> {
+    async fn delete(
+        &self,
+        name: &str,
+        resource_version: Option<String>,
+    ) -> Result<(), kube::Error> {
         let params = DeleteParams {
             preconditions: resource_version.map(|rv| Preconditions {
                 resource_version: Some(rv),
@@ -315,7 +319,10 @@ pub async fn read_ledger(
 ) -> Result<Vec<LedgerEntry>, LedgerError> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let selector = format!("{LEDGER_LABEL}={}", label_value(schedule));
-    let listed = api.list(&ListParams::default().labels(&selector)).await?.items;
+    let listed = api
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items;
     let mut days: BTreeMap<String, Vec<ConfigMap>> = BTreeMap::new();
     for cm in listed {
         if let Some(day) = cm.labels().get(DAY_LABEL).cloned() {
@@ -329,7 +336,13 @@ pub async fn read_ledger(
         let (ledger, _) = committed(&cms, head)?;
         entries.extend(ledger.into_entries());
     }
-    entries.sort_by_key(|e| (e.conversation_start.is_none(), e.conversation_start, e.conversation_id));
+    entries.sort_by_key(|e| {
+        (
+            e.conversation_start.is_none(),
+            e.conversation_start,
+            e.conversation_id,
+        )
+    });
     Ok(entries)
 }
 
@@ -368,7 +381,11 @@ pub async fn prune_ledger(
         removed.insert(day);
     }
     if !removed.is_empty() {
-        info!(schedule, days = removed.len(), "removed ledger days past retention");
+        info!(
+            schedule,
+            days = removed.len(),
+            "removed ledger days past retention"
+        );
     }
     Ok(removed.into_iter().collect())
 }

@@ -116,16 +116,16 @@ pub fn build_interaction(
                     archived_on.insert(unusable.len(), date);
                 }
                 (
-                "archived",
-                format!(
-                    "recording {recording_id} archived{}{}",
-                    archive_date.map(|d| format!(" on {d}")).unwrap_or_default(),
-                    archive_medium
-                        .map(|m| format!(" to {m}"))
-                        .unwrap_or_default()
-                ),
-                session_id,
-            )
+                    "archived",
+                    format!(
+                        "recording {recording_id} archived{}{}",
+                        archive_date.map(|d| format!(" on {d}")).unwrap_or_default(),
+                        archive_medium
+                            .map(|m| format!(" to {m}"))
+                            .unwrap_or_default()
+                    ),
+                    session_id,
+                )
             }
             RecordingOutcome::Deleted {
                 recording_id,
