@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp, civil::Date};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::{batch::v1::Job, core::v1::ConfigMap};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{
     Api, Client, ResourceExt,
-    api::{ListParams, Patch, PatchParams, PostParams},
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy},
 };
 use serde_json::{Value, json};
 use support::recovery::{self, recovery, wait_phase};
@@ -258,6 +259,53 @@ async fn plant_conflict(capture_url: &str, das_url: &str, tenant: &str, c: &SimC
     assert_eq!(response.status().as_u16(), 201, "planting a conflict");
 }
 
+/// The garbage collector the test control plane lacks (no kube-controller-manager): deletes the
+/// Jobs and ConfigMaps of `ns` whose owning DigitalRecovery is gone, as a cluster does after
+/// history pruning. Without it a pruned run's Job would block a later run of the same name
+/// (`JobNameTaken`), and its report would outlive it.
+fn collect_garbage(client: Client, ns: &'static str) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let runs: Api<DigitalRecovery> = Api::namespaced(client.clone(), ns);
+        let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+        let maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+        let background = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        let orphaned = |owners: &[OwnerReference], alive: &BTreeSet<String>| {
+            owners.iter().any(|o| o.kind == "DigitalRecovery")
+                && owners
+                    .iter()
+                    .filter(|o| o.kind == "DigitalRecovery")
+                    .all(|o| !alive.contains(&o.uid))
+        };
+        loop {
+            if let Ok(list) = runs.list(&ListParams::default()).await {
+                let alive: BTreeSet<String> = list.items.iter().filter_map(|d| d.uid()).collect();
+                if let Ok(list) = jobs.list(&ListParams::default()).await {
+                    for job in list
+                        .items
+                        .iter()
+                        .filter(|j| orphaned(j.owner_references(), &alive))
+                    {
+                        let _ = jobs.delete(&job.name_any(), &background).await;
+                    }
+                }
+                if let Ok(list) = maps.list(&ListParams::default()).await {
+                    for cm in list
+                        .items
+                        .iter()
+                        .filter(|c| orphaned(c.owner_references(), &alive))
+                    {
+                        let _ = maps.delete(&cm.name_any(), &background).await;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+}
+
 fn whole_minute(t: Timestamp) -> Timestamp {
     Timestamp::from_second(t.as_second() - t.as_second().rem_euclid(60)).expect("minute")
 }
@@ -268,7 +316,8 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
     let cp = ControlPlane::start().await;
     let client = cp.client().await;
     support::crds::install(&client).await;
-    let ns = "tenant-ledger";
+    const NS: &str = "tenant-ledger";
+    let ns = NS;
     recovery::tenant_namespace(&client, ns).await;
 
     // Simulator data from 3 h to 25 min ago (conversations end by 5 min ago: all settled).
@@ -347,6 +396,7 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
 
     let _runner = JobRunner::start(&cp, client.clone());
     let _operator = Operator::start(&cp, "replica-a").await;
+    let gc = collect_garbage(client.clone(), NS);
     let schedule: DigitalRecoverySchedule = serde_json::from_value(json!({
         "apiVersion": "recovery.cxops.io/v1alpha1",
         "kind": "DigitalRecoverySchedule",
@@ -380,7 +430,18 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
     // end again (overlap).
     let runs: Api<DigitalRecovery> = Api::namespaced(client.clone(), ns);
     let selector = format!("{SCHEDULE_LABEL}=nightly");
-    let mut seen: BTreeMap<String, Window> = BTreeMap::new();
+    // Every run seen, by uid (a pruned run's name can come back): name, window, creation.
+    let mut seen: BTreeMap<String, (String, Window, String)> = BTreeMap::new();
+    let note = |seen: &mut BTreeMap<String, (String, Window, String)>, dr: &DigitalRecovery| {
+        let created = dr
+            .creation_timestamp()
+            .map(|t| t.0.to_string())
+            .unwrap_or_default();
+        seen.insert(
+            dr.uid().unwrap_or_default(),
+            (dr.name_any(), dr.spec.window, created),
+        );
+    };
     let mut watermarks: Vec<Timestamp> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(420);
     loop {
@@ -389,7 +450,7 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
             .await
             .expect("runs")
         {
-            seen.insert(dr.name_any(), dr.spec.window);
+            note(&mut seen, &dr);
         }
         let status = schedules.get("nightly").await.expect("schedule").status;
         if let Some(w) = status
@@ -404,7 +465,9 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
             .is_some_and(|w| *w >= sims.config.window.end + SignedDuration::from_mins(20));
         let looked_again = seen
             .values()
-            .filter(|w| w.start <= sims.config.window.end && w.start > sims.config.window.start)
+            .filter(|(_, w, _)| {
+                w.start <= sims.config.window.end && w.start > sims.config.window.start
+            })
             .count();
         if past_data && looked_again >= 2 && watermarks.len() >= 4 {
             break;
@@ -432,7 +495,7 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
             .expect("runs")
             .items;
         for dr in &left {
-            seen.insert(dr.name_any(), dr.spec.window);
+            note(&mut seen, dr);
         }
         let finished = left.iter().all(|dr| {
             dr.status
@@ -464,6 +527,7 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
     assert!(left.len() <= 2, "{} runs kept", left.len());
     assert!(seen.len() >= 4, "{} runs", seen.len());
 
+    gc.abort();
     // The ground truth: the simulator's report and its dataset.
     let truth = report().await;
     assert_eq!(truth.duplicates, 0, "{truth:?}");
@@ -528,9 +592,9 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
         "entries of pruned runs: {writers:?} {kept:?}"
     );
     let last_run = seen
-        .iter()
-        .max_by_key(|(_, w)| w.start)
-        .map(|(name, w)| (name.clone(), *w))
+        .values()
+        .max_by_key(|(_, w, created)| (w.start, created.clone()))
+        .map(|(name, w, _)| (name.clone(), *w))
         .expect("a run");
     for e in &ledger {
         let start = e.conversation_start.expect("start");
@@ -625,13 +689,32 @@ async fn a_cancelled_recovery_still_reports_what_its_shards_did() {
     )
     .await
     .expect("cancel");
-    let dr = wait_phase(&api, "halted", 120, |p| p == Phase::Cancelled).await;
-    let status = dr.status.expect("status");
-    assert!(
-        status.shards.iter().any(|s| s.report_parts.is_some()),
-        "{:?}",
-        status.shards
-    );
+    wait_phase(&api, "halted", 120, |p| p == Phase::Cancelled).await;
+    // The stopped workers write their report, then their last status entry, which names it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let shards = api
+            .get("halted")
+            .await
+            .expect("get")
+            .status
+            .map(|s| s.shards)
+            .unwrap_or_default();
+        if shards.iter().all(|s| s.report_parts.is_some()) {
+            assert!(
+                shards
+                    .iter()
+                    .all(|s| s.reason.as_deref() == Some("Terminated")),
+                "{shards:?}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no report written by the stopped shards: {shards:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     let rows = digital_recovery::worker::read_report(&client, ns, "halted")
         .await
         .expect("report");
