@@ -103,6 +103,7 @@ fn encode_records(records: usize) {
             reason: (!verified).then(|| "notRecorded".to_string()),
             detail: (!verified)
                 .then(|| "the recordings API lists none of text for this conversation".to_string()),
+            archive_date: None,
         };
         encoder.push(&record).expect("encode");
         if i % 1_000 == 0 {

@@ -55,6 +55,15 @@ pub const SHARD_LABEL: &str = "recovery.cxops.io/shard";
 pub const PART_LABEL: &str = "recovery.cxops.io/part";
 /// Label naming the recovery a journal ConfigMap belongs to.
 pub const JOURNAL_LABEL: &str = "recovery.cxops.io/journal-of";
+/// Label naming the schedule (its label value) a ledger ConfigMap belongs to.
+pub const LEDGER_LABEL: &str = "recovery.cxops.io/ledger-of";
+/// Label of a ledger ConfigMap's day (the UTC day its conversations started, `2026-11-20`).
+pub const DAY_LABEL: &str = "recovery.cxops.io/day";
+/// Label of the generation a ledger ConfigMap was written in; a day's head names the one in
+/// force.
+pub const GENERATION_LABEL: &str = "recovery.cxops.io/generation";
+/// Annotation on a ledger day's head: how many parts its generation has.
+pub const PARTS_ANNOTATION: &str = "recovery.cxops.io/parts";
 /// `app.kubernetes.io/managed-by` of the worker Jobs; the controller watches Jobs with it.
 pub const MANAGED_BY_CONTROLLER: &str = "app.kubernetes.io/managed-by=digital-recovery-controller";
 
@@ -62,6 +71,8 @@ pub const MANAGED_BY_CONTROLLER: &str = "app.kubernetes.io/managed-by=digital-re
 
 /// Data key of a report ConfigMap: gzip'd JSON lines of outcome records.
 pub const REPORT_KEY: &str = "outcomes.jsonl.gz";
+/// Data key of a ledger ConfigMap: gzip'd JSON lines of ledger entries.
+pub const LEDGER_KEY: &str = "entries.jsonl.gz";
 /// Data key of a journal ConfigMap.
 pub const JOURNAL_KEY: &str = "conversations.gz";
 
@@ -137,6 +148,17 @@ pub fn worker_account(recovery: &str) -> String {
 /// Name of part `part` of shard `shard`'s report ConfigMaps.
 pub fn report_name(recovery: &str, shard: u32, part: usize) -> String {
     format!("{}-report-{shard}-{part}", label_value(recovery))
+}
+
+/// Name of the head ConfigMap of a schedule's ledger day (`day` as `2026-11-20`): it holds the
+/// day's first part and names its generation.
+pub fn ledger_name(schedule: &str, day: &str) -> String {
+    format!("{}-ledger-{}", label_value(schedule), day.replace('-', ""))
+}
+
+/// Name of part `part` (1 and up) of generation `generation` of a schedule's ledger day.
+pub fn ledger_part_name(schedule: &str, day: &str, generation: &str, part: usize) -> String {
+    format!("{}-{generation}-{part}", ledger_name(schedule, day))
 }
 
 /// Name of shard `shard`'s journal ConfigMap.

@@ -14,6 +14,7 @@ pub mod crd;
 pub mod genesys;
 pub mod http;
 pub mod kubeapi;
+pub mod ledger;
 pub mod manifest;
 pub mod pipeline;
 pub mod signals;

@@ -41,14 +41,9 @@ enum Command {
         #[arg(long)]
         shard: Option<u32>,
     },
-    /// Print the per-conversation outcomes of a recovery.
-    Report {
-        #[arg(long)]
-        namespace: String,
-        name: String,
-        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-        output: ReportFormat,
-    },
+    /// Print the per-conversation outcomes of a recovery, or a schedule's ledger of what its
+    /// runs could not recover (--schedule).
+    Report(cli::report::ReportArgs),
     /// Serve faithful local Genesys Cloud, DAS and Capture simulators until SIGTERM/SIGINT.
     Simulate(cli::simulate::SimulateArgs),
     /// Run one DigitalRecovery manifest in-process, without a cluster.
@@ -127,12 +122,6 @@ impl PullPolicy {
             PullPolicy::Never => "Never",
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ReportFormat {
-    Table,
-    Json,
 }
 
 async fn kube_client() -> Result<kube::Client, kube::Error> {
@@ -251,11 +240,7 @@ fn main() -> ExitCode {
                 }
             }
         }),
-        Command::Report {
-            namespace,
-            name,
-            output,
-        } => runtime(async move {
+        Command::Report(args) => runtime(async move {
             let client = match kube_client().await {
                 Ok(c) => c,
                 Err(e) => {
@@ -263,64 +248,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match worker::read_report(&client, &namespace, &name).await {
-                Ok(rows) => {
-                    print_report(&rows, output);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            exit(cli::report::run(client, args).await)
         }),
         Command::Simulate(args) => exit(cli::simulate::run(args).map_err(CliError::Usage)),
         Command::Recover(args) => exit(cli::recover::run(args)),
         Command::Demo(args) => exit(cli::demo::run(args)),
-    }
-}
-
-fn print_report(
-    rows: &[(u32, digital_recovery::pipeline::progress::OutcomeRecord)],
-    output: ReportFormat,
-) {
-    match output {
-        ReportFormat::Json => {
-            let items: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|(shard, r)| {
-                    let mut v = serde_json::to_value(r).unwrap_or_default();
-                    if let Some(m) = v.as_object_mut() {
-                        m.insert("shard".into(), (*shard).into());
-                    }
-                    v
-                })
-                .collect();
-            println!("{}", serde_json::Value::Array(items));
-        }
-        ReportFormat::Table => {
-            println!(
-                "{:<6} {:<38} {:<7} {:<15} {:<20} DETAIL",
-                "SHARD", "CONVERSATION", "MEDIA", "OUTCOME", "REASON"
-            );
-            for (shard, r) in rows {
-                let outcome = serde_json::to_value(r.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                println!(
-                    "{:<6} {:<38} {:<7} {:<15} {:<20} {}",
-                    shard,
-                    r.conversation_id
-                        .map(|u| u.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    r.media_type.map(|m| m.as_str()).unwrap_or("-"),
-                    outcome,
-                    r.reason.as_deref().unwrap_or("-"),
-                    r.detail.as_deref().unwrap_or("")
-                );
-            }
-        }
     }
 }
 

@@ -528,6 +528,14 @@ async fn invalid_schedules_are_rejected_with_clear_messages() {
         ),
         (json!({"settleDelay": "0s"}), "settleDelay must be positive"),
         (
+            json!({"ledgerRetention": "90 days"}),
+            "ledgerRetention must be a duration such as 30m, 2h or 1h30m",
+        ),
+        (
+            json!({"ledgerRetention": "0h"}),
+            "ledgerRetention must be positive",
+        ),
+        (
             json!({"maxWindow": "745h"}),
             "maxWindow must be at most 31 days",
         ),

@@ -115,6 +115,12 @@ pub struct DigitalRecoveryScheduleSpec {
     #[serde(default = "default_give_up_after")]
     #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = duration_rules("giveUpAfter", None)))]
     pub give_up_after: String,
+    /// How long the ledger keeps a day of conversations the runs could not recover (see
+    /// `digital-recovery report --schedule`): a day is removed once all of it started longer
+    /// than this ago. Default 2160h (90 days).
+    #[serde(default = "default_ledger_retention")]
+    #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = duration_rules("ledgerRetention", None)))]
+    pub ledger_retention: String,
     /// What to do when a run is due while an earlier one is still active.
     #[serde(default)]
     pub concurrency_policy: ConcurrencyPolicy,
@@ -158,6 +164,9 @@ fn default_max_window() -> String {
 }
 fn default_give_up_after() -> String {
     "24h".into()
+}
+fn default_ledger_retention() -> String {
+    "2160h".into()
 }
 fn default_history() -> u32 {
     3

@@ -64,6 +64,8 @@ pub struct ValidSchedule {
     pub max_window: SignedDuration,
     /// Carried conversations that started longer than this before a run are given up on.
     pub give_up_after: SignedDuration,
+    /// Ledger days all of whose conversations started longer ago than this are removed.
+    pub ledger_retention: SignedDuration,
     pub policy: ConcurrencyPolicy,
     pub suspend: bool,
     pub starting_deadline: Option<SignedDuration>,
@@ -141,6 +143,7 @@ impl DigitalRecoveryScheduleSpec {
             initial_lookback: duration("initialLookback", &spec.initial_lookback)?,
             max_window,
             give_up_after: duration("giveUpAfter", &spec.give_up_after)?,
+            ledger_retention: duration("ledgerRetention", &spec.ledger_retention)?,
             policy: spec.concurrency_policy,
             suspend: spec.suspend,
             starting_deadline: spec

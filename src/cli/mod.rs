@@ -1,7 +1,9 @@
-//! The subcommands that run without a cluster: `simulate`, `recover` and `demo`.
+//! The subcommands that run without a cluster (`simulate`, `recover` and `demo`), and `report`,
+//! which reads a recovery's report or a schedule's ledger from the cluster.
 
 pub mod demo;
 pub mod recover;
+pub mod report;
 pub mod simulate;
 pub mod summary;
 

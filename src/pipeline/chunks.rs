@@ -132,6 +132,7 @@ impl ChunkRunner<'_> {
                         outcome: Outcome::Failed,
                         reason: Some(MALFORMED.into()),
                         detail: Some(reason),
+                        archive_date: None,
                     });
                     continue;
                 }
@@ -175,6 +176,7 @@ impl ChunkRunner<'_> {
                     outcome: Outcome::Failed,
                     reason: Some(MALFORMED.into()),
                     detail: Some(err.to_string()),
+                    archive_date: None,
                 });
             })
             .ok()

@@ -30,6 +30,8 @@ pub enum Fetched {
     Unrecoverable {
         reason: &'static str,
         detail: String,
+        /// The recording's archiveDate, when the reason is `archived` and Genesys gives it.
+        archive_date: Option<jiff::Timestamp>,
     },
 }
 
@@ -64,6 +66,8 @@ pub fn build_interaction(
     let mut left_out = Vec::new();
     // (reason, detail, session): why a recording could not be used, and whose it is.
     let mut unusable: Vec<(&'static str, String, Option<String>)> = Vec::new();
+    // The archiveDate of each archived recording in `unusable`, by its index there.
+    let mut archived_on: HashMap<usize, jiff::Timestamp> = HashMap::new();
     for outcome in recordings.outcomes {
         // Why a recording cannot be used, for the report; a usable one joins the interaction.
         let (reason, detail, session_id) = match outcome {
@@ -107,17 +111,22 @@ pub fn build_interaction(
                 session_id,
                 archive_date,
                 archive_medium,
-            } => (
-                "archived",
-                format!(
-                    "recording {recording_id} archived{}{}",
-                    archive_date.map(|d| format!(" on {d}")).unwrap_or_default(),
-                    archive_medium
-                        .map(|m| format!(" to {m}"))
-                        .unwrap_or_default()
-                ),
-                session_id,
-            ),
+            } => {
+                if let Some(date) = archive_date.as_deref().and_then(|d| d.parse().ok()) {
+                    archived_on.insert(unusable.len(), date);
+                }
+                (
+                    "archived",
+                    format!(
+                        "recording {recording_id} archived{}{}",
+                        archive_date.map(|d| format!(" on {d}")).unwrap_or_default(),
+                        archive_medium
+                            .map(|m| format!(" to {m}"))
+                            .unwrap_or_default()
+                    ),
+                    session_id,
+                )
+            }
             RecordingOutcome::Deleted {
                 recording_id,
                 session_id,
@@ -159,9 +168,14 @@ pub fn build_interaction(
         // the recording side already holds does not.
         let why = unusable
             .into_iter()
-            .find(|(_, _, session)| concerns_lacking(session.as_deref(), lacking));
+            .enumerate()
+            .find(|(_, (_, _, session))| concerns_lacking(session.as_deref(), lacking));
         return match why {
-            Some((reason, detail, _)) => Fetched::Unrecoverable { reason, detail },
+            Some((at, (reason, detail, _))) => Fetched::Unrecoverable {
+                reason,
+                detail,
+                archive_date: archived_on.remove(&at),
+            },
             None => Fetched::NotRecorded {
                 detail: "Genesys holds no text recording of the sessions the recording side lacks"
                     .to_string(),
@@ -323,9 +337,14 @@ mod tests {
             ],
         );
         match out {
-            Fetched::Unrecoverable { reason, detail } => {
+            Fetched::Unrecoverable {
+                reason,
+                detail,
+                archive_date,
+            } => {
                 assert_eq!(reason, "archived");
                 assert!(detail.contains("2026-11-21"), "{detail}");
+                assert_eq!(archive_date, "2026-11-21T00:00:00Z".parse().ok());
             }
             other => panic!("{other:?}"),
         }

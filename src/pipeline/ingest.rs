@@ -46,6 +46,7 @@ pub async fn recover_one(
             outcome,
             reason: Some(reason.to_string()),
             detail,
+            archive_date: None,
         })
     };
     let genesys_failed = |err: GenesysError| match genesys_failure(&err) {
@@ -97,8 +98,16 @@ pub async fn recover_one(
             Fetched::NotRecorded { detail } => {
                 return final_record(Outcome::NotRecorded, "notRecorded", Some(detail));
             }
-            Fetched::Unrecoverable { reason, detail } => {
-                return final_record(Outcome::Failed, reason, Some(detail));
+            Fetched::Unrecoverable {
+                reason,
+                detail,
+                archive_date,
+            } => {
+                let mut result = final_record(Outcome::Failed, reason, Some(detail));
+                if let ItemResult::Final(record) = &mut result {
+                    record.archive_date = archive_date;
+                }
+                return result;
             }
         };
     let sent = |already_present: bool| {

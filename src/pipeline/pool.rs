@@ -143,6 +143,7 @@ impl RecoveryPool {
                     outcome: Outcome::Failed,
                     reason: Some(reason.into()),
                     detail: Some(format!("gave up at the retry deadline: {detail}")),
+                    archive_date: None,
                 });
             }
         }

@@ -77,6 +77,10 @@ pub struct OutcomeRecord {
     /// Details for a person (an upstream message, an archive date). Never holds credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// When the recording that made it unrecoverable was archived (reason `archived`, when
+    /// Genesys gives the date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_date: Option<Timestamp>,
 }
 
 /// Totals of the per-conversation outcomes, as `recover --output json` prints them.

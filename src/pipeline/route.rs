@@ -39,6 +39,7 @@ impl Router<'_> {
             outcome,
             reason: Some(reason.into()),
             detail: None,
+            archive_date: None,
         };
         match decision {
             Decision::Held => {}

@@ -183,6 +183,7 @@ mod tests {
             outcome,
             reason: Some(reason.into()),
             detail: Some("503".into()),
+            archive_date: None,
         }
     }
 

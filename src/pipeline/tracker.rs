@@ -164,6 +164,7 @@ impl Tracker {
             outcome: Outcome::Verified,
             reason: Some("recoveredByEarlierAttempt".into()),
             detail: None,
+            archive_date: None,
         });
     }
 
@@ -195,6 +196,7 @@ impl Tracker {
                 outcome: Outcome::Extra,
                 reason: Some("noGenesysConversation".into()),
                 detail: None,
+                archive_date: None,
             });
         }
     }

@@ -66,6 +66,7 @@ pub(crate) async fn verify(
                     options.verify_deadline.as_secs()
                 ),
             }),
+            archive_date: None,
         });
     }
 }
@@ -107,6 +108,7 @@ async fn check_pages(
                 outcome,
                 reason,
                 detail: None,
+                archive_date: None,
             });
             waiting.remove(&id);
         }

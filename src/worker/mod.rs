@@ -94,6 +94,8 @@ pub enum WorkerError {
     CredentialsMissing(String),
     #[error("the spec cannot run: {0}")]
     InvalidSpec(InvalidSpec),
+    #[error("cannot write the schedule's ledger: {0}")]
+    Ledger(#[from] crate::ledger::LedgerError),
     #[error("pipeline failed: {0}")]
     Pipeline(ShardError),
     #[error(

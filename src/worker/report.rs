@@ -254,6 +254,7 @@ mod tests {
             outcome: Outcome::Verified,
             reason: None,
             detail: Some(format!("detail {i} {}", uuid::Uuid::new_v4())),
+            archive_date: None,
         };
         let mut encoder = ReportEncoder::default();
         let mut taken = Vec::new();
@@ -303,6 +304,7 @@ mod tests {
                 },
                 reason: (i % 7 == 0).then(|| "rejected".to_string()),
                 detail: Some(format!("detail {i} {}", uuid::Uuid::new_v4())),
+                archive_date: None,
             })
             .collect();
         let parts = encode_report(&records).expect("encode");

@@ -1,6 +1,8 @@
 //! One shard from start to end: read the recovery, validate it, find the credentials, start the
 //! status writer and the journal, run the pipeline (stopped by SIGTERM), then write the report
-//! and the final status entry. What a stop means for the Job is decided by [`Stopped::of`].
+//! (also when the shard failed or was stopped: what it did so far), merge its final words into
+//! its schedule's ledger (runs made by a schedule), and write the final status entry. What a
+//! stop means for the Job is decided by [`Stopped::of`].
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use crate::contract::{
 };
 use crate::http::{ClientCredentials, Secret};
 use crate::kubeapi::{is_transient, patiently};
+use crate::ledger::{LedgerError, LedgerWriter, ShardWords};
 use crate::pipeline::{
     journal::{Journal, NoJournal},
     shard::slice_of,
@@ -28,6 +31,9 @@ use crate::pipeline::{
 
 /// How long a terminated worker tries to write its progress so far.
 const STATUS_ON_TERMINATION: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a terminated worker tries to write its report and ledger words: with
+/// [`WIND_DOWN`] and [`STATUS_ON_TERMINATION`] it stays inside the pod's grace period.
+const REPORT_ON_TERMINATION: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs shard `shard` of the recovery `args` names. `Ok(())` means exit 0.
 pub async fn run_shard(
@@ -78,7 +84,12 @@ pub async fn run_shard(
         .await?;
     info!(start = %slice.start, end = %slice.end, "shard started");
 
-    let reporter = Arc::new(ShardReporter::default());
+    let ledger = LedgerWriter::for_run(&client, &dr);
+    let reporter = Arc::new(if ledger.is_some() {
+        ShardReporter::with_ledger(&args.name)
+    } else {
+        ShardReporter::default()
+    });
     let report = Arc::new(ReportWriter::new(&client, &dr, shard));
     let ticker = StatusTicker::start(reporter.clone(), writer.clone(), report.clone());
     let input = ShardInput {
@@ -109,16 +120,18 @@ pub async fn run_shard(
 
     match result {
         Ok(progress) => {
-            let (mut entry, encoder) = {
+            let (mut entry, encoder, words) = {
                 let mut s = reporter.lock();
                 s.progress = progress;
                 (
                     writer.entry(ShardPhase::Succeeded, &s),
                     std::mem::take(&mut s.report),
+                    s.ledger.take(),
                 )
             };
             let outcomes = encoder.records();
             let parts = finish_report(&report, encoder).await?;
+            write_ledger(ledger.as_ref(), words, slice.start).await?;
             entry.report_parts = Some(parts);
             writer.apply_patiently(&entry).await?;
             info!(parts, outcomes, "shard finished");
@@ -126,17 +139,40 @@ pub async fn run_shard(
         }
         Err(e) => {
             let stop = Stopped::of(e, terminated.is_cancelled());
-            let mut entry = writer.entry(stop.phase, &reporter.lock());
+            let (mut entry, encoder, words) = {
+                let mut s = reporter.lock();
+                (
+                    writer.entry(stop.phase, &s),
+                    std::mem::take(&mut s.report),
+                    s.ledger.take(),
+                )
+            };
             entry.reason = Some(stop.reason);
             entry.message = Some(stop.message);
+            // What the shard did so far, for `report` and the ledger; the stop's error stays
+            // the one returned.
+            let written = async {
+                let parts = finish_report(&report, encoder).await?;
+                write_ledger(ledger.as_ref(), words, slice.start).await?;
+                Ok::<_, WorkerError>(parts)
+            };
             if matches!(stop.error, WorkerError::Terminated) {
-                // The grace period is running out: one short try, no patience.
+                // The grace period is running out: short tries, no patience.
+                match tokio::time::timeout(REPORT_ON_TERMINATION, written).await {
+                    Ok(Ok(parts)) => entry.report_parts = Some(parts),
+                    Ok(Err(e)) => warn!(error = %e, "cannot write the report or the ledger"),
+                    Err(_) => warn!("cannot write the report and the ledger in time"),
+                }
                 match tokio::time::timeout(STATUS_ON_TERMINATION, writer.apply(&entry)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => warn!(error = %e, "cannot write the shard status"),
                     Err(_) => warn!("cannot write the shard status in time"),
                 }
             } else {
+                match written.await {
+                    Ok(parts) => entry.report_parts = Some(parts),
+                    Err(e) => warn!(error = %e, "cannot write the report or the ledger"),
+                }
                 writer.apply_patiently(&entry).await?;
             }
             warn!(error = %stop.error, "shard stopped");
@@ -167,6 +203,32 @@ async fn finish_report(report: &ReportWriter, encoder: ReportEncoder) -> Result<
     .await?;
     u32::try_from(count)
         .map_err(|_| WorkerError::Io(std::io::Error::other("too many report parts")))
+}
+
+/// Merges the shard's words into its schedule's ledger (nothing for a recovery no schedule
+/// made); `fallback` files words whose conversation start is unknown.
+async fn write_ledger(
+    ledger: Option<&LedgerWriter>,
+    words: Option<ShardWords>,
+    fallback: jiff::Timestamp,
+) -> Result<(), WorkerError> {
+    let (Some(ledger), Some(words)) = (ledger, words) else {
+        return Ok(());
+    };
+    if words.is_empty() {
+        return Ok(());
+    }
+    let words = words.into_words();
+    let count = words.len();
+    let days = patiently(
+        "merge into the schedule's ledger",
+        APISERVER_PATIENCE,
+        LedgerError::is_transient,
+        || ledger.merge(words.clone(), fallback),
+    )
+    .await?;
+    info!(words = count, days, "merged into the schedule's ledger");
+    Ok(())
 }
 
 /// The shard's journal; without one the shard still runs correctly (it only serves the

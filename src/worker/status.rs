@@ -20,6 +20,7 @@ use crate::api::{
 };
 use crate::contract::worker_manager;
 use crate::kubeapi::{apply_status, is_transient, patiently};
+use crate::ledger::ShardWords;
 use crate::pipeline::progress::{Outcome, OutcomeRecord, ProgressReporter, ShardProgress};
 
 /// Least time between two status writes of one shard.
@@ -35,6 +36,8 @@ pub struct Collected {
     pub progress: ShardProgress,
     /// The shard's report, encoded as outcomes come; full parts are written while it runs.
     pub report: ReportEncoder,
+    /// What the outcomes say to the schedule's ledger (runs made by a schedule only).
+    pub ledger: Option<ShardWords>,
     by_media: BTreeMap<MediaType, MediaTypeCounts>,
     failures: Vec<FailureRecord>,
     /// Changed since the last status write.
@@ -88,6 +91,9 @@ impl Collected {
                 detail: record.detail.clone(),
             });
         }
+        if let Some(ledger) = &mut self.ledger {
+            ledger.note(record);
+        }
         if let Err(e) = self.report.push(record) {
             warn!(error = %e, "cannot add an outcome to the report");
         }
@@ -102,6 +108,14 @@ pub struct ShardReporter {
 }
 
 impl ShardReporter {
+    /// A reporter that also gathers the words of `recovery`'s outcomes for its schedule's
+    /// ledger.
+    pub fn with_ledger(recovery: &str) -> ShardReporter {
+        let reporter = ShardReporter::default();
+        reporter.state.lock().ledger = Some(ShardWords::new(recovery));
+        reporter
+    }
+
     /// The collected state (held briefly: the pipeline's tasks report under the same lock).
     pub fn lock(&self) -> parking_lot::MutexGuard<'_, Collected> {
         self.state.lock()
@@ -271,6 +285,7 @@ mod tests {
             outcome,
             reason: None,
             detail: None,
+            archive_date: None,
         }
     }
 

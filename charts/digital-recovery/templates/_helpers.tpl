@@ -80,7 +80,8 @@ are here because RBAC lets a subject create a Role only with permissions it hold
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]
-# Held only to grant them to the worker Role (see above).
+# Granted to the worker Role (reports, journals, schedule ledgers; see above); the schedule
+# controller itself lists and deletes ledger days past a schedule's ledgerRetention.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "create", "patch", "delete"]

@@ -1,7 +1,8 @@
 //! The DigitalRecoverySchedule controller: automatic recovery. Each reconcile reads the schedule
 //! and the DigitalRecoveries it made (label [`SCHEDULE_LABEL`]), decides with the pure
 //! [`plan::plan`] what to do at the clock's `now`, then cancels, creates, writes the status (by
-//! server-side apply) and prunes history.
+//! server-side apply), prunes history and, with each run it creates, removes ledger days past
+//! `ledgerRetention` (see [`crate::ledger`]).
 //!
 //! The clock is injectable ([`Clock`]) so that tests can move time instead of sleeping.
 
@@ -25,6 +26,7 @@ use crate::api::{
 use crate::contract::{SCHEDULE_MANAGER, label_value};
 use crate::controller::metrics::{Metrics, ScheduleLabels};
 use crate::kubeapi::{Events, apply_status, condition};
+use crate::ledger::prune_ledger;
 use plan::{Observed, Plan, Run};
 
 /// Where the schedule controller reads the time.
@@ -307,6 +309,13 @@ async fn reconcile_inner(
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(e.into()),
         }
+    }
+
+    // Ledger retention, once per run created (not on every status change of a running one).
+    if plan.create.is_some()
+        && let Err(e) = prune_ledger(&ctx.client, &ns, &name, now, settings.ledger_retention).await
+    {
+        warn!(error = %e, "cannot remove ledger days past retention; will try at the next run");
     }
 
     // Come back at the next schedule time (watches of the runs bring us back sooner).
