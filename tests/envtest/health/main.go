@@ -13,12 +13,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
@@ -51,12 +53,21 @@ func run() error {
 		}
 		scripts[kind] = string(source)
 	}
-	var objects []map[string]interface{}
-	if err := json.NewDecoder(os.Stdin).Decode(&objects); err != nil {
+	input, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		return fmt.Errorf("read objects: %w", err)
+	}
+	// Kubernetes' own JSON decoding: whole numbers become int64, as kstatus expects.
+	var objects []interface{}
+	if err := utiljson.Unmarshal(input, &objects); err != nil {
 		return fmt.Errorf("read objects: %w", err)
 	}
 	out := json.NewEncoder(os.Stdout)
-	for _, object := range objects {
+	for _, item := range objects {
+		object, ok := item.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("read objects: an item is not an object")
+		}
 		u := &unstructured.Unstructured{Object: object}
 		result, err := status.Compute(u)
 		if err != nil {
@@ -107,6 +118,8 @@ func toLua(L *lua.LState, value interface{}) lua.LValue {
 		return lua.LNil
 	case bool:
 		return lua.LBool(v)
+	case int64:
+		return lua.LNumber(v)
 	case float64:
 		return lua.LNumber(v)
 	case string:
