@@ -535,6 +535,14 @@ async fn invalid_schedules_are_rejected_with_clear_messages() {
             json!({"initialLookback": "800h"}),
             "initialLookback must be at most 31 days",
         ),
+        (
+            json!({"maxLagPeriods": 0}),
+            "maxLagPeriods must be between 1 and 1000",
+        ),
+        (
+            json!({"maxLagPeriods": 1001}),
+            "maxLagPeriods must be between 1 and 1000",
+        ),
     ];
     for (i, (extra, message)) in cases.into_iter().enumerate() {
         match create(&format!("bad-{i}"), extra.clone()).await {
