@@ -4,12 +4,12 @@
 CARGO ?= cargo
 
 .PHONY: test lint demo control-plane helm chart-crds bench reliability \
-	promtool node-binaries node-deps cluster-tier-deps image cluster cluster-down cluster-status cluster-smoke
+	promtool health-reader node-binaries node-deps cluster-tier-deps image cluster cluster-down cluster-status cluster-smoke
 
 ## Build (or reuse) the test control plane and helm, then run every test. As root this includes the
 ## cluster tier (tests/cluster_tier.rs: a real single-node cluster, so also the node binaries and
 ## the Debian packages it runs on); as another user that tier says it is skipped.
-test: control-plane helm promtool cluster-tier-deps
+test: control-plane helm promtool health-reader cluster-tier-deps
 	$(CARGO) test --locked
 
 ## What the cluster tier needs beyond the API-server tier, when it can run (root).
@@ -41,6 +41,11 @@ node-deps:
 ## helm from its official Go module (helm.sh/helm/v4), in the same cache.
 helm:
 	bash tests/envtest/build-helm.sh
+
+## The GitOps health reader (Flux's kstatus and Argo CD's Lua checks, from their Go modules), in the
+## same cache; tests/gitops_health.rs judges the objects the operator writes with it.
+health-reader:
+	bash tests/envtest/build-health.sh
 
 ## promtool from the distribution's prometheus package (apt-get download, not installed), in the
 ## same cache; tests/chart.rs checks the chart's PrometheusRule with it.

@@ -509,9 +509,9 @@ fn the_prometheus_rules_pass_promtool() {
     let said = String::from_utf8_lossy(&check.stdout).into_owned()
         + &String::from_utf8_lossy(&check.stderr);
     assert!(check.status.success(), "promtool check rules: {said}");
-    assert!(said.contains("SUCCESS: 4 rules found"), "{said}");
+    assert!(said.contains("SUCCESS: 7 rules found"), "{said}");
 
-    // The annotations of `alert`, `{{ $labels.schedule }}` expanded.
+    // The annotations of `alert`, `{{ $labels.schedule }}` (or recovery, tenant) expanded.
     let annotations = |alert: &str, schedule: &str| -> Value {
         let rules = groups[0]["rules"].as_array().expect("rules");
         let rule = rules
@@ -522,7 +522,11 @@ fn the_prometheus_rules_pass_promtool() {
         if let Some(map) = a.as_object_mut() {
             for v in map.values_mut() {
                 if let Some(s) = v.as_str() {
-                    *v = Value::from(s.replace("{{ $labels.schedule }}", schedule));
+                    let mut s = s.to_string();
+                    for label in ["schedule", "recovery", "tenant"] {
+                        s = s.replace(&format!("{{{{ $labels.{label} }}}}"), schedule);
+                    }
+                    *v = Value::from(s);
                 }
             }
         }
@@ -633,6 +637,117 @@ fn the_prometheus_rules_pass_promtool() {
             )],
             "27h",
             "DigitalRecoveryScheduleNoRecentSuccess",
+            none.clone(),
+        ),
+        // A schedule whose lag grows past its limit (7200 s) at 60 min, for longer than 15 min;
+        // and one whose lag stays within it, and one with no limit (suspended).
+        case(
+            vec![
+                (
+                    format!(
+                        "digital_recovery_schedule_watermark_lag_seconds{{{sel},exported_namespace=\"tenant-a\",schedule=\"hourly\"}}"
+                    ),
+                    "3600+60x120",
+                ),
+                (
+                    format!(
+                        "digital_recovery_schedule_watermark_max_lag_seconds{{{sel},exported_namespace=\"tenant-a\",schedule=\"hourly\"}}"
+                    ),
+                    "7200x120",
+                ),
+            ],
+            "80m",
+            "DigitalRecoveryScheduleBehind",
+            warning(
+                serde_json::json!({"exported_namespace": "tenant-a", "schedule": "hourly"}),
+                "DigitalRecoveryScheduleBehind",
+                "hourly",
+            ),
+        ),
+        case(
+            vec![
+                (
+                    format!(
+                        "digital_recovery_schedule_watermark_lag_seconds{{{sel},exported_namespace=\"tenant-a\",schedule=\"hourly\"}}"
+                    ),
+                    "3600x120",
+                ),
+                (
+                    format!(
+                        "digital_recovery_schedule_watermark_max_lag_seconds{{{sel},exported_namespace=\"tenant-a\",schedule=\"hourly\"}}"
+                    ),
+                    "7200x120",
+                ),
+                (
+                    format!(
+                        "digital_recovery_schedule_watermark_lag_seconds{{{sel},exported_namespace=\"tenant-a\",schedule=\"paused\"}}"
+                    ),
+                    "90000x120",
+                ),
+            ],
+            "80m",
+            "DigitalRecoveryScheduleBehind",
+            none.clone(),
+        ),
+        // A recovery whose deadline (Unix time 600 s) passed 30 minutes before the evaluation;
+        // and one whose deadline is still ahead.
+        case(
+            vec![(
+                format!(
+                    "digital_recovery_recovery_deadline_timestamp_seconds{{{sel},exported_namespace=\"tenant-a\",recovery=\"stuck\"}}"
+                ),
+                "600x60",
+            )],
+            "40m",
+            "DigitalRecoveryRunPastDeadline",
+            warning(
+                serde_json::json!({"exported_namespace": "tenant-a", "recovery": "stuck"}),
+                "DigitalRecoveryRunPastDeadline",
+                "stuck",
+            ),
+        ),
+        case(
+            vec![(
+                format!(
+                    "digital_recovery_recovery_deadline_timestamp_seconds{{{sel},exported_namespace=\"tenant-a\",recovery=\"busy\"}}"
+                ),
+                "7200x60",
+            )],
+            "40m",
+            "DigitalRecoveryRunPastDeadline",
+            none.clone(),
+        ),
+        // A tenant's gave-up counter rises; another's stays flat.
+        case(
+            vec![
+                (
+                    format!(
+                        "digital_recovery_conversations_gave_up_total{{{sel},tenant=\"acme\"}}"
+                    ),
+                    "0x30 3x30",
+                ),
+                (
+                    format!(
+                        "digital_recovery_conversations_gave_up_total{{{sel},tenant=\"calm\"}}"
+                    ),
+                    "5x60",
+                ),
+            ],
+            "45m",
+            "DigitalRecoveryConversationsGaveUp",
+            warning(
+                serde_json::json!({"tenant": "acme"}),
+                "DigitalRecoveryConversationsGaveUp",
+                "acme",
+            ),
+        ),
+        case(
+            vec![(
+                format!("digital_recovery_conversations_gave_up_total{{{sel},tenant=\"calm\"}}"),
+                "5x60",
+            )],
+            "45m",
+            "DigitalRecoveryConversationsGaveUp",
             none,
         ),
     ];

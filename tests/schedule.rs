@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use kube::{
     Api, ResourceExt,
     api::{ListParams, Patch, PatchParams, PostParams},
+    runtime::{reflector, watcher},
 };
 use serde_json::{Value, json};
 use support::{ControlPlane, operator::Operator};
@@ -23,6 +24,7 @@ use support::{ControlPlane, operator::Operator};
 use digital_recovery::{
     api::{DigitalRecovery, DigitalRecoverySchedule, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION},
     controller::{
+        gauges::{self, Caches},
         metrics::Metrics,
         schedule::{self, Clock},
     },
@@ -246,16 +248,40 @@ async fn windows_follow_the_watermark_through_retries_outages_and_pruning() {
     assert_eq!(status["watermark"], "2026-11-20T09:37:00Z");
     assert_eq!(status["lastSuccessfulTime"], "2026-11-20T11:10:00Z");
     assert!(status.get("active").is_none());
-    let metrics = h.ctx.metrics.encode().unwrap();
+    // The gauges read the schedule as the controller's cache holds it, at scrape time.
+    let (cache, mut writer) = reflector::store::<DigitalRecoverySchedule>();
+    writer.apply_watcher_event(&watcher::Event::Apply(
+        h.schedules.get("acme").await.expect("get schedule"),
+    ));
+    let metrics = Metrics::default();
+    let caches = Caches {
+        recoveries: &[],
+        schedules: &[cache],
+        job_deadline_seconds: 0,
+    };
+    gauges::refresh(&metrics, &caches, h.clock.now());
+    let metrics = metrics.encode().unwrap();
+    let gauge = |name: &str| {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")))
+            .unwrap_or_else(|| panic!("{name}:\n{metrics}"));
+        assert!(line.contains(r#"schedule="acme""#), "{line}");
+        line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok())
+    };
     let expected = ts("2026-11-20T09:37:00Z").as_second() as f64;
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with("digital_recovery_schedule_watermark_timestamp_seconds{"))
-        .expect("watermark gauge");
-    assert!(line.contains(r#"schedule="acme""#), "{line}");
     assert_eq!(
-        line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()),
+        gauge("digital_recovery_schedule_watermark_timestamp_seconds"),
         Some(expected)
+    );
+    // 11:10 - 09:37; the limit is settleDelay 30m + 3 periods of 1h.
+    assert_eq!(
+        gauge("digital_recovery_schedule_watermark_lag_seconds"),
+        Some(93.0 * 60.0)
+    );
+    assert_eq!(
+        gauge("digital_recovery_schedule_watermark_max_lag_seconds"),
+        Some(210.0 * 60.0)
     );
     assert_eq!(h.runs("acme").await.len(), 1, "no run before the next tick");
 
@@ -556,6 +582,14 @@ async fn invalid_schedules_are_rejected_with_clear_messages() {
                 "messageTypes": ["sms"]
             }}),
             "messageTypes narrows social messaging: add social to template.mediaTypes",
+        ),
+        (
+            json!({"maxLagPeriods": 0}),
+            "maxLagPeriods must be between 1 and 1000",
+        ),
+        (
+            json!({"maxLagPeriods": 1001}),
+            "maxLagPeriods must be between 1 and 1000",
         ),
     ];
     for (i, (extra, message)) in cases.into_iter().enumerate() {

@@ -318,6 +318,11 @@ impl MediaType {
         }
     }
 
+    /// The media type a lower-case name (as in specs, DAS and Capture) stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        MediaType::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     /// Lower-case name as used in specs, DAS and Capture.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -403,6 +408,11 @@ pub struct DigitalRecoveryStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("maxItems" = MAX_FAILURES, "x-kubernetes-list-type" = "atomic"))]
     pub failures: Vec<FailureRecord>,
+    /// Conversations that ended final without being recovered, by reason (`archived`,
+    /// `deleted`, `rejected`, `conflict`, `gaveUp`, ...), over all shards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = MAX_REASONS, "x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["reason"]))]
+    pub unrecoverable: Vec<ReasonCount>,
     /// The earliest `conversationStart` among the conversations carried over to a later run
     /// (not settled, still transcoding, unverified, or failed in a way a later attempt may get
     /// past), RFC 3339; for a shard that did not finish, the start of its slice. Absent when
@@ -415,6 +425,9 @@ pub struct DigitalRecoveryStatus {
 pub const MAX_FAILURES: usize = 20;
 /// Most `status.shards[].failures` entries a worker keeps.
 pub const MAX_SHARD_FAILURES: usize = 10;
+/// Most reasons in an `unrecoverable` list (the pipeline writes fewer; see
+/// [`crate::pipeline::settle::UNRECOVERABLE_REASONS`]).
+pub const MAX_REASONS: usize = 16;
 
 /// The status of one shard, owned by its worker.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -466,6 +479,10 @@ pub struct ShardStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("maxItems" = MAX_SHARD_FAILURES, "x-kubernetes-list-type" = "atomic"))]
     pub failures: Vec<FailureRecord>,
+    /// This shard's conversations that ended final without being recovered, by reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = MAX_REASONS, "x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["reason"]))]
+    pub unrecoverable: Vec<ReasonCount>,
     /// The earliest `conversationStart` among this shard's carried conversations, RFC 3339;
     /// absent when it carried none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -489,6 +506,18 @@ pub enum ShardPhase {
 pub struct MediaTypeCounts {
     /// chat, email or social.
     pub media_type: MediaType,
+    /// Conversations of this type the recording side holds in full.
+    #[serde(default)]
+    pub matched: u64,
+    /// Conversations of this type the recording side lacks entirely.
+    #[serde(default)]
+    pub missing: u64,
+    /// Conversations of this type the recording side holds only some text sessions of.
+    #[serde(default)]
+    pub partial: u64,
+    /// Recording-side contacts of this type with no Genesys conversation.
+    #[serde(default)]
+    pub extra: u64,
     /// Missing or partial conversations of this type (queued for recovery; once finished,
     /// recovered + failed + notRecorded).
     #[serde(default)]
@@ -508,6 +537,17 @@ pub struct MediaTypeCounts {
     /// Not considered (not settled, media type not requested, ...).
     #[serde(default)]
     pub skipped: u64,
+}
+
+/// How many conversations ended for one reason.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasonCount {
+    /// The reason, a short camelCase word.
+    #[schemars(length(max = 64))]
+    pub reason: String,
+    /// How many.
+    pub count: u64,
 }
 
 /// One failed conversation.
@@ -646,6 +686,10 @@ impl_add_assign!(ApiCalls {
 });
 // The media type is the sum's key, not summed: add only counts of the same type.
 impl_add_assign!(MediaTypeCounts {
+    matched,
+    missing,
+    partial,
+    extra,
     to_recover,
     recovered,
     verified,
@@ -659,6 +703,10 @@ impl MediaTypeCounts {
     pub fn new(media_type: MediaType) -> MediaTypeCounts {
         MediaTypeCounts {
             media_type,
+            matched: 0,
+            missing: 0,
+            partial: 0,
+            extra: 0,
             to_recover: 0,
             recovered: 0,
             verified: 0,

@@ -56,6 +56,7 @@ fn duration_rules(field: &str, max: Option<(&str, &str)>) -> serde_json::Value {
     printcolumn = r#"{"name":"Every","type":"string","jsonPath":".spec.every"}"#,
     printcolumn = r#"{"name":"Suspend","type":"boolean","jsonPath":".spec.suspend"}"#,
     printcolumn = r#"{"name":"Watermark","type":"string","jsonPath":".status.watermark"}"#,
+    printcolumn = r#"{"name":"Lag","type":"date","jsonPath":".status.watermark","description":"How far behind now the watermark is"}"#,
     printcolumn = r#"{"name":"Active","type":"string","jsonPath":".status.active[*].name"}"#,
     printcolumn = r#"{"name":"Last Success","type":"date","jsonPath":".status.lastSuccessfulTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
@@ -121,6 +122,15 @@ pub struct DigitalRecoveryScheduleSpec {
     #[serde(default = "default_ledger_retention")]
     #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = duration_rules("ledgerRetention", None)))]
     pub ledger_retention: String,
+    /// The schedule reports itself behind (`Ready=False`, `Stalled=True`, reason
+    /// `WatermarkBehind`) when its watermark lags now, less `settleDelay`, by more than this many
+    /// periods (the interval of `every`, or between two cron times): runs keep failing or
+    /// carrying conversations over. Not while suspended. 1 to 1000; default 3.
+    #[serde(default = "default_max_lag_periods")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self >= 1 && self <= 1000", "message": "maxLagPeriods must be between 1 and 1000"},
+    ]))]
+    pub max_lag_periods: u32,
     /// What to do when a run is due while an earlier one is still active.
     #[serde(default)]
     pub concurrency_policy: ConcurrencyPolicy,
@@ -167,6 +177,9 @@ fn default_give_up_after() -> String {
 }
 fn default_ledger_retention() -> String {
     "2160h".into()
+}
+fn default_max_lag_periods() -> u32 {
+    3
 }
 fn default_history() -> u32 {
     3
@@ -274,8 +287,10 @@ pub struct DigitalRecoveryScheduleStatus {
     /// The last run that was due but not created, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_skipped: Option<SkippedRun>,
-    /// kstatus conditions: `Ready` (the schedule is valid and being followed), `Stalled` (the
-    /// spec cannot be followed, e.g. an invalid cron expression), `Reconciling`.
+    /// kstatus conditions: `Ready` (the schedule is valid and being followed, its watermark
+    /// within `maxLagPeriods`), `Stalled` (the spec cannot be followed, e.g. an invalid cron
+    /// expression, reason `Invalid`; or the watermark is too far behind, reason
+    /// `WatermarkBehind`), `Reconciling`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

@@ -38,6 +38,18 @@ impl Trigger {
         }
     }
 
+    /// The length of the period `now` falls in: `every`, or the time between the cron times
+    /// around `now`.
+    pub fn period_at(&self, now: Timestamp) -> Option<SignedDuration> {
+        match self {
+            Trigger::Every(every) => Some(*every),
+            Trigger::Cron { .. } => {
+                let (last, next) = (self.last_at_or_before(now)?, self.next_after(now)?);
+                Some(next.duration_since(last))
+            }
+        }
+    }
+
     /// The first schedule time after `now`.
     pub fn next_after(&self, now: Timestamp) -> Option<Timestamp> {
         match self {
@@ -68,6 +80,8 @@ pub struct ValidSchedule {
     pub ledger_retention: SignedDuration,
     pub policy: ConcurrencyPolicy,
     pub suspend: bool,
+    /// The watermark is too far behind beyond this many periods (past the settle delay).
+    pub max_lag_periods: u32,
     pub starting_deadline: Option<SignedDuration>,
     pub successful_history_limit: usize,
     pub failed_history_limit: usize,
@@ -146,6 +160,7 @@ impl DigitalRecoveryScheduleSpec {
             ledger_retention: duration("ledgerRetention", &spec.ledger_retention)?,
             policy: spec.concurrency_policy,
             suspend: spec.suspend,
+            max_lag_periods: spec.max_lag_periods.max(1),
             starting_deadline: spec
                 .starting_deadline_seconds
                 .filter(|s| *s > 0)

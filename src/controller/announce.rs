@@ -17,10 +17,11 @@ use tracing::{info, warn};
 
 use super::{
     fold::{self, is_final},
-    metrics::{ServiceLabels, TenantLabels},
+    metrics::{ReasonLabels, ServiceLabels, TenantLabels},
     reconcile::{Context, ERROR_MESSAGE_CHARS, Error, write_status},
 };
 use crate::api::{DigitalRecovery, DigitalRecoveryStatus, Phase};
+use crate::pipeline::settle::bounded_reason;
 
 /// How often a reconcile error that stays the same is announced again (status and Event).
 const ERROR_REPEAT_INTERVAL: Duration = Duration::from_secs(600);
@@ -137,6 +138,15 @@ fn count_final(dr: &DigitalRecovery, ctx: &Context, to: Phase, status: &DigitalR
         .inc_by(recovered);
     let gave_up = status.progress.map(|p| p.gave_up).unwrap_or(0);
     ctx.metrics.gave_up.get_or_create(&tenant).inc_by(gave_up);
+    for r in &status.unrecoverable {
+        ctx.metrics
+            .unrecoverable
+            .get_or_create(&ReasonLabels {
+                tenant: tenant.tenant.clone(),
+                reason: bounded_reason(&r.reason),
+            })
+            .inc_by(r.count);
+    }
     if let Some(calls) = status.api_calls {
         for (service, n) in [
             ("genesys", calls.genesys),

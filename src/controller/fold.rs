@@ -1,13 +1,15 @@
 //! Folding what the controller observes (the recovery, its Job, the shards' status entries) into
 //! the recovery's phase, totals and kstatus conditions. Pure: no API calls, no clock reads.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 
 use crate::api::{
-    ApiCalls, DigitalRecovery, DigitalRecoveryStatus, FailureRecord, MAX_FAILURES, MatchCounts,
-    MediaTypeCounts, Phase, Progress, ShardPhase, ShardStatus,
+    ApiCalls, DigitalRecovery, DigitalRecoveryStatus, FailureRecord, MAX_FAILURES, MAX_REASONS,
+    MatchCounts, MediaTypeCounts, Phase, Progress, ReasonCount, ShardPhase, ShardStatus,
 };
 use crate::kubeapi::condition;
 use crate::pipeline::settle::earliest;
@@ -164,7 +166,11 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
     let mut api_calls = ApiCalls::default();
     let mut by_media: Vec<MediaTypeCounts> = Vec::new();
     let mut failures: Vec<FailureRecord> = Vec::new();
+    let mut unrecoverable: BTreeMap<String, u64> = BTreeMap::new();
     for s in &shards {
+        for r in &s.unrecoverable {
+            *unrecoverable.entry(r.reason.clone()).or_insert(0) += r.count;
+        }
         if let Some(m) = s.match_counts {
             match_counts += m;
         }
@@ -328,7 +334,14 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         Phase::Pending if reason == "PodsNotCreated" => Some((reason, message.clone())),
         _ => None,
     };
-    let ready = matches!(phase, Phase::Succeeded | Phase::PartiallySucceeded);
+    // Ready: the recovery reached what was asked of it, a finished run (PartiallySucceeded is
+    // a normal end: what failed for good is listed and no longer holds a schedule back) or the
+    // cancellation asked for. kstatus reads Ready=False as "in progress", so a Cancelled
+    // recovery with Ready=False would never be Current for Flux.
+    let ready = matches!(
+        phase,
+        Phase::Succeeded | Phase::PartiallySucceeded | Phase::Cancelled
+    );
     let reconciling = matches!(phase, Phase::Pending | Phase::Running) && stall.is_none();
     let generation = dr.metadata.generation;
     let conditions = vec![
@@ -416,6 +429,15 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             old.failures.clone()
         } else {
             failures
+        },
+        unrecoverable: if keep_old_totals {
+            old.unrecoverable.clone()
+        } else {
+            unrecoverable
+                .into_iter()
+                .take(MAX_REASONS)
+                .map(|(reason, count)| ReasonCount { reason, count })
+                .collect()
         },
         resume_from: if keep_old_totals {
             old.resume_from.clone()
@@ -536,6 +558,72 @@ mod tests {
         let status = fold(&Observed::new(&fresh, Some(&job), Timestamp::UNIX_EPOCH));
         assert_eq!(status.phase, Some(Phase::Succeeded));
         assert_eq!(status.progress.map(|p| p.recovered), Some(10));
+    }
+
+    #[test]
+    fn finished_and_cancelled_recoveries_are_ready_failed_ones_stalled() {
+        let job = complete_job();
+        let mut partial = recovery(&["Succeeded", "Succeeded"]);
+        if let Some(status) = partial.status.as_mut() {
+            status.shards[0].progress = Some(Progress {
+                to_recover: 2,
+                recovered: 1,
+                failed: 1,
+                ..Progress::default()
+            });
+        }
+        let status = fold(&Observed::new(&partial, Some(&job), Timestamp::UNIX_EPOCH));
+        assert_eq!(status.phase, Some(Phase::PartiallySucceeded));
+        assert_eq!(condition_of(&status, "Ready").status, "True");
+        assert_eq!(condition_of(&status, "Stalled").status, "False");
+
+        let mut cancelled = recovery(&["Running"]);
+        cancelled.spec.cancel = true;
+        let status = fold(&Observed::new(&cancelled, None, Timestamp::UNIX_EPOCH));
+        assert_eq!(status.phase, Some(Phase::Cancelled));
+        let ready = condition_of(&status, "Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "Cancelled")
+        );
+        assert_eq!(condition_of(&status, "Reconciling").status, "False");
+        assert_eq!(condition_of(&status, "Stalled").status, "False");
+    }
+
+    #[test]
+    fn shards_media_counts_and_unrecoverable_reasons_are_summed() {
+        let mut dr = recovery(&["Succeeded", "Succeeded"]);
+        if let Some(status) = dr.status.as_mut() {
+            for shard in &mut status.shards {
+                let mut chat = MediaTypeCounts::new(crate::api::MediaType::Chat);
+                (chat.matched, chat.missing, chat.partial, chat.extra) = (3, 2, 1, 4);
+                shard.by_media_type = vec![chat];
+                shard.unrecoverable = vec![ReasonCount {
+                    reason: "archived".into(),
+                    count: 2,
+                }];
+            }
+            status.shards[1].unrecoverable.push(ReasonCount {
+                reason: "gaveUp".into(),
+                count: 1,
+            });
+        }
+        let status = fold(&Observed::new(
+            &dr,
+            Some(&complete_job()),
+            Timestamp::UNIX_EPOCH,
+        ));
+        let chat = status.by_media_type.first().copied();
+        assert_eq!(
+            chat.map(|c| (c.matched, c.missing, c.partial, c.extra)),
+            Some((6, 4, 2, 8))
+        );
+        let reasons: Vec<(&str, u64)> = status
+            .unrecoverable
+            .iter()
+            .map(|r| (r.reason.as_str(), r.count))
+            .collect();
+        assert_eq!(reasons, [("archived", 4), ("gaveUp", 1)]);
     }
 
     #[test]

@@ -1,8 +1,7 @@
-//! The controller's HTTP endpoints: `/metrics` (OpenMetrics; recoveries by phase counted from
-//! the controllers' caches at scrape time), `/healthz` and `/readyz`.
+//! The controller's HTTP endpoints: `/metrics` (OpenMetrics; the per-object gauges read from
+//! the controllers' caches at scrape time, see [`super::gauges`]), `/healthz` and `/readyz`.
 
 use std::{
-    collections::HashMap,
     net::SocketAddr,
     sync::{
         Arc,
@@ -16,19 +15,9 @@ use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tracing::{error, info};
 
-use super::metrics::{Metrics, PhaseLabels};
-use crate::api::DigitalRecovery;
-
-/// Every phase a recovery can be counted in ("New": no status yet).
-const PHASES: [&str; 7] = [
-    "New",
-    "Pending",
-    "Running",
-    "Succeeded",
-    "PartiallySucceeded",
-    "Failed",
-    "Cancelled",
-];
+use super::gauges::{self, Caches};
+use super::metrics::Metrics;
+use crate::api::{DigitalRecovery, DigitalRecoverySchedule};
 
 /// What the endpoints read.
 #[derive(Clone)]
@@ -36,6 +25,12 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     /// The recovery caches of the running controllers (one per watched namespace scope).
     pub stores: Arc<Mutex<Vec<Store<DigitalRecovery>>>>,
+    /// The schedule caches, likewise.
+    pub schedule_stores: Arc<Mutex<Vec<Store<DigitalRecoverySchedule>>>>,
+    /// The worker Jobs' activeDeadlineSeconds.
+    pub job_deadline_seconds: i64,
+    /// Held while a scrape refills the gauges and encodes them.
+    pub scrape: Arc<Mutex<()>>,
     pub ready: Arc<AtomicBool>,
 }
 
@@ -58,28 +53,19 @@ pub async fn serve(listen: SocketAddr, state: HttpState) -> std::io::Result<Sock
 }
 
 async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    let mut counts: HashMap<String, i64> = HashMap::new();
-    for store in state.stores.lock().iter() {
-        for dr in store.state() {
-            let phase = dr
-                .status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .map(|p| format!("{p:?}"))
-                .unwrap_or_else(|| "New".into());
-            *counts.entry(phase).or_default() += 1;
-        }
-    }
-    for phase in PHASES {
-        state
-            .metrics
-            .recoveries
-            .get_or_create(&PhaseLabels {
-                phase: phase.to_string(),
-            })
-            .set(counts.get(phase).copied().unwrap_or(0));
-    }
-    match state.metrics.encode() {
+    let encoded = {
+        let _one_scrape_at_a_time = state.scrape.lock();
+        let recoveries = state.stores.lock().clone();
+        let schedules = state.schedule_stores.lock().clone();
+        let caches = Caches {
+            recoveries: &recoveries,
+            schedules: &schedules,
+            job_deadline_seconds: state.job_deadline_seconds,
+        };
+        gauges::refresh(&state.metrics, &caches, jiff::Timestamp::now());
+        state.metrics.encode()
+    };
+    match encoded {
         Ok(text) => (
             StatusCode::OK,
             [(

@@ -30,6 +30,19 @@ pub struct ServiceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub tenant: String,
+    /// One of [`crate::pipeline::settle::UNRECOVERABLE_REASONS`].
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RecoveryLabels {
+    pub namespace: String,
+    pub recovery: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScheduleLabels {
     pub namespace: String,
     pub schedule: String,
@@ -44,11 +57,17 @@ pub struct Metrics {
     pub recoveries: Family<PhaseLabels, Gauge>,
     pub recovered: Family<TenantLabels, Counter>,
     pub gave_up: Family<TenantLabels, Counter>,
+    pub unrecoverable: Family<ReasonLabels, Counter>,
     pub last_success: Family<TenantLabels, Gauge<f64, AtomicU64>>,
     pub leader: Gauge,
     pub api_calls: Family<ServiceLabels, Counter>,
     pub throttled: Family<TenantLabels, Counter>,
+    // Per object, refilled from the controllers' caches at every scrape (see `gauges`), so
+    // the series of a deleted object disappear with it.
     pub schedule_watermark: Family<ScheduleLabels, Gauge<f64, AtomicU64>>,
+    pub schedule_lag: Family<ScheduleLabels, Gauge<f64, AtomicU64>>,
+    pub schedule_max_lag: Family<ScheduleLabels, Gauge<f64, AtomicU64>>,
+    pub recovery_deadline: Family<RecoveryLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -86,6 +105,12 @@ impl Default for Metrics {
             "Conversations finished recoveries gave up on (carried past spec.giveUpBefore, reason gaveUp), by tenant",
             gave_up.clone(),
         );
+        let unrecoverable = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "conversations_unrecoverable",
+            "Conversations finished recoveries ended final without recovering them, by tenant and reason (archived, deleted, rejected, recordingNotFound, recordingWithoutSession, invalidRecording, malformedConversation, conflict, gaveUp, other)",
+            unrecoverable.clone(),
+        );
         let last_success = Family::<TenantLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "last_successful_recovery_timestamp_seconds",
@@ -113,8 +138,26 @@ impl Default for Metrics {
         let schedule_watermark = Family::<ScheduleLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "schedule_watermark_timestamp_seconds",
-            "Unix time of the end of the schedule's last window whose recovery Succeeded (the watermark); alert on time() minus this",
+            "Unix time of the schedule's watermark: every conversation that started before it ended final in a finished run",
             schedule_watermark.clone(),
+        );
+        let schedule_lag = Family::<ScheduleLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "schedule_watermark_lag_seconds",
+            "How far behind now the schedule's watermark is, at scrape time",
+            schedule_lag.clone(),
+        );
+        let schedule_max_lag = Family::<ScheduleLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "schedule_watermark_max_lag_seconds",
+            "The lag beyond which the schedule reports itself behind (settleDelay plus maxLagPeriods periods); absent while suspended",
+            schedule_max_lag.clone(),
+        );
+        let recovery_deadline = Family::<RecoveryLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "recovery_deadline_timestamp_seconds",
+            "Unix time at which the worker Job of a recovery still Pending or Running reaches its activeDeadlineSeconds",
+            recovery_deadline.clone(),
         );
         Metrics {
             api_calls,
@@ -126,9 +169,13 @@ impl Default for Metrics {
             recoveries,
             recovered,
             gave_up,
+            unrecoverable,
             last_success,
             leader,
             schedule_watermark,
+            schedule_lag,
+            schedule_max_lag,
+            recovery_deadline,
         }
     }
 }

@@ -10,10 +10,12 @@
 //! - [`announce`]: Events and metrics on transitions and errors;
 //! - [`schedule`]: the schedule controller;
 //! - [`runtime`]: the process (HTTP endpoints, Lease, controllers, graceful shutdown);
-//!   [`http`] and [`metrics`] serve and hold the metrics.
+//!   [`http`] and [`metrics`] serve and hold the metrics, [`gauges`] fills the per-object ones
+//!   from the controllers' caches at scrape time.
 
 pub mod announce;
 pub mod fold;
+pub mod gauges;
 pub mod http;
 pub mod metrics;
 pub mod reconcile;

@@ -89,6 +89,9 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
     let state = HttpState {
         metrics: metrics.clone(),
         stores: Arc::new(Mutex::new(Vec::new())),
+        schedule_stores: Arc::new(Mutex::new(Vec::new())),
+        job_deadline_seconds: settings.jobs.deadline_seconds,
+        scrape: Arc::new(Mutex::new(())),
         ready: Arc::new(AtomicBool::new(false)),
     };
     http::serve(settings.listen, state.clone())
@@ -256,6 +259,7 @@ fn start_controllers(
                 .concurrency(SCHEDULE_CONCURRENCY),
         )
         .shutdown_on_signal();
+        state.schedule_stores.lock().push(schedules.store());
         controllers.push(Box::pin(
             schedules
                 .run(

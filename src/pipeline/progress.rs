@@ -124,6 +124,30 @@ impl OutcomeCounts {
     }
 }
 
+/// Match counts per media type, in an array so that a [`ShardProgress`] stays `Copy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchByMedia([MatchCounts; 3]);
+
+impl MatchByMedia {
+    fn slot(media_type: MediaType) -> usize {
+        match media_type {
+            MediaType::Chat => 0,
+            MediaType::Email => 1,
+            MediaType::Social => 2,
+        }
+    }
+
+    /// The counts of `media_type`.
+    pub fn get(&self, media_type: MediaType) -> MatchCounts {
+        self.0[Self::slot(media_type)]
+    }
+
+    /// The counts of `media_type`, to change.
+    pub fn get_mut(&mut self, media_type: MediaType) -> &mut MatchCounts {
+        &mut self.0[Self::slot(media_type)]
+    }
+}
+
 /// A point-in-time view of one shard, cheap to copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -132,6 +156,10 @@ pub struct ShardProgress {
     pub stage: Option<Stage>,
     /// Match totals so far (final once the match stage is over).
     pub match_counts: MatchCounts,
+    /// The same per primary media type (conversations without a text session, and contacts of
+    /// no known media type, are only in the totals).
+    #[serde(default)]
+    pub match_by_media: MatchByMedia,
     /// Recovery totals so far.
     pub progress: Progress,
     /// API calls so far.

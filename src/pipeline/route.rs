@@ -29,7 +29,8 @@ impl Router<'_> {
         decision: Decision,
         conversation: Conversation,
     ) -> Result<(), PoolStopped> {
-        self.tracker.decided(&decision, verdict.category.kind());
+        self.tracker
+            .decided(&decision, verdict.category.kind(), verdict.media_type);
         let (id, media_type) = (verdict.conversation_id, verdict.media_type);
         let start = conversation.start;
         let record = |outcome: Outcome, reason: &str| OutcomeRecord {

@@ -70,6 +70,47 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
     }
 }
 
+/// Every reason a conversation ends unrecoverable for (see [`unrecoverable_reason`]): a
+/// bounded set, fit for a metric's label. `other` stands for a reason not in the list.
+pub const UNRECOVERABLE_REASONS: [&str; 10] = [
+    "archived",
+    "deleted",
+    "rejected",
+    "recordingNotFound",
+    "recordingWithoutSession",
+    "invalidRecording",
+    "malformedConversation",
+    "conflict",
+    GAVE_UP,
+    "other",
+];
+
+/// Why a settled record (after [`settle`]) ended final without the conversation being
+/// recovered, as one of [`UNRECOVERABLE_REASONS`]; None when it was recovered, is held, needs
+/// nothing, or is carried.
+pub fn unrecoverable_reason(outcome: Outcome, reason: Option<&str>) -> Option<&'static str> {
+    if settlement(outcome, reason) == Settlement::Carried {
+        return None;
+    }
+    match (outcome, reason) {
+        (Outcome::Conflict, _) => Some("conflict"),
+        (Outcome::Failed, reason) | (Outcome::Skipped, reason @ Some(GAVE_UP)) => {
+            Some(bounded_reason(reason.unwrap_or("other")))
+        }
+        _ => None,
+    }
+}
+
+/// `reason` if it is one of [`UNRECOVERABLE_REASONS`], else `other`: what a metric label may
+/// take from a status written by someone else.
+pub fn bounded_reason(reason: &str) -> &'static str {
+    UNRECOVERABLE_REASONS
+        .iter()
+        .find(|r| **r == reason)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// What became of one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settled {
@@ -121,6 +162,42 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn unrecoverable_reasons_are_the_final_failures_and_stay_bounded() {
+        assert_eq!(
+            unrecoverable_reason(Outcome::Failed, Some("archived")),
+            Some("archived")
+        );
+        assert_eq!(
+            unrecoverable_reason(Outcome::Conflict, Some("differentContentHeld")),
+            Some("conflict")
+        );
+        assert_eq!(
+            unrecoverable_reason(Outcome::Skipped, Some(GAVE_UP)),
+            Some(GAVE_UP)
+        );
+        assert_eq!(
+            unrecoverable_reason(Outcome::Failed, Some(GAVE_UP)),
+            Some(GAVE_UP)
+        );
+        // Carried, recovered, or nothing to recover: not unrecoverable.
+        assert_eq!(
+            unrecoverable_reason(Outcome::Failed, Some("transcoding")),
+            None
+        );
+        assert_eq!(
+            unrecoverable_reason(Outcome::Skipped, Some("notSettled")),
+            None
+        );
+        assert_eq!(unrecoverable_reason(Outcome::Verified, None), None);
+        assert_eq!(
+            unrecoverable_reason(Outcome::NotRecorded, Some("notRecorded")),
+            None
+        );
+        assert_eq!(bounded_reason("somethingNew"), "other");
+        assert_eq!(bounded_reason("deleted"), "deleted");
     }
 
     #[test]

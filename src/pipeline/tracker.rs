@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::decide::Decision;
 use super::matcher::MatchReport;
+use super::progress::MatchByMedia;
 use super::settle::{Settled, earliest, settle};
 use super::{
     Clients, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, ShardSummary,
@@ -41,6 +42,8 @@ struct Totals {
     /// Conversations the matcher found held because an earlier attempt of the shard recovered
     /// them (see [`super::journal`]), by what they were then.
     recovered_earlier: MatchCounts,
+    /// The same per media type.
+    recovered_earlier_by_media: MatchByMedia,
 }
 
 impl Tracker {
@@ -129,10 +132,20 @@ impl Tracker {
         self.record(record);
     }
 
-    /// The matcher classified a conversation `matched_as` and the pipeline decided `decision`.
-    pub(crate) fn decided(&self, decision: &Decision, matched_as: MatchCategory) {
+    /// The matcher classified a conversation of `media_type` `matched_as` and the pipeline
+    /// decided `decision`.
+    pub(crate) fn decided(
+        &self,
+        decision: &Decision,
+        matched_as: MatchCategory,
+        media_type: Option<MediaType>,
+    ) {
         self.update(|p| {
-            p.match_counts.count(decision.counted_as(matched_as));
+            let counted_as = decision.counted_as(matched_as);
+            p.match_counts.count(counted_as);
+            if let Some(media_type) = media_type {
+                p.match_by_media.get_mut(media_type).count(counted_as);
+            }
             if decision.is_to_recover() {
                 p.progress.to_recover += 1;
             }
@@ -151,7 +164,16 @@ impl Tracker {
         conversation_start: Timestamp,
         then: MatchCategory,
     ) {
-        self.state.lock().recovered_earlier.count(then);
+        {
+            let mut state = self.state.lock();
+            state.recovered_earlier.count(then);
+            if let Some(media_type) = media_type {
+                state
+                    .recovered_earlier_by_media
+                    .get_mut(media_type)
+                    .count(then);
+            }
+        }
         self.update(|p| {
             p.progress.to_recover += 1;
             p.progress.recovered += 1;
@@ -181,12 +203,28 @@ impl Tracker {
     /// attempts recovered counted as what it was then rather than as matched, and every contact
     /// no conversation claimed is recorded as an extra.
     pub(crate) fn matched(&self, report: &MatchReport) {
-        let earlier = self.state.lock().recovered_earlier;
+        let (earlier, earlier_by_media) = {
+            let state = self.state.lock();
+            (state.recovered_earlier, state.recovered_earlier_by_media)
+        };
+        // Held now, but recovered by an earlier attempt: counted as what it was then.
+        let as_then = |mut counts: MatchCounts, earlier: MatchCounts| {
+            counts.matched = counts.matched.saturating_sub(earlier.genesys);
+            counts.missing += earlier.missing;
+            counts.partial += earlier.partial;
+            counts
+        };
         self.update(|p| {
-            p.match_counts = report.totals;
-            p.match_counts.matched = p.match_counts.matched.saturating_sub(earlier.genesys);
-            p.match_counts.missing += earlier.missing;
-            p.match_counts.partial += earlier.partial;
+            p.match_counts = as_then(report.totals, earlier);
+            for media_type in MediaType::ALL {
+                let counts = report
+                    .by_media_type
+                    .get(&media_type)
+                    .copied()
+                    .unwrap_or_default();
+                *p.match_by_media.get_mut(media_type) =
+                    as_then(counts, earlier_by_media.get(media_type));
+            }
         });
         for extra in &report.extras {
             self.record(OutcomeRecord {

@@ -63,6 +63,7 @@ impl Contact {
             external_id: self.external_id.as_deref(),
             start_time: self.start(),
             session_ids: &self.session_ids,
+            media_type: self.media_type.as_deref().and_then(MediaType::from_name),
         }
     }
 }

@@ -15,13 +15,14 @@ use tracing::warn;
 
 use super::report::{ReportEncoder, ReportWriter};
 use crate::api::{
-    DigitalRecovery, FailureRecord, MAX_SHARD_FAILURES, MediaType, MediaTypeCounts, ShardPhase,
-    ShardStatus, Window,
+    DigitalRecovery, FailureRecord, MAX_SHARD_FAILURES, MediaType, MediaTypeCounts, ReasonCount,
+    ShardPhase, ShardStatus, Window,
 };
 use crate::contract::worker_manager;
 use crate::kubeapi::{apply_status, is_transient, patiently};
 use crate::ledger::ShardWords;
 use crate::pipeline::progress::{Outcome, OutcomeRecord, ProgressReporter, ShardProgress};
+use crate::pipeline::settle::unrecoverable_reason;
 
 /// Least time between two status writes of one shard.
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
@@ -40,6 +41,8 @@ pub struct Collected {
     pub ledger: Option<ShardWords>,
     by_media: BTreeMap<MediaType, MediaTypeCounts>,
     failures: Vec<FailureRecord>,
+    /// Conversations that ended final without being recovered, by reason.
+    unrecoverable: BTreeMap<&'static str, u64>,
     /// Changed since the last status write.
     dirty: bool,
 }
@@ -75,6 +78,9 @@ impl Collected {
                 Outcome::Extra => {}
             }
         }
+        if let Some(reason) = unrecoverable_reason(record.outcome, record.reason.as_deref()) {
+            *self.unrecoverable.entry(reason).or_insert(0) += 1;
+        }
         if matches!(
             record.outcome,
             Outcome::Failed | Outcome::Conflict | Outcome::Unverified
@@ -99,6 +105,26 @@ impl Collected {
         }
         self.dirty = true;
     }
+}
+
+/// Per media type: the match counts with the outcomes; a type with nothing counted is left out.
+fn by_media_type(c: &Collected) -> Vec<MediaTypeCounts> {
+    MediaType::ALL
+        .into_iter()
+        .filter_map(|media_type| {
+            let matched = c.progress.match_by_media.get(media_type);
+            let mut counts = c
+                .by_media
+                .get(&media_type)
+                .copied()
+                .unwrap_or_else(|| MediaTypeCounts::new(media_type));
+            counts.matched = matched.matched;
+            counts.missing = matched.missing;
+            counts.partial = matched.partial;
+            counts.extra = matched.extra;
+            (counts != MediaTypeCounts::new(media_type)).then_some(counts)
+        })
+        .collect()
 }
 
 /// A [`ProgressReporter`] that only records.
@@ -170,13 +196,21 @@ impl StatusWriter {
             progress: Some(c.progress.progress),
             api_calls: Some(c.progress.api_calls),
             throttled: c.progress.throttled,
-            by_media_type: c.by_media.values().copied().collect(),
+            by_media_type: by_media_type(c),
             reason: None,
             message: None,
             start_time: Some(self.start_time.clone()),
             update_time: Some(Timestamp::now().to_string()),
             report_parts: None,
             failures: c.failures.clone(),
+            unrecoverable: c
+                .unrecoverable
+                .iter()
+                .map(|(reason, count)| ReasonCount {
+                    reason: (*reason).to_string(),
+                    count: *count,
+                })
+                .collect(),
             resume_from: c.progress.resume_from.map(|t| t.to_string()),
         }
     }
@@ -321,5 +355,68 @@ mod tests {
         assert_eq!(listed, ["failed", "conflict"]);
         assert_eq!(s.report.records(), 8);
         assert!(s.dirty);
+    }
+
+    #[tokio::test]
+    async fn the_entry_carries_match_counts_per_media_type_and_unrecoverable_reasons() {
+        let reporter = ShardReporter::default();
+        let mut snapshot = ShardProgress::default();
+        let email = snapshot.match_by_media.get_mut(MediaType::Email);
+        (email.matched, email.missing, email.partial, email.extra) = (5, 2, 1, 3);
+        reporter.progress(&snapshot);
+        for (outcome, reason) in [
+            (Outcome::Failed, "archived"),
+            (Outcome::Failed, "archived"),
+            (Outcome::Failed, "transcoding"),
+            (Outcome::Conflict, "differentContentHeld"),
+            (Outcome::Skipped, "gaveUp"),
+        ] {
+            reporter.outcome(&OutcomeRecord {
+                reason: Some(reason.into()),
+                ..record(outcome)
+            });
+        }
+        let slice = Window {
+            start: Timestamp::UNIX_EPOCH,
+            end: Timestamp::UNIX_EPOCH,
+        };
+        let api: Api<DigitalRecovery> = Api::all(kube_client_for_tests());
+        let writer = StatusWriter::new(api, "r".into(), 0, slice);
+        let entry = writer.entry(ShardPhase::Running, &reporter.lock());
+        let by_type: Vec<(MediaType, u64, u64, u64, u64, u64)> = entry
+            .by_media_type
+            .iter()
+            .map(|m| {
+                (
+                    m.media_type,
+                    m.matched,
+                    m.missing,
+                    m.partial,
+                    m.extra,
+                    m.failed,
+                )
+            })
+            .collect();
+        // Chat has only outcomes (the failures), email only match counts; social nothing.
+        assert_eq!(
+            by_type,
+            [
+                (MediaType::Chat, 0, 0, 0, 0, 4),
+                (MediaType::Email, 5, 2, 1, 3, 0)
+            ]
+        );
+        let reasons: Vec<(&str, u64)> = entry
+            .unrecoverable
+            .iter()
+            .map(|r| (r.reason.as_str(), r.count))
+            .collect();
+        // transcoding is carried, not unrecoverable.
+        assert_eq!(reasons, [("archived", 2), ("conflict", 1), ("gaveUp", 1)]);
+    }
+
+    /// A client that is never used: building an entry makes no call (a client needs a runtime).
+    fn kube_client_for_tests() -> kube::Client {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        kube::Client::try_from(config).expect("client")
     }
 }

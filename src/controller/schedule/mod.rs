@@ -6,6 +6,7 @@
 //!
 //! The clock is injectable ([`Clock`]) so that tests can move time instead of sleeping.
 
+pub mod lag;
 pub mod plan;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
@@ -21,10 +22,10 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{
     ActiveRun, DigitalRecovery, DigitalRecoverySchedule, DigitalRecoveryScheduleStatus,
-    DigitalRecoverySpec, Phase, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION, Window,
+    DigitalRecoverySpec, Phase, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION, ValidSchedule, Window,
 };
 use crate::contract::{SCHEDULE_MANAGER, label_value};
-use crate::controller::metrics::{Metrics, ScheduleLabels};
+use crate::controller::metrics::Metrics;
 use crate::kubeapi::{Events, apply_status, condition};
 use crate::ledger::prune_ledger;
 use plan::{Observed, Plan, Run};
@@ -285,17 +286,8 @@ async fn reconcile_inner(
     }
 
     // Update status.
-    let status = status_of(schedule, &old, &plan, active, now, settings.suspend);
+    let status = status_of(schedule, &old, &plan, active, now, &settings);
     write_status(&schedules, &name, &status).await?;
-    if let Some(w) = plan.watermark {
-        ctx.metrics
-            .schedule_watermark
-            .get_or_create(&ScheduleLabels {
-                namespace: ns.clone(),
-                schedule: name.clone(),
-            })
-            .set(w.as_millisecond() as f64 / 1000.0);
-    }
 
     // Prune history (after the status holds the watermark they contributed to).
     for victim in &plan.prune {
@@ -332,13 +324,21 @@ fn status_of(
     plan: &Plan,
     active: Vec<ActiveRun>,
     now: Timestamp,
-    suspend: bool,
+    settings: &ValidSchedule,
 ) -> DigitalRecoveryScheduleStatus {
-    let (reason, message) = if suspend {
+    // Suspended on purpose: its lag is no news.
+    let behind = plan
+        .watermark
+        .zip(lag::lag(settings, plan.watermark, now))
+        .filter(|(_, lag)| !settings.suspend && lag.too_far())
+        .map(|(watermark, lag)| lag.message(watermark, settings));
+    let (reason, message) = if settings.suspend {
         (
             "Suspended",
             "suspended: no new runs are created".to_string(),
         )
+    } else if let Some(behind) = behind.clone() {
+        ("WatermarkBehind", behind)
     } else {
         (
             "Scheduled",
@@ -362,10 +362,10 @@ fn status_of(
             &old.conditions,
             schedule.metadata.generation,
             now,
-            true,
+            behind.is_none(),
             reason,
             &message,
-            false,
+            behind.is_some(),
         ),
     }
 }

@@ -2,12 +2,14 @@
 //! accounts for, and what it hands the next chunk, so that matching in chunks gives exactly what
 //! matching the slice whole gives.
 
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
 
 use super::ContactIndex;
-use super::index::{AFTER_END, CLAIMED, IN_SLICE, NEAR_END};
+use super::index::{AFTER_END, CLAIMED, IN_SLICE, NEAR_END, media_of};
 use super::keys::IdKey;
-use crate::api::Window;
+use crate::api::{MediaType, Window};
 
 /// Where a [`ContactIndex`] lies in a shard's sequence of time chunks. A shard may match its slice
 /// as consecutive chunks, each with its own (small) index, so that memory does not grow with the
@@ -64,7 +66,8 @@ impl ChunkPosition {
 /// Both sets hold only contacts of a `2 x tolerance` band, not of the window.
 #[derive(Clone, Debug, Default)]
 pub struct ChunkCarry {
-    unclaimed_near_end: Vec<IdKey>,
+    /// With each contact's media type code (see [`super::index::media_code`]).
+    unclaimed_near_end: Vec<(IdKey, u8)>,
     claimed_after_end: Vec<IdKey>,
 }
 
@@ -82,7 +85,7 @@ impl ChunkCarry {
     /// Takes over what the previous chunk carried: the contacts it claimed after its end are no
     /// extras of `index`'s chunk; the unclaimed ones near its end are returned, to be judged
     /// when this chunk ends ([`settle`]).
-    pub(super) fn take_over(self, index: &mut ContactIndex) -> Vec<IdKey> {
+    pub(super) fn take_over(self, index: &mut ContactIndex) -> Vec<(IdKey, u8)> {
         for key in self.claimed_after_end {
             index.entries.add_flags(key, CLAIMED);
         }
@@ -96,6 +99,8 @@ pub(super) struct Settled {
     pub(super) in_slice: u64,
     /// Contacts no conversation claimed, sorted.
     pub(super) extras: Vec<Uuid>,
+    /// How many of `extras` are of each media type (those of unknown type are not counted).
+    pub(super) extras_by_media: BTreeMap<MediaType, u64>,
     /// What the next chunk takes over (nothing after the `last`).
     pub(super) carry: ChunkCarry,
 }
@@ -103,38 +108,50 @@ pub(super) struct Settled {
 /// Settles the contacts of a chunk whose conversations were all classified: an unclaimed one
 /// starting in the chunk is an extra, unless it lies near the end and a next chunk may still
 /// claim it; `carried_unclaimed` (from the previous chunk) are extras if still unclaimed.
-pub(super) fn settle(index: &ContactIndex, carried_unclaimed: Vec<IdKey>, last: bool) -> Settled {
+pub(super) fn settle(
+    index: &ContactIndex,
+    carried_unclaimed: Vec<(IdKey, u8)>,
+    last: bool,
+) -> Settled {
     let mut carry = ChunkCarry::default();
     let mut extras = Vec::new();
+    let mut extras_by_media = BTreeMap::new();
+    let mut extra = |key: IdKey, media: u8| {
+        extras.push(key.to_uuid());
+        if let Some(media_type) = media_of(media) {
+            *extras_by_media.entry(media_type).or_insert(0) += 1;
+        }
+    };
     let mut in_slice = 0u64;
     for (key, entry) in index.entries.iter() {
         if entry.flags & IN_SLICE != 0 {
             in_slice += 1;
             if entry.flags & CLAIMED == 0 {
                 if !last && entry.flags & NEAR_END != 0 {
-                    carry.unclaimed_near_end.push(key);
+                    carry.unclaimed_near_end.push((key, entry.media));
                 } else {
-                    extras.push(key.to_uuid());
+                    extra(key, entry.media);
                 }
             }
         } else if !last && entry.flags & (AFTER_END | CLAIMED) == AFTER_END | CLAIMED {
             carry.claimed_after_end.push(key);
         }
     }
-    for key in carried_unclaimed {
+    for (key, media) in carried_unclaimed {
         // Counted by the previous chunk; still unclaimed after this one: an extra.
         if index
             .entries
             .get(key)
             .is_none_or(|entry| entry.flags & CLAIMED == 0)
         {
-            extras.push(key.to_uuid());
+            extra(key, media);
         }
     }
     extras.sort_unstable();
     Settled {
         in_slice,
         extras,
+        extras_by_media,
         carry,
     }
 }

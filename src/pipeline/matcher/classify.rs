@@ -19,7 +19,7 @@ pub struct Matcher {
     seen_without_contact: HashSet<IdKey, IdHasherBuilder>,
     /// Unclaimed contacts near the end of the previous chunk: extras unless a conversation of
     /// this chunk claims them.
-    carried_unclaimed: Vec<IdKey>,
+    carried_unclaimed: Vec<(IdKey, u8)>,
     report: MatchReport,
 }
 
@@ -92,6 +92,9 @@ impl Matcher {
         let settled = chunk::settle(&index, carried_unclaimed, last);
         report.totals.recording_side = settled.in_slice;
         report.totals.extra = settled.extras.len() as u64;
+        for (media_type, n) in settled.extras_by_media {
+            report.by_media_type.entry(media_type).or_default().extra += n;
+        }
         report.extras = settled.extras;
         report.contacts_received = index.contacts_received;
         let mut anomalies = index.anomalies;

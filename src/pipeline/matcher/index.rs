@@ -7,7 +7,7 @@ use super::input::in_window;
 use super::keys::{IdKey, contact_key, parse_uuid};
 use super::table::{ContactTable, Probe};
 use super::{Anomalies, AnomalyKind, ChunkPosition, ContactRecord};
-use crate::api::Window;
+use crate::api::{MediaType, Window};
 
 /// Flag: a conversation of this matcher (owned or not) claimed the contact.
 pub(super) const CLAIMED: u8 = 1;
@@ -27,6 +27,28 @@ pub(super) struct ContactEntry {
     pub(super) sessions_at: u32,
     pub(super) sessions_len: u16,
     pub(super) flags: u8,
+    /// The contact's media type ([`media_code`]), 0 when unknown.
+    pub(super) media: u8,
+}
+
+/// A media type as one byte of a packed entry (0: unknown).
+pub(super) fn media_code(media_type: Option<MediaType>) -> u8 {
+    match media_type {
+        None => 0,
+        Some(MediaType::Chat) => 1,
+        Some(MediaType::Email) => 2,
+        Some(MediaType::Social) => 3,
+    }
+}
+
+/// The media type of a [`media_code`].
+pub(super) fn media_of(code: u8) -> Option<MediaType> {
+    match code {
+        1 => Some(MediaType::Chat),
+        2 => Some(MediaType::Email),
+        3 => Some(MediaType::Social),
+        _ => None,
+    }
 }
 
 impl ContactEntry {
@@ -149,6 +171,7 @@ impl ContactIndex {
 
         // One probe per contact: the slot found is reused for the store.
         let probe = self.entries.probe(key);
+        let mut media = media_code(contact.media_type);
         if let Probe::Found(at) = probe {
             // A duplicated contact: the recording side holds the union of both.
             anomalies.record(AnomalyKind::DuplicateContact, external_id);
@@ -156,6 +179,9 @@ impl ContactIndex {
             self.scratch
                 .extend_from_slice(existing.sessions(&self.arena));
             flags |= existing.flags;
+            if media == 0 {
+                media = existing.media;
+            }
         }
         if let Some(entry) = append_sessions(
             &mut self.arena,
@@ -164,6 +190,7 @@ impl ContactIndex {
             flags,
             external_id,
         ) {
+            let entry = ContactEntry { media, ..entry };
             self.entries.put(key, probe, entry);
         }
     }
@@ -229,5 +256,6 @@ fn append_sessions(
         sessions_at: at,
         sessions_len: len as u16,
         flags,
+        media: 0,
     })
 }

@@ -50,6 +50,8 @@ pub struct ContactRecord<'a> {
     pub start_time: Option<Timestamp>,
     /// Genesys session ids the recording side holds for the contact.
     pub session_ids: &'a [String],
+    /// The contact's media type, when it names one of ours (counts extras per media type).
+    pub media_type: Option<MediaType>,
 }
 
 /// What matching needs to know about the slice and the recovery.

@@ -156,6 +156,7 @@ fn pack(entry: ContactEntry) -> u64 {
     u64::from(entry.sessions_at)
         | u64::from(entry.sessions_len) << 32
         | u64::from(entry.flags) << 48
+        | u64::from(entry.media) << 56
 }
 
 fn unpack(value: u64) -> ContactEntry {
@@ -163,6 +164,7 @@ fn unpack(value: u64) -> ContactEntry {
         sessions_at: value as u32,
         sessions_len: (value >> 32) as u16,
         flags: (value >> 48) as u8,
+        media: (value >> 56) as u8,
     }
 }
 
@@ -181,6 +183,7 @@ mod tests {
                 sessions_at: i as u32,
                 sessions_len: (i % 7) as u16,
                 flags: (i % 3) as u8,
+                media: (i % 4) as u8,
             };
             table.put(key, probe, entry);
         }
@@ -190,8 +193,11 @@ mod tests {
             let key = IdKey(i.wrapping_mul(0x1234_5678_9ABC_DEF1), i);
             let entry = table
                 .get(key)
-                .map(|e| (e.sessions_at, e.sessions_len, e.flags));
-            assert_eq!(entry, Some((i as u32, (i % 7) as u16, (i % 3) as u8)));
+                .map(|e| (e.sessions_at, e.sessions_len, e.flags, e.media));
+            assert_eq!(
+                entry,
+                Some((i as u32, (i % 7) as u16, (i % 3) as u8, (i % 4) as u8))
+            );
         }
         assert!(table.get(IdKey(0, 0)).is_none());
         assert!(table.get(IdKey(1, 1)).is_none());

@@ -53,6 +53,7 @@ struct OwnedContact {
     external_id: Option<String>,
     start_time: Option<Timestamp>,
     session_ids: Vec<String>,
+    media_type: Option<MediaType>,
 }
 
 impl OwnedContact {
@@ -62,6 +63,7 @@ impl OwnedContact {
             external_id: self.external_id.as_deref(),
             start_time: self.start_time,
             session_ids: &self.session_ids,
+            media_type: self.media_type,
         }
     }
 }
@@ -72,6 +74,7 @@ fn contact_for(conv: &ConversationSummary, sessions: &[Uuid]) -> OwnedContact {
         external_id: Some(conv.conversation_id.to_string()),
         start_time: Some(conv.start),
         session_ids: sessions.iter().map(Uuid::to_string).collect(),
+        media_type: conv.sessions.first().and_then(|s| s.media_type),
     }
 }
 
@@ -127,6 +130,7 @@ fn classifies_matched_missing_partial_and_extra() {
             external_id: Some(conv_id(99).to_string()),
             start_time: Some(ts(BASE + 400)),
             session_ids: vec![],
+            media_type: Some(MediaType::Email),
         },
     ];
     let (verdicts, report) = run(
@@ -159,6 +163,15 @@ fn classifies_matched_missing_partial_and_extra() {
         }
     );
     assert_eq!(report.by_media_type[&MediaType::Chat].genesys, 3);
+    assert_eq!(report.by_media_type[&MediaType::Chat].extra, 0);
+    // The orphan is an email contact: an email extra, with no email conversation.
+    assert_eq!(
+        report.by_media_type[&MediaType::Email],
+        MatchCounts {
+            extra: 1,
+            ..MatchCounts::default()
+        }
+    );
 }
 
 #[test]
@@ -283,12 +296,14 @@ fn bad_contacts_are_anomalies_not_panics() {
             external_id: None,
             start_time: Some(ts(BASE)),
             session_ids: vec![],
+            media_type: None,
         },
         OwnedContact {
             contact_id: "garbage".into(),
             external_id: Some("x".repeat(10_000)),
             start_time: Some(ts(BASE)),
             session_ids: vec![],
+            media_type: None,
         },
         // The nil UUID is no Genesys id (and the index's empty-slot marker).
         OwnedContact {
@@ -296,6 +311,7 @@ fn bad_contacts_are_anomalies_not_panics() {
             external_id: Some(Uuid::nil().to_string()),
             start_time: Some(ts(BASE)),
             session_ids: vec![],
+            media_type: None,
         },
         // Two halves of the same conversation: merged, so it is matched.
         contact_for(&c, &[session_id(1)]),
@@ -308,12 +324,14 @@ fn bad_contacts_are_anomalies_not_panics() {
             external_id: Some(conv_id(50).to_string()),
             start_time: Some(ts(BASE - 30 * DAY)),
             session_ids: vec![],
+            media_type: None,
         },
         OwnedContact {
             contact_id: "timeless".into(),
             external_id: Some(conv_id(51).to_string()),
             start_time: None,
             session_ids: vec![],
+            media_type: None,
         },
     ];
     let (verdicts, report) = run(
@@ -460,6 +478,7 @@ fn contacts_strategy() -> impl Strategy<Value = Vec<OwnedContact>> {
                 external_id,
                 start_time: offset.map(|o| ts(BASE + o)),
                 session_ids,
+                media_type: None,
             })
             .collect()
     })
@@ -796,6 +815,9 @@ fn a_contact_across_a_chunk_edge_is_matched_not_recovered() {
     assert_eq!(report.extras, vec![conv_id(99)]);
     assert_eq!(report.totals.recording_side, 3);
     assert_eq!(report.totals.extra, 1);
+    // The stray contact is a chat contact: one chat extra, counted once across the edge.
+    let chat = report.by_media_type.get(&MediaType::Chat).copied();
+    assert_eq!(chat.map(|c| (c.matched, c.extra)), Some((2, 1)));
     assert_eq!(report.contacts_received, 3, "overlap contacts counted once");
     let (_, whole) = run_whole(&cfg, &contacts, &conversations);
     assert_eq!(report, whole);
@@ -872,6 +894,7 @@ fn contacts_near(
                 }),
                 start_time: Some(ts(BASE + offset)),
                 session_ids: vec![session_id(i as u32).to_string()],
+                media_type: Some(MediaType::ALL[i % 3]),
             });
         }
         contacts
