@@ -10,6 +10,7 @@
 pub mod analytics;
 mod error;
 pub mod jobs;
+pub mod lookup;
 pub mod models;
 pub mod recordings;
 

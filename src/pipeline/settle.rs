@@ -4,7 +4,8 @@
 //! - **Final**: recovered and verified, already present, a conflict (409), extra, skipped by rule
 //!   (media type not requested, no recording flag), not recorded, found in DryRun, or permanently
 //!   unrecoverable with its reason (archived, deleted, rejected by Capture with 413/422, a
-//!   recording Genesys says does not exist, a malformed conversation or recording).
+//!   recording Genesys says does not exist, a malformed conversation or recording, a re-drive's
+//!   conversation Genesys does not know or that started outside the window).
 //! - **Carried**: not settled yet, still transcoding, ingested but not (yet) seen in DAS, or failed
 //!   in a way a later attempt may get past (an outage, throttling or timeouts that outlived the
 //!   retries, an unexpected error). A reason this module does not know is carried: a later run
@@ -43,7 +44,11 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
         // Ingested but not confirmed: a later run finds it held, or sends it again.
         Outcome::Recovered | Outcome::Unverified => Carried,
         Outcome::Skipped => match reason {
-            Some("mediaTypeNotRequested" | "noRecordingFlag") | Some(GAVE_UP) => Final,
+            // outsideWindow: a re-drive named it, but it started outside the window; only a
+            // person (with another window) can change that.
+            Some("mediaTypeNotRequested" | "noRecordingFlag" | "outsideWindow") | Some(GAVE_UP) => {
+                Final
+            }
             // notSettled, and anything unknown.
             _ => Carried,
         },
@@ -56,6 +61,7 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
                 | "recordingWithoutSession"
                 | "invalidRecording"
                 | "malformedConversation"
+                | "conversationNotFound"
                 | GAVE_UP,
             ) => Final,
             // transcoding, genesysUnavailable, captureUnavailable (retries exhausted on 5xx,

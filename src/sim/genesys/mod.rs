@@ -53,6 +53,7 @@ pub use self::variant::{
 };
 use super::dataset::{Dataset, FileState, SimConversation};
 use super::faults::{FaultLayer, Faults, RevokeToken, Service, fault_middleware};
+use super::requests::{RequestCounts, RequestLog, record_requests, serve_requests};
 
 /// Largest result offset the detail query pages to.
 pub const PAGING_CAP: usize = 100_000;
@@ -151,6 +152,8 @@ struct SimState {
     recordings_calls: AtomicU64,
     unrecorded_recordings_calls: AtomicU64,
     unrecorded_fetched: Mutex<HashSet<Uuid>>,
+    /// Every request received (`/sim/requests`).
+    requests: Arc<RequestLog>,
 }
 
 /// The Genesys simulator: build it, take its [`router`](GenesysSim::router), serve that.
@@ -263,6 +266,7 @@ impl GenesysSim {
                 recordings_calls: AtomicU64::new(0),
                 unrecorded_recordings_calls: AtomicU64::new(0),
                 unrecorded_fetched: Mutex::default(),
+                requests: Arc::default(),
             }),
         }
     }
@@ -281,6 +285,11 @@ impl GenesysSim {
                 .load(Ordering::Relaxed),
             unrecorded_conversations_fetched: self.state.unrecorded_fetched.lock().len() as u64,
         }
+    }
+
+    /// The requests received so far, per route and per conversation named.
+    pub fn requests(&self) -> RequestCounts {
+        self.state.requests.snapshot()
     }
 
     /// The fault state (tests force faults through it).
@@ -357,7 +366,14 @@ impl GenesysSim {
                     service: Service::Genesys,
                 },
                 fault_middleware,
+            ))
+            .layer(middleware::from_fn_with_state(
+                state.requests.clone(),
+                record_requests,
             ));
+        let requests = Router::new()
+            .route("/sim/requests", get(serve_requests))
+            .with_state(state.requests.clone());
         Router::new()
             .merge(faulty)
             .route(
@@ -366,6 +382,7 @@ impl GenesysSim {
             )
             .route("/sim/faults", post(force_faults).delete(clear_faults))
             .route("/sim/genesys/stats", get(sim_stats))
+            .merge(requests)
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 common_headers,
