@@ -31,6 +31,8 @@ use serde::{Deserialize, Serialize};
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "(has(self.conversationIds) ? 1 : 0) + (has(self.conversationIdsFrom) ? 1 : 0) + (has(self.retryOf) ? 1 : 0) <= 1",
      "message": "set at most one of conversationIds, conversationIdsFrom and retryOf: each names the whole set of conversations to re-drive"},
+    {"rule": "has(self.conversationIds) == has(oldSelf.conversationIds) && has(self.conversationIdsFrom) == has(oldSelf.conversationIdsFrom) && has(self.retryOf) == has(oldSelf.retryOf)",
+     "message": "conversationIds, conversationIdsFrom and retryOf cannot be added or removed once the recovery exists; create a new DigitalRecovery instead"},
 ]))]
 pub struct DigitalRecoverySpec {
     /// Tenant of the recording side whose contacts are compared and into which missing
