@@ -446,7 +446,9 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
         api.patch(
             "by-ids",
             &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"conversationIds": ["5b3c2f4e-1d2a-4f6b-9a8c-0e1f2a3b4c5d"]}})),
+            &Patch::Merge(
+                &json!({"spec": {"conversationIds": ["5b3c2f4e-1d2a-4f6b-9a8c-0e1f2a3b4c5d"]}}),
+            ),
         )
         .await,
         "conversationIds changed",

@@ -84,7 +84,10 @@ pub fn validate_targets(spec: &DigitalRecoverySpec) -> Result<Option<Targets>, I
 fn conversation_ids(ids: &[String]) -> Result<Vec<Uuid>, InvalidSpec> {
     const FIELD: &str = "spec.conversationIds";
     if ids.is_empty() {
-        return Err(InvalidSpec::new(FIELD, "must name at least one conversation"));
+        return Err(InvalidSpec::new(
+            FIELD,
+            "must name at least one conversation",
+        ));
     }
     if ids.len() > MAX_CONVERSATION_IDS {
         return Err(InvalidSpec::new(
@@ -100,7 +103,10 @@ fn conversation_ids(ids: &[String]) -> Result<Vec<Uuid>, InvalidSpec> {
         .enumerate()
         .map(|(i, id)| {
             Uuid::parse_str(id.trim()).map_err(|_| {
-                InvalidSpec::new(FIELD, format!("item {i}: {id:?} is not a conversation id (a UUID)"))
+                InvalidSpec::new(
+                    FIELD,
+                    format!("item {i}: {id:?} is not a conversation id (a UUID)"),
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -161,12 +167,21 @@ mod tests {
     #[test]
     fn each_form_is_checked_and_at_most_one_is_set() {
         let field = |extra: serde_json::Value| validate_targets(&spec(extra)).map_err(|e| e.field);
-        assert_eq!(field(json!({"conversationIds": []})), Err("spec.conversationIds"));
-        assert_eq!(field(json!({"conversationIds": [A, "abc"]})), Err("spec.conversationIds"));
+        assert_eq!(
+            field(json!({"conversationIds": []})),
+            Err("spec.conversationIds")
+        );
+        assert_eq!(
+            field(json!({"conversationIds": [A, "abc"]})),
+            Err("spec.conversationIds")
+        );
         let too_many: Vec<String> = (0..=MAX_CONVERSATION_IDS)
             .map(|i| Uuid::from_u128(i as u128).to_string())
             .collect();
-        assert_eq!(field(json!({"conversationIds": too_many})), Err("spec.conversationIds"));
+        assert_eq!(
+            field(json!({"conversationIds": too_many})),
+            Err("spec.conversationIds")
+        );
         assert_eq!(
             field(json!({"conversationIds": [A], "retryOf": "last-night"})),
             Err("spec")
@@ -185,7 +200,9 @@ mod tests {
         );
         assert_eq!(field(json!({"retryOf": "-x"})), Err("spec.retryOf"));
         assert_eq!(
-            validate_targets(&spec(json!({"conversationIdsFrom": {"configMapName": "redo"}}))),
+            validate_targets(&spec(
+                json!({"conversationIdsFrom": {"configMapName": "redo"}})
+            )),
             Ok(Some(Targets::ConfigMap {
                 name: "redo".into(),
                 key: "ids".into()

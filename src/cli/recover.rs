@@ -17,8 +17,7 @@ use crate::cli::summary::{OutputFormat, RunSummary, TerminalReporter};
 use crate::manifest::{self, CredentialSource};
 use crate::pipeline::{
     self, Clients, Credentials, PipelineError, PipelineOptions, RecoveryRef, ShardRun,
-    shard::slice_of,
-    targets::share,
+    shard::slice_of, targets::share,
 };
 
 /// `recover`'s flags.

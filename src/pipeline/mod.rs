@@ -53,9 +53,9 @@ mod tracker;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use uuid::Uuid;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span};
+use uuid::Uuid;
 
 use crate::api::{Mode, ValidSpec, Window};
 
@@ -71,10 +71,10 @@ pub(crate) use self::error::check_cancel;
 pub use self::items::{Ingested, RecoveryItem};
 pub use self::options::{DEFAULT_CHUNK_CONVERSATIONS, PipelineOptions};
 pub use self::plan::MIN_CHUNK_TOLERANCES;
-pub use self::targeted::{NOT_FOUND, OUTSIDE_WINDOW};
 pub use self::progress::{
     NoProgress, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, Stage,
 };
+pub use self::targeted::{NOT_FOUND, OUTSIDE_WINDOW};
 pub(crate) use self::tracker::Tracker;
 pub use crate::verint::capture::RecoveryRef;
 
@@ -169,7 +169,10 @@ pub async fn execute(
         let matched = match &run.targets {
             // A re-drive: only the named conversations, read by id.
             Some(ids) => {
-                info!(conversations = ids.len(), "re-driving the named conversations");
+                info!(
+                    conversations = ids.len(),
+                    "re-driving the named conversations"
+                );
                 TargetedRunner {
                     clients,
                     options,

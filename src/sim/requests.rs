@@ -74,7 +74,10 @@ impl RequestLog {
         if let Some(query) = query {
             for list in query.split('&').filter_map(|pair| pair.strip_prefix("id=")) {
                 let list = list.replace("%2C", ",").replace("%2c", ",");
-                named.extend(list.split(',').filter_map(|id| Uuid::parse_str(id.trim()).ok()));
+                named.extend(
+                    list.split(',')
+                        .filter_map(|id| Uuid::parse_str(id.trim()).ok()),
+                );
             }
         }
         named.sort_unstable();
@@ -122,17 +125,52 @@ mod tests {
     fn requests_are_counted_per_route_and_per_named_conversation() {
         let (a, b, r) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(9));
         let log = RequestLog::default();
-        log.note("GET", &format!("/api/v2/conversations/{a}/recordings/{r}"), None);
-        log.note("GET", "/api/v2/analytics/conversations/details", Some(&format!("id={a}%2C{b}")));
-        log.note("GET", "/api/v2/analytics/conversations/details", Some(&format!("id={b}")));
-        log.note("PUT", &format!("/api/v1/tenants/demo/interactions/{b}"), None);
-        log.note("POST", "/api/v2/analytics/conversations/details/query", None);
+        log.note(
+            "GET",
+            &format!("/api/v2/conversations/{a}/recordings/{r}"),
+            None,
+        );
+        log.note(
+            "GET",
+            "/api/v2/analytics/conversations/details",
+            Some(&format!("id={a}%2C{b}")),
+        );
+        log.note(
+            "GET",
+            "/api/v2/analytics/conversations/details",
+            Some(&format!("id={b}")),
+        );
+        log.note(
+            "PUT",
+            &format!("/api/v1/tenants/demo/interactions/{b}"),
+            None,
+        );
+        log.note(
+            "POST",
+            "/api/v2/analytics/conversations/details/query",
+            None,
+        );
         let counts = log.snapshot();
-        assert_eq!(counts.of(a, "GET /api/v2/conversations/{id}/recordings/{id}"), 1);
-        assert_eq!(counts.of(b, "GET /api/v2/analytics/conversations/details"), 2);
-        assert_eq!(counts.of(b, "PUT /api/v1/tenants/demo/interactions/{id}"), 1);
-        assert_eq!(counts.routes["GET /api/v2/analytics/conversations/details"], 2);
-        assert_eq!(counts.routes["POST /api/v2/analytics/conversations/details/query"], 1);
+        assert_eq!(
+            counts.of(a, "GET /api/v2/conversations/{id}/recordings/{id}"),
+            1
+        );
+        assert_eq!(
+            counts.of(b, "GET /api/v2/analytics/conversations/details"),
+            2
+        );
+        assert_eq!(
+            counts.of(b, "PUT /api/v1/tenants/demo/interactions/{id}"),
+            1
+        );
+        assert_eq!(
+            counts.routes["GET /api/v2/analytics/conversations/details"],
+            2
+        );
+        assert_eq!(
+            counts.routes["POST /api/v2/analytics/conversations/details/query"],
+            1
+        );
         // A recording id is no conversation.
         assert!(!counts.conversations.contains_key(&r));
     }

@@ -17,8 +17,8 @@ use super::{
 };
 use crate::api::{DigitalRecovery, ShardPhase, ValidSpec};
 use crate::contract::{
-    ENV_GENESYS_CLIENT_ID, EXIT_CONFIG_ERROR, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
-    ENV_RECORDING_CLIENT_SECRET,
+    ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
+    ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR,
 };
 use crate::http::{ClientCredentials, Secret};
 use crate::kubeapi::{is_transient, patiently};

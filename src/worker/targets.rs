@@ -7,8 +7,8 @@ use kube::{Api, Client};
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::report::read_report;
 use super::WorkerError;
+use super::report::read_report;
 use crate::api::{DigitalRecovery, Phase, Targets, ValidSpec};
 use crate::kubeapi::is_transient;
 use crate::pipeline::targets::{IdListError, parse_id_list, redrive_of};
@@ -20,7 +20,9 @@ pub enum TargetsError {
         "ConfigMap {name:?} (spec.conversationIdsFrom) does not exist in this namespace; create it, one conversation id per line under key {key:?}, then re-create this DigitalRecovery"
     )]
     ConfigMapMissing { name: String, key: String },
-    #[error("ConfigMap {name:?} (spec.conversationIdsFrom) has no key {key:?} in data or binaryData")]
+    #[error(
+        "ConfigMap {name:?} (spec.conversationIdsFrom) has no key {key:?} in data or binaryData"
+    )]
     KeyMissing { name: String, key: String },
     #[error("ConfigMap {name:?} key {key:?}: {source}")]
     BadList {
@@ -95,7 +97,9 @@ pub async fn resolve(
     let ids = match spec.targets() {
         None => return Ok(None),
         Some(Targets::Ids(ids)) => ids.clone(),
-        Some(Targets::ConfigMap { name, key }) => from_config_map(client, namespace, name, key).await?,
+        Some(Targets::ConfigMap { name, key }) => {
+            from_config_map(client, namespace, name, key).await?
+        }
         Some(Targets::RetryOf(name)) => {
             if name == own_name {
                 return Err(TargetsError::RetryOfItself);
@@ -103,7 +107,10 @@ pub async fn resolve(
             from_report(client, namespace, name, &spec.tenant).await?
         }
     };
-    info!(conversations = ids.len(), "re-drive: the named conversations were read");
+    info!(
+        conversations = ids.len(),
+        "re-drive: the named conversations were read"
+    );
     Ok(Some(ids))
 }
 
