@@ -280,3 +280,17 @@ async fn recover_without_a_cluster_says_how_to_re_drive_a_report_or_a_config_map
     // Nothing was asked of Genesys.
     assert!(s.handles.genesys.requests().routes.is_empty());
 }
+
+#[test]
+fn the_example_re_drive_is_valid_and_names_its_config_map() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/redrive.yaml");
+    let recovery = digital_recovery::manifest::load(&path).expect("example loads");
+    let spec = recovery.spec.validate().expect("example is valid");
+    assert_eq!(
+        spec.targets(),
+        Some(&digital_recovery::api::Targets::ConfigMap {
+            name: "acme-redo-ids".into(),
+            key: "ids".into()
+        })
+    );
+}
