@@ -125,6 +125,18 @@ mod tests {
     }
 
     #[test]
+    fn a_re_drives_own_reasons_are_final() {
+        assert_eq!(
+            settlement(Outcome::Skipped, Some("outsideWindow")),
+            Settlement::Final
+        );
+        assert_eq!(
+            settlement(Outcome::Failed, Some("conversationNotFound")),
+            Settlement::Final
+        );
+    }
+
+    #[test]
     fn every_reason_the_pipeline_writes_is_classified() {
         use Settlement::{Carried, Final};
         let cases: &[(Outcome, Option<&str>, Settlement)] = &[
