@@ -121,6 +121,31 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
     create(base_url)
         .await
         .expect("apiBaseUrl instead of region is accepted");
+    // A re-drive in each of its three forms.
+    let redrive = |name: &str, field: &str, value: Value| {
+        with(valid(name), &format!("/spec/{field}"), Some(value))
+    };
+    let ids = json!([
+        "5b3c2f4e-1d2a-4f6b-9a8c-0e1f2a3b4c5d",
+        "0b3c2f4e-1d2a-4f6b-9a8c-0e1f2a3b4c5d"
+    ]);
+    let by_ids = create(redrive("by-ids", "conversationIds", ids.clone()))
+        .await
+        .expect("a re-drive by ids is accepted");
+    assert_eq!(by_ids.spec.conversation_ids.map(|v| v.len()), Some(2));
+    create(redrive(
+        "by-config-map",
+        "conversationIdsFrom",
+        json!({"configMapName": "ids-to-redrive", "key": "ids.txt"}),
+    ))
+    .await
+    .expect("a re-drive by ConfigMap is accepted");
+    create(redrive("by-report", "retryOf", json!("acme-2026-11-20")))
+        .await
+        .expect("a re-drive of a recovery is accepted");
+    let too_many: Vec<String> = (0..=5000u128)
+        .map(|i| uuid::Uuid::from_u128(i).to_string())
+        .collect();
 
     // (case, invalid object, text the apiserver's message must contain)
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -313,6 +338,57 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
             ),
             "worker.memoryLimit must be a positive Kubernetes quantity",
         ),
+        (
+            "conversationIds not UUIDs",
+            redrive("c23", "conversationIds", json!(["not-a-uuid"])),
+            "must be of type uuid",
+        ),
+        (
+            "conversationIds empty",
+            redrive("c24", "conversationIds", json!([])),
+            "conversationIds must name at least one conversation",
+        ),
+        (
+            "conversationIds over 5000",
+            redrive("c25", "conversationIds", json!(too_many)),
+            "must have at most 5000 items",
+        ),
+        (
+            "conversationIds and retryOf",
+            with(
+                redrive("c26", "conversationIds", ids.clone()),
+                "/spec/retryOf",
+                Some(json!("last-night")),
+            ),
+            "set at most one of conversationIds, conversationIdsFrom and retryOf",
+        ),
+        (
+            "conversationIdsFrom and retryOf",
+            with(
+                redrive(
+                    "c27",
+                    "conversationIdsFrom",
+                    json!({"configMapName": "ids"}),
+                ),
+                "/spec/retryOf",
+                Some(json!("last-night")),
+            ),
+            "set at most one of conversationIds, conversationIdsFrom and retryOf",
+        ),
+        (
+            "retryOf not a name",
+            redrive("c28", "retryOf", json!("Last Night")),
+            "retryOf must be the name of a DigitalRecovery",
+        ),
+        (
+            "conversationIdsFrom not a ConfigMap name",
+            redrive(
+                "c29",
+                "conversationIdsFrom",
+                json!({"configMapName": "Ids_To_Redrive"}),
+            ),
+            "conversationIdsFrom.configMapName must be a valid ConfigMap name",
+        ),
     ];
     let mut seen_messages = std::collections::BTreeSet::new();
     for (case, obj, expected) in &cases {
@@ -327,6 +403,7 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
             ": Invalid value: ",
             ": Unsupported value: ",
             ": Duplicate value: ",
+            ": Too many: ",
         ]
         .iter()
         .map(|k| message.matches(k).count())
@@ -385,6 +462,11 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
             json!({"spec": {"genesys": {"credentialsSecret": "other"}}}),
             "genesys is immutable once the recovery exists",
         ),
+        (
+            "a running recovery turned into a re-drive",
+            json!({"spec": {"retryOf": "last-night"}}),
+            "conversationIds, conversationIdsFrom and retryOf cannot be added or removed",
+        ),
     ];
     for (case, p, expected) in &updates {
         let message = rejection(patch(p.clone()).await, case);
@@ -400,6 +482,23 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
     );
     assert!(
         message.contains("cancel cannot be reverted once set to true"),
+        "{message:?}"
+    );
+
+    // A re-drive's ids cannot change either.
+    let message = rejection(
+        api.patch(
+            "by-ids",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"spec": {"conversationIds": ["5b3c2f4e-1d2a-4f6b-9a8c-0e1f2a3b4c5d"]}}),
+            ),
+        )
+        .await,
+        "conversationIds changed",
+    );
+    assert!(
+        message.contains("conversationIds is immutable once the recovery exists"),
         "{message:?}"
     );
 

@@ -5,11 +5,13 @@ pub mod regions;
 pub mod schedule;
 pub mod validate;
 pub mod validate_schedule;
+pub mod validate_targets;
 
 pub use recovery::*;
 pub use schedule::*;
 pub use validate::{GenesysEndpoint, InvalidSpec, MAX_WINDOW, ValidSpec};
 pub use validate_schedule::{InvalidSchedule, Trigger, ValidSchedule};
+pub use validate_targets::Targets;
 
 /// API group of every kind this operator serves.
 pub const GROUP: &str = "recovery.cxops.io";

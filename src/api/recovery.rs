@@ -28,7 +28,13 @@ use serde::{Deserialize, Serialize};
     doc = "One recovery of one tenant's missing Genesys Cloud text interactions (chat, email, social messaging) for one time window."
 )]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [message_types_need_social("mediaTypes")]))]
+#[schemars(extend("x-kubernetes-validations" = [
+    message_types_need_social("mediaTypes"),
+    {"rule": "(has(self.conversationIds) ? 1 : 0) + (has(self.conversationIdsFrom) ? 1 : 0) + (has(self.retryOf) ? 1 : 0) <= 1",
+     "message": "set at most one of conversationIds, conversationIdsFrom and retryOf: each names the whole set of conversations to re-drive"},
+    {"rule": "has(self.conversationIds) == has(oldSelf.conversationIds) && has(self.conversationIdsFrom) == has(oldSelf.conversationIdsFrom) && has(self.retryOf) == has(oldSelf.retryOf)",
+     "message": "conversationIds, conversationIdsFrom and retryOf cannot be added or removed once the recovery exists; create a new DigitalRecovery instead"},
+]))]
 pub struct DigitalRecoverySpec {
     /// Tenant of the recording side whose contacts are compared and into which missing
     /// interactions are ingested. Immutable.
@@ -126,6 +132,58 @@ pub struct DigitalRecoverySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-validations" = [immutable("worker")]))]
     pub worker: Option<WorkerSpec>,
+    /// Re-drive exactly these Genesys conversation ids (UUIDs, at most 5000) instead of the
+    /// whole window: only they are read from Genesys, matched, ingested and verified; the
+    /// window then only bounds the recording-side lookups. Larger sets go in a ConfigMap
+    /// (`conversationIdsFrom`). At most one of conversationIds, conversationIdsFrom and
+    /// retryOf. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "conversation_ids_schema")]
+    pub conversation_ids: Option<Vec<String>>,
+    /// Re-drive the conversation ids listed in a ConfigMap of this namespace, one per line
+    /// (the format of `digital-recovery report --output ids`; blank lines and lines starting
+    /// with `#` are ignored). Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [immutable("conversationIdsFrom")]))]
+    pub conversation_ids_from: Option<ConversationIdsSource>,
+    /// Re-drive what the named DigitalRecovery (of this namespace, finished) did not finish:
+    /// the conversations its report lists as carried over or failed. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxLength" = 253, "x-kubernetes-validations" = [
+        {"rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')", "message": "retryOf must be the name of a DigitalRecovery (DNS-1123 subdomain: lower-case letters, digits, '-' and '.')"},
+        immutable("retryOf"),
+    ]))]
+    pub retry_of: Option<String>,
+}
+
+/// Most conversation ids `spec.conversationIds` may list.
+pub const MAX_CONVERSATION_IDS: usize = 5000;
+
+/// Where a re-drive's conversation ids are listed.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationIdsSource {
+    /// Name of the ConfigMap (in the recovery's namespace).
+    #[schemars(extend("maxLength" = 253, "x-kubernetes-validations" = [
+        {"rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')", "message": "conversationIdsFrom.configMapName must be a valid ConfigMap name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.')"},
+    ]))]
+    pub config_map_name: String,
+    /// The key (in `data` or `binaryData`) holding the ids; `ids` when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxLength" = 253, "x-kubernetes-validations" = [
+        {"rule": "self.matches('^[-._a-zA-Z0-9]+$')", "message": "conversationIdsFrom.key must be a ConfigMap key: letters, digits, '-', '_' and '.'"},
+    ]))]
+    pub key: Option<String>,
+}
+
+impl ConversationIdsSource {
+    /// The key read when none is set.
+    pub const DEFAULT_KEY: &'static str = "ids";
+
+    /// The key holding the ids.
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or(Self::DEFAULT_KEY)
+    }
 }
 
 /// Per-recovery settings of the worker pods.
@@ -168,6 +226,19 @@ pub(super) fn message_types_need_social(media_types: &str) -> serde_json::Value 
     serde_json::json!({
         "rule": "!has(self.messageTypes) || size(self.messageTypes) == 0 || 'social' in self.mediaTypes",
         "message": format!("messageTypes narrows social messaging: add social to {media_types} or remove messageTypes"),
+    })
+}
+
+/// `spec.conversationIds`: UUID strings, bounded so the object stays well below etcd's limit.
+fn conversation_ids_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "maxItems": MAX_CONVERSATION_IDS,
+        "items": {"type": "string", "format": "uuid", "maxLength": 36},
+        "x-kubernetes-validations": [
+            {"rule": "size(self) > 0", "message": "conversationIds must name at least one conversation (leave it out to recover the whole window)"},
+            immutable("conversationIds"),
+        ],
     })
 }
 

@@ -7,6 +7,7 @@ use jiff::SignedDuration;
 
 use super::recovery::{DigitalRecoverySpec, GenesysSpec, MediaType, RecordingSideSpec, Window};
 use super::regions::region_domain;
+use super::validate_targets::{Targets, validate_targets};
 
 /// The longest window one recovery (or one scheduled run) may cover: 31 days.
 pub const MAX_WINDOW: SignedDuration = SignedDuration::from_hours(31 * 24);
@@ -21,7 +22,7 @@ pub struct InvalidSpec {
 }
 
 impl InvalidSpec {
-    fn new(field: &'static str, message: impl Into<String>) -> InvalidSpec {
+    pub(super) fn new(field: &'static str, message: impl Into<String>) -> InvalidSpec {
         InvalidSpec {
             field,
             message: message.into(),
@@ -45,9 +46,15 @@ pub struct ValidSpec {
     spec: DigitalRecoverySpec,
     genesys: GenesysEndpoint,
     settle_delay: SignedDuration,
+    targets: Option<Targets>,
 }
 
 impl ValidSpec {
+    /// What a re-drive names instead of the whole window (`None`: the whole window).
+    pub fn targets(&self) -> Option<&Targets> {
+        self.targets.as_ref()
+    }
+
     /// Where Genesys is.
     pub fn genesys_endpoint(&self) -> &GenesysEndpoint {
         &self.genesys
@@ -90,10 +97,12 @@ impl DigitalRecoverySpec {
         let genesys = validate_genesys(&self.genesys)?;
         validate_recording_side(&self.recording_side)?;
         let settle_delay = duration("spec.settleDelay", &self.settle_delay)?;
+        let targets = validate_targets(self)?;
         Ok(ValidSpec {
             spec: self.clone(),
             genesys,
             settle_delay,
+            targets,
         })
     }
 }

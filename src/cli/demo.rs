@@ -166,6 +166,9 @@ pub fn demo_recovery(
         give_up_before: None,
         cancel: false,
         worker: None,
+        conversation_ids: None,
+        conversation_ids_from: None,
+        retry_of: None,
     };
     let mut recovery = DigitalRecovery::new("demo", spec);
     recovery.metadata.namespace = Some("demo".into());

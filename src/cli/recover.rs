@@ -1,5 +1,6 @@
 //! `digital-recovery recover -f recovery.yaml`: one DigitalRecovery run in-process, no cluster.
-//! Shards run concurrently, each with its own clients and token, as the worker Jobs would.
+//! Shards run concurrently, each with its own clients and token, as the worker Jobs would. A
+//! re-drive by `spec.conversationIds` runs too; the other two forms need the cluster.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,13 +9,15 @@ use std::time::Instant;
 use indicatif::{MultiProgress, ProgressBar};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::DigitalRecovery;
+use uuid::Uuid;
+
+use crate::api::{DigitalRecovery, Targets, ValidSpec};
 use crate::cli::CliError;
 use crate::cli::summary::{OutputFormat, RunSummary, TerminalReporter};
 use crate::manifest::{self, CredentialSource};
 use crate::pipeline::{
     self, Clients, Credentials, PipelineError, PipelineOptions, RecoveryRef, ShardRun,
-    shard::slice_of,
+    shard::slice_of, targets::share,
 };
 
 /// `recover`'s flags.
@@ -85,9 +88,18 @@ pub async fn run_recovery(
     let bars = MultiProgress::new();
     let cancel = CancellationToken::new();
     let mut shards = Vec::new();
+    let named = named_conversations(&spec)?;
     for index in 0..spec.parallelism.max(1) {
-        let Some(slice) = slice_of(spec.window, index, spec.parallelism.max(1)) else {
-            continue;
+        let (slice, targets) = match &named {
+            // A re-drive: every shard matches over the window, each its share of the ids.
+            Some(ids) => (
+                spec.window,
+                Some(share(ids, index, spec.parallelism).to_vec()),
+            ),
+            None => match slice_of(spec.window, index, spec.parallelism.max(1)) {
+                Some(slice) => (slice, None),
+                None => continue,
+            },
         };
         let run = ShardRun {
             spec: spec.clone(),
@@ -95,6 +107,7 @@ pub async fn run_recovery(
             slice,
             shard: index,
             credentials: credentials.clone(),
+            targets,
         };
         let clients = Clients::connect(&spec, &credentials)?;
         let reporter = Arc::new(TerminalReporter::new(bars.add(ProgressBar::no_length())));
@@ -130,6 +143,23 @@ pub async fn run_recovery(
     }
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The conversations a re-drive names, `None` for a whole-window recovery. Without a cluster
+/// only `spec.conversationIds` can be read.
+fn named_conversations(spec: &ValidSpec) -> Result<Option<Vec<Uuid>>, PipelineError> {
+    match spec.targets() {
+        None => Ok(None),
+        Some(Targets::Ids(ids)) => Ok(Some(ids.clone())),
+        Some(Targets::ConfigMap { name, .. }) => Err(PipelineError::Invalid(format!(
+            "spec.conversationIdsFrom: `recover` runs without a cluster and cannot read ConfigMap {name:?}; \
+             list the ids in spec.conversationIds instead (at most 5000)"
+        ))),
+        Some(Targets::RetryOf(name)) => Err(PipelineError::Invalid(format!(
+            "spec.retryOf: `recover` runs without a cluster and cannot read the report of {name:?}; \
+             print its ids with `digital-recovery report --output ids` and list them in spec.conversationIds"
+        ))),
+    }
 }
 
 /// Prints the summary in the chosen format; `extra` adds fields to the JSON object.

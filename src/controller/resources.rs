@@ -296,11 +296,13 @@ pub fn worker_service_account(dr: &DigitalRecovery) -> Option<ServiceAccount> {
     })
 }
 
-/// What a worker may do, and nothing more: read its own recovery, patch its status (its own
-/// shard entry, by server-side apply), and write its report ConfigMaps. No Secrets: credentials
-/// reach the pod as Secret-backed env vars resolved by the kubelet.
+/// What a worker may do, and nothing more: read its own recovery (and the one a re-drive's
+/// `retryOf` names), patch its status (its own shard entry, by server-side apply), write its
+/// report ConfigMaps and read ConfigMaps (a re-drive's id list, the report `retryOf` re-drives).
+/// No Secrets: credentials reach the pod as Secret-backed env vars resolved by the kubelet.
 pub fn worker_role(dr: &DigitalRecovery) -> Option<Role> {
     let own = vec![dr.name_any()];
+    let readable: Vec<String> = own.iter().chain(dr.spec.retry_of.iter()).cloned().collect();
     let rule =
         |group: &str, resources: &[&str], verbs: &[&str], names: Option<Vec<String>>| PolicyRule {
             api_groups: Some(vec![group.to_string()]),
@@ -316,7 +318,7 @@ pub fn worker_role(dr: &DigitalRecovery) -> Option<Role> {
                 crate::api::GROUP,
                 &["digitalrecoveries"],
                 &["get"],
-                Some(own.clone()),
+                Some(readable),
             ),
             rule(
                 crate::api::GROUP,
@@ -414,6 +416,33 @@ mod tests {
             name.push('z');
         }
         name
+    }
+
+    #[test]
+    fn a_re_drive_worker_may_read_the_recovery_it_retries_and_no_other() {
+        let mut dr = recovery("redo");
+        dr.spec.retry_of = Some("last-night".into());
+        let role = worker_role(&dr).expect("role");
+        let get_recoveries = role
+            .rules
+            .iter()
+            .flatten()
+            .find(|r| r.resources.as_deref() == Some(&["digitalrecoveries".to_string()][..]))
+            .expect("a rule for digitalrecoveries");
+        assert_eq!(get_recoveries.verbs, vec!["get".to_string()]);
+        assert_eq!(
+            get_recoveries.resource_names,
+            Some(vec!["redo".to_string(), "last-night".to_string()])
+        );
+        // Without retryOf, only its own.
+        let role = worker_role(&recovery("plain")).expect("role");
+        assert!(
+            role.rules
+                .iter()
+                .flatten()
+                .filter_map(|r| r.resource_names.as_ref())
+                .all(|names| names == &vec!["plain".to_string()])
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod analytics;
 mod error;
 pub mod jobs;
+pub mod lookup;
 pub mod models;
 pub mod recordings;
 pub mod restore;

@@ -5,7 +5,7 @@
 use futures::TryStreamExt;
 
 use crate::api::MediaType;
-use crate::pipeline::matcher::ContactIndex;
+use crate::pipeline::matcher::{ContactIndex, ContactRecord};
 use crate::verint::RecordingSideError;
 use crate::verint::das::{Contact, ContactQuery, DasClient};
 
@@ -26,6 +26,19 @@ pub async fn load_contacts(
     index: &mut ContactIndex,
     media_types: &[MediaType],
     message_types: &[String],
+    on_page: impl FnMut(u64),
+) -> Result<InventoryStats, RecordingSideError> {
+    load_contacts_where(das, index, media_types, message_types, |_| true, on_page).await
+}
+
+/// The same, indexing only the contacts `keep` accepts (a re-drive indexes only the contacts of
+/// the conversations it names, however many the window holds).
+pub async fn load_contacts_where(
+    das: &DasClient,
+    index: &mut ContactIndex,
+    media_types: &[MediaType],
+    message_types: &[String],
+    keep: impl Fn(&ContactRecord<'_>) -> bool,
     mut on_page: impl FnMut(u64),
 ) -> Result<InventoryStats, RecordingSideError> {
     let query = ContactQuery::new(index.query_range(), media_types.to_vec());
@@ -35,7 +48,10 @@ pub async fn load_contacts(
         stats.pages += 1;
         stats.unreadable += page.invalid.len() as u64;
         for contact in page.contacts.iter().filter(|c| in_scope(c, message_types)) {
-            index.insert(contact.record());
+            let record = contact.record();
+            if keep(&record) {
+                index.insert(record);
+            }
         }
         on_page(index.len() as u64);
     }

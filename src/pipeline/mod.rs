@@ -1,9 +1,9 @@
 //! The recovery pipeline of one shard. In the order the code runs (see [`execute`]):
 //!
-//! 1. **plan** (`plan.rs`): one Genesys estimate cuts the shard's slice into time chunks of about
+//! 1. the **recovery pool** (`pool.rs`) starts, waiting for conversations to recover;
+//! 2. **plan** (`plan.rs`): one Genesys estimate cuts the shard's slice into time chunks of about
 //!    `chunk_conversations` conversations each, so memory stays that of one chunk's contact
 //!    index plus what is in flight, however large the window;
-//! 2. the **recovery pool** (`pool.rs`) starts, waiting for conversations to recover;
 //! 3. for each chunk, in order (`chunks.rs`):
 //!    - **inventory** (`inventory.rs`): the contacts DAS holds for the chunk, widened by the
 //!      tolerance, folded page by page into the matcher's compact index;
@@ -21,6 +21,10 @@
 //! 6. **verify** (`verify.rs`): DAS is read again until every ingested conversation shows up or
 //!    the verify deadline passes.
 //!
+//! A re-drive (the spec names its conversations; `targets.rs` resolves and shares them) replaces
+//! steps 2 and 3 by `targeted.rs`: the named conversations are read by id and matched against
+//! the window's contacts of those conversations only; steps 4 to 6 are the same.
+//!
 //! Running totals go to a [`ProgressReporter`] as they change (`tracker.rs`, `progress.rs`).
 
 pub mod collect;
@@ -35,6 +39,7 @@ pub mod progress;
 pub mod restore;
 pub mod settle;
 pub mod shard;
+pub mod targets;
 pub mod verify;
 
 mod chunks;
@@ -44,6 +49,7 @@ mod items;
 mod options;
 mod pool;
 mod route;
+mod targeted;
 mod tracker;
 
 use std::sync::Arc;
@@ -51,6 +57,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span};
+use uuid::Uuid;
 
 use crate::api::{Mode, ValidSpec, Window};
 
@@ -58,6 +65,7 @@ use self::chunks::ChunkRunner;
 use self::matcher::{MatchConfig, MatchReport};
 use self::pool::RecoveryPool;
 use self::route::Router;
+use self::targeted::TargetedRunner;
 
 pub use self::clients::{Clients, Credentials};
 pub use self::error::PipelineError;
@@ -68,6 +76,7 @@ pub use self::plan::MIN_CHUNK_TOLERANCES;
 pub use self::progress::{
     NoProgress, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, Stage,
 };
+pub use self::targeted::{NOT_FOUND, OUTSIDE_WINDOW};
 pub(crate) use self::tracker::Tracker;
 pub use crate::verint::capture::RecoveryRef;
 
@@ -78,12 +87,15 @@ pub struct ShardRun {
     pub spec: ValidSpec,
     /// Which DigitalRecovery this is (sent to Capture, named in logs).
     pub recovery: RecoveryRef,
-    /// The slice of the window this shard owns.
+    /// The slice of the window this shard owns (the whole window in a re-drive).
     pub slice: Window,
     /// Shard index.
     pub shard: u32,
     /// Credentials of both sides.
     pub credentials: Credentials,
+    /// In a re-drive, this shard's share of the named conversations (sorted, without
+    /// duplicates): only they are matched and recovered. `None`: the whole slice.
+    pub targets: Option<Vec<Uuid>>,
 }
 
 /// The result of one shard.
@@ -141,17 +153,6 @@ pub async fn execute(
         ));
         let media_types = &run.spec.media_types;
 
-        // Plan: the slice in time chunks.
-        let chunks = plan::chunks(
-            &clients.genesys,
-            run.slice,
-            media_types,
-            &run.spec.message_types,
-            options,
-        )
-        .await;
-        info!(chunks = chunks.len(), "matching the slice in time chunks");
-
         // Fetch + ingest: the recovery pool, fed while matching goes on.
         let (to_recover, pool) = RecoveryPool {
             clients: clients.clone(),
@@ -162,22 +163,56 @@ pub async fn execute(
             restorer: Arc::new(restore::Restorer::new(run.spec.archived_recordings)),
         }
         .spawn();
-
-        // Inventory -> collect -> match -> decide -> route, chunk after chunk.
-        let matched = ChunkRunner {
-            clients,
-            options,
+        let router = Router {
             tracker: &tracker,
-            config: match_config(run, options),
-            recover: run.spec.mode == Mode::Recover,
-            router: Router {
-                tracker: &tracker,
-                to_recover,
-            },
-            cancel: &cancel,
-        }
-        .run(&chunks)
-        .await;
+            to_recover,
+        };
+        let recover = run.spec.mode == Mode::Recover;
+
+        let matched = match &run.targets {
+            // A re-drive: only the named conversations, read by id.
+            Some(ids) => {
+                info!(
+                    conversations = ids.len(),
+                    "re-driving the named conversations"
+                );
+                TargetedRunner {
+                    clients,
+                    options,
+                    tracker: &tracker,
+                    config: match_config(run, options),
+                    recover,
+                    router,
+                    cancel: &cancel,
+                }
+                .run(ids)
+                .await
+            }
+            // Plan: the slice in time chunks; then inventory -> collect -> match -> decide ->
+            // route, chunk after chunk.
+            None => {
+                let chunks = plan::chunks(
+                    &clients.genesys,
+                    run.slice,
+                    media_types,
+                    &run.spec.message_types,
+                    options,
+                )
+                .await;
+                info!(chunks = chunks.len(), "matching the slice in time chunks");
+                ChunkRunner {
+                    clients,
+                    options,
+                    tracker: &tracker,
+                    config: match_config(run, options),
+                    recover,
+                    router,
+                    cancel: &cancel,
+                }
+                .run(&chunks)
+                .await
+            }
+        };
 
         // Matching is over and the queue closed; the pool finishes what is queued and retries
         // what was deferred. Then the final match counts and the extras.

@@ -5,7 +5,8 @@
 //!   (media type not requested, no recording flag), not recorded, found in DryRun, or permanently
 //!   unrecoverable with its reason (archived, deleted, a restoration Genesys refused, rejected
 //!   by Capture with 413/422, a recording Genesys says does not exist, a malformed conversation
-//!   or recording).
+//!   or recording, a re-drive's conversation Genesys does not know or that started outside the
+//!   window).
 //! - **Carried**: not settled yet, still transcoding or restoring, ingested but not (yet) seen
 //!   in DAS, or failed
 //!   in a way a later attempt may get past (an outage, throttling or timeouts that outlived the
@@ -46,7 +47,11 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
         // Ingested but not confirmed: a later run finds it held, or sends it again.
         Outcome::Recovered | Outcome::Unverified => Carried,
         Outcome::Skipped => match reason {
-            Some("mediaTypeNotRequested" | "noRecordingFlag") | Some(GAVE_UP) => Final,
+            // outsideWindow: a re-drive named it, but it started outside the window; only a
+            // person (with another window) can change that.
+            Some("mediaTypeNotRequested" | "noRecordingFlag" | "outsideWindow") | Some(GAVE_UP) => {
+                Final
+            }
             // notSettled, and anything unknown.
             _ => Carried,
         },
@@ -60,6 +65,7 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
                 | "recordingWithoutSession"
                 | "invalidRecording"
                 | "malformedConversation"
+                | "conversationNotFound"
                 | GAVE_UP,
             ) => Final,
             // transcoding, restoring (asked of Genesys, not done yet), genesysUnavailable, captureUnavailable (retries exhausted on 5xx,
@@ -198,6 +204,18 @@ mod tests {
         );
         assert_eq!(bounded_reason("somethingNew"), "other");
         assert_eq!(bounded_reason("deleted"), "deleted");
+    }
+
+    #[test]
+    fn a_re_drives_own_reasons_are_final() {
+        assert_eq!(
+            settlement(Outcome::Skipped, Some("outsideWindow")),
+            Settlement::Final
+        );
+        assert_eq!(
+            settlement(Outcome::Failed, Some("conversationNotFound")),
+            Settlement::Final
+        );
     }
 
     #[test]

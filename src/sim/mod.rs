@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod faults;
 pub mod genesys;
 pub mod recording;
+pub mod requests;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -33,6 +33,7 @@ mod journal;
 pub mod report;
 pub mod runner;
 pub mod status;
+pub mod targets;
 
 pub use journal::ConfigMapJournal;
 pub use report::{decode_report, encode_report, read_report};
@@ -52,6 +53,8 @@ pub struct ShardInput {
     pub recording_side: ClientCredentials,
     /// What earlier attempts of this shard set out to recover; notes what this one does.
     pub journal: Arc<dyn Journal>,
+    /// In a re-drive, this shard's share of the named conversations; `None`: the whole slice.
+    pub targets: Option<Vec<uuid::Uuid>>,
 }
 
 /// Why a shard's pipeline run stopped.
@@ -98,6 +101,8 @@ pub enum WorkerError {
     Ledger(#[from] crate::ledger::LedgerError),
     #[error("pipeline failed: {0}")]
     Pipeline(ShardError),
+    #[error("the conversations to re-drive cannot be read: {0}")]
+    Targets(Box<targets::TargetsError>),
     #[error(
         "stopped by SIGTERM (the pod is being deleted, evicted or preempted); the Job runs the shard again"
     )]
@@ -110,6 +115,7 @@ impl WorkerError {
         match self {
             WorkerError::CredentialsMissing(_) => "CredentialsMissing",
             WorkerError::InvalidSpec(_) => "InvalidSpec",
+            WorkerError::Targets(e) => e.reason(),
             _ => "WorkerFailed",
         }
     }
@@ -127,6 +133,7 @@ impl WorkerError {
             | WorkerError::InvalidSpec(_)
             | WorkerError::NoShard => EXIT_CONFIG_ERROR,
             WorkerError::Pipeline(e) if !e.retryable => EXIT_CONFIG_ERROR,
+            WorkerError::Targets(e) if !e.is_retryable() => EXIT_CONFIG_ERROR,
             WorkerError::Terminated => EXIT_TERMINATED,
             _ => 1,
         }
@@ -189,6 +196,7 @@ impl ShardRunner for PipelineRunner {
                 genesys: input.genesys,
                 recording_side: input.recording_side,
             },
+            targets: input.targets,
         };
         let options = pipeline::PipelineOptions {
             journal: input.journal,

@@ -15,11 +15,12 @@ use super::{
     journal::ConfigMapJournal,
     report::{ReportEncoder, ReportWriter},
     status::{APISERVER_PATIENCE, Collected, ShardReporter, StatusTicker, StatusWriter},
+    targets,
 };
 use crate::api::{DigitalRecovery, ShardPhase, ValidSpec};
 use crate::contract::{
     ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
-    ENV_RECORDING_CLIENT_SECRET,
+    ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR,
 };
 use crate::http::{ClientCredentials, Secret};
 use crate::kubeapi::{is_transient, patiently};
@@ -27,6 +28,7 @@ use crate::ledger::{LedgerError, LedgerWriter, ShardWords};
 use crate::pipeline::{
     journal::{Journal, NoJournal},
     shard::slice_of,
+    targets::share,
 };
 
 /// How long a terminated worker tries to write its progress so far.
@@ -53,6 +55,12 @@ pub async fn run_shard(
     let parallelism = dr.spec.parallelism;
     let slice = slice_of(dr.spec.window, shard, parallelism)
         .ok_or(WorkerError::ShardOutOfRange { shard, parallelism })?;
+    // A re-drive's shards each take a share of the named conversations, over the whole window.
+    let slice = if dr.spec.names_conversations() {
+        dr.spec.window
+    } else {
+        slice
+    };
     let writer = Arc::new(StatusWriter::new(
         api.clone(),
         args.name.clone(),
@@ -68,11 +76,26 @@ pub async fn run_shard(
         .validate()
         .map_err(WorkerError::InvalidSpec)
         .and_then(|spec| Ok((read_credentials(&spec)?, spec)));
-    let ((genesys, recording_side), spec) = match started {
+    let started = match started {
+        Ok((credentials, spec)) => {
+            match targets::resolve(&client, &args.namespace, &args.name, &spec).await {
+                Ok(named) => Ok((credentials, spec, named)),
+                Err(e) => Err(WorkerError::Targets(Box::new(e))),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let ((genesys, recording_side), spec, named) = match started {
         Ok(s) => s,
         Err(e) => {
             warn!(error = %e, "cannot start");
-            let mut entry = writer.entry(ShardPhase::Failed, &Collected::default());
+            // Failed only when no retry can help (the controller reads it as final).
+            let phase = if e.exit_code() == EXIT_CONFIG_ERROR {
+                ShardPhase::Failed
+            } else {
+                ShardPhase::Running
+            };
+            let mut entry = writer.entry(phase, &Collected::default());
             entry.reason = Some(e.reason().into());
             entry.message = Some(e.to_string());
             writer.apply_patiently(&entry).await?;
@@ -101,6 +124,7 @@ pub async fn run_shard(
         shard,
         genesys,
         recording_side,
+        targets: named.map(|ids| share(&ids, shard, parallelism).to_vec()),
     };
     let cancel = CancellationToken::new();
     let terminated = stop_on_sigterm(&cancel);

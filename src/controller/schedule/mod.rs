@@ -128,6 +128,9 @@ pub fn recovery_for(
         give_up_before,
         cancel: false,
         worker: t.worker.clone(),
+        conversation_ids: None,
+        conversation_ids_from: None,
+        retry_of: None,
     };
     let mut dr = DigitalRecovery::new(name, spec);
     dr.metadata.namespace = schedule.namespace();

@@ -58,6 +58,7 @@ pub use self::variant::{
 };
 use super::dataset::{Dataset, FileState, SimConversation, SimRecording};
 use super::faults::{FaultLayer, Faults, RevokeToken, Service, fault_middleware};
+use super::requests::{RequestCounts, RequestLog, record_requests, serve_requests};
 
 /// Largest result offset the detail query pages to.
 pub const PAGING_CAP: usize = 100_000;
@@ -171,6 +172,8 @@ struct SimState {
     unrecorded_recordings_calls: AtomicU64,
     unrecorded_fetched: Mutex<HashSet<Uuid>>,
     restorations: Arc<Restorations>,
+    /// Every request received (`/sim/requests`).
+    requests: Arc<RequestLog>,
 }
 
 impl SimState {
@@ -292,6 +295,7 @@ impl GenesysSim {
                 unrecorded_recordings_calls: AtomicU64::new(0),
                 unrecorded_fetched: Mutex::default(),
                 restorations,
+                requests: Arc::default(),
             }),
         }
     }
@@ -320,6 +324,11 @@ impl GenesysSim {
     /// The restorations asked of it (ground truth of what was restored).
     pub fn restorations(&self) -> &Arc<Restorations> {
         &self.state.restorations
+    }
+
+    /// The requests received so far, per route and per conversation named.
+    pub fn requests(&self) -> RequestCounts {
+        self.state.requests.snapshot()
     }
 
     /// The fault state (tests force faults through it).
@@ -396,7 +405,14 @@ impl GenesysSim {
                     service: Service::Genesys,
                 },
                 fault_middleware,
+            ))
+            .layer(middleware::from_fn_with_state(
+                state.requests.clone(),
+                record_requests,
             ));
+        let requests = Router::new()
+            .route("/sim/requests", get(serve_requests))
+            .with_state(state.requests.clone());
         Router::new()
             .merge(faulty)
             .route(
@@ -405,6 +421,7 @@ impl GenesysSim {
             )
             .route("/sim/faults", post(force_faults).delete(clear_faults))
             .route("/sim/genesys/stats", get(sim_stats))
+            .merge(requests)
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 common_headers,

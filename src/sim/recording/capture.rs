@@ -33,6 +33,7 @@ use super::{
 };
 use crate::api::MediaType;
 use crate::sim::faults::Service;
+use crate::sim::requests::{record_requests, serve_requests};
 
 /// The header carrying the client's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -47,9 +48,19 @@ pub fn capture_router(store: Arc<RecordingStore>) -> Router {
         "/api/v1/tenants/{tenant}/interactions/{conversation_id}",
         put(put_interaction),
     );
+    let requests = store.capture_requests.clone();
     service_routes(&store, Service::Capture, api)
+        .layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            record_requests,
+        ))
         .route("/sim/report", get(report))
         .with_state(store)
+        .merge(
+            Router::new()
+                .route("/sim/requests", get(serve_requests))
+                .with_state(requests),
+        )
 }
 
 async fn report(State(store): State<Arc<RecordingStore>>) -> Response {

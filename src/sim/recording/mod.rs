@@ -34,6 +34,7 @@ pub use das::das_router;
 use crate::api::MediaType;
 use crate::sim::dataset::{Dataset, FileState, RecordingSideState};
 use crate::sim::faults::{FaultLayer, Faults, Service, fault_middleware};
+use crate::sim::requests::{RequestCounts, RequestLog};
 
 /// How the recording-side simulators behave.
 #[derive(Clone, Debug)]
@@ -208,9 +209,16 @@ pub struct RecordingStore {
     /// The Genesys simulator's restorations, when it shares them (ground truth of what was
     /// restored).
     restorations: Option<Arc<crate::sim::genesys::Restorations>>,
+    /// Every request Capture received (`/sim/requests` on its port).
+    capture_requests: Arc<RequestLog>,
 }
 
 impl RecordingStore {
+    /// The requests Capture received so far, per route and per conversation named.
+    pub fn capture_requests(&self) -> RequestCounts {
+        self.capture_requests.snapshot()
+    }
+
     /// An empty store (nothing held, nothing expected).
     pub fn empty(config: RecordingSimConfig) -> Self {
         RecordingStore {
@@ -219,6 +227,7 @@ impl RecordingStore {
             tokens: auth::TokenRegistry::default(),
             faults: Arc::new(Faults::none()),
             restorations: None,
+            capture_requests: Arc::default(),
         }
     }
 
