@@ -68,8 +68,8 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
                 | "conversationNotFound"
                 | GAVE_UP,
             ) => Final,
-            // transcoding, restoring (asked of Genesys, not done yet), genesysUnavailable, captureUnavailable (retries exhausted on 5xx,
-            // 429, timeouts), genesysError and captureError (e.g. credentials a person can fix),
+            // transcoding, restoring (asked of Genesys, not done yet), genesysUnavailable,
+            // captureUnavailable (retries exhausted on 5xx, 429, timeouts), genesysError and captureError (e.g. credentials a person can fix),
             // recordingUnavailable (a file state that may pass), and anything unknown.
             _ => Carried,
         },
@@ -78,14 +78,16 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
 
 /// Every reason a conversation ends unrecoverable for (see [`unrecoverable_reason`]): a
 /// bounded set, fit for a metric's label. `other` stands for a reason not in the list.
-pub const UNRECOVERABLE_REASONS: [&str; 10] = [
+pub const UNRECOVERABLE_REASONS: [&str; 12] = [
     "archived",
     "deleted",
+    RESTORE_FORBIDDEN,
     "rejected",
     "recordingNotFound",
     "recordingWithoutSession",
     "invalidRecording",
     "malformedConversation",
+    "conversationNotFound",
     "conflict",
     GAVE_UP,
     "other",

@@ -89,6 +89,7 @@ impl TargetedRunner<'_> {
                             conversation_start,
                             outcome: Outcome::Failed,
                             reason: Some(MALFORMED.into()),
+                            archive_date: None,
                             detail: Some(reason),
                         });
                     }
@@ -102,6 +103,7 @@ impl TargetedRunner<'_> {
                     conversation_start: None,
                     outcome: Outcome::Failed,
                     reason: Some(NOT_FOUND.into()),
+                    archive_date: None,
                     detail: Some("Genesys Cloud does not know this conversation id".into()),
                 });
             }
@@ -160,6 +162,7 @@ impl TargetedRunner<'_> {
                     conversation_start: Some(conversation.start),
                     outcome: Outcome::Failed,
                     reason: Some(MALFORMED.into()),
+                    archive_date: None,
                     detail: Some(err.to_string()),
                 });
                 return Ok(());
@@ -175,6 +178,7 @@ impl TargetedRunner<'_> {
                     conversation_start: Some(conversation.start),
                     outcome: Outcome::Skipped,
                     reason: Some(OUTSIDE_WINDOW.into()),
+                    archive_date: None,
                     detail: Some(format!(
                         "started {}, outside the window [{}, {}): re-drive it with a window that covers it",
                         conversation.start, window.start, window.end

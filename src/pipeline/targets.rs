@@ -101,6 +101,7 @@ mod tests {
             conversation_start: None,
             outcome,
             reason: reason.map(str::to_string),
+            archive_date: None,
             detail: None,
         };
         let report = [
