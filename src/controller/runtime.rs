@@ -16,9 +16,9 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::{
     Api, Client, Resource,
     runtime::{
-        Controller,
+        Controller, WatchStreamExt,
         controller::{Config as ControllerConfig, Error as ControllerError},
-        WatchStreamExt, reflector, watcher,
+        reflector, watcher,
     },
 };
 use parking_lot::Mutex;
@@ -344,7 +344,10 @@ mod tests {
         }]);
         job.metadata.annotations = Some(BTreeMap::from([
             (LAST_APPLIED.to_string(), "{\"spec\":{}}".to_string()),
-            ("recovery.cxops.io/scheduled-time".to_string(), "x".to_string()),
+            (
+                "recovery.cxops.io/scheduled-time".to_string(),
+                "x".to_string(),
+            ),
         ]));
         trim(&mut job);
         assert_eq!(job.metadata.managed_fields, None);
