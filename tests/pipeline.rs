@@ -255,20 +255,21 @@ async fn dry_run_matches_and_changes_nothing() {
     let now = s.handles.config.window.end;
     // The demo recovery's settleDelay.
     let settled_by = now - SignedDuration::from_mins(30);
-    // What the dataset says the match must find: Genesys returns the completed text
-    // conversations; DAS holds every one not withheld entirely; each settled one is matched,
-    // missing or partial as the recording side was seeded.
+    // What the dataset says the match must find: Genesys returns the text conversations,
+    // completed and open; DAS holds every one not withheld entirely; each settled one is
+    // matched, missing or partial as the recording side was seeded, the others (open ones
+    // included) skipped as not settled.
     let mut expected = MatchCounts::default();
     let (mut expected_missing_found, mut expected_missing_unsettled) = (0, 0);
     for conversation in &s.handles.dataset.conversations {
-        let Some(end) = conversation.end.filter(|_| conversation.is_text()) else {
+        if !conversation.is_text() {
             continue;
-        };
+        }
         expected.genesys += 1;
         if conversation.recording_side != RecordingSideState::Missing {
             expected.recording_side += 1;
         }
-        if end > settled_by {
+        if conversation.end.is_none_or(|end| end > settled_by) {
             expected.skipped += 1;
             expected_missing_unsettled += u64::from(conversation.is_expected_missing());
             continue;
@@ -360,13 +361,13 @@ async fn matching_in_time_chunks_counts_as_whole_and_recovers_everything_once() 
 async fn a_malformed_conversation_fails_only_itself() {
     let s = sims(1500, "malformed=0.03", quick()).await;
     let faults = &s.handles.faults;
-    // What the Genesys simulator spoils among the completed text conversations it serves.
+    // What the Genesys simulator spoils among the text conversations it serves (open ones too).
     let spoiled: Vec<_> = s
         .handles
         .dataset
         .conversations
         .iter()
-        .filter(|c| c.is_text() && c.end.is_some())
+        .filter(|c| c.is_text())
         .filter_map(|c| Some((c, faults.malforms(c.id)?)))
         .collect();
     let kinds: std::collections::HashSet<_> = spoiled.iter().map(|(_, m)| *m).collect();
@@ -419,9 +420,18 @@ async fn unsettled_conversations_are_carried_from_the_earliest_start_or_given_up
         .conversations
         .iter()
         .filter(|c| c.is_text() && c.start >= window.start && c.start < window.end)
-        .filter(|c| c.end.is_some_and(|end| end > settled_by))
+        // Open ones too: Genesys lists them, and they are carried like the others.
+        .filter(|c| c.end.is_none_or(|end| end > settled_by))
         .map(|c| c.start)
         .collect();
+    assert!(
+        s.handles
+            .dataset
+            .conversations
+            .iter()
+            .any(|c| c.is_text() && c.end.is_none()),
+        "the dataset has open conversations"
+    );
     assert!(unsettled.len() > 3, "{}", unsettled.len());
     let at_now = || PipelineOptions {
         now: Some(now),
@@ -459,6 +469,8 @@ async fn unsettled_conversations_are_carried_from_the_earliest_start_or_given_up
 /// after `restore_delay` once asked.
 async fn archived_sims(faults: &str, restore_delay: Duration) -> Sims {
     sims_with(1500, faults, quick(), |config| {
+        // No open conversations: what these runs carry is archived ones only.
+        config.open_rate = 0.0;
         config.archived_rate = 0.2;
         config.restore_delay = restore_delay;
     })
@@ -669,17 +681,13 @@ async fn message_types_narrow_social_end_to_end() {
         SimMedia::Message => c.message_type == Some(MessageType::Sms),
         _ => false,
     };
-    // The query lists completed conversations only.
-    let listed = dataset
-        .conversations
-        .iter()
-        .filter(|c| wanted(c) && c.is_completed())
-        .count() as u64;
+    // The query lists the wanted conversations, completed and open.
+    let listed = dataset.conversations.iter().filter(|c| wanted(c)).count() as u64;
     assert_eq!(run.match_counts.genesys, listed, "{:?}", run.match_counts);
     let sms = dataset
         .conversations
         .iter()
-        .filter(|c| c.message_type == Some(MessageType::Sms) && c.is_completed())
+        .filter(|c| c.message_type == Some(MessageType::Sms))
         .count() as u64;
     assert!(sms > 0);
     let social = run
@@ -714,4 +722,94 @@ async fn message_types_narrow_social_end_to_end() {
     let truth = s.store.report();
     assert_eq!(truth.duplicates, 0);
     assert_eq!(truth.still_missing, left, "{truth:?}");
+}
+
+/// A conversation still open when its window ran is recovered by the next window, which starts
+/// where the first run said to resume (`resumeFrom`) with no overlap, as a schedule with
+/// `overlap: 0` picks it: open conversations are listed and carried, not left out and
+/// forgotten. The simulator shows a conversation whose end is still ahead as open (no
+/// conversationEnd), so ending the data 19 minutes ago (conversations end at most 20 minutes
+/// past it) leaves the longest of its last ones open for up to a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_open_when_its_window_ran_is_recovered_by_the_next_window() {
+    use digital_recovery::api::Window;
+
+    let now = Timestamp::now();
+    let window = Window {
+        start: now - SignedDuration::from_mins(50),
+        end: now - SignedDuration::from_mins(19),
+    };
+    let s = sims_with(1500, "", quick(), |config| {
+        config.window = window;
+        // Every conversation ends (some only after the first run): nothing else is carried.
+        config.open_rate = 0.0;
+    })
+    .await;
+    // Missing, recoverable, and open while the first run lists them (they end a minute from
+    // now; the margin is for the simulators' and the run's start).
+    let open_at_first = now + SignedDuration::from_secs(30);
+    let closing: Vec<_> = s
+        .handles
+        .dataset
+        .conversations
+        .iter()
+        .filter(|c| {
+            c.is_expected_missing()
+                && c.recording_side == RecordingSideState::Missing
+                && c.end.is_some_and(|end| end > open_at_first)
+        })
+        .collect();
+    assert!(closing.len() >= 3, "{} closing", closing.len());
+    let closes_at = closing.iter().filter_map(|c| c.end).max().expect("an end");
+    let creds = || Credentials {
+        genesys: client_credentials(&s.handles),
+        recording_side: client_credentials(&s.handles),
+    };
+
+    let mut first = demo_recovery(&s.handles, 2, false).expect("recovery");
+    first.spec.window = window;
+    first.spec.settle_delay = "1s".into();
+    let before = run_recovery(&first, creds(), options())
+        .await
+        .expect("first run");
+    assert!(
+        closing
+            .iter()
+            .all(|c| s.store.held_sessions(c.id).is_none()),
+        "open conversations cannot be recovered yet"
+    );
+    let earliest_open = closing.iter().map(|c| c.start).min().expect("a start");
+    assert!(before.carried >= closing.len() as u64, "{before:?}");
+    let resume_from = before
+        .resume_from
+        .expect("the first run carries the open ones");
+    assert!(
+        resume_from <= earliest_open,
+        "{resume_from} > {earliest_open}"
+    );
+
+    // Once they have ended: the next window, from resumeFrom (overlap 0) to now.
+    let wait = closes_at.duration_since(Timestamp::now()) + SignedDuration::from_secs(2);
+    if wait.is_positive() {
+        tokio::time::sleep(wait.unsigned_abs()).await;
+    }
+    let mut next = first.clone();
+    next.spec.window = Window {
+        start: resume_from,
+        end: Timestamp::now(),
+    };
+    let after = run_recovery(&next, creds(), options())
+        .await
+        .expect("next run");
+    assert_eq!((after.carried, after.resume_from), (0, None), "{after:?}");
+    for c in &closing {
+        assert!(
+            s.store.held_sessions(c.id).is_some(),
+            "{} (open until {:?}) was recovered by the next window",
+            c.id,
+            c.end
+        );
+    }
+    let truth = s.store.report();
+    assert_eq!((truth.still_missing, truth.duplicates), (0, 0), "{truth:?}");
 }

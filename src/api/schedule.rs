@@ -95,9 +95,14 @@ pub struct DigitalRecoveryScheduleSpec {
     #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = duration_rules("settleDelay", None)))]
     pub settle_delay: String,
     /// Each window starts this long before the watermark, so that conversations at the edge
-    /// are looked at twice (the recovery is idempotent). Default 15m.
+    /// are looked at twice (the recovery is idempotent): a safety margin only, since carried
+    /// conversations (open ones included) hold the watermark themselves. `0s` for none.
+    /// Default 15m.
     #[serde(default = "default_overlap")]
-    #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = duration_rules("overlap", None)))]
+    #[schemars(extend("maxLength" = 32, "x-kubernetes-validations" = [{
+        "rule": format!("self.matches('{DURATION_PATTERN}')"),
+        "message": "overlap must be a duration such as 15m, 0s or 1h30m (units h, m, s, ms)",
+    }]))]
     pub overlap: String,
     /// The first window starts this long before the first run. Default 24h.
     #[serde(default = "default_initial_lookback")]

@@ -153,7 +153,10 @@ impl DigitalRecoveryScheduleSpec {
         Ok(ValidSchedule {
             trigger,
             settle_delay: duration("settleDelay", &spec.settle_delay)?,
-            overlap: duration("overlap", &spec.overlap)?,
+            overlap: super::validate::duration("overlap", &spec.overlap)
+                .ok()
+                .filter(|d| !d.is_negative())
+                .ok_or_else(|| InvalidSchedule::Duration("overlap", spec.overlap.clone()))?,
             initial_lookback: duration("initialLookback", &spec.initial_lookback)?,
             max_window,
             give_up_after: duration("giveUpAfter", &spec.give_up_after)?,

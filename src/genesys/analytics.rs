@@ -1,12 +1,13 @@
-//! Streaming the completed conversations of a time slice out of the analytics API.
+//! Streaming the conversations of a time slice (completed and still open) out of the analytics
+//! API.
 //!
 //! - The window is cut into slices of at most `max_slice`; a slice whose `totalHits` exceeds the
 //!   100,000-result paging cap is halved until it fits.
 //! - Pages of one slice are fetched `page_concurrency` at a time, in order.
 //! - In `JobsMode::Auto` a slice with more than `jobs_threshold` hits that the data lake already
 //!   covers is fetched with an async job (1,000 per page instead of 100); conversations the lake
-//!   does not have yet (ended after `dataAvailabilityDate`) come from a sync query narrowed to
-//!   `conversationEnd > dataAvailabilityDate`.
+//!   does not have yet (ended after `dataAvailabilityDate`, or still open) come from a sync query
+//!   narrowed to `conversationEnd > dataAvailabilityDate` or `conversationEnd notExists`.
 //! - Only conversations whose conversationStart lies in the slice's [start, end) are yielded
 //!   (design.md section 7): the query's interval semantics return neighbours too.
 //! - A malformed conversation is one `Err` item ([`GenesysError::MalformedConversation`]); the
@@ -286,20 +287,29 @@ fn interval(window: &Window) -> String {
     )
 }
 
+/// `body` with `conversationFilters` when there are any (an empty list is left out rather than
+/// sent).
+pub(crate) fn with_conversation_filters(mut body: Value, filters: Vec<Value>) -> Value {
+    if let (Some(fields), false) = (body.as_object_mut(), filters.is_empty()) {
+        fields.insert("conversationFilters".into(), Value::Array(filters));
+    }
+    body
+}
+
 impl GenesysClient {
-    /// The filters of a collection: completed conversations, the requested media (social
-    /// narrowed by messageType), optionally the configured divisions; plus `extra` conversation
-    /// predicates.
+    /// The filters of a collection: the requested media (social narrowed by messageType),
+    /// optionally the configured divisions; plus `extra` conversation filters.
+    ///
+    /// Open conversations are listed too: the matcher skips them as `notSettled`, which carries
+    /// them (a run's `resumeFrom` holds the schedule's watermark at their start), so a later run
+    /// recovers them once they end. Asking for completed ones only would let a schedule move past
+    /// a conversation that was open when its window ran and never look at it again.
     pub(crate) fn filters(
         &self,
         query: &CollectQuery,
         extra: Vec<Value>,
     ) -> (Vec<Value>, Vec<Value>) {
-        let mut predicates = vec![
-            json!({"type": "dimension", "dimension": "conversationEnd", "operator": "exists"}),
-        ];
-        predicates.extend(extra);
-        let mut conversation_filters = vec![json!({"type": "and", "predicates": predicates})];
+        let mut conversation_filters = extra;
         if !self.config().division_ids.is_empty() {
             let divisions: Vec<Value> = self
                 .config()
@@ -344,14 +354,16 @@ impl GenesysClient {
         page: u64,
     ) -> Value {
         let (conversation_filters, segment_filters) = self.filters(query, extra.to_vec());
-        json!({
-            "interval": interval(window),
-            "order": "asc",
-            "orderBy": "conversationStart",
-            "paging": {"pageSize": page_size, "pageNumber": page},
-            "conversationFilters": conversation_filters,
-            "segmentFilters": segment_filters,
-        })
+        with_conversation_filters(
+            json!({
+                "interval": interval(window),
+                "order": "asc",
+                "orderBy": "conversationStart",
+                "paging": {"pageSize": page_size, "pageNumber": page},
+                "segmentFilters": segment_filters,
+            }),
+            conversation_filters,
+        )
     }
 
     async fn query_page(
@@ -604,9 +616,12 @@ impl GenesysClient {
             }
             return;
         }
-        let tail = [
-            json!({"type": "dimension", "dimension": "conversationEnd", "range": {"gt": super::models::format_timestamp(available)}}),
-        ];
+        // What the job could not hold: conversations that ended after its data availability
+        // date, and those still open.
+        let tail = [json!({"type": "or", "predicates": [
+            {"type": "dimension", "dimension": "conversationEnd", "range": {"gt": super::models::format_timestamp(available)}},
+            {"type": "dimension", "dimension": "conversationEnd", "operator": "notExists"},
+        ]})];
         match self.first_page(query, slice, &tail).await {
             Ok((first, hits)) => {
                 if out

@@ -67,20 +67,22 @@ impl GenesysClient {
             })
     }
 
-    /// Submits a job for the completed conversations of `window` matching `query`'s media.
+    /// Submits a job for the conversations of `window` matching `query`'s media.
     pub async fn submit_job(
         &self,
         query: &CollectQuery,
         window: &Window,
     ) -> Result<String, GenesysError> {
         let (conversation_filters, segment_filters) = self.filters(query, Vec::new());
-        let body = json!({
-            "interval": format!("{}/{}", super::models::format_timestamp(window.start), super::models::format_timestamp(window.end)),
-            "order": "asc",
-            "orderBy": "conversationStart",
-            "conversationFilters": conversation_filters,
-            "segmentFilters": segment_filters,
-        });
+        let body = super::analytics::with_conversation_filters(
+            json!({
+                "interval": format!("{}/{}", super::models::format_timestamp(window.start), super::models::format_timestamp(window.end)),
+                "order": "asc",
+                "orderBy": "conversationStart",
+                "segmentFilters": segment_filters,
+            }),
+            conversation_filters,
+        );
         let (_, submitted): (_, Submitted) = self
             .send_json(Method::POST, JOBS_PATH, &[], Some(&body))
             .await?;

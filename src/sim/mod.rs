@@ -39,6 +39,10 @@ pub struct SimConfig {
     pub missing_rate: f64,
     /// Share held only partly.
     pub partial_rate: f64,
+    /// Share of conversations that never end (open for good).
+    pub open_rate: f64,
+    /// Share of recorded text conversations whose recordings are deleted.
+    pub deleted_rate: f64,
     /// Added to every response of every simulator.
     pub latency: Duration,
     /// Genesys requests per minute per token (None = unlimited).
@@ -82,6 +86,8 @@ impl SimConfig {
             tenant: "demo".into(),
             missing_rate: 0.05,
             partial_rate: 0.02,
+            open_rate: 0.02,
+            deleted_rate: 0.005,
             latency: Duration::ZERO,
             rate_limit: Some(300),
             faults: FaultSpec::default(),
@@ -105,6 +111,8 @@ impl SimConfig {
             tenant: self.tenant.clone(),
             missing_rate: self.missing_rate,
             partial_rate: self.partial_rate,
+            open_rate: self.open_rate,
+            deleted_rate: self.deleted_rate,
             aligned_start_rate: self.aligned_start_rate,
             archived_rate: self.archived_rate,
             ..DatasetConfig::new(self.seed, self.conversations, self.window)

@@ -5,6 +5,7 @@
 pub mod cargo_env;
 pub mod control_plane;
 pub mod crds;
+pub mod health;
 pub mod helm;
 pub mod jobs;
 pub mod operator;

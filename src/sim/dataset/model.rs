@@ -253,6 +253,26 @@ impl SimConversation {
         self.end.is_some()
     }
 
+    /// The conversation as Genesys shows it at `now`: one that ends later is still open then
+    /// (no end, its sessions that end later open too), so a dataset reaching past now has
+    /// conversations that close while a schedule runs.
+    pub fn as_of(&self, now: Timestamp) -> std::borrow::Cow<'_, SimConversation> {
+        if self.end.is_none_or(|end| end <= now) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut open = self.clone();
+        open.end = None;
+        for session in &mut open.sessions {
+            session.end = session.end.filter(|end| *end <= now);
+        }
+        std::borrow::Cow::Owned(open)
+    }
+
+    /// conversationEnd as Genesys shows it at `now` (None while open).
+    pub fn end_as_of(&self, now: Timestamp) -> Option<Timestamp> {
+        self.end.filter(|end| *end <= now)
+    }
+
     /// True when at least one recording is downloadable.
     pub fn has_available_recording(&self) -> bool {
         self.recordings

@@ -131,7 +131,7 @@ impl SimState {
         let mut found: Vec<u32> = conversations[low.min(high)..high]
             .iter()
             .filter(|c| {
-                let lifetime_end = c.end.unwrap_or(now);
+                let lifetime_end = c.end_as_of(now).unwrap_or(now);
                 if inclusive {
                     lifetime_end >= start
                 } else {
@@ -202,7 +202,13 @@ fn parse_request(body: &Bytes) -> Result<(Value, ParsedQuery), Response> {
 
 /// One conversation as an analytics answer shows it, spoiled when the `malformed` fault picks it.
 fn rendered(state: &SimState, conversation: &SimConversation, job: bool) -> Value {
-    let mut value = render::conversation(&state.dataset, conversation, job, &state.config.variant);
+    let now = Timestamp::now();
+    let mut value = render::conversation(
+        &state.dataset,
+        &conversation.as_of(now),
+        job,
+        &state.config.variant,
+    );
     if let Some(malformation) = state.faults.malforms(conversation.id) {
         malformation.apply(&mut value);
     }

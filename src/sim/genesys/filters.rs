@@ -298,7 +298,9 @@ fn conversation_dimension(
     match dimension {
         "conversationId" => Some(conversation.id.to_string()),
         "conversationStart" => Some(conversation.start.to_string()),
-        "conversationEnd" => conversation.end.map(|e| e.to_string()),
+        "conversationEnd" => conversation
+            .end_as_of(Timestamp::now())
+            .map(|e| e.to_string()),
         "divisionId" => dataset
             .divisions
             .get(conversation.division as usize)
