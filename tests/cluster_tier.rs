@@ -1376,22 +1376,12 @@ async fn schedule_past_deleted(env: Env) {
         .collect();
     assert!(!deleted.is_empty(), "the data has deleted recordings");
 
-    let schedule = json!({
-        "apiVersion": "recovery.cxops.io/v1alpha1",
-        "kind": "DigitalRecoverySchedule",
-        "metadata": {"name": "rolling", "namespace": ns},
-        "spec": {
-            "template": {
-                "tenant": sims.config.tenant,
-                "genesys": {"apiBaseUrl": sims.genesys_url, "credentialsSecret": "genesys-oauth"},
-                "recordingSide": {
-                    "dasUrl": sims.das_url,
-                    "captureUrl": sims.capture_url,
-                    "credentialsSecret": "verint-api"
-                },
-                "mediaTypes": ["chat", "email", "social"],
-                "parallelism": 2
-            },
+    let schedule = recovery::schedule(
+        "rolling",
+        ns,
+        &sims,
+        json!({"parallelism": 2}),
+        json!({
             "every": "20s",
             "settleDelay": "1m",
             "initialLookback": "3h",
@@ -1399,10 +1389,11 @@ async fn schedule_past_deleted(env: Env) {
             "overlap": "0s",
             "successfulHistoryLimit": 2,
             "failedHistoryLimit": 2
-        }
-    });
-    env.kubectl_ok(&["apply", "-f", "-"], Some(schedule.to_string()))
-        .await;
+        }),
+    );
+    let manifest =
+        serde_json::to_string(&schedule).unwrap_or_else(|e| panic!("schedule manifest: {e}"));
+    env.kubectl_ok(&["apply", "-f", "-"], Some(manifest)).await;
 
     // Three watermarks in a row (the first run covers all the data and ends PartiallySucceeded).
     let schedules: Api<DigitalRecoverySchedule> = Api::namespaced(env.client.clone(), ns);

@@ -102,13 +102,8 @@ fn expected(
     h.dataset
         .conversations
         .iter()
-        .filter(|c| {
-            c.is_text()
-                && c.end.is_some()
-                && c.start >= slice.start
-                && c.start < slice.end
-                && keep(c)
-        })
+        // Open ones too: the collection lists them for the matcher to carry.
+        .filter(|c| c.is_text() && c.start >= slice.start && c.start < slice.end && keep(c))
         .map(|c| c.id.to_string())
         .collect()
 }
@@ -133,7 +128,7 @@ fn assert_exactly(ids: &[String], expected: &HashSet<String>) {
 }
 
 #[tokio::test]
-async fn sync_collection_returns_exactly_the_completed_text_conversations_of_the_slice() {
+async fn sync_collection_returns_exactly_the_text_conversations_of_the_slice() {
     let h = harness(3000).await;
     let mut config = config(&h);
     config.jobs = JobsMode::Never;
@@ -267,9 +262,11 @@ async fn jobs_cover_the_lake_and_the_sync_query_covers_the_rest() {
         let (ids, errors) = collect(&client, all_media(h.window)).await;
         assert!(errors.is_empty(), "{errors:?}");
         assert_exactly(&ids, &expected(&h, &h.window, |_| true));
-        // ~2800 conversations by sync paging would take 28+ requests; a job takes a handful.
+        // ~2850 text conversations by sync paging would take 29+ requests; a job takes a
+        // handful, plus the sync tail (about 13 pages: the ~1,250 that ended within the 10 h
+        // the lake lacks, and the open ones).
         assert!(
-            h.sim.stats().api_requests - before < 20,
+            h.sim.stats().api_requests - before < 25,
             "{mode:?}: jobs were not used"
         );
     }

@@ -59,30 +59,11 @@ fn schedule_manifest(
     sims: &digital_recovery::sim::SimHandles,
     extra: Value,
 ) -> DigitalRecoverySchedule {
-    let mut spec = json!({
-        "template": {
-            "tenant": sims.config.tenant,
-            "genesys": {"apiBaseUrl": sims.genesys_url, "credentialsSecret": "genesys-oauth"},
-            "recordingSide": {
-                "dasUrl": sims.das_url,
-                "captureUrl": sims.capture_url,
-                "credentialsSecret": "verint-api"
-            },
-            "mediaTypes": ["chat", "email", "social"],
-            "mode": "DryRun"
-        },
-        "every": "1h"
-    });
+    let mut spec = json!({"every": "1h"});
     for (k, v) in extra.as_object().expect("object") {
         spec[k] = v.clone();
     }
-    serde_json::from_value(json!({
-        "apiVersion": "recovery.cxops.io/v1alpha1",
-        "kind": "DigitalRecoverySchedule",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }))
-    .expect("schedule")
+    recovery::schedule(name, ns, sims, json!({"mode": "DryRun"}), spec)
 }
 
 /// Polls until `check` holds for the scraped metrics (panics after `secs`).

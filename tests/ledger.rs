@@ -417,18 +417,12 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
     let _runner = JobRunner::start(&cp, client.clone());
     let _operator = Operator::start(&cp, "replica-a").await;
     let gc = collect_garbage(client.clone(), NS);
-    let schedule: DigitalRecoverySchedule = serde_json::from_value(json!({
-        "apiVersion": "recovery.cxops.io/v1alpha1",
-        "kind": "DigitalRecoverySchedule",
-        "metadata": {"name": "nightly", "namespace": ns},
-        "spec": {
-            "template": {
-                "tenant": sims.config.tenant,
-                "genesys": {"apiBaseUrl": sims.genesys_url, "credentialsSecret": "genesys-oauth"},
-                "recordingSide": {"dasUrl": das, "captureUrl": capture, "credentialsSecret": "verint-api"},
-                "mediaTypes": ["chat", "email", "social"],
-                "parallelism": 2
-            },
+    let schedule = recovery::schedule(
+        "nightly",
+        ns,
+        &sims,
+        json!({"parallelism": 2}),
+        json!({
             "every": "15s",
             "settleDelay": "1m",
             "initialLookback": "4h",
@@ -437,9 +431,8 @@ async fn a_schedules_ledger_holds_every_withheld_conversation_it_could_not_recov
             "giveUpAfter": "4h",
             "successfulHistoryLimit": 1,
             "failedHistoryLimit": 1
-        }
-    }))
-    .expect("schedule");
+        }),
+    );
     let schedules: Api<DigitalRecoverySchedule> = Api::namespaced(client.clone(), ns);
     schedules
         .create(&PostParams::default(), &schedule)

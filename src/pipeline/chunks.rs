@@ -21,14 +21,16 @@ use crate::api::Window;
 use crate::genesys::{Conversation, GenesysError};
 
 /// The reason of a conversation Genesys sent that cannot be parsed or has an invalid id.
-const MALFORMED: &str = "malformedConversation";
+pub(super) const MALFORMED: &str = "malformedConversation";
 
-/// What every chunk of a shard shares.
-pub(crate) struct ChunkRunner<'a> {
+/// What matching a shard shares, by time chunks (here) or by named conversations (a re-drive,
+/// `targeted.rs`).
+pub(crate) struct Matching<'a> {
     pub(crate) clients: &'a Clients,
     pub(crate) options: &'a PipelineOptions,
     pub(crate) tracker: &'a Tracker,
-    /// The shard's match configuration; each chunk narrows its slice.
+    /// The shard's match configuration; each chunk narrows its slice (a re-drive keeps the
+    /// whole window).
     pub(crate) config: MatchConfig,
     /// False in DryRun: nothing is queued.
     pub(crate) recover: bool,
@@ -36,10 +38,10 @@ pub(crate) struct ChunkRunner<'a> {
     pub(crate) cancel: &'a CancellationToken,
 }
 
-impl ChunkRunner<'_> {
+impl Matching<'_> {
     /// Matches `chunks` in order and returns the slice's match report. Consumes the runner, so
     /// the recovery queue closes once matching ends, whether it succeeded or not.
-    pub(crate) async fn run(self, chunks: &[Window]) -> Result<MatchReport, PipelineError> {
+    pub(crate) async fn over_chunks(self, chunks: &[Window]) -> Result<MatchReport, PipelineError> {
         let mut report = MatchReport::default();
         let mut carry = ChunkCarry::default();
         for (i, chunk) in chunks.iter().enumerate() {

@@ -61,11 +61,10 @@ use uuid::Uuid;
 
 use crate::api::{Mode, ValidSpec, Window};
 
-use self::chunks::ChunkRunner;
+use self::chunks::Matching;
 use self::matcher::{MatchConfig, MatchReport};
 use self::pool::RecoveryPool;
 use self::route::Router;
-use self::targeted::TargetedRunner;
 
 pub use self::clients::{Clients, Credentials};
 pub use self::error::PipelineError;
@@ -167,7 +166,15 @@ pub async fn execute(
             tracker: &tracker,
             to_recover,
         };
-        let recover = run.spec.mode == Mode::Recover;
+        let matching = Matching {
+            clients,
+            options,
+            tracker: &tracker,
+            config: match_config(run, options),
+            recover: run.spec.mode == Mode::Recover,
+            router,
+            cancel: &cancel,
+        };
 
         let matched = match &run.targets {
             // A re-drive: only the named conversations, read by id.
@@ -176,17 +183,7 @@ pub async fn execute(
                     conversations = ids.len(),
                     "re-driving the named conversations"
                 );
-                TargetedRunner {
-                    clients,
-                    options,
-                    tracker: &tracker,
-                    config: match_config(run, options),
-                    recover,
-                    router,
-                    cancel: &cancel,
-                }
-                .run(ids)
-                .await
+                matching.over_targets(ids).await
             }
             // Plan: the slice in time chunks; then inventory -> collect -> match -> decide ->
             // route, chunk after chunk.
@@ -200,17 +197,7 @@ pub async fn execute(
                 )
                 .await;
                 info!(chunks = chunks.len(), "matching the slice in time chunks");
-                ChunkRunner {
-                    clients,
-                    options,
-                    tracker: &tracker,
-                    config: match_config(run, options),
-                    recover,
-                    router,
-                    cancel: &cancel,
-                }
-                .run(&chunks)
-                .await
+                matching.over_chunks(&chunks).await
             }
         };
 

@@ -8,17 +8,13 @@
 
 use std::collections::HashSet;
 
-use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use super::chunks::{MALFORMED, Matching};
 use super::decide::decide;
-use super::matcher::{ChunkPosition, Classified, ContactIndex, MatchConfig, MatchReport, Matcher};
-use super::route::Router;
-use super::{
-    Clients, Outcome, OutcomeRecord, PipelineError, PipelineOptions, Stage, Tracker, check_cancel,
-    collect, inventory,
-};
+use super::matcher::{ChunkPosition, Classified, ContactIndex, MatchReport, Matcher};
+use super::{Outcome, OutcomeRecord, PipelineError, Stage, check_cancel, collect, inventory};
 use crate::genesys::lookup::IDS_PER_LOOKUP;
 use crate::genesys::{Conversation, GenesysError};
 
@@ -26,28 +22,13 @@ use crate::genesys::{Conversation, GenesysError};
 pub const NOT_FOUND: &str = "conversationNotFound";
 /// The reason of a named conversation that started outside the recovery's window.
 pub const OUTSIDE_WINDOW: &str = "outsideWindow";
-/// The reason of a conversation Genesys sent that cannot be parsed.
-const MALFORMED: &str = "malformedConversation";
 
-/// What matching the named conversations of a shard shares.
-pub(crate) struct TargetedRunner<'a> {
-    pub(crate) clients: &'a Clients,
-    pub(crate) options: &'a PipelineOptions,
-    pub(crate) tracker: &'a Tracker,
-    /// The match configuration; its slice is the whole window.
-    pub(crate) config: MatchConfig,
-    /// False in DryRun: nothing is queued.
-    pub(crate) recover: bool,
-    pub(crate) router: Router<'a>,
-    pub(crate) cancel: &'a CancellationToken,
-}
-
-impl TargetedRunner<'_> {
+impl Matching<'_> {
     /// Matches the conversations `ids` (this shard's share, sorted, without duplicates) and
     /// returns the match report. Consumes the runner, so the recovery queue closes once
     /// matching ends.
-    pub(crate) async fn run(self, ids: &[Uuid]) -> Result<MatchReport, PipelineError> {
-        let index = self.inventory(ids).await?;
+    pub(crate) async fn over_targets(self, ids: &[Uuid]) -> Result<MatchReport, PipelineError> {
+        let index = self.named_inventory(ids).await?;
         check_cancel(self.cancel)?;
         self.tracker.stage(Stage::Collect);
         let mut matcher = Matcher::new(self.config.clone(), index);
@@ -117,7 +98,7 @@ impl TargetedRunner<'_> {
     }
 
     /// The contacts of the named conversations among those DAS holds for the window.
-    async fn inventory(&self, ids: &[Uuid]) -> Result<ContactIndex, PipelineError> {
+    async fn named_inventory(&self, ids: &[Uuid]) -> Result<ContactIndex, PipelineError> {
         let tracker = self.tracker;
         tracker.stage(Stage::Inventory);
         let wanted: HashSet<Uuid> = ids.iter().copied().collect();

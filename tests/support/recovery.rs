@@ -9,9 +9,9 @@ use k8s_openapi::{
     api::core::v1::{Namespace, Secret},
 };
 use kube::{Api, Client, api::PostParams};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use digital_recovery::api::{DigitalRecovery, Phase};
+use digital_recovery::api::{DigitalRecovery, DigitalRecoverySchedule, Phase};
 use digital_recovery::sim::recording::{RecordingSimConfig, RecordingStore, factory_with_store};
 use digital_recovery::sim::{self, SimConfig, SimHandles};
 
@@ -96,6 +96,42 @@ pub fn recovery(name: &str, sims: &SimHandles, parallelism: u32) -> DigitalRecov
         }
     }))
     .expect("recovery")
+}
+
+/// A DigitalRecoverySchedule `name` in `ns` over `sims`: the template of [`recovery`] (chat,
+/// email and social, the test credentials) with the fields of `template` on top, and the
+/// schedule fields of `spec`.
+pub fn schedule(
+    name: &str,
+    ns: &str,
+    sims: &SimHandles,
+    template: Value,
+    spec: Value,
+) -> DigitalRecoverySchedule {
+    let mut full_template = json!({
+        "tenant": sims.config.tenant,
+        "genesys": {"apiBaseUrl": sims.genesys_url, "credentialsSecret": "genesys-oauth"},
+        "recordingSide": {
+            "dasUrl": sims.das_url,
+            "captureUrl": sims.capture_url,
+            "credentialsSecret": "verint-api"
+        },
+        "mediaTypes": ["chat", "email", "social"]
+    });
+    let mut full_spec = json!({});
+    for (to, from) in [(&mut full_template, template), (&mut full_spec, spec)] {
+        for (k, v) in from.as_object().expect("an object of fields") {
+            to[k] = v.clone();
+        }
+    }
+    full_spec["template"] = full_template;
+    serde_json::from_value(json!({
+        "apiVersion": "recovery.cxops.io/v1alpha1",
+        "kind": "DigitalRecoverySchedule",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": full_spec,
+    }))
+    .expect("schedule")
 }
 
 /// True for the phases a recovery ends in.

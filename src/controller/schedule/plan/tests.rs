@@ -65,6 +65,12 @@ fn defaults_parse() {
 }
 
 #[test]
+fn overlap_may_be_zero() {
+    let s = settings(serde_json::json!({"overlap": "0s"}));
+    assert_eq!(s.overlap, SignedDuration::ZERO);
+}
+
+#[test]
 fn invalid_specs_are_named() {
     let bad = |extra: serde_json::Value| spec(extra).validate().unwrap_err();
     assert!(matches!(
@@ -86,7 +92,7 @@ fn invalid_specs_are_named() {
         InvalidSchedule::Trigger
     );
     assert!(matches!(
-        bad(serde_json::json!({"overlap": "0s"})),
+        bad(serde_json::json!({"overlap": "15 minutes"})),
         InvalidSchedule::Duration("overlap", _)
     ));
     assert_eq!(
