@@ -142,7 +142,9 @@ impl RecoveryPool {
                     conversation_start: Some(item.conversation.start),
                     outcome: Outcome::Failed,
                     reason: Some(reason.into()),
-                    detail: Some(format!("gave up at the retry deadline: {detail}")),
+                    detail: Some(format!(
+                        "not done by this run's retry deadline, left to a later run: {detail}"
+                    )),
                     archive_date: None,
                 });
             }
