@@ -19,7 +19,7 @@ use kube::{
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
 };
 use serde_json::{Value, json};
-use support::health::{RECOVERY_CHECK, Recorder, SCHEDULE_CHECK, agreeing_argo, judge};
+use support::health::{RECOVERY_CHECK, Recorder, SCHEDULE_CHECK};
 use support::recovery::{self, recovery, wait_phase};
 use support::{
     ControlPlane,
@@ -294,29 +294,8 @@ async fn flux_and_argo_agree_on_every_object_the_operator_writes() {
 
     // Let the recorder catch the last versions, then judge everything it saw.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let objects: Vec<Value> = recorder
-        .objects()
-        .into_iter()
-        // Before the controller's first status write kstatus has nothing to read and calls an
-        // object Current; Argo CD waits (Progressing). docs/gitops.md says so.
-        .filter(|o| o["status"]["conditions"].is_array())
-        .collect();
-    let verdicts = judge(&objects);
-    assert_eq!(verdicts.len(), objects.len());
     let mut seen: BTreeSet<(String, String, String, String)> = BTreeSet::new();
-    for (object, v) in objects.iter().zip(&verdicts) {
-        assert_eq!(
-            v.argo,
-            agreeing_argo(&v.kstatus, object),
-            "{} {}: kstatus {} ({}) but Argo CD {} ({}); status: {}",
-            v.kind,
-            v.name,
-            v.kstatus,
-            v.kstatus_message,
-            v.argo,
-            v.argo_message,
-            object["status"]
-        );
+    for (object, v) in recorder.judged_agreeing("gitops") {
         let state = match v.kind.as_str() {
             "DigitalRecovery" => object["status"]["phase"].as_str().unwrap_or("").to_string(),
             _ => v.name.clone(),

@@ -497,7 +497,7 @@ pub const MAX_FAILURES: usize = 20;
 /// Most `status.shards[].failures` entries a worker keeps.
 pub const MAX_SHARD_FAILURES: usize = 10;
 /// Most reasons in an `unrecoverable` list (the pipeline writes fewer; see
-/// [`crate::pipeline::settle::UNRECOVERABLE_REASONS`]).
+/// [`crate::pipeline::settle::bounded_reason`]).
 pub const MAX_REASONS: usize = 16;
 
 /// The status of one shard, owned by its worker.

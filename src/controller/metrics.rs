@@ -32,7 +32,7 @@ pub struct ServiceLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub tenant: String,
-    /// One of [`crate::pipeline::settle::UNRECOVERABLE_REASONS`].
+    /// As [`crate::pipeline::settle::bounded_reason`] names it.
     pub reason: &'static str,
 }
 

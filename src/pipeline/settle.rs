@@ -56,29 +56,18 @@ pub fn settlement(outcome: Outcome, reason: Option<&str>) -> Settlement {
             _ => Carried,
         },
         Outcome::Failed => match reason {
-            Some(
-                "archived"
-                | "deleted"
-                | RESTORE_FORBIDDEN
-                | "rejected"
-                | "recordingNotFound"
-                | "recordingWithoutSession"
-                | "invalidRecording"
-                | "malformedConversation"
-                | "conversationNotFound"
-                | GAVE_UP,
-            ) => Final,
+            Some(reason) if FINAL_FAILURES.contains(&reason) => Final,
             // transcoding, restoring (asked of Genesys, not done yet), genesysUnavailable,
-            // captureUnavailable (retries exhausted on 5xx, 429, timeouts), genesysError and captureError (e.g. credentials a person can fix),
-            // recordingUnavailable (a file state that may pass), and anything unknown.
+            // captureUnavailable (retries exhausted on 5xx, 429, timeouts), genesysError and
+            // captureError (e.g. credentials a person can fix), recordingUnavailable (a file
+            // state that may pass), and anything unknown.
             _ => Carried,
         },
     }
 }
 
-/// Every reason a conversation ends unrecoverable for (see [`unrecoverable_reason`]): a
-/// bounded set, fit for a metric's label. `other` stands for a reason not in the list.
-pub const UNRECOVERABLE_REASONS: [&str; 12] = [
+/// The reasons of a `failed` conversation that no later attempt gets past: final.
+const FINAL_FAILURES: [&str; 10] = [
     "archived",
     "deleted",
     RESTORE_FORBIDDEN,
@@ -88,20 +77,21 @@ pub const UNRECOVERABLE_REASONS: [&str; 12] = [
     "invalidRecording",
     "malformedConversation",
     "conversationNotFound",
-    "conflict",
     GAVE_UP,
-    "other",
 ];
 
+/// What [`bounded_reason`] answers for a 409.
+const CONFLICT: &str = "conflict";
+
 /// Why a settled record (after [`settle`]) ended final without the conversation being
-/// recovered, as one of [`UNRECOVERABLE_REASONS`]; None when it was recovered, is held, needs
+/// recovered, as [`bounded_reason`] names it; None when it was recovered, is held, needs
 /// nothing, or is carried.
 pub fn unrecoverable_reason(outcome: Outcome, reason: Option<&str>) -> Option<&'static str> {
     if settlement(outcome, reason) == Settlement::Carried {
         return None;
     }
     match (outcome, reason) {
-        (Outcome::Conflict, _) => Some("conflict"),
+        (Outcome::Conflict, _) => Some(CONFLICT),
         (Outcome::Failed, reason) | (Outcome::Skipped, reason @ Some(GAVE_UP)) => {
             Some(bounded_reason(reason.unwrap_or("other")))
         }
@@ -109,11 +99,12 @@ pub fn unrecoverable_reason(outcome: Outcome, reason: Option<&str>) -> Option<&'
     }
 }
 
-/// `reason` if it is one of [`UNRECOVERABLE_REASONS`], else `other`: what a metric label may
-/// take from a status written by someone else.
+/// `reason` if it is a final failure reason or `conflict`, else `other`: a bounded set, fit for
+/// a metric's label, even from a status written by someone else.
 pub fn bounded_reason(reason: &str) -> &'static str {
-    UNRECOVERABLE_REASONS
+    FINAL_FAILURES
         .iter()
+        .chain([&CONFLICT])
         .find(|r| **r == reason)
         .copied()
         .unwrap_or("other")

@@ -90,6 +90,39 @@ impl Recorder {
     pub fn objects(&self) -> Vec<Value> {
         self.seen.lock().unwrap().clone()
     }
+
+    /// Every version recorded once the operator had written conditions (before that kstatus has
+    /// nothing to read and calls an object Current while Argo CD waits, Progressing; docs/gitops.md
+    /// says so), judged by both readers, with the assertion that they agree on each; `what`
+    /// prefixes the failure message.
+    pub fn judged_agreeing(&self, what: &str) -> Vec<(Value, Verdict)> {
+        let objects: Vec<Value> = self
+            .objects()
+            .into_iter()
+            .filter(|o| o["status"]["conditions"].is_array())
+            .collect();
+        let verdicts = judge(&objects);
+        assert_eq!(
+            verdicts.len(),
+            objects.len(),
+            "{what}: a verdict per object"
+        );
+        for (object, v) in objects.iter().zip(&verdicts) {
+            assert_eq!(
+                v.argo,
+                agreeing_argo(&v.kstatus, object),
+                "{what}: {} {}: kstatus {} ({}) but Argo CD {} ({}); status: {}",
+                v.kind,
+                v.name,
+                v.kstatus,
+                v.kstatus_message,
+                v.argo,
+                v.argo_message,
+                object["status"]
+            );
+        }
+        objects.into_iter().zip(verdicts).collect()
+    }
 }
 
 /// One object as both readers judge it.
@@ -105,7 +138,7 @@ pub struct Verdict {
 }
 
 /// Runs the health reader on `objects`.
-pub fn judge(objects: &[Value]) -> Vec<Verdict> {
+fn judge(objects: &[Value]) -> Vec<Verdict> {
     let health =
         super::control_plane::built_tools("DR_HEALTH_BIN", "tests/envtest/build-health.sh")
             .join("health");
@@ -143,7 +176,7 @@ pub fn judge(objects: &[Value]) -> Vec<Verdict> {
 
 /// The Argo CD verdict that agrees with kstatus' for `object`: Current is Healthy, or Suspended
 /// for what was stopped on purpose (a Cancelled recovery, a suspended schedule).
-pub fn agreeing_argo(kstatus: &str, object: &Value) -> &'static str {
+fn agreeing_argo(kstatus: &str, object: &Value) -> &'static str {
     let stopped = object["status"]["phase"] == "Cancelled" || object["spec"]["suspend"] == true;
     match kstatus {
         "Current" if stopped => "Suspended",

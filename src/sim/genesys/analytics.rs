@@ -168,6 +168,27 @@ impl SimState {
         found
     }
 
+    /// The conversation and recording a path names, or the 404 Genesys answers.
+    pub(super) fn recording(
+        &self,
+        conversation_id: &str,
+        recording_id: &str,
+    ) -> Result<(&SimConversation, &SimRecording), Response> {
+        let Some(c) = self.conversation(conversation_id) else {
+            return Err(not_found(&format!(
+                "Conversation {conversation_id} not found"
+            )));
+        };
+        match c
+            .recordings
+            .iter()
+            .find(|r| r.id.to_string() == recording_id)
+        {
+            Some(r) => Ok((c, r)),
+            None => Err(not_found(&format!("Recording {recording_id} not found"))),
+        }
+    }
+
     pub(super) fn conversation(&self, id: &str) -> Option<&SimConversation> {
         let id: Uuid = id.parse().ok()?;
         self.by_id

@@ -23,19 +23,12 @@ pub(super) async fn metadata_one(
     State(state): State<Arc<SimState>>,
     Path((conversation_id, recording_id)): Path<(String, String)>,
 ) -> Response {
-    let Some(c) = state.conversation(&conversation_id) else {
-        return not_found(&format!("Conversation {conversation_id} not found"));
-    };
-    match c
-        .recordings
-        .iter()
-        .find(|r| r.id.to_string() == recording_id)
-    {
-        Some(r) => json_response(
+    match state.recording(&conversation_id, &recording_id) {
+        Ok((c, r)) => json_response(
             StatusCode::OK,
             render::recording_metadata(c, r, state.live(r), &state.config.variant),
         ),
-        None => not_found(&format!("Recording {recording_id} not found")),
+        Err(response) => response,
     }
 }
 
@@ -139,15 +132,9 @@ pub(super) async fn recording_one(
     Query(query): Query<RecordingsQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(c) = state.conversation(&conversation_id) else {
-        return not_found(&format!("Conversation {conversation_id} not found"));
-    };
-    let Some(r) = c
-        .recordings
-        .iter()
-        .find(|r| r.id.to_string() == recording_id)
-    else {
-        return not_found(&format!("Recording {recording_id} not found"));
+    let (c, r) = match state.recording(&conversation_id, &recording_id) {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     if let Err(remaining) = transcoded(&state, c.id, max_wait(&query)).await {
         return accepted(

@@ -183,15 +183,9 @@ pub(super) async fn recording_update(
         Ok(body) => body,
         Err(response) => return response,
     };
-    let Some(c) = state.conversation(&conversation_id) else {
-        return not_found(&format!("Conversation {conversation_id} not found"));
-    };
-    let Some(r) = c
-        .recordings
-        .iter()
-        .find(|r| r.id.to_string() == recording_id)
-    else {
-        return not_found(&format!("Recording {recording_id} not found"));
+    let (c, r) = match state.recording(&conversation_id, &recording_id) {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     if state.faults.forbids_restore(r.id) {
         state.restorations.forbidden.fetch_add(1, Ordering::Relaxed);
