@@ -579,6 +579,29 @@ async fn job_pods(env: &Env, ns: &str, job: &str) -> Vec<Pod> {
         .items
 }
 
+/// The id of a worker container the kubelet reports running, polled for while the run still has
+/// work: under load the pod's status can trail its container's start.
+async fn running_container(env: &Env, ns: &str, job: &str, sims: &SimHandles) -> String {
+    loop {
+        let running = job_pods(env, ns, job).await.into_iter().find_map(|p| {
+            p.status?
+                .container_statuses?
+                .into_iter()
+                .find(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))?
+                .container_id
+        });
+        if let Some(id) = running {
+            return id;
+        }
+        let truth = sim_report(sims).await;
+        assert!(
+            truth.still_missing > 0,
+            "{job}: no running worker container before the run finished: {truth:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Waits until the recovery is Running and the simulators have ingested some but not all of
 /// what is missing: a moment in the middle of the run. Panics when the run gets past it.
 async fn wait_mid_run(what: &str, env: &Env, ns: &str, name: &str, sims: &SimHandles) {
@@ -875,16 +898,12 @@ async fn worker_deleted(env: Env) {
 async fn worker_killed(env: Env) {
     let (ns, name) = ("ct-worker-killed", "worker-killed");
     env.namespace(ns, &[]).await;
-    let (sims, _store) = simulators(3000).await;
+    // Slow enough that the run outlasts the kubelet's status updates on a loaded node.
+    let (sims, _store) = slow_simulators(3000, 40).await;
     let dr = env.apply_recovery(ns, name, &sims).await;
     wait_mid_run(name, &env, ns, name, &sims).await;
     let job = job_of(&env, &dr).await;
-    let container = job_pods(&env, ns, &job.name_any())
-        .await
-        .into_iter()
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-        .find_map(|p| p.status?.container_statuses?.first()?.container_id.clone())
-        .unwrap_or_else(|| panic!("{name}: no running worker container mid-run"));
+    let container = running_container(&env, ns, &job.name_any(), &sims).await;
     let id = container
         .strip_prefix("containerd://")
         .unwrap_or_else(|| panic!("{name}: container id `{container}`"));
