@@ -8,6 +8,7 @@ use digital_recovery::{
     cli::{self, CliError},
     controller::{
         self,
+        admission::AdmissionLimits,
         resources::{JobSettings, default_worker_resources},
     },
     telemetry::{self, LogFormat},
@@ -101,6 +102,14 @@ struct ControllerArgs {
     /// Seconds before expiry at which the holder renews.
     #[arg(long, default_value_t = 5)]
     lease_grace_seconds: u64,
+    /// Most recoveries running at once in the cluster; the rest wait, first come first
+    /// served (0: no cap).
+    #[arg(long, default_value_t = 0)]
+    max_concurrent_recoveries: u32,
+    /// Most recoveries of one tenant (one Genesys org) running at once (0: no cap; the chart
+    /// sets 1).
+    #[arg(long, default_value_t = 0)]
+    max_concurrent_recoveries_per_tenant: u32,
 }
 
 /// A container's imagePullPolicy, spelled as Kubernetes spells it.
@@ -206,6 +215,12 @@ fn main() -> ExitCode {
                     .lease_grace_seconds
                     .min(args.lease_duration_seconds.saturating_sub(1))
                     .max(1),
+                admission: AdmissionLimits {
+                    max_running: (args.max_concurrent_recoveries > 0)
+                        .then_some(args.max_concurrent_recoveries),
+                    max_running_per_tenant: (args.max_concurrent_recoveries_per_tenant > 0)
+                        .then_some(args.max_concurrent_recoveries_per_tenant),
+                },
             };
             match controller::run(client, settings).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1633,6 +1633,9 @@ fn cluster_tier() {
         .args(["--set", &format!("image.tag={tag}")])
         .args(["--set", "image.pullPolicy=IfNotPresent"])
         .args(["--set", "controller.replicas=2"])
+        // The scenarios are independent simulated orgs that share one tenant name: admission
+        // must not run them one after the other.
+        .args(["--set", "maxConcurrentRecoveriesPerTenant=0"])
         // A leader change within seconds rather than the default quarter minute.
         .args(["--set", "controller.leaseDurationSeconds=10"])
         .status();

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Tenant","type":"string","jsonPath":".spec.tenant"}"#,
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Queued","type":"integer","description":"Position in the admission queue while waiting to start","jsonPath":".status.queuePosition"}"#,
     printcolumn = r#"{"name":"Missing","type":"integer","jsonPath":".status.match.missing"}"#,
     printcolumn = r#"{"name":"Recovered","type":"integer","jsonPath":".status.progress.recovered"}"#,
     printcolumn = r#"{"name":"Verified","type":"integer","jsonPath":".status.progress.verified"}"#,
@@ -313,6 +314,15 @@ pub struct GenesysSpec {
         {"rule": "self >= 1 && self <= 3000", "message": "genesys.requestsPerMinute must be between 1 and 3000"},
     ]))]
     pub requests_per_minute: Option<u32>,
+    /// Request budget of the whole Genesys org (this tenant) per minute, shared by every
+    /// running recovery of the tenant: the controller divides it among their running shards
+    /// (each still capped by `requestsPerMinute`). Default 2400, 80 % of Genesys' default
+    /// limit of 3000 per OAuth client, leaving room for the recording platform's own adapter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self >= 1 && self <= 100000", "message": "genesys.orgRequestsPerMinute must be between 1 and 100000"},
+    ]))]
+    pub org_requests_per_minute: Option<u32>,
     /// Skip, without asking the recordings API, text conversations none of whose agent
     /// sessions carries the analytics `recording` flag. Off by default, and best left off:
     /// Genesys documents that flag as "an audio recording was started" and nothing says it is
@@ -490,6 +500,27 @@ pub struct DigitalRecoveryStatus {
     /// every shard finished and none carried anything. A schedule moves its watermark here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_from: Option<String>,
+    /// While the recovery waits for admission (condition reason `Queued`): how many waiting
+    /// recoveries are ahead of it, plus one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
+    /// The share of its org's Genesys request budget each running shard of this recovery may
+    /// spend now; the workers follow it without restarting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesys_budget: Option<GenesysBudget>,
+}
+
+/// How the controller divides an org's Genesys request budget.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GenesysBudget {
+    /// The org's budget per minute (the least `orgRequestsPerMinute` among its running
+    /// recoveries).
+    pub org_requests_per_minute: u32,
+    /// Shards of the org running now, over all its recoveries.
+    pub org_shards: u32,
+    /// Requests per minute each running shard of this recovery may send.
+    pub shard_requests_per_minute: u32,
 }
 
 /// Most `status.failures` entries kept.

@@ -50,6 +50,8 @@ pub struct Observed<'a> {
     pub invalid: Option<String>,
     /// How the Job's failed worker pods ended (read only once the Job counts failed pods).
     pub worker_exits: Vec<WorkerExit>,
+    /// Admission holds the recovery back: its place in the queue and the cap that holds it.
+    pub queued: Option<(u32, String)>,
     pub now: Timestamp,
 }
 
@@ -63,6 +65,7 @@ impl<'a> Observed<'a> {
             pods_not_created: None,
             invalid: None,
             worker_exits: Vec::new(),
+            queued: None,
             now,
         }
     }
@@ -292,6 +295,12 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             ),
             "JobNameTaken",
         )
+    } else if let (None, Some((position, cap))) = (o.job, &o.queued) {
+        (
+            Phase::Pending,
+            format!("queued, position {position}: {cap}"),
+            "Queued",
+        )
     } else if o.job.is_none() {
         (Phase::Pending, "creating the worker Job".into(), "Pending")
     } else if let (true, Some(why)) = (shards.is_empty(), &o.pods_not_created) {
@@ -444,6 +453,12 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         } else {
             resume_from(dr, &shards).map(|t| t.to_string())
         },
+        queue_position: match (o.job, &o.queued) {
+            (None, Some((position, _))) => Some(*position),
+            _ => None,
+        },
+        // Set by the reconcile from the fleet's view, not from this recovery alone.
+        genesys_budget: None,
     }
 }
 

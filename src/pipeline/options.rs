@@ -1,10 +1,12 @@
-//! The pipeline's knobs (deadlines, concurrency, chunk size, journal) and their defaults; tests
+//! The pipeline's knobs (deadlines, concurrency, chunk size, journal, budget share) and their
+//! defaults; tests
 //! and the demo shorten the deadlines.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use tokio::sync::watch;
 
 use super::journal::{Journal, NoJournal};
 use super::matcher;
@@ -34,6 +36,9 @@ pub struct PipelineOptions {
     /// About how many conversations one time chunk of the slice holds (0 = the slice in one
     /// chunk). Each chunk has its own contact index, so this bounds the index's memory.
     pub chunk_conversations: usize,
+    /// The shard's share of its org's Genesys request budget, requests per minute, as the
+    /// controller publishes it (workers only); the Genesys client's rate follows it.
+    pub genesys_share: Option<watch::Receiver<Option<u32>>>,
 }
 
 impl Default for PipelineOptions {
@@ -48,6 +53,7 @@ impl Default for PipelineOptions {
             verify_interval: Duration::from_secs(5),
             journal: Arc::new(NoJournal::default()),
             chunk_conversations: DEFAULT_CHUNK_CONVERSATIONS,
+            genesys_share: None,
         }
     }
 }

@@ -32,6 +32,7 @@ use crate::pipeline::{
 mod journal;
 pub mod report;
 pub mod runner;
+pub mod share;
 pub mod status;
 pub mod targets;
 
@@ -55,6 +56,8 @@ pub struct ShardInput {
     pub journal: Arc<dyn Journal>,
     /// In a re-drive, this shard's share of the named conversations; `None`: the whole slice.
     pub targets: Option<Vec<uuid::Uuid>>,
+    /// The shard's share of its org's Genesys budget, as the controller publishes it.
+    pub genesys_share: Option<tokio::sync::watch::Receiver<Option<u32>>>,
 }
 
 /// Why a shard's pipeline run stopped.
@@ -200,6 +203,7 @@ impl ShardRunner for PipelineRunner {
         };
         let options = pipeline::PipelineOptions {
             journal: input.journal,
+            genesys_share: input.genesys_share,
             ..Default::default()
         };
         match pipeline::run_shard_with(run, options, reporter, cancel).await {

@@ -115,6 +115,13 @@ pub async fn run_shard(
     });
     let report = Arc::new(ReportWriter::new(&client, &dr, shard));
     let ticker = StatusTicker::start(reporter.clone(), writer.clone(), report.clone());
+    let cancel = CancellationToken::new();
+    let genesys_share = super::share::follow(
+        api.clone(),
+        args.name.clone(),
+        super::share::published(&dr),
+        cancel.child_token(),
+    );
     let input = ShardInput {
         journal: open_journal(&client, &dr, shard).await,
         spec,
@@ -125,8 +132,8 @@ pub async fn run_shard(
         genesys,
         recording_side,
         targets: named.map(|ids| share(&ids, shard, parallelism).to_vec()),
+        genesys_share: Some(genesys_share),
     };
-    let cancel = CancellationToken::new();
     let terminated = stop_on_sigterm(&cancel);
     let result = tokio::select! {
         result = runner.run(input, reporter.clone(), cancel.clone()) => result,
