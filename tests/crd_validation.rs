@@ -321,6 +321,15 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
             "genesys.requestsPerMinute must be between 1 and 3000",
         ),
         (
+            "orgRequestsPerMinute 0",
+            with(
+                valid("c20-org"),
+                "/spec/genesys/orgRequestsPerMinute",
+                Some(json!(0)),
+            ),
+            "genesys.orgRequestsPerMinute must be between 1 and 100000",
+        ),
+        (
             "worker memory not a quantity",
             with(
                 valid("c21"),

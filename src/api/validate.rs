@@ -203,6 +203,14 @@ pub fn validate_genesys(spec: &GenesysSpec) -> Result<GenesysEndpoint, InvalidSp
             "must be between 1 and 3000",
         ));
     }
+    if let Some(rpm) = spec.org_requests_per_minute
+        && !(1..=100_000).contains(&rpm)
+    {
+        return Err(InvalidSpec::new(
+            "spec.genesys.orgRequestsPerMinute",
+            "must be between 1 and 100000",
+        ));
+    }
     match (&spec.region, &spec.api_base_url) {
         (Some(region), None) => region_domain(region)
             .map(GenesysEndpoint::Region)
@@ -358,6 +366,10 @@ mod tests {
             (
                 json!({"genesys": {"requestsPerMinute": 0}}),
                 "spec.genesys.requestsPerMinute",
+            ),
+            (
+                json!({"genesys": {"orgRequestsPerMinute": 0}}),
+                "spec.genesys.orgRequestsPerMinute",
             ),
             (
                 json!({"recordingSide": {"dasUrl": "das.example"}}),

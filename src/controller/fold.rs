@@ -861,6 +861,39 @@ mod tests {
     }
 
     #[test]
+    fn a_queued_recovery_is_pending_with_its_place_until_its_job_exists() {
+        let mut dr = recovery(&[]);
+        dr.status = None;
+        let queued = Some((3, "maxConcurrentRecoveries 10 reached".to_string()));
+        let status = fold(&Observed {
+            queued: queued.clone(),
+            ..Observed::new(&dr, None, Timestamp::UNIX_EPOCH)
+        });
+        assert_eq!(status.phase, Some(Phase::Pending));
+        assert_eq!(status.queue_position, Some(3));
+        assert_eq!(status.start_time, None);
+        let reconciling = condition_of(&status, "Reconciling");
+        assert_eq!(
+            (reconciling.status.as_str(), reconciling.reason.as_str()),
+            ("True", "Queued")
+        );
+        assert!(
+            reconciling.message.contains("position 3")
+                && reconciling.message.contains("maxConcurrentRecoveries 10"),
+            "{reconciling:?}"
+        );
+        assert_eq!(condition_of(&status, "Stalled").status, "False");
+        // Once its Job exists the place is gone.
+        let job = running_job(json!({}));
+        let started = fold(&Observed {
+            queued,
+            ..Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH)
+        });
+        assert_eq!(started.queue_position, None);
+        assert!(started.start_time.is_some());
+    }
+
+    #[test]
     fn a_reconcile_error_keeps_the_status_and_says_why() {
         let dr = recovery(&["Running", "Running"]);
         let before = fold(&Observed::new(
