@@ -145,6 +145,14 @@ pub fn worker_account(recovery: &str) -> String {
     shorten(&format!("{WORKER_ACCOUNT}-{recovery}"), MAX_OBJECT_NAME)
 }
 
+/// Name of the ConfigMap holding a recovery's shard slices, cut once by its first worker.
+pub fn slices_name(recovery: &str) -> String {
+    format!("{}-slices", label_value(recovery))
+}
+
+/// The key of a slices ConfigMap: the JSON of the slices and how they were cut.
+pub const SLICES_KEY: &str = "slices.json";
+
 /// Name of part `part` of shard `shard`'s report ConfigMaps.
 pub fn report_name(recovery: &str, shard: u32, part: usize) -> String {
     format!("{}-report-{shard}-{part}", label_value(recovery))

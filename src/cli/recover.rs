@@ -16,8 +16,8 @@ use crate::cli::CliError;
 use crate::cli::summary::{OutputFormat, RunSummary, TerminalReporter};
 use crate::manifest::{self, CredentialSource};
 use crate::pipeline::{
-    self, Clients, Credentials, PipelineError, PipelineOptions, RecoveryRef, ShardRun,
-    shard::slice_of, targets::share,
+    self, Clients, Credentials, PipelineError, PipelineOptions, RecoveryRef, ShardRun, balance,
+    targets::share,
 };
 
 /// `recover`'s flags.
@@ -89,6 +89,22 @@ pub async fn run_recovery(
     let cancel = CancellationToken::new();
     let mut shards = Vec::new();
     let named = named_conversations(&spec)?;
+    // The slices, cut once for every shard: balanced by Genesys' counts of the window.
+    let slices = match &named {
+        Some(_) => Vec::new(),
+        None => {
+            let planner = Clients::connect(&spec, &credentials)?;
+            balance::slices(
+                &planner.genesys,
+                spec.window,
+                &spec.media_types,
+                &spec.message_types,
+                spec.parallelism.max(1),
+            )
+            .await
+            .0
+        }
+    };
     for index in 0..spec.parallelism.max(1) {
         let (slice, targets) = match &named {
             // A re-drive: every shard matches over the window, each its share of the ids.
@@ -96,8 +112,8 @@ pub async fn run_recovery(
                 spec.window,
                 Some(share(ids, index, spec.parallelism).to_vec()),
             ),
-            None => match slice_of(spec.window, index, spec.parallelism.max(1)) {
-                Some(slice) => (slice, None),
+            None => match slices.get(index as usize) {
+                Some(slice) => (*slice, None),
                 None => continue,
             },
         };

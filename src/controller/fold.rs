@@ -13,7 +13,6 @@ use crate::api::{
 };
 use crate::kubeapi::condition;
 use crate::pipeline::settle::earliest;
-use crate::pipeline::shard::slice_of;
 
 use super::worker_exits::{WorkerExit, summarize};
 
@@ -133,15 +132,18 @@ pub fn with_reconcile_error(
 
 /// Where a later run must resume so that nothing this recovery did not settle is skipped: the
 /// earliest of each shard's `resumeFrom` (a shard that Succeeded), or of its slice's start (a
-/// shard that did not, or is not there: none of its work is counted as done). None when every
-/// shard Succeeded carrying nothing.
+/// shard that did not: none of its work is counted as done), or the window's start (a shard that
+/// never said which slice it had: the workers cut the slices by conversation counts, which the
+/// controller does not know). None when every shard Succeeded carrying nothing.
 pub fn resume_from(dr: &DigitalRecovery, shards: &[&ShardStatus]) -> Option<Timestamp> {
     let (window, parallelism) = (dr.spec.window, dr.spec.parallelism.max(1));
     (0..parallelism)
         .map(|index| {
-            let slice_start =
-                slice_of(window, index, parallelism).map_or(window.start, |slice| slice.start);
-            match shards.iter().find(|s| s.index == index) {
+            let shard = shards.iter().find(|s| s.index == index);
+            let slice_start = shard
+                .and_then(|s| s.slice)
+                .map_or(window.start, |slice| slice.start);
+            match shard {
                 // An instant that does not parse counts as the slice's start.
                 Some(s) if s.phase == Some(ShardPhase::Succeeded) => s
                     .resume_from
@@ -690,15 +692,25 @@ mod tests {
             status.shards[1].resume_from = Some("2026-11-01T13:00:00Z".into());
         }
         assert_eq!(at(&dr).as_deref(), Some("2026-11-01T09:00:00Z"));
-        // A shard that did not succeed counts from its slice's start, whatever it wrote.
+        // A shard that did not succeed counts from its slice's start (as it wrote it: slices
+        // follow conversation counts), whatever it carried.
         let mut failed = recovery(&["Succeeded", "Failed"]);
         if let Some(status) = failed.status.as_mut() {
             status.shards[1].resume_from = Some("2026-11-01T23:00:00Z".into());
+            status.shards[1].slice = Some(crate::api::Window {
+                start: "2026-11-01T15:30:00Z".parse().unwrap(),
+                end: "2026-11-02T00:00:00Z".parse().unwrap(),
+            });
         }
-        assert_eq!(at(&failed).as_deref(), Some("2026-11-01T12:00:00Z"));
-        // A shard that never wrote its entry: the same; so does an unreadable instant.
+        assert_eq!(at(&failed).as_deref(), Some("2026-11-01T15:30:00Z"));
+        // A shard that never said its slice, or never wrote its entry, counts from the window's
+        // start; so does an unreadable instant.
+        if let Some(status) = failed.status.as_mut() {
+            status.shards[1].slice = None;
+        }
+        assert_eq!(at(&failed).as_deref(), Some("2026-11-01T00:00:00Z"));
         let missing = recovery(&["Succeeded"]);
-        assert_eq!(at(&missing).as_deref(), Some("2026-11-01T12:00:00Z"));
+        assert_eq!(at(&missing).as_deref(), Some("2026-11-01T00:00:00Z"));
         let mut garbled = recovery(&["Succeeded", "Succeeded"]);
         if let Some(status) = garbled.status.as_mut() {
             status.shards[0].resume_from = Some("yesterday".into());

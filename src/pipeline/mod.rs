@@ -27,6 +27,7 @@
 //!
 //! Running totals go to a [`ProgressReporter`] as they change (`tracker.rs`, `progress.rs`).
 
+pub mod balance;
 pub mod collect;
 pub mod decide;
 pub mod fetch;

@@ -33,6 +33,7 @@ mod journal;
 pub mod report;
 pub mod runner;
 pub mod share;
+pub mod slices;
 pub mod status;
 pub mod targets;
 
@@ -104,6 +105,8 @@ pub enum WorkerError {
     Ledger(#[from] crate::ledger::LedgerError),
     #[error("pipeline failed: {0}")]
     Pipeline(ShardError),
+    #[error("cannot plan the shard slices: {0}")]
+    Slices(String),
     #[error("the conversations to re-drive cannot be read: {0}")]
     Targets(Box<targets::TargetsError>),
     #[error(

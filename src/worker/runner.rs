@@ -14,6 +14,7 @@ use super::{
     ShardError, ShardInput, ShardRunner, WIND_DOWN, WorkerArgs, WorkerError,
     journal::ConfigMapJournal,
     report::{ReportEncoder, ReportWriter},
+    slices,
     status::{APISERVER_PATIENCE, Collected, ShardReporter, StatusTicker, StatusWriter},
     targets,
 };
@@ -27,7 +28,6 @@ use crate::kubeapi::{is_transient, patiently};
 use crate::ledger::{LedgerError, LedgerWriter, ShardWords};
 use crate::pipeline::{
     journal::{Journal, NoJournal},
-    shard::slice_of,
     targets::share,
 };
 
@@ -53,20 +53,10 @@ pub async fn run_shard(
     )
     .await?;
     let parallelism = dr.spec.parallelism;
-    let slice = slice_of(dr.spec.window, shard, parallelism)
-        .ok_or(WorkerError::ShardOutOfRange { shard, parallelism })?;
-    // A re-drive's shards each take a share of the named conversations, over the whole window.
-    let slice = if dr.spec.names_conversations() {
-        dr.spec.window
-    } else {
-        slice
-    };
-    let writer = Arc::new(StatusWriter::new(
-        api.clone(),
-        args.name.clone(),
-        shard,
-        slice,
-    ));
+    if shard >= parallelism {
+        return Err(WorkerError::ShardOutOfRange { shard, parallelism });
+    }
+    let early_writer = StatusWriter::new(api.clone(), args.name.clone(), shard, None);
     if dr.spec.cancel {
         info!("the recovery is cancelled; nothing to do");
         return Ok(());
@@ -85,7 +75,21 @@ pub async fn run_shard(
         }
         Err(e) => Err(e),
     };
-    let ((genesys, recording_side), spec, named) = match started {
+    // A re-drive's shards each take a share of the named conversations, over the whole window;
+    // the others their slice of the recovery's plan.
+    let started = match started {
+        Ok((credentials, spec, named)) if dr.spec.names_conversations() => {
+            Ok((credentials, spec, named, dr.spec.window))
+        }
+        Ok((credentials, spec, named)) => {
+            match slices::slice_of_shard(&client, &dr, &spec, &credentials.0, shard).await {
+                Ok(slice) => Ok((credentials, spec, named, slice)),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let ((genesys, recording_side), spec, named, slice) = match started {
         Ok(s) => s,
         Err(e) => {
             warn!(error = %e, "cannot start");
@@ -95,13 +99,19 @@ pub async fn run_shard(
             } else {
                 ShardPhase::Running
             };
-            let mut entry = writer.entry(phase, &Collected::default());
+            let mut entry = early_writer.entry(phase, &Collected::default());
             entry.reason = Some(e.reason().into());
             entry.message = Some(e.to_string());
-            writer.apply_patiently(&entry).await?;
+            early_writer.apply_patiently(&entry).await?;
             return Err(e);
         }
     };
+    let writer = Arc::new(StatusWriter::new(
+        api.clone(),
+        args.name.clone(),
+        shard,
+        Some(slice),
+    ));
     writer
         .apply_patiently(&writer.entry(ShardPhase::Running, &Collected::default()))
         .await?;
