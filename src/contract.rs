@@ -17,6 +17,8 @@ pub const ENV_RECORDING_CLIENT_ID: &str = "DR_RECORDING_CLIENT_ID";
 pub const ENV_RECORDING_CLIENT_SECRET: &str = "DR_RECORDING_CLIENT_SECRET";
 /// Env var the Job controller sets to a worker pod's shard index (Indexed Jobs).
 pub const ENV_SHARD_INDEX: &str = "JOB_COMPLETION_INDEX";
+/// The worker's number of shards (its Job's completions: `spec.parallelism` resolved).
+pub const ENV_SHARDS: &str = "DR_SHARDS";
 
 // Exit codes, read by the Job's pod failure policy.
 

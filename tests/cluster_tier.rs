@@ -539,7 +539,7 @@ fn assert_truth(what: &str, dr: &DigitalRecovery, truth: &SimReport) {
     assert_eq!(status.phase, Some(expected), "{what}: {status:?}");
     assert_eq!(
         status.shards.len(),
-        dr.spec.parallelism as usize,
+        dr.spec.shards() as usize,
         "{what}: {status:?}"
     );
 }

@@ -10,7 +10,7 @@ use kube::{
 use serde_json::{Value, json};
 use support::ControlPlane;
 
-use digital_recovery::api::{ArchivedRecordings, DigitalRecovery};
+use digital_recovery::api::{ArchivedRecordings, DigitalRecovery, Parallelism};
 
 fn valid(name: &str) -> Value {
     json!({
@@ -95,7 +95,7 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
         minimal = with(minimal, &format!("/spec/{field}"), None);
     }
     let minimal = create(minimal).await.expect("defaults apply");
-    assert_eq!(minimal.spec.parallelism, 1);
+    assert_eq!(minimal.spec.parallelism, Parallelism::Auto);
     assert_eq!(minimal.spec.settle_delay, "30m");
     assert_eq!(
         minimal.spec.archived_recordings,
@@ -221,12 +221,17 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
         (
             "parallelism 0",
             with(valid("c8"), "/spec/parallelism", Some(json!(0))),
-            "parallelism must be between 1 and 64",
+            "parallelism must be a number of shards between 1 and 64, or auto",
+        ),
+        (
+            "parallelism some",
+            with(valid("c9-text"), "/spec/parallelism", Some(json!("some"))),
+            "parallelism must be a number of shards between 1 and 64, or auto",
         ),
         (
             "parallelism 65",
             with(valid("c9"), "/spec/parallelism", Some(json!(65))),
-            "parallelism must be between 1 and 64",
+            "parallelism must be a number of shards between 1 and 64, or auto",
         ),
         (
             "both region and apiBaseUrl",

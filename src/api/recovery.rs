@@ -90,14 +90,17 @@ pub struct DigitalRecoverySpec {
     #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [immutable("mode")]))]
     pub mode: Mode,
-    /// Number of worker shards (1 to 64); each owns a contiguous slice of the window and runs
-    /// as one index of the recovery's Job. Immutable.
-    #[serde(default = "default_parallelism")]
+    /// Number of worker shards (1 to 64), or `auto` (the default): as many as the org's
+    /// request budget feeds at the per-token rate (`orgRequestsPerMinute / requestsPerMinute`,
+    /// 8 at the defaults). Each shard owns a contiguous slice of the window, cut so that the
+    /// shards hold about as many conversations each, and runs as one index of the recovery's
+    /// Job. Immutable.
+    #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "self >= 1 && self <= 64", "message": "parallelism must be between 1 and 64"},
+        {"rule": "type(self) == int ? (self >= 1 && self <= 64) : self == 'auto'", "message": "parallelism must be a number of shards between 1 and 64, or auto"},
         immutable("parallelism"),
     ]))]
-    pub parallelism: u32,
+    pub parallelism: Parallelism,
     /// Conversations that ended less than this long ago are skipped as not yet settled: a
     /// duration such as `30m`, `2h` or `1h30m` (units h, m, s, ms). Immutable.
     #[serde(default = "default_settle_delay")]
@@ -272,8 +275,102 @@ fn region_message() -> String {
     )
 }
 
-fn default_parallelism() -> u32 {
-    1
+/// `spec.parallelism`: a number of shards, or `auto`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parallelism {
+    /// As many shards as the org's budget feeds at the per-token rate.
+    #[default]
+    Auto,
+    /// This many.
+    Shards(u32),
+}
+
+/// Genesys' documented per-token limit, the default of `requestsPerMinute`.
+pub const DEFAULT_TOKEN_REQUESTS_PER_MINUTE: u32 = 300;
+/// 80 % of Genesys' default limit of 3000 a minute per OAuth client: the rest is left to the
+/// recording platform's own adapter, which uses the same org.
+pub const DEFAULT_ORG_REQUESTS_PER_MINUTE: u32 = 2400;
+
+impl GenesysSpec {
+    /// The org's budget a minute, defaulted.
+    pub fn org_budget(&self) -> u32 {
+        self.org_requests_per_minute
+            .unwrap_or(DEFAULT_ORG_REQUESTS_PER_MINUTE)
+    }
+
+    /// The per-token rate a minute, defaulted.
+    pub fn token_budget(&self) -> u32 {
+        self.requests_per_minute
+            .unwrap_or(DEFAULT_TOKEN_REQUESTS_PER_MINUTE)
+    }
+}
+
+impl DigitalRecoverySpec {
+    /// The number of shards `parallelism` asks for (`auto` resolved from the budgets). A running
+    /// recovery's Job may say otherwise (one created before `auto` existed): where a Job
+    /// exists, its completions count.
+    pub fn shards(&self) -> u32 {
+        self.parallelism
+            .resolve(self.genesys.org_budget(), self.genesys.token_budget())
+    }
+}
+
+/// Most shards of one recovery.
+pub const MAX_SHARDS: u32 = 64;
+
+impl Parallelism {
+    /// The number of shards for a recovery whose org budget and per-token rate are these.
+    pub fn resolve(self, org_requests_per_minute: u32, token_requests_per_minute: u32) -> u32 {
+        match self {
+            Parallelism::Shards(n) => n,
+            Parallelism::Auto => {
+                (org_requests_per_minute / token_requests_per_minute.max(1)).clamp(1, MAX_SHARDS)
+            }
+        }
+    }
+}
+
+impl Serialize for Parallelism {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Parallelism::Auto => serializer.serialize_str("auto"),
+            Parallelism::Shards(n) => serializer.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Parallelism {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u32),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(Parallelism::Shards(n)),
+            Raw::Text(t) if t == "auto" => Ok(Parallelism::Auto),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "parallelism must be a number of shards or \"auto\", not {t:?}"
+            ))),
+        }
+    }
+}
+
+impl JsonSchema for Parallelism {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Parallelism".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "x-kubernetes-int-or-string": true,
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
 }
 
 fn default_settle_delay() -> String {
@@ -478,7 +575,10 @@ pub struct DigitalRecoveryStatus {
     /// API calls made, by service, over all shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_calls: Option<ApiCalls>,
-    /// Shards that have finished (succeeded or failed) out of `parallelism`.
+    /// Shards of the recovery's Job: `spec.parallelism`, with `auto` resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_count: Option<u32>,
+    /// Shards that have finished (succeeded or failed) out of `shardCount`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards_finished: Option<u32>,
     /// One entry per shard, written by that shard's worker.

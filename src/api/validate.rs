@@ -5,7 +5,9 @@
 
 use jiff::SignedDuration;
 
-use super::recovery::{DigitalRecoverySpec, GenesysSpec, MediaType, RecordingSideSpec, Window};
+use super::recovery::{
+    DigitalRecoverySpec, GenesysSpec, MAX_SHARDS, MediaType, Parallelism, RecordingSideSpec, Window,
+};
 use super::regions::region_domain;
 use super::validate_targets::{Targets, validate_targets};
 
@@ -175,14 +177,17 @@ pub fn validate_message_types(
     }
 }
 
-/// 1 to 64 shards.
-pub fn validate_parallelism(parallelism: u32) -> Result<(), InvalidSpec> {
-    if (1..=64).contains(&parallelism) {
+/// `auto`, or 1 to 64 shards.
+pub fn validate_parallelism(parallelism: Parallelism) -> Result<(), InvalidSpec> {
+    let Parallelism::Shards(shards) = parallelism else {
+        return Ok(());
+    };
+    if (1..=MAX_SHARDS).contains(&shards) {
         Ok(())
     } else {
         Err(InvalidSpec::new(
             "spec.parallelism",
-            "must be between 1 and 64",
+            "must be a number of shards between 1 and 64, or auto",
         ))
     }
 }
@@ -308,9 +313,16 @@ mod tests {
             valid.genesys_endpoint(),
             &GenesysEndpoint::Region("mypurecloud.ie")
         );
-        // Defaults: one shard, 30 minutes.
+        // Defaults: auto shards (8 at the default budgets), 30 minutes.
         let valid = spec(json!({})).validate().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(valid.parallelism, 1);
+        assert_eq!(valid.parallelism, Parallelism::Auto);
+        assert_eq!(valid.shards(), 8);
+        let fewer = spec(json!({"genesys": {"orgRequestsPerMinute": 600}}))
+            .validate()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fewer.shards(), 2);
+        let auto = spec(json!({"parallelism": "auto"})).validate();
+        assert!(auto.is_ok_and(|v| v.parallelism == Parallelism::Auto));
         assert_eq!(valid.settle_delay(), SignedDuration::from_mins(30));
         let base =
             spec(json!({"genesys": {"region": null, "apiBaseUrl": "http://127.0.0.1:8080/"}}))

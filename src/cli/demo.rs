@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::api::{
     ArchivedRecordings, DigitalRecovery, DigitalRecoverySpec, GenesysSpec, MediaType, Mode,
-    RecordingSideSpec,
+    Parallelism, RecordingSideSpec,
 };
 use crate::cli::CliError;
 use crate::cli::recover::{print_summary, run_recovery};
@@ -160,7 +160,7 @@ pub fn demo_recovery(
         media_types: MediaType::ALL.to_vec(),
         message_types: Vec::new(),
         mode: if dry_run { Mode::DryRun } else { Mode::Recover },
-        parallelism,
+        parallelism: Parallelism::Shards(parallelism),
         settle_delay: "30m".into(),
         archived_recordings: ArchivedRecordings::Report,
         give_up_before: None,

@@ -89,6 +89,7 @@ pub async fn run_recovery(
     let cancel = CancellationToken::new();
     let mut shards = Vec::new();
     let named = named_conversations(&spec)?;
+    let shard_count = spec.shards().max(1);
     // The slices, cut once for every shard: balanced by Genesys' counts of the window.
     let slices = match &named {
         Some(_) => Vec::new(),
@@ -99,19 +100,16 @@ pub async fn run_recovery(
                 spec.window,
                 &spec.media_types,
                 &spec.message_types,
-                spec.parallelism.max(1),
+                shard_count,
             )
             .await
             .0
         }
     };
-    for index in 0..spec.parallelism.max(1) {
+    for index in 0..shard_count {
         let (slice, targets) = match &named {
             // A re-drive: every shard matches over the window, each its share of the ids.
-            Some(ids) => (
-                spec.window,
-                Some(share(ids, index, spec.parallelism).to_vec()),
-            ),
+            Some(ids) => (spec.window, Some(share(ids, index, shard_count).to_vec())),
             None => match slices.get(index as usize) {
                 Some(slice) => (*slice, None),
                 None => continue,

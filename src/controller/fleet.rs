@@ -16,9 +16,7 @@ use tokio::sync::broadcast;
 use super::{
     admission::{self, Admission, AdmissionLimits, Entrant},
     fold::is_final,
-    org_budget::{
-        self, DEFAULT_ORG_REQUESTS_PER_MINUTE, DEFAULT_TOKEN_REQUESTS_PER_MINUTE, Spender,
-    },
+    org_budget::{self, Spender},
 };
 use crate::api::{DigitalRecovery, DigitalRecoveryStatus, GenesysBudget};
 
@@ -213,16 +211,11 @@ fn spender(dr: &DigitalRecovery, status: &DigitalRecoveryStatus, holding: bool) 
     let finished = status.shards_finished.unwrap_or(0);
     Some(Spender {
         tenant: dr.spec.tenant.clone(),
-        shards: dr.spec.parallelism.saturating_sub(finished),
-        org_requests_per_minute: dr
-            .spec
-            .genesys
-            .org_requests_per_minute
-            .unwrap_or(DEFAULT_ORG_REQUESTS_PER_MINUTE),
-        token_requests_per_minute: dr
-            .spec
-            .genesys
-            .requests_per_minute
-            .unwrap_or(DEFAULT_TOKEN_REQUESTS_PER_MINUTE),
+        shards: status
+            .shard_count
+            .unwrap_or_else(|| dr.spec.shards())
+            .saturating_sub(finished),
+        org_requests_per_minute: dr.spec.genesys.org_budget(),
+        token_requests_per_minute: dr.spec.genesys.token_budget(),
     })
 }

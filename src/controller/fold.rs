@@ -135,8 +135,12 @@ pub fn with_reconcile_error(
 /// shard that did not: none of its work is counted as done), or the window's start (a shard that
 /// never said which slice it had: the workers cut the slices by conversation counts, which the
 /// controller does not know). None when every shard Succeeded carrying nothing.
-pub fn resume_from(dr: &DigitalRecovery, shards: &[&ShardStatus]) -> Option<Timestamp> {
-    let (window, parallelism) = (dr.spec.window, dr.spec.parallelism.max(1));
+pub fn resume_from(
+    dr: &DigitalRecovery,
+    parallelism: u32,
+    shards: &[&ShardStatus],
+) -> Option<Timestamp> {
+    let (window, parallelism) = (dr.spec.window, parallelism.max(1));
     (0..parallelism)
         .map(|index| {
             let shard = shards.iter().find(|s| s.index == index);
@@ -155,11 +159,21 @@ pub fn resume_from(dr: &DigitalRecovery, shards: &[&ShardStatus]) -> Option<Time
         .fold(None, earliest)
 }
 
+/// How many shards the recovery runs: its Job's completions once the Job exists (a Job created
+/// before `parallelism: auto` existed ran one shard where the spec now says `auto`), else the
+/// spec's.
+pub fn shard_count(dr: &DigitalRecovery, job: Option<&Job>) -> u32 {
+    job.and_then(|j| j.spec.as_ref())
+        .and_then(|s| s.completions)
+        .and_then(|c| u32::try_from(c).ok())
+        .unwrap_or_else(|| dr.spec.shards())
+}
+
 /// The controller-owned part of the status (never `shards`, which the workers own).
 pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
     let dr = o.dr;
     let old = dr.status.clone().unwrap_or_default();
-    let parallelism = dr.spec.parallelism;
+    let parallelism = shard_count(dr, o.job);
     let shards: Vec<_> = old
         .shards
         .iter()
@@ -434,6 +448,7 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         } else {
             Some(api_calls)
         },
+        shard_count: Some(parallelism),
         shards_finished: u32::try_from(finished).ok(),
         shards: Vec::new(),
         failures: if keep_old_totals {
@@ -453,7 +468,7 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         resume_from: if keep_old_totals {
             old.resume_from.clone()
         } else {
-            resume_from(dr, &shards).map(|t| t.to_string())
+            resume_from(dr, parallelism, &shards).map(|t| t.to_string())
         },
         queue_position: match (o.job, &o.queued) {
             (None, Some((position, _))) => Some(*position),

@@ -6,12 +6,6 @@ use std::collections::BTreeMap;
 
 use crate::api::GenesysBudget;
 
-/// Genesys' documented per-token limit, the default of `requestsPerMinute`.
-pub const DEFAULT_TOKEN_REQUESTS_PER_MINUTE: u32 = 300;
-/// 80 % of Genesys' default limit of 3000 a minute per OAuth client: the rest is left to the
-/// recording platform's own adapter, which uses the same org.
-pub const DEFAULT_ORG_REQUESTS_PER_MINUTE: u32 = 2400;
-
 /// A running recovery, as the budget sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spender {

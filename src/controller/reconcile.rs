@@ -350,7 +350,7 @@ async fn apply_children(
     if children.create_job {
         apply_worker_identity(ctx, dr, namespace).await?;
         let job = resources::worker_job(dr, &ctx.jobs).ok_or(Error::BuildJob)?;
-        info!(job = %name, shards = dr.spec.parallelism, "creating the worker Job");
+        info!(job = %name, shards = dr.spec.shards(), "creating the worker Job");
         kubeapi::apply(&jobs, &name, CONTROLLER_MANAGER, &job)
             .await
             .map_err(failed_apply(format!("create the Job {name}")))?;

@@ -140,7 +140,7 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
     let owner = controller_owner(dr)?;
     let namespace = dr.namespace()?;
     let name = dr.name_any();
-    let parallelism = i32::try_from(dr.spec.parallelism).ok()?;
+    let parallelism = i32::try_from(dr.spec.shards()).ok()?;
     let labels = labels(dr);
     let container = Container {
         name: "worker".to_string(),
@@ -155,6 +155,7 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
         ]),
         env: Some(vec![
             plain_env("DR_LOG_FORMAT", "json"),
+            plain_env(crate::contract::ENV_SHARDS, &parallelism.to_string()),
             secret_env(
                 ENV_GENESYS_CLIENT_ID,
                 &dr.spec.genesys.credentials_secret,

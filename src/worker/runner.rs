@@ -18,10 +18,10 @@ use super::{
     status::{APISERVER_PATIENCE, Collected, ShardReporter, StatusTicker, StatusWriter},
     targets,
 };
-use crate::api::{DigitalRecovery, ShardPhase, ValidSpec};
+use crate::api::{DigitalRecovery, Parallelism, ShardPhase, ValidSpec};
 use crate::contract::{
     ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
-    ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR,
+    ENV_RECORDING_CLIENT_SECRET, ENV_SHARDS, EXIT_CONFIG_ERROR,
 };
 use crate::http::{ClientCredentials, Secret};
 use crate::kubeapi::{is_transient, patiently};
@@ -52,7 +52,7 @@ pub async fn run_shard(
         || api.get(&args.name),
     )
     .await?;
-    let parallelism = dr.spec.parallelism;
+    let parallelism = shard_count(&dr);
     if shard >= parallelism {
         return Err(WorkerError::ShardOutOfRange { shard, parallelism });
     }
@@ -82,7 +82,9 @@ pub async fn run_shard(
             Ok((credentials, spec, named, dr.spec.window))
         }
         Ok((credentials, spec, named)) => {
-            match slices::slice_of_shard(&client, &dr, &spec, &credentials.0, shard).await {
+            match slices::slice_of_shard(&client, &dr, &spec, &credentials.0, shard, parallelism)
+                .await
+            {
                 Ok(slice) => Ok((credentials, spec, named, slice)),
                 Err(e) => Err(e),
             }
@@ -315,6 +317,19 @@ fn stop_on_sigterm(cancel: &CancellationToken) -> CancellationToken {
 
 /// The credentials of both sides from the pod's Secret-backed environment; the error names
 /// every Secret and key missing (never a value).
+/// The shards of this worker's Job, as the controller wrote it into the pod (`DR_SHARDS`). A
+/// Job without it was created before `parallelism: auto` existed, when a spec without a number
+/// ran one shard.
+fn shard_count(dr: &DigitalRecovery) -> u32 {
+    match std::env::var(ENV_SHARDS).ok().and_then(|v| v.parse().ok()) {
+        Some(shards) => shards,
+        None => match dr.spec.parallelism {
+            Parallelism::Shards(shards) => shards,
+            Parallelism::Auto => 1,
+        },
+    }
+}
+
 fn read_credentials(
     spec: &ValidSpec,
 ) -> Result<(ClientCredentials, ClientCredentials), WorkerError> {

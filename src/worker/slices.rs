@@ -38,9 +38,9 @@ pub async fn slice_of_shard(
     spec: &ValidSpec,
     genesys: &ClientCredentials,
     shard: u32,
+    parallelism: u32,
 ) -> Result<Window, WorkerError> {
-    let plan = plan(client, dr, spec, genesys).await?;
-    let parallelism = dr.spec.parallelism;
+    let plan = plan(client, dr, spec, genesys, parallelism).await?;
     if plan.slices.len() != parallelism as usize {
         return Err(WorkerError::Slices(format!(
             "the plan holds {} slices for parallelism {parallelism}",
@@ -58,13 +58,14 @@ async fn plan(
     dr: &DigitalRecovery,
     spec: &ValidSpec,
     genesys: &ClientCredentials,
+    shards: u32,
 ) -> Result<SlicePlan, WorkerError> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &dr.namespace().unwrap_or_default());
     let name = slices_name(&dr.name_any());
     if let Some(plan) = read(&api, &name, dr).await? {
         return Ok(plan);
     }
-    let plan = cut(spec, genesys, dr.spec.parallelism).await?;
+    let plan = cut(spec, genesys, shards).await?;
     let (object, params) = (config_map(dr, &name, &plan), PostParams::default());
     let created = patiently("write the slices", APISERVER_PATIENCE, is_transient, || {
         api.create(&params, &object)
