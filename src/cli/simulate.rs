@@ -28,6 +28,11 @@ pub struct SimArgs {
     /// Genesys requests per minute per token (0 = unlimited).
     #[arg(long, default_value_t = 300)]
     pub rate_limit: u32,
+    /// Genesys requests per minute per OAuth client across all its tokens, on top of the
+    /// per-token limit (Genesys' default org limit is 3000; 0 = unlimited). A request over
+    /// either limit gets a 429 with Retry-After and is not charged to the other.
+    #[arg(long, default_value_t = 0)]
+    pub org_rate_limit: u32,
     /// Fault spec, e.g. `429=0.02,5xx=0.05,timeout=0.01,truncate=0.01,token-expiry=60s,transcode=0.3`.
     #[arg(long, default_value = "")]
     pub faults: String,
@@ -144,6 +149,7 @@ impl SimArgs {
         config.partial_rate = self.partial_rate;
         config.latency = Duration::from_millis(self.latency_ms);
         config.rate_limit = (self.rate_limit > 0).then_some(self.rate_limit);
+        config.org_rate_limit = (self.org_rate_limit > 0).then_some(self.org_rate_limit);
         config.faults = self
             .faults
             .parse()
@@ -258,6 +264,18 @@ mod tests {
         let args = Wrapper::try_parse_from(["x", "--archived-rate", "2"])
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(args.sim.config().is_err());
+    }
+
+    #[test]
+    fn rate_limit_flags_parse_into_the_config() {
+        let args = Wrapper::try_parse_from(["x"]).unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((config.rate_limit, config.org_rate_limit), (Some(300), None));
+        let args =
+            Wrapper::try_parse_from(["x", "--rate-limit", "0", "--org-rate-limit", "3000"])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((config.rate_limit, config.org_rate_limit), (None, Some(3000)));
     }
 
     #[derive(Parser)]

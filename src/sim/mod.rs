@@ -47,6 +47,9 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Genesys requests per minute per token (None = unlimited).
     pub rate_limit: Option<u32>,
+    /// Genesys requests per minute per OAuth client across all its tokens, on top of the
+    /// per-token limit (Genesys' `org.app.user.rate.per.minute`; None = unlimited).
+    pub org_rate_limit: Option<u32>,
     /// Fault spec for every simulator.
     pub faults: FaultSpec,
     /// Client id every simulator accepts.
@@ -77,7 +80,7 @@ pub struct SimConfig {
 
 impl SimConfig {
     /// Defaults of `simulate`: seed 1, the 24 h ending one hour before now, `sim-client` /
-    /// `sim-secret`, tenant `demo`, 300 requests a minute per token.
+    /// `sim-secret`, tenant `demo`, 300 requests a minute per token, no org limit.
     pub fn new(conversations: usize) -> Self {
         SimConfig {
             seed: 1,
@@ -90,6 +93,7 @@ impl SimConfig {
             deleted_rate: 0.005,
             latency: Duration::ZERO,
             rate_limit: Some(300),
+            org_rate_limit: None,
             faults: FaultSpec::default(),
             client_id: "sim-client".into(),
             client_secret: "sim-secret".into(),
@@ -301,6 +305,7 @@ pub async fn start(
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             rate_limit: config.rate_limit,
+            org_rate_limit: config.org_rate_limit,
             latency: config.latency,
             variant: config.genesys_variant,
             restore_delay: config.restore_delay,

@@ -14,6 +14,9 @@ mod admin;
 mod analytics;
 mod auth;
 mod filters;
+#[cfg(test)]
+mod limit_tests;
+mod limits;
 mod recordings;
 mod render;
 mod restore;
@@ -36,8 +39,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -49,6 +50,8 @@ use self::admin::*;
 use self::analytics::*;
 use self::auth::*;
 use self::filters::Filters;
+use self::limits::{Limit, RateLimit};
+pub use self::limits::{BURST_SECONDS, burst};
 use self::recordings::*;
 pub use self::render::iso_ms;
 use self::restore::recording_update;
@@ -76,6 +79,9 @@ pub struct GenesysSimConfig {
     pub token_lifetime: Duration,
     /// Requests per minute per token; None means unlimited.
     pub rate_limit: Option<u32>,
+    /// Requests per minute of this OAuth client across all its tokens (Genesys'
+    /// `org.app.user.rate.per.minute`, 3000 by default there); None means unlimited.
+    pub org_rate_limit: Option<u32>,
     /// Added to every response.
     pub latency: Duration,
     /// How far the jobs' data lake trails now (`dataAvailabilityDate = now - data_lag`).
@@ -97,6 +103,7 @@ impl Default for GenesysSimConfig {
             client_secret: "sim-secret".to_string(),
             token_lifetime: Duration::from_secs(86_399),
             rate_limit: Some(300),
+            org_rate_limit: None,
             latency: Duration::ZERO,
             data_lag: Duration::from_secs(90 * 60),
             job_run_time: Duration::from_millis(400),
@@ -120,6 +127,8 @@ pub struct GenesysSimStats {
     pub tokens_issued: u64,
     /// 429s sent because a token exceeded its rate.
     pub rate_limited: u64,
+    /// 429s sent because the OAuth client exceeded its rate across all its tokens.
+    pub org_rate_limited: u64,
     /// Faults injected.
     pub faults_injected: u64,
     /// GETs of `/api/v2/conversations/{id}/recordings` (the list route).
@@ -140,7 +149,7 @@ pub struct GenesysSimStats {
 
 struct TokenEntry {
     expires_at: Instant,
-    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    limiter: Option<RateLimit>,
 }
 
 struct Job {
@@ -168,6 +177,9 @@ struct SimState {
     api_requests: AtomicU64,
     tokens_issued: AtomicU64,
     rate_limited: AtomicU64,
+    org_rate_limited: AtomicU64,
+    /// The OAuth client's limit across all its tokens (locked after `tokens`).
+    org_limit: Option<Mutex<RateLimit>>,
     recordings_calls: AtomicU64,
     unrecorded_recordings_calls: AtomicU64,
     unrecorded_fetched: Mutex<HashSet<Uuid>>,
@@ -277,6 +289,10 @@ impl GenesysSim {
             .map(|c| (c.id, c.index))
             .collect();
         let restorations = Arc::new(Restorations::new(config.restore_delay));
+        let org_limit = config
+            .org_rate_limit
+            .and_then(NonZeroU32::new)
+            .map(|rpm| Mutex::new(RateLimit::per_minute(rpm)));
         GenesysSim {
             state: Arc::new(SimState {
                 dataset,
@@ -291,6 +307,8 @@ impl GenesysSim {
                 api_requests: AtomicU64::new(0),
                 tokens_issued: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
+                org_rate_limited: AtomicU64::new(0),
+                org_limit,
                 recordings_calls: AtomicU64::new(0),
                 unrecorded_recordings_calls: AtomicU64::new(0),
                 unrecorded_fetched: Mutex::default(),
@@ -307,6 +325,7 @@ impl GenesysSim {
             api_requests: self.state.api_requests.load(Ordering::Relaxed),
             tokens_issued: self.state.tokens_issued.load(Ordering::Relaxed),
             rate_limited: self.state.rate_limited.load(Ordering::Relaxed),
+            org_rate_limited: self.state.org_rate_limited.load(Ordering::Relaxed),
             faults_injected: self.state.faults.injected(),
             recordings_calls: self.state.recordings_calls.load(Ordering::Relaxed),
             unrecorded_recordings_calls: self

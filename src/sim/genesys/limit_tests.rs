@@ -1,0 +1,105 @@
+//! The per-token and per-client (org) rate limits over HTTP: which 429 a request gets, its
+//! shape, and what each limit is charged.
+
+use reqwest::StatusCode as Status;
+use serde_json::Value;
+
+use super::tests::{client, serve, token};
+use super::*;
+use crate::sim::dataset::{Dataset, DatasetConfig};
+use crate::sim::faults::Faults;
+
+fn limited_sim(rate_limit: Option<u32>, org_rate_limit: Option<u32>) -> GenesysSim {
+    let window = crate::sim::default_window(Timestamp::now());
+    GenesysSim::new(
+        Arc::new(Dataset::generate(&DatasetConfig::new(5, 50, window))),
+        GenesysSimConfig {
+            rate_limit,
+            org_rate_limit,
+            ..GenesysSimConfig::default()
+        },
+        Arc::new(Faults::none()),
+    )
+}
+
+async fn get_me(http: &reqwest::Client, base: &str, bearer: &str) -> reqwest::Response {
+    http.get(format!("{base}/api/v2/tokens/me"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The 429's Retry-After and `inin-ratelimit-allowed`, after checking Genesys' body shape.
+async fn throttle_of(response: reqwest::Response) -> (u64, u64) {
+    assert_eq!(response.status(), Status::TOO_MANY_REQUESTS);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no integer {name}"))
+    };
+    let (retry_after, allowed) = (header("retry-after"), header("inin-ratelimit-allowed"));
+    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body["code"], "too.many.requests.retry.after");
+    assert_eq!(
+        body["message"],
+        format!("Rate limit exceeded the maximum. Retry the request in [{retry_after}] seconds")
+    );
+    (retry_after, allowed)
+}
+
+#[tokio::test]
+async fn the_org_limit_spans_tokens_and_a_refused_request_is_charged_to_neither_limit() {
+    // Token: 6/min, burst 1 (one every 10 s). Org: 12/min, burst 2 (one every 5 s).
+    let sim = limited_sim(Some(6), Some(12));
+    let base = serve(&sim).await;
+    let http = client();
+    let (a, b, c) = (
+        token(&http, &base).await,
+        token(&http, &base).await,
+        token(&http, &base).await,
+    );
+    assert_eq!(get_me(&http, &base, &a).await.status(), Status::OK);
+    // A's second request is over its token's limit...
+    let (retry_after, allowed) = throttle_of(get_me(&http, &base, &a).await).await;
+    assert_eq!(allowed, 6);
+    assert!((1..=10).contains(&retry_after), "{retry_after}");
+    // ... and was not charged to the org: B still gets the org's second request.
+    assert_eq!(get_me(&http, &base, &b).await.status(), Status::OK);
+    // C has its whole token budget but the org's is spent.
+    let (retry_after, allowed) = throttle_of(get_me(&http, &base, &c).await).await;
+    assert_eq!(allowed, 12);
+    assert!((1..=5).contains(&retry_after), "{retry_after}");
+
+    let stats = sim.stats();
+    assert_eq!((stats.rate_limited, stats.org_rate_limited), (1, 1));
+    assert_eq!(stats.api_requests, 4);
+    let served: Value = http
+        .get(format!("{base}/sim/genesys/stats"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(served["rateLimited"], 1);
+    assert_eq!(served["orgRateLimited"], 1);
+}
+
+#[tokio::test]
+async fn without_an_org_limit_each_token_has_its_own_budget() {
+    let sim = limited_sim(Some(6), None);
+    let base = serve(&sim).await;
+    let http = client();
+    for _ in 0..5 {
+        let bearer = token(&http, &base).await;
+        assert_eq!(get_me(&http, &base, &bearer).await.status(), Status::OK);
+        let (_, allowed) = throttle_of(get_me(&http, &base, &bearer).await).await;
+        assert_eq!(allowed, 6);
+    }
+    assert_eq!(sim.stats().rate_limited, 5);
+    assert_eq!(sim.stats().org_rate_limited, 0);
+}
