@@ -72,14 +72,17 @@ pub(super) async fn require_bearer(
         let mut org = state.org_limit.as_ref().map(|limit| limit.lock());
         limits::admit(entry.limiter.as_mut(), org.as_deref_mut(), Instant::now())
     };
+    let second = Timestamp::now().as_second();
     if let Err(refusal) = admitted {
-        let counter = match refusal.limit {
-            Limit::Token => &state.rate_limited,
-            Limit::Org => &state.org_rate_limited,
+        let (counter, outcome) = match refusal.limit {
+            Limit::Token => (&state.rate_limited, Outcome::TokenLimited),
+            Limit::Org => (&state.org_rate_limited, Outcome::OrgLimited),
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        state.rates.record(second, outcome);
         return too_many_requests(&refusal);
     }
+    state.rates.record(second, Outcome::Accepted);
     next.run(request).await
 }
 

@@ -87,6 +87,26 @@ async fn the_org_limit_spans_tokens_and_a_refused_request_is_charged_to_neither_
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(served["rateLimited"], 1);
     assert_eq!(served["orgRateLimited"], 1);
+
+    // The per-second record holds the same, under the client's id.
+    let rates: ClientRates = http
+        .get(format!("{base}/sim/rates"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rates.keys().collect::<Vec<_>>(), ["sim-client"]);
+    let series = &rates["sim-client"];
+    assert_eq!(series.accepted_total(), 2);
+    assert_eq!(series.token_limited.iter().sum::<u32>(), 1);
+    assert_eq!(series.org_limited.iter().sum::<u32>(), 1);
+    assert_eq!(series.limited_since(series.start), 2);
+    assert_eq!(series.max_accepted_in(60), 2);
+    let in_process = sim.rates();
+    assert_eq!(in_process.start, series.start);
+    assert_eq!(in_process.accepted_total(), 2);
 }
 
 #[tokio::test]

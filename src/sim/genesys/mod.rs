@@ -17,6 +17,7 @@ mod filters;
 #[cfg(test)]
 mod limit_tests;
 mod limits;
+mod rates;
 mod recordings;
 mod render;
 mod restore;
@@ -52,6 +53,8 @@ use self::auth::*;
 use self::filters::Filters;
 use self::limits::{Limit, RateLimit};
 pub use self::limits::{BURST_SECONDS, burst};
+use self::rates::{Outcome, RateLog};
+pub use self::rates::{ClientRates, RATE_HISTORY_SECONDS, RateSeries};
 use self::recordings::*;
 pub use self::render::iso_ms;
 use self::restore::recording_update;
@@ -180,6 +183,8 @@ struct SimState {
     org_rate_limited: AtomicU64,
     /// The OAuth client's limit across all its tokens (locked after `tokens`).
     org_limit: Option<Mutex<RateLimit>>,
+    /// Per second: requests the limits let through and 429s (`/sim/rates`).
+    rates: RateLog,
     recordings_calls: AtomicU64,
     unrecorded_recordings_calls: AtomicU64,
     unrecorded_fetched: Mutex<HashSet<Uuid>>,
@@ -309,6 +314,7 @@ impl GenesysSim {
                 rate_limited: AtomicU64::new(0),
                 org_rate_limited: AtomicU64::new(0),
                 org_limit,
+                rates: RateLog::new(Timestamp::now().as_second()),
                 recordings_calls: AtomicU64::new(0),
                 unrecorded_recordings_calls: AtomicU64::new(0),
                 unrecorded_fetched: Mutex::default(),
@@ -338,6 +344,17 @@ impl GenesysSim {
             restored: restore.restored,
             restore_forbidden: restore.forbidden,
         }
+    }
+
+    /// Per second since it started (the last hour at most), what its OAuth client's requests met
+    /// at the rate limits.
+    pub fn rates(&self) -> RateSeries {
+        self.state.rates.snapshot(Timestamp::now().as_second())
+    }
+
+    /// [`rates`](Self::rates) keyed by the client id, as `GET /sim/rates` serves them.
+    pub fn client_rates(&self) -> ClientRates {
+        ClientRates::from([(self.state.config.client_id.clone(), self.rates())])
     }
 
     /// The restorations asked of it (ground truth of what was restored).
@@ -440,6 +457,7 @@ impl GenesysSim {
             )
             .route("/sim/faults", post(force_faults).delete(clear_faults))
             .route("/sim/genesys/stats", get(sim_stats))
+            .route("/sim/rates", get(sim_rates))
             .merge(requests)
             .layer(middleware::from_fn_with_state(
                 state.clone(),
