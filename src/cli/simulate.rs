@@ -95,8 +95,72 @@ pub struct SimulateArgs {
     /// Recording-side tenant.
     #[arg(long, default_value = "demo")]
     pub tenant: String,
+    /// Orgs served at once. Above 1, org I (from 1) has client id `{client-id}-I`, secret
+    /// `{client-secret}-I`, tenant `{tenant}-I`, seed `{seed}+I-1`, and the other flags' sizes and
+    /// limits; one Genesys, one DAS and one Capture port serve them all.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub orgs: u16,
+    /// One org's own settings, `I:KEY=VALUE[,KEY=VALUE...]` with KEY `rate-limit`,
+    /// `org-rate-limit` (0 = unlimited) or `conversations`, e.g. `--org 3:org-rate-limit=2100`.
+    /// Repeatable; needs `--orgs` of at least I.
+    #[arg(long = "org", value_parser = parse_org_override)]
+    pub org_overrides: Vec<OrgOverride>,
     #[command(flatten)]
     pub sim: SimArgs,
+}
+
+/// What `--org I:...` changes of org I.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrgOverride {
+    /// The org's number, from 1.
+    pub number: u16,
+    /// Its per-token limit (Some(None): unlimited).
+    pub rate_limit: Option<Option<u32>>,
+    /// Its org limit (Some(None): unlimited).
+    pub org_rate_limit: Option<Option<u32>>,
+    /// Its conversation count.
+    pub conversations: Option<usize>,
+}
+
+/// `I:KEY=VALUE[,KEY=VALUE...]`.
+fn parse_org_override(text: &str) -> Result<OrgOverride, String> {
+    let (number, settings) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}`: expected I:KEY=VALUE, e.g. 3:org-rate-limit=2100"))?;
+    let number = number
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("`{text}`: the org number must be 1 or more"))?;
+    let mut change = OrgOverride {
+        number,
+        ..OrgOverride::default()
+    };
+    for setting in settings.split(',').filter(|s| !s.trim().is_empty()) {
+        let (key, value) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("`{setting}`: expected KEY=VALUE"))?;
+        let count = |value: &str| {
+            value
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("`{setting}`: not a whole number"))
+        };
+        match key.trim() {
+            "rate-limit" => change.rate_limit = Some(Some(count(value)?).filter(|v| *v > 0)),
+            "org-rate-limit" => {
+                change.org_rate_limit = Some(Some(count(value)?).filter(|v| *v > 0));
+            }
+            "conversations" => change.conversations = Some(count(value)? as usize),
+            other => {
+                return Err(format!(
+                    "`{other}`: expected rate-limit, org-rate-limit or conversations"
+                ));
+            }
+        }
+    }
+    Ok(change)
 }
 
 /// A non-negative duration in jiff's friendly form (`2s`, `500ms`, `1m 30s`) or ISO 8601.
@@ -184,6 +248,28 @@ impl SimulateArgs {
         }
         config.bind = self.bind;
         config.advertise = self.advertise;
+        let mut config = config.with_orgs(usize::from(self.orgs));
+        for change in self.org_overrides {
+            let count = config.orgs.len().max(1);
+            let org = config
+                .orgs
+                .get_mut(usize::from(change.number) - 1)
+                .ok_or_else(|| {
+                    format!(
+                        "--org {}: there are only {count} orgs (set --orgs)",
+                        change.number
+                    )
+                })?;
+            if let Some(limit) = change.rate_limit {
+                org.rate_limit = limit;
+            }
+            if let Some(limit) = change.org_rate_limit {
+                org.org_rate_limit = limit;
+            }
+            if let Some(conversations) = change.conversations {
+                org.conversations = conversations;
+            }
+        }
         Ok((config, recording))
     }
 }
@@ -300,5 +386,67 @@ mod tests {
             parse(&["x", "--bind", "0.0.0.0", "--advertise", "10.99.0.1"]),
             Ok(("0.0.0.0".into(), Some("10.99.0.1".into())))
         );
+    }
+
+    #[test]
+    fn orgs_and_one_orgs_own_limits_parse_into_the_config() {
+        let parse = |argv: &[&str]| {
+            SimulateCommand::try_parse_from(argv)
+                .map_err(|e| e.to_string())
+                .and_then(|command| command.args.config())
+                .map(|(config, _)| config.org_configs())
+        };
+        let single = parse(&["x"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(single.len(), 1);
+        assert_eq!(single[0].client_id, "sim-client");
+
+        let orgs = parse(&[
+            "x",
+            "--orgs",
+            "4",
+            "--client-id",
+            "acme",
+            "--tenant",
+            "t",
+            "--org-rate-limit",
+            "3000",
+            "--org",
+            "3:org-rate-limit=2100,rate-limit=0",
+            "--org",
+            "4:conversations=50",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let summary: Vec<_> = orgs
+            .iter()
+            .map(|o| {
+                (
+                    o.client_id.as_str(),
+                    o.tenant.as_str(),
+                    o.rate_limit,
+                    o.org_rate_limit,
+                    o.conversations,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("acme-1", "t-1", Some(300), Some(3000), 10_000),
+                ("acme-2", "t-2", Some(300), Some(3000), 10_000),
+                ("acme-3", "t-3", None, Some(2100), 10_000),
+                ("acme-4", "t-4", Some(300), Some(3000), 50),
+            ]
+        );
+
+        for (argv, needle) in [
+            (&["x", "--orgs", "2", "--org", "3:rate-limit=1"][..], "only 2 orgs"),
+            (&["x", "--org", "1:rate-limit=1"][..], "only 1 orgs"),
+            (&["x", "--orgs", "2", "--org", "2:burst=1"][..], "`burst`"),
+            (&["x", "--orgs", "2", "--org", "0:rate-limit=1"][..], "1 or more"),
+            (&["x", "--orgs", "0"][..], "--orgs"),
+        ] {
+            let err = parse(argv).err().unwrap_or_default();
+            assert!(err.contains(needle), "{argv:?}: {err}");
+        }
     }
 }

@@ -5,8 +5,10 @@
 //! [`start`] serves them on loopback for `simulate`, `demo` and the tests.
 
 pub mod dataset;
+mod dispatch;
 pub mod faults;
 pub mod genesys;
+pub mod orgs;
 pub mod recording;
 pub mod requests;
 
@@ -21,7 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 use self::dataset::{Dataset, DatasetConfig};
 use self::faults::{FaultSpec, Faults};
-use self::genesys::{GenesysSim, GenesysSimConfig, GenesysVariant};
+use self::genesys::{
+    ClientRates, GenesysOrgs, GenesysSim, GenesysSimConfig, GenesysSimStats, GenesysVariant,
+};
+pub use self::orgs::OrgConfig;
 use crate::api::Window;
 
 /// Everything `simulate` takes.
@@ -76,6 +81,9 @@ pub struct SimConfig {
     pub archived_rate: f64,
     /// How long an archived recording stays RESTORING once its restoration is asked for.
     pub restore_delay: Duration,
+    /// The orgs served, each with its own client, tenant, dataset and limits (see
+    /// [`SimConfig::with_orgs`]); empty: one org made of the fields above.
+    pub orgs: Vec<OrgConfig>,
 }
 
 impl SimConfig {
@@ -106,6 +114,7 @@ impl SimConfig {
             aligned_start_rate: 0.02,
             archived_rate: 0.01,
             restore_delay: genesys::DEFAULT_RESTORE_DELAY,
+            orgs: Vec::new(),
         }
     }
 
@@ -157,14 +166,36 @@ pub fn default_window(now: Timestamp) -> Window {
 
 /// What the recording-side simulators get to build their routers from.
 pub struct RecordingSideContext {
-    /// The shared dataset (source of truth for what DAS holds at seed time).
+    /// The first org's dataset (source of truth for what DAS holds at seed time).
     pub dataset: Arc<Dataset>,
     /// The shared fault state.
     pub faults: Arc<Faults>,
     /// The whole simulation configuration.
     pub config: SimConfig,
-    /// The restorations the Genesys simulator was asked for (for `/sim/report`).
+    /// The restorations the first org's Genesys simulator was asked for (for `/sim/report`).
     pub restorations: Arc<genesys::Restorations>,
+    /// Every org, the first included: one recording-side tenant each.
+    pub orgs: Vec<RecordingSideOrg>,
+}
+
+/// One org as the recording side sees it: a tenant with its credentials and dataset.
+pub struct RecordingSideOrg {
+    /// Its client, tenant, seed and limits.
+    pub config: OrgConfig,
+    /// Its dataset.
+    pub dataset: Arc<Dataset>,
+    /// The restorations its Genesys org was asked for.
+    pub restorations: Arc<genesys::Restorations>,
+}
+
+/// One org being served.
+pub struct OrgSim {
+    /// Its client, tenant, seed and limits.
+    pub config: OrgConfig,
+    /// Its dataset.
+    pub dataset: Arc<Dataset>,
+    /// Its Genesys simulator (stats, rates, forced faults).
+    pub genesys: GenesysSim,
 }
 
 /// The recording side's routers, served on the DAS and Capture ports.
@@ -195,6 +226,9 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// No org to serve ([`SimConfig::org_configs`] always gives one; kept rather than a panic).
+    #[error("the simulation serves no org")]
+    NoOrg,
 }
 
 /// Running simulators. Dropping the handles stops them.
@@ -205,10 +239,12 @@ pub struct SimHandles {
     pub das_url: Option<String>,
     /// Capture base URL, when the recording side is plugged in.
     pub capture_url: Option<String>,
-    /// The served dataset.
+    /// The served dataset (the first org's).
     pub dataset: Arc<Dataset>,
-    /// The Genesys simulator (stats, forced faults).
+    /// The Genesys simulator (stats, forced faults; the first org's).
     pub genesys: GenesysSim,
+    /// Every org served, the first included, in order.
+    pub orgs: Vec<OrgSim>,
     /// The shared fault state.
     pub faults: Arc<Faults>,
     /// The configuration.
@@ -228,6 +264,18 @@ impl SimHandles {
             "window": format!("{}/{}", self.config.window.start, self.config.window.end),
             "clientId": self.config.client_id,
         });
+        if self.orgs.len() > 1
+            && let Some(map) = line.as_object_mut()
+        {
+            let orgs = self
+                .orgs
+                .iter()
+                .map(|org| {
+                    serde_json::json!({"clientId": org.config.client_id, "tenant": org.config.tenant})
+                })
+                .collect();
+            map.insert("orgs".into(), serde_json::Value::Array(orgs));
+        }
         // Only when non-default, so the documented contract's line stays as it was.
         if !self.config.genesys_variant.is_default()
             && let Some(map) = line.as_object_mut()
@@ -238,6 +286,23 @@ impl SimHandles {
             );
         }
         line.to_string()
+    }
+
+    /// Per OAuth client id, per second, what its Genesys requests met at the rate limits
+    /// (`GET /sim/rates`).
+    pub fn client_rates(&self) -> ClientRates {
+        self.orgs
+            .iter()
+            .flat_map(|org| org.genesys.client_rates())
+            .collect()
+    }
+
+    /// Every org's Genesys counters summed.
+    pub fn genesys_stats(&self) -> GenesysSimStats {
+        self.orgs
+            .iter()
+            .map(|org| org.genesys.stats())
+            .fold(GenesysSimStats::default(), GenesysSimStats::plus)
     }
 
     /// Stops every server and waits for them.
@@ -297,29 +362,49 @@ pub async fn start(
     config: SimConfig,
     recording_side: Option<RecordingSideFactory>,
 ) -> Result<SimHandles, SimError> {
-    let dataset = Arc::new(Dataset::generate(&config.dataset_config()));
     let faults = Arc::new(Faults::new(config.faults.clone(), config.seed));
-    let genesys = GenesysSim::new(
-        dataset.clone(),
-        GenesysSimConfig {
-            client_id: config.client_id.clone(),
-            client_secret: config.client_secret.clone(),
-            rate_limit: config.rate_limit,
-            org_rate_limit: config.org_rate_limit,
-            latency: config.latency,
-            variant: config.genesys_variant,
-            restore_delay: config.restore_delay,
-            ..GenesysSimConfig::default()
-        },
-        faults.clone(),
-    );
+    let orgs: Vec<OrgSim> = config
+        .org_configs()
+        .into_iter()
+        .map(|org| {
+            let dataset = Arc::new(Dataset::generate(&config.org_dataset_config(&org)));
+            let genesys = GenesysSim::new(
+                dataset.clone(),
+                GenesysSimConfig {
+                    client_id: org.client_id.clone(),
+                    client_secret: org.client_secret.clone(),
+                    rate_limit: org.rate_limit,
+                    org_rate_limit: org.org_rate_limit,
+                    latency: config.latency,
+                    variant: config.genesys_variant,
+                    restore_delay: config.restore_delay,
+                    ..GenesysSimConfig::default()
+                },
+                faults.clone(),
+            );
+            OrgSim {
+                config: org,
+                dataset,
+                genesys,
+            }
+        })
+        .collect();
+    let (dataset, genesys) = match orgs.first() {
+        Some(first) => (first.dataset.clone(), first.genesys.clone()),
+        None => return Err(SimError::NoOrg),
+    };
+    let genesys_router = if orgs.len() == 1 {
+        genesys.router()
+    } else {
+        GenesysOrgs::new(orgs.iter().map(|org| org.genesys.clone()).collect()).router()
+    };
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
     let (genesys_url, task) = serve(
         "genesys",
         SocketAddr::new(config.bind, config.genesys_port),
         config.advertise.as_deref(),
-        genesys.router(),
+        genesys_router,
         shutdown.clone(),
     )
     .await?;
@@ -331,6 +416,14 @@ pub async fn start(
             faults: faults.clone(),
             config: config.clone(),
             restorations: genesys.restorations().clone(),
+            orgs: orgs
+                .iter()
+                .map(|org| RecordingSideOrg {
+                    config: org.config.clone(),
+                    dataset: org.dataset.clone(),
+                    restorations: org.genesys.restorations().clone(),
+                })
+                .collect(),
         });
         let (url, task) = serve(
             "das",
@@ -359,6 +452,7 @@ pub async fn start(
         capture_url,
         dataset,
         genesys,
+        orgs,
         faults,
         config,
         shutdown,
@@ -396,6 +490,8 @@ mod tests {
 
     #[tokio::test]
     async fn urls_name_the_advertised_host_and_lead_to_the_simulators() {
+        // reqwest::get needs a crypto provider; run alone, no other test installed it.
+        crate::http::install_crypto_provider();
         let mut config = SimConfig::new(10);
         config.bind = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         config.advertise = Some("localhost".into());

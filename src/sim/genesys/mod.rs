@@ -17,6 +17,7 @@ mod filters;
 #[cfg(test)]
 mod limit_tests;
 mod limits;
+mod orgs;
 mod rates;
 mod recordings;
 mod render;
@@ -53,6 +54,7 @@ use self::auth::*;
 use self::filters::Filters;
 use self::limits::{Limit, RateLimit};
 pub use self::limits::{BURST_SECONDS, burst};
+pub use self::orgs::GenesysOrgs;
 use self::rates::{Outcome, RateLog};
 pub use self::rates::{ClientRates, RATE_HISTORY_SECONDS, RateSeries};
 use self::recordings::*;
@@ -148,6 +150,28 @@ pub struct GenesysSimStats {
     pub restored: u64,
     /// Restore PUTs refused with 403 (fault `restore-forbidden`).
     pub restore_forbidden: u64,
+}
+
+impl GenesysSimStats {
+    /// Both counts added, field by field (several orgs' together).
+    pub fn plus(self, other: Self) -> Self {
+        GenesysSimStats {
+            api_requests: self.api_requests + other.api_requests,
+            tokens_issued: self.tokens_issued + other.tokens_issued,
+            rate_limited: self.rate_limited + other.rate_limited,
+            org_rate_limited: self.org_rate_limited + other.org_rate_limited,
+            faults_injected: self.faults_injected + other.faults_injected,
+            recordings_calls: self.recordings_calls + other.recordings_calls,
+            unrecorded_recordings_calls: self.unrecorded_recordings_calls
+                + other.unrecorded_recordings_calls,
+            unrecorded_conversations_fetched: self.unrecorded_conversations_fetched
+                + other.unrecorded_conversations_fetched,
+            restore_requests: self.restore_requests + other.restore_requests,
+            restore_requested: self.restore_requested + other.restore_requested,
+            restored: self.restored + other.restored,
+            restore_forbidden: self.restore_forbidden + other.restore_forbidden,
+        }
+    }
 }
 
 struct TokenEntry {
@@ -355,6 +379,26 @@ impl GenesysSim {
     /// [`rates`](Self::rates) keyed by the client id, as `GET /sim/rates` serves them.
     pub fn client_rates(&self) -> ClientRates {
         ClientRates::from([(self.state.config.client_id.clone(), self.rates())])
+    }
+
+    /// The OAuth client id it accepts (its org's).
+    pub fn client_id(&self) -> &str {
+        &self.state.config.client_id
+    }
+
+    /// The dataset it serves.
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.state.dataset
+    }
+
+    /// Whether it issued `token` (expired or not).
+    fn holds_token(&self, token: &str) -> bool {
+        self.state.tokens.lock().contains_key(token)
+    }
+
+    /// Whether the conversation `id` is in its dataset.
+    fn serves(&self, id: Uuid) -> bool {
+        self.state.by_id.contains_key(&id)
     }
 
     /// The restorations asked of it (ground truth of what was restored).
