@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::api::Window;
+use crate::sim::dataset::StartProfile;
 use crate::sim::genesys::GenesysVariant;
 use crate::sim::recording::RecordingSimConfig;
 use crate::sim::{self, SimConfig};
@@ -39,6 +40,12 @@ pub struct SimArgs {
     /// Seeded window START/END (RFC 3339); default the 24 h ending one hour before now.
     #[arg(long)]
     pub window: Option<String>,
+    /// How conversation starts spread over the window: `uniform`, or `business-hours` (a start
+    /// is 10 times as likely in any minute from 08:00 to 18:00 UTC as in one outside, every day;
+    /// about 88 % of a whole day's starts). Same seed, same conversations either way: only their
+    /// times move.
+    #[arg(long, default_value = "uniform")]
+    pub profile: StartProfile,
     /// Delay before an interaction Capture ingested shows up in DAS, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub ingest_lag_ms: u64,
@@ -209,6 +216,7 @@ impl SimArgs {
             config.window = parse_window(window)?;
         }
         config.seed = self.seed;
+        config.profile = self.profile;
         config.missing_rate = self.missing_rate;
         config.partial_rate = self.partial_rate;
         config.latency = Duration::from_millis(self.latency_ms);
@@ -347,6 +355,15 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains("--restore-delay"), "{bad}: {err}");
         }
+        let args = Wrapper::try_parse_from(["x", "--profile", "business-hours"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.dataset_config().profile, StartProfile::BusinessHours);
+        let err = Wrapper::try_parse_from(["x", "--profile", "weekdays"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("expected uniform or business-hours"), "{err}");
         let args = Wrapper::try_parse_from(["x", "--archived-rate", "2"])
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(args.sim.config().is_err());

@@ -21,7 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use self::dataset::{Dataset, DatasetConfig};
+use self::dataset::{Dataset, DatasetConfig, StartProfile};
 use self::faults::{FaultSpec, Faults};
 use self::genesys::{
     ClientRates, GenesysOrgs, GenesysSim, GenesysSimConfig, GenesysSimStats, GenesysVariant,
@@ -81,6 +81,8 @@ pub struct SimConfig {
     pub archived_rate: f64,
     /// How long an archived recording stays RESTORING once its restoration is asked for.
     pub restore_delay: Duration,
+    /// How conversation starts spread over the window (every org's).
+    pub profile: StartProfile,
     /// The orgs served, each with its own client, tenant, dataset and limits (see
     /// [`SimConfig::with_orgs`]); empty: one org made of the fields above.
     pub orgs: Vec<OrgConfig>,
@@ -114,6 +116,7 @@ impl SimConfig {
             aligned_start_rate: 0.02,
             archived_rate: 0.01,
             restore_delay: genesys::DEFAULT_RESTORE_DELAY,
+            profile: StartProfile::Uniform,
             orgs: Vec::new(),
         }
     }
@@ -128,6 +131,7 @@ impl SimConfig {
             deleted_rate: self.deleted_rate,
             aligned_start_rate: self.aligned_start_rate,
             archived_rate: self.archived_rate,
+            profile: self.profile,
             ..DatasetConfig::new(self.seed, self.conversations, self.window)
         }
     }
