@@ -19,7 +19,10 @@ async fn token(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> (S
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let status = response.status();
-    (status, response.json().await.unwrap_or_else(|e| panic!("{e}")))
+    (
+        status,
+        response.json().await.unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
 async fn bearer(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {
@@ -106,7 +109,10 @@ async fn each_org_has_its_own_client_dataset_tenant_and_limits() {
     // requests are not limited by it.
     let me = format!("{genesys}/api/v2/tokens/me");
     let second_token = bearer(&http, &genesys, "sim-client-3", "sim-secret-3").await;
-    assert_eq!(get(&http, me.clone(), &second_token).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&http, me.clone(), &second_token).await.0,
+        StatusCode::OK
+    );
     assert_eq!(
         get(&http, me.clone(), &tokens[2]).await.0,
         StatusCode::TOO_MANY_REQUESTS
@@ -144,7 +150,10 @@ async fn each_org_has_its_own_client_dataset_tenant_and_limits() {
 
     // The recording side: one tenant per org, each reachable with its own credentials only.
     let das = handles.das_url.clone().unwrap_or_else(|| panic!("no DAS"));
-    let capture = handles.capture_url.clone().unwrap_or_else(|| panic!("no Capture"));
+    let capture = handles
+        .capture_url
+        .clone()
+        .unwrap_or_else(|| panic!("no Capture"));
     let window = format!(
         "from={}&to={}",
         config.window.start,
@@ -167,7 +176,11 @@ async fn each_org_has_its_own_client_dataset_tenant_and_limits() {
         assert_eq!(status, StatusCode::OK, "{page}");
         held.push(page.to_string());
         // Another tenant's path with this tenant's token.
-        let other = if tenant == "demo-1" { "demo-2" } else { "demo-1" };
+        let other = if tenant == "demo-1" {
+            "demo-2"
+        } else {
+            "demo-1"
+        };
         let (status, _) = get(
             &http,
             format!("{das}/api/v1/tenants/{other}/contacts?{window}"),

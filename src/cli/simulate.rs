@@ -373,12 +373,17 @@ mod tests {
     fn rate_limit_flags_parse_into_the_config() {
         let args = Wrapper::try_parse_from(["x"]).unwrap_or_else(|e| panic!("{e}"));
         let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((config.rate_limit, config.org_rate_limit), (Some(300), None));
-        let args =
-            Wrapper::try_parse_from(["x", "--rate-limit", "0", "--org-rate-limit", "3000"])
-                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (config.rate_limit, config.org_rate_limit),
+            (Some(300), None)
+        );
+        let args = Wrapper::try_parse_from(["x", "--rate-limit", "0", "--org-rate-limit", "3000"])
+            .unwrap_or_else(|e| panic!("{e}"));
         let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((config.rate_limit, config.org_rate_limit), (None, Some(3000)));
+        assert_eq!(
+            (config.rate_limit, config.org_rate_limit),
+            (None, Some(3000))
+        );
     }
 
     #[derive(Parser)]
@@ -456,10 +461,16 @@ mod tests {
         );
 
         for (argv, needle) in [
-            (&["x", "--orgs", "2", "--org", "3:rate-limit=1"][..], "only 2 orgs"),
+            (
+                &["x", "--orgs", "2", "--org", "3:rate-limit=1"][..],
+                "only 2 orgs",
+            ),
             (&["x", "--org", "1:rate-limit=1"][..], "only 1 orgs"),
             (&["x", "--orgs", "2", "--org", "2:burst=1"][..], "`burst`"),
-            (&["x", "--orgs", "2", "--org", "0:rate-limit=1"][..], "1 or more"),
+            (
+                &["x", "--orgs", "2", "--org", "0:rate-limit=1"][..],
+                "1 or more",
+            ),
             (&["x", "--orgs", "0"][..], "--orgs"),
         ] {
             let err = parse(argv).err().unwrap_or_default();

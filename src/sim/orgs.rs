@@ -99,7 +99,14 @@ mod tests {
         let orgs = several.org_configs();
         let names: Vec<_> = orgs
             .iter()
-            .map(|o| (o.client_id.as_str(), o.client_secret.as_str(), o.tenant.as_str(), o.seed))
+            .map(|o| {
+                (
+                    o.client_id.as_str(),
+                    o.client_secret.as_str(),
+                    o.tenant.as_str(),
+                    o.seed,
+                )
+            })
             .collect();
         assert_eq!(
             names,

@@ -32,12 +32,12 @@ use uuid::Uuid;
 
 pub use self::config::DatasetConfig;
 pub use self::holdings::RecordingSideState;
-pub use self::profile::{
-    BUSINESS_HOURS_DENSITY, BUSINESS_HOURS_UTC, ProfileParseError, StartProfile, in_business_hours,
-};
 pub use self::model::{
     Direction, FileState, MessageType, SimConversation, SimMedia, SimParticipant, SimRecording,
     SimSession,
+};
+pub use self::profile::{
+    BUSINESS_HOURS_DENSITY, BUSINESS_HOURS_UTC, ProfileParseError, StartProfile, in_business_hours,
 };
 
 /// A generated dataset.

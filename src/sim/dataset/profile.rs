@@ -162,9 +162,15 @@ mod tests {
     #[test]
     fn profiles_parse_and_print_by_name() {
         for profile in [StartProfile::Uniform, StartProfile::BusinessHours] {
-            assert_eq!(profile.to_string().parse::<StartProfile>().ok(), Some(profile));
+            assert_eq!(
+                profile.to_string().parse::<StartProfile>().ok(),
+                Some(profile)
+            );
         }
-        let err = "weekdays".parse::<StartProfile>().err().map(|e| e.to_string());
+        let err = "weekdays"
+            .parse::<StartProfile>()
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some("`weekdays`: expected uniform or business-hours")
@@ -190,7 +196,7 @@ mod tests {
         let share = inside / steps as f64;
         assert!((share - expected).abs() < 0.001, "{share} vs {expected}");
         // Per hour: every business hour holds about 10 times what an hour outside holds.
-        let mut per_hour = vec![0u32; 48];
+        let mut per_hour = [0u32; 48];
         for offset in &offsets {
             per_hour[(*offset / HOUR_MS) as usize] += 1;
         }

@@ -398,8 +398,15 @@ fn business_hours_move_only_the_starts_and_make_them_ten_times_denser_by_day() {
         moved += usize::from(u.start != b.start);
     }
     assert!(moved > 10_000, "{moved}");
-    assert_eq!(uniform.expected_not_recorded(), busy.expected_not_recorded());
-    assert!(busy.conversations.windows(2).all(|w| w[0].start <= w[1].start));
+    assert_eq!(
+        uniform.expected_not_recorded(),
+        busy.expected_not_recorded()
+    );
+    assert!(
+        busy.conversations
+            .windows(2)
+            .all(|w| w[0].start <= w[1].start)
+    );
     // The window is one whole UTC day: 10 business hours at 10x against 14 hours at 1x.
     let inside = |d: &Dataset| {
         d.conversations

@@ -101,7 +101,10 @@ fn too_many_requests(refusal: &limits::Refusal) -> Response {
         "inin-ratelimit-allowed",
         HeaderValue::from(refusal.per_minute),
     );
-    headers.insert("inin-ratelimit-count", HeaderValue::from(refusal.per_minute));
+    headers.insert(
+        "inin-ratelimit-count",
+        HeaderValue::from(refusal.per_minute),
+    );
     headers.insert("inin-ratelimit-reset", HeaderValue::from(seconds));
     response
 }

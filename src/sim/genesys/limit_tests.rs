@@ -123,3 +123,43 @@ async fn without_an_org_limit_each_token_has_its_own_budget() {
     assert_eq!(sim.stats().rate_limited, 5);
     assert_eq!(sim.stats().org_rate_limited, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_hammering_together_never_get_more_than_the_org_limit_allows() {
+    // Org: 600/min, burst 100, then one every 100 ms. Four tokens could take 4 x 50 at once.
+    let sim = limited_sim(Some(300), Some(600));
+    let base = serve(&sim).await;
+    let http = client();
+    let started = tokio::time::Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let bearer = token(&http, &base).await;
+        let (http, base) = (http.clone(), base.clone());
+        workers.push(tokio::spawn(async move {
+            while started.elapsed() < Duration::from_millis(1500) {
+                let status = get_me(&http, &base, &bearer).await.status();
+                assert!(matches!(status, Status::OK | Status::TOO_MANY_REQUESTS));
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let elapsed = started.elapsed();
+    let stats = sim.stats();
+    let rates = sim.rates();
+    let accepted = rates.accepted_total();
+    // At most the burst plus one per 100 ms elapsed (and one for the partial interval).
+    let allowed = 100 + (elapsed.as_millis() / 100) as u64 + 1;
+    assert!(accepted <= allowed, "{accepted} > {allowed} in {elapsed:?}");
+    assert!(stats.org_rate_limited > 0, "{stats:?}");
+    // Every request is in exactly one column: accepted, or refused by one limit.
+    assert_eq!(
+        accepted + stats.rate_limited + stats.org_rate_limited,
+        stats.api_requests
+    );
+    assert_eq!(
+        rates.limited_since(rates.start),
+        stats.rate_limited + stats.org_rate_limited
+    );
+}

@@ -206,7 +206,11 @@ mod tests {
         let start = Instant::now();
         let (mut token, mut org) = (Some(limit(2)), None);
         assert_eq!(admitted_at(&mut token, &mut org, start, 5).0, 1);
-        let refusal = admit(token.as_mut(), org.as_mut(), start + Duration::from_millis(100));
+        let refusal = admit(
+            token.as_mut(),
+            org.as_mut(),
+            start + Duration::from_millis(100),
+        );
         let refusal = refusal.err().unwrap_or_else(|| panic!("admitted"));
         assert_eq!(refusal.wait, Duration::from_millis(29_900));
         assert_eq!(refusal.retry_after_seconds(), 30);

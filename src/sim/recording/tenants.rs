@@ -86,7 +86,9 @@ impl RecordingTenants {
     }
 
     fn find(&self, tenant: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| t.store.config().tenant == tenant)
+        self.tenants
+            .iter()
+            .find(|t| t.store.config().tenant == tenant)
     }
 
     async fn dispatch(&self, side: Side, request: Request) -> Response {
