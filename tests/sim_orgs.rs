@@ -84,6 +84,8 @@ async fn each_org_has_its_own_client_dataset_tenant_and_limits() {
         serde_json::from_str(&handles.address_line()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(line["orgs"][2]["clientId"], "sim-client-3");
     assert_eq!(line["orgs"][2]["tenant"], "demo-3");
+    assert_eq!(line["clientId"], "sim-client-1");
+    assert_eq!(line["tenant"], "demo-1");
 
     let mut tokens = Vec::new();
     for org in &handles.orgs {

@@ -26,7 +26,8 @@ pub struct SimArgs {
     /// Latency added to every response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Genesys requests per minute per token (0 = unlimited).
+    /// Genesys requests per minute per token (0 = unlimited). Like the org limit, it lets ten
+    /// seconds' worth through at once, then one request every 60/N s.
     #[arg(long, default_value_t = 300)]
     pub rate_limit: u32,
     /// Genesys requests per minute per OAuth client across all its tokens, on top of the

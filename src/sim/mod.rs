@@ -1,6 +1,7 @@
 //! Faithful local simulators of the services digital-recovery talks to: Genesys Cloud
 //! ([`genesys`]) and the recording side (DAS, Interaction Capture). They share one seeded
-//! [`dataset::Dataset`] and one fault-injection model ([`faults`]).
+//! [`dataset::Dataset`] per org ([`orgs`]: one by default, several on the same ports) and one
+//! fault-injection model ([`faults`]).
 //!
 //! [`start`] serves them on loopback for `simulate`, `demo` and the tests.
 
@@ -260,13 +261,15 @@ pub struct SimHandles {
 impl SimHandles {
     /// The one-line JSON `simulate` prints once listening.
     pub fn address_line(&self) -> String {
+        // Several orgs: the first org's tenant and client at the top, every org under `orgs`.
+        let first = self.orgs.first().map(|org| &org.config);
         let mut line = serde_json::json!({
             "genesys": self.genesys_url,
             "das": self.das_url,
             "capture": self.capture_url,
-            "tenant": self.config.tenant,
+            "tenant": first.map_or(&self.config.tenant, |org| &org.tenant),
             "window": format!("{}/{}", self.config.window.start, self.config.window.end),
-            "clientId": self.config.client_id,
+            "clientId": first.map_or(&self.config.client_id, |org| &org.client_id),
         });
         if self.orgs.len() > 1
             && let Some(map) = line.as_object_mut()

@@ -1,11 +1,13 @@
 //! A faithful Genesys Cloud CX simulator (genesys-api.md section 9): OAuth client credentials,
-//! bearer checks, per-token rate limits with the normalised 429, the analytics detail query and
+//! bearer checks, per-token and per-client (org) rate limits with the normalised 429 and a
+//! per-second record of them (`/sim/rates`), the analytics detail query and
 //! jobs with their interval semantics and paging cap, recordings with transcripts, transcoding
 //! 202s, batch downloads and fault injection. Plain http, token endpoint on the same origin, so
 //! the official Python SDK works against it with only `configuration.host` changed.
 //!
 //! It serves the documented contract by default; [`GenesysVariant`] switches each UNCONFIRMED
-//! item to another plausible reading.
+//! item to another plausible reading. One simulator is one org; [`GenesysOrgs`] serves several
+//! behind one origin.
 
 // Validation helpers return the ready-made error Response; it is a cold path, boxing buys nothing.
 #![allow(clippy::result_large_err)]
