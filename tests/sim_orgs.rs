@@ -97,6 +97,23 @@ async fn each_org_has_its_own_client_dataset_tenant_and_limits() {
         assert_eq!(me["organization"]["name"], org.config.tenant.as_str());
         tokens.push(token);
     }
+    // Credentials in the form body find their org too.
+    let response = http
+        .post(format!("{genesys}/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "sim-client-2"),
+            ("client_secret", "sim-secret-2"),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+    let form_token = body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    let (_, me) = get(&http, format!("{genesys}/api/v2/tokens/me"), form_token).await;
+    assert_eq!(me["name"], "sim-client-2");
     // Another org's secret is refused.
     let (status, body) = token(&http, &genesys, "sim-client-1", "sim-secret-2").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -138,17 +155,25 @@ async fn each_org_has_its_own_client_dataset_tenant_and_limits() {
         accepted,
         [
             ("sim-client-1", 7, 0),
-            ("sim-client-2", 2, 0),
+            ("sim-client-2", 3, 0),
             ("sim-client-3", 2, 1)
         ]
     );
     assert_eq!(handles.client_rates(), rates);
     let stats: Value = plain(&http, format!("{genesys}/sim/genesys/stats")).await;
     assert_eq!(stats["orgRateLimited"], 1);
-    assert_eq!(stats["apiRequests"], 12);
+    assert_eq!(stats["apiRequests"], 13);
     assert_eq!(stats["orgs"]["sim-client-3"]["orgRateLimited"], 1);
     assert_eq!(stats["orgs"]["sim-client-1"]["orgRateLimited"], 0);
-    assert_eq!(handles.genesys_stats().api_requests, 12);
+    assert_eq!(handles.genesys_stats().api_requests, 13);
+    // The orgs' records start together (within a second boundary at most).
+    let starts: Vec<i64> = rates.values().map(|series| series.start).collect();
+    let spread = starts
+        .iter()
+        .max()
+        .zip(starts.iter().min())
+        .map(|(a, b)| a - b);
+    assert!(spread.is_some_and(|s| s <= 1), "{starts:?}");
 
     // The recording side: one tenant per org, each reachable with its own credentials only.
     let das = handles.das_url.clone().unwrap_or_else(|| panic!("no DAS"));

@@ -370,11 +370,19 @@ pub async fn start(
     recording_side: Option<RecordingSideFactory>,
 ) -> Result<SimHandles, SimError> {
     let faults = Arc::new(Faults::new(config.faults.clone(), config.seed));
-    let orgs: Vec<OrgSim> = config
+    // Every dataset first, then the simulators, so that the orgs' per-second records
+    // (`/sim/rates`) start within the same second.
+    let datasets: Vec<(OrgConfig, Arc<Dataset>)> = config
         .org_configs()
         .into_iter()
         .map(|org| {
             let dataset = Arc::new(Dataset::generate(&config.org_dataset_config(&org)));
+            (org, dataset)
+        })
+        .collect();
+    let orgs: Vec<OrgSim> = datasets
+        .into_iter()
+        .map(|(org, dataset)| {
             let genesys = GenesysSim::new(
                 dataset.clone(),
                 GenesysSimConfig {
