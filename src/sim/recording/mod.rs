@@ -13,6 +13,7 @@
 mod auth;
 mod capture;
 mod das;
+mod tenants;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use uuid::Uuid;
 
 pub use capture::capture_router;
 pub use das::das_router;
+pub use tenants::RecordingTenants;
 
 use crate::api::MediaType;
 use crate::sim::dataset::{Dataset, FileState, RecordingSideState};
@@ -175,6 +177,26 @@ pub struct SimReport {
     /// Restore requests the Genesys simulator refused with 403 (fault `restore-forbidden`).
     #[serde(default)]
     pub restore_forbidden: u64,
+}
+
+impl SimReport {
+    /// Both reports added, field by field (several tenants' together).
+    pub fn plus(self, other: Self) -> Self {
+        SimReport {
+            expected_missing: self.expected_missing + other.expected_missing,
+            still_missing: self.still_missing + other.still_missing,
+            ingested: self.ingested + other.ingested,
+            resent: self.resent + other.resent,
+            duplicates: self.duplicates + other.duplicates,
+            conflicts: self.conflicts + other.conflicts,
+            expected_not_recorded: self.expected_not_recorded + other.expected_not_recorded,
+            expected_archived: self.expected_archived + other.expected_archived,
+            archived_still_missing: self.archived_still_missing + other.archived_still_missing,
+            restore_requested: self.restore_requested + other.restore_requested,
+            restored: self.restored + other.restored,
+            restore_forbidden: self.restore_forbidden + other.restore_forbidden,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -405,37 +427,70 @@ impl StoreInner {
     }
 }
 
-/// The hook for [`crate::sim::start`]: builds the DAS and Capture routers over one store seeded
-/// from the shared dataset, with the shared faults and the simulation's tenant, credentials and
-/// seed. The other knobs (ingest lag, buffer, drain rate, size limit, reject rate) come from
-/// `options`. Keep the store with [`factory_with_store`] when the caller needs it afterwards.
+/// The hook for [`crate::sim::start`]: builds the DAS and Capture routers over one store per
+/// org, seeded from the org's dataset, with the shared faults and the org's tenant, credentials
+/// and seed (several orgs: [`RecordingTenants`] serves them all on one DAS and one Capture port).
+/// The other knobs (ingest lag, buffer, drain rate, size limit, reject rate) come from
+/// `options`. Keep the stores with [`factory_with_store`] or [`factory_with_stores`] when the
+/// caller needs them afterwards.
 pub fn factory(options: RecordingSimConfig) -> crate::sim::RecordingSideFactory {
-    factory_with_store(options, Arc::new(std::sync::OnceLock::new()))
+    factory_with_stores(options, Arc::new(std::sync::OnceLock::new()))
 }
 
-/// Same as [`factory`], also handing the store out through `slot` once `start` built it
-/// (counters and ground truth in-process, e.g. for `demo`).
+/// Same as [`factory`], also handing the (first org's) store out through `slot` once `start`
+/// built it (counters and ground truth in-process, e.g. for `demo`).
 pub fn factory_with_store(
     options: RecordingSimConfig,
     slot: Arc<std::sync::OnceLock<Arc<RecordingStore>>>,
 ) -> crate::sim::RecordingSideFactory {
+    let all = Arc::new(std::sync::OnceLock::new());
+    let inner = factory_with_stores(options, all.clone());
     Box::new(move |context: &crate::sim::RecordingSideContext| {
-        let config = RecordingSimConfig {
-            tenant: context.config.tenant.clone(),
-            client_id: context.config.client_id.clone(),
-            client_secret: context.config.client_secret.clone(),
-            seed: context.config.seed,
-            ..options
-        };
-        let store = Arc::new(
-            RecordingStore::seeded(&context.dataset, &config)
-                .with_faults(context.faults.clone())
-                .with_restorations(context.restorations.clone()),
-        );
-        let _ = slot.set(store.clone());
-        crate::sim::RecordingSideRouters {
-            das: das_router(store.clone()),
-            capture: capture_router(store),
+        let routers = inner(context);
+        if let Some(first) = all.get().and_then(|stores| stores.first()) {
+            let _ = slot.set(first.clone());
+        }
+        routers
+    })
+}
+
+/// Same as [`factory`], handing every org's store out through `slot`, in the orgs' order.
+pub fn factory_with_stores(
+    options: RecordingSimConfig,
+    slot: Arc<std::sync::OnceLock<Vec<Arc<RecordingStore>>>>,
+) -> crate::sim::RecordingSideFactory {
+    Box::new(move |context: &crate::sim::RecordingSideContext| {
+        let stores: Vec<Arc<RecordingStore>> = context
+            .orgs
+            .iter()
+            .map(|org| {
+                let config = RecordingSimConfig {
+                    tenant: org.config.tenant.clone(),
+                    client_id: org.config.client_id.clone(),
+                    client_secret: org.config.client_secret.clone(),
+                    seed: org.config.seed,
+                    ..options.clone()
+                };
+                Arc::new(
+                    RecordingStore::seeded(&org.dataset, &config)
+                        .with_faults(context.faults.clone())
+                        .with_restorations(org.restorations.clone()),
+                )
+            })
+            .collect();
+        let _ = slot.set(stores.clone());
+        match stores.as_slice() {
+            [only] => crate::sim::RecordingSideRouters {
+                das: das_router(only.clone()),
+                capture: capture_router(only.clone()),
+            },
+            _ => {
+                let tenants = RecordingTenants::new(stores);
+                crate::sim::RecordingSideRouters {
+                    das: tenants.das_router(),
+                    capture: tenants.capture_router(),
+                }
+            }
         }
     })
 }
