@@ -39,6 +39,9 @@ pub struct PipelineOptions {
     /// The shard's share of its org's Genesys request budget, requests per minute, as the
     /// controller publishes it (workers only); the Genesys client's rate follows it.
     pub genesys_share: Option<watch::Receiver<Option<u32>>>,
+    /// `recover` cuts the window into equal lengths of time instead of balancing the shards by
+    /// conversation counts (benchmarks compare the two).
+    pub equal_time_slices: bool,
 }
 
 impl Default for PipelineOptions {
@@ -54,6 +57,7 @@ impl Default for PipelineOptions {
             journal: Arc::new(NoJournal::default()),
             chunk_conversations: DEFAULT_CHUNK_CONVERSATIONS,
             genesys_share: None,
+            equal_time_slices: false,
         }
     }
 }
