@@ -155,6 +155,7 @@ pub fn demo_recovery(
             das_url,
             capture_url,
             credentials_secret: "sim".into(),
+            requests_per_minute: None,
         },
         window: handles.config.window,
         media_types: MediaType::ALL.to_vec(),
