@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use digital_recovery::api::Window;
 use digital_recovery::cli::demo::{client_credentials, demo_options, demo_recovery};
-use digital_recovery::cli::summary::RunSummary;
 use digital_recovery::cli::recover::run_recovery;
+use digital_recovery::cli::summary::RunSummary;
 use digital_recovery::pipeline::{Credentials, PipelineOptions};
 use digital_recovery::sim::recording::{
     RecordingSimConfig, RecordingStore, SimRequest, SimRequestKind, factory_with_store,
@@ -212,7 +212,10 @@ async fn verification_reads_only_around_waiting_conversations_and_stops_when_all
     assert_eq!(sent.len() as u64, truth.ingested, "one PUT each, no faults");
     let reads = verification_reads(&timeline);
     let rounds = rounds(&reads, Duration::from_millis(100));
-    assert!(rounds.len() >= 2, "DAS's lag takes several rounds: {rounds:?}");
+    assert!(
+        rounds.len() >= 2,
+        "DAS's lag takes several rounds: {rounds:?}"
+    );
 
     let margin = SignedDuration::from_secs(1);
     // A little slack for the instant the simulator judged visibility, just before noting the
@@ -222,12 +225,18 @@ async fn verification_reads_only_around_waiting_conversations_and_stops_when_all
     for (k, round) in rounds.iter().enumerate() {
         // Not seen by the rounds before (possibly waiting), and certainly waiting.
         let (possibly, certainly): (Vec<Timestamp>, Vec<Timestamp>) = match k {
-            0 => (sent.iter().map(|c| c.0).collect(), sent.iter().map(|c| c.0).collect()),
+            0 => (
+                sent.iter().map(|c| c.0).collect(),
+                sent.iter().map(|c| c.0).collect(),
+            ),
             _ => {
                 let before = &rounds[k - 1];
                 let (first, last) = (before[0].at, before[before.len() - 1].at);
                 (
-                    sent.iter().filter(|c| c.1 + slack > first).map(|c| c.0).collect(),
+                    sent.iter()
+                        .filter(|c| c.1 + slack > first)
+                        .map(|c| c.0)
+                        .collect(),
                     sent.iter().filter(|c| c.1 > last).map(|c| c.0).collect(),
                 )
             }
@@ -263,13 +272,22 @@ async fn verification_reads_only_around_waiting_conversations_and_stops_when_all
     // It stops as soon as all are seen: at most one round starts once the last one is visible.
     let all_visible = sent.iter().map(|c| c.1).max().expect("sent");
     let after_all_visible = rounds.iter().filter(|r| r[0].at > all_visible).count();
-    assert!(after_all_visible <= 1, "{after_all_visible} rounds after all were visible");
     assert!(
-        rounds.last().and_then(|r| r.last()).is_some_and(|r| r.at + slack >= all_visible),
+        after_all_visible <= 1,
+        "{after_all_visible} rounds after all were visible"
+    );
+    assert!(
+        rounds
+            .last()
+            .and_then(|r| r.last())
+            .is_some_and(|r| r.at + slack >= all_visible),
         "the last round saw the last conversation"
     );
     // And the reads shrank as conversations arrived.
-    let (first, last) = (read_then_after[0], read_then_after[read_then_after.len() - 1]);
+    let (first, last) = (
+        read_then_after[0],
+        read_then_after[read_then_after.len() - 1],
+    );
     assert!(last.0 < first.0, "{read_then_after:?}");
     assert!(last.1 < first.1, "{read_then_after:?}");
 }

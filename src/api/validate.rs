@@ -411,8 +411,14 @@ mod tests {
                 json!({"recordingSide": {"requestsPerMinute": 60_001}}),
                 "spec.recordingSide.requestsPerMinute",
             ),
-            (json!({"recordingSide": {"requestsPerMinute": 60_000}}), "(valid)"),
-            (json!({"recordingSide": {"requestsPerMinute": 1}}), "(valid)"),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 60_000}}),
+                "(valid)",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 1}}),
+                "(valid)",
+            ),
             (json!({"settleDelay": "soon"}), "spec.settleDelay"),
             (json!({"settleDelay": "-5m"}), "spec.settleDelay"),
             (json!({"settleDelay": "1d"}), "spec.settleDelay"),
