@@ -22,8 +22,8 @@ MB_PER_MIB = 1.048576
 VERIFICATION_LOAD = """
 ## Verification load
 
-Measured by hand, not by `make bench`: `cargo test --test verify_load -- --ignored --nocapture
---test-threads 1` (tests/verify_load.rs), run on the commit before light verification (`87bcb5a`,
+Measured by hand, not by `make bench`: `cargo test --test recording_side_load -- --ignored --nocapture
+--test-threads 1` (tests/recording_side_load.rs; named verify_load.rs at `87bcb5a`), run on the commit before light verification (`87bcb5a`,
 main's verification plus the simulator's request timeline) and on the one after, on the same data:
 4,000 conversations (seed 11), 5 % missing, no partial, one shard, DAS showing an ingested
 interaction 10 s after Capture took it, production verification timing (`PipelineOptions::default()`).
@@ -574,7 +574,7 @@ def main():
         w("the apiserver on the same cores bounds the throughput.")
         w("")
 
-    # Measured by hand (tests/verify_load.rs), not by a bench: kept as written.
+    # Measured by hand (tests/recording_side_load.rs), not by a bench: kept as written.
     w("")
     for line in VERIFICATION_LOAD.strip("\n").split("\n"):
         w(line)

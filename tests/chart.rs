@@ -95,6 +95,10 @@ fn the_schema_rejects_bad_values_with_a_clear_message() {
             &["/controller", "additional properties 'replica' not allowed"],
         ),
         (
+            &["worker.captureWriters=0"],
+            &["/worker/captureWriters", "minimum: got 0, want 1"],
+        ),
+        (
             &["controller.logFormat=xml"],
             &["/controller/logFormat", "'json', 'text'"],
         ),

@@ -1,5 +1,6 @@
-//! Verification's load on DAS, measured against the in-process simulators (the DAS timeline
-//! of `sim::recording`): the reads verification makes once the last interaction is sent.
+//! The load a recovery puts on the recording side, against the in-process simulators and in
+//! their own record of requests (`sim::recording`'s timeline): verification's DAS reads, the
+//! pacing of `spec.recordingSide.requestsPerMinute`, and the per-pod cap on Capture writers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -24,15 +25,23 @@ struct Sims {
 }
 
 async fn sims(conversations: usize, rate_limit: Option<u32>, ingest_lag: Duration) -> Sims {
+    let recording = RecordingSimConfig {
+        ingest_lag,
+        ..RecordingSimConfig::default()
+    };
+    sims_with(conversations, rate_limit, recording).await
+}
+
+async fn sims_with(
+    conversations: usize,
+    rate_limit: Option<u32>,
+    recording: RecordingSimConfig,
+) -> Sims {
     let mut config = SimConfig::new(conversations);
     config.seed = 11;
     config.missing_rate = 0.05;
     config.partial_rate = 0.0;
     config.rate_limit = rate_limit;
-    let recording = RecordingSimConfig {
-        ingest_lag,
-        ..RecordingSimConfig::default()
-    };
     let slot = Arc::new(OnceLock::new());
     let handles = sim::start(config, Some(factory_with_store(recording, slot.clone())))
         .await
@@ -348,4 +357,59 @@ async fn recording_side_requests_per_minute_paces_das_and_capture() {
     let (das, capture) = arrivals(&unpaced);
     assert!(excess(&das) > 1.0, "unpaced DAS reads: {das:?}");
     assert!(excess(&capture) > 1.0, "unpaced PUTs: {capture:?}");
+}
+
+/// `worker.captureWriters` bounds the Capture writes in flight: with one writer, a PUT waiting
+/// out Capture's back-pressure (429 + Retry-After, retried by the client) keeps every other
+/// conversation from being sent, so each conversation's attempts arrive as one unbroken run. With
+/// eight, the attempts of different conversations interleave, so the check can fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_writers_bound_the_puts_in_flight() {
+    // A buffer of two draining two a second: most PUTs meet back-pressure.
+    let busy = || RecordingSimConfig {
+        ingest_lag: Duration::from_millis(200),
+        buffer_capacity: 2,
+        drain_per_second: 2.0,
+        ..RecordingSimConfig::default()
+    };
+    let options = |writers: usize| PipelineOptions {
+        capture_writers: writers,
+        verify_interval: Duration::from_millis(200),
+        ..demo_options()
+    };
+    // Conversations whose attempts another conversation's PUT interrupted.
+    let interrupted = |s: &Sims| -> (usize, usize) {
+        let (timeline, _) = s.store.timeline();
+        let puts: Vec<Uuid> = timeline
+            .iter()
+            .filter_map(|r| match r.kind {
+                SimRequestKind::CapturePut { conversation } => Some(conversation),
+                SimRequestKind::DasContacts { .. } => None,
+            })
+            .collect();
+        let mut runs: HashMap<Uuid, usize> = HashMap::new();
+        for (i, id) in puts.iter().enumerate() {
+            if i == 0 || puts[i - 1] != *id {
+                *runs.entry(*id).or_default() += 1;
+            }
+        }
+        (runs.values().filter(|n| **n > 1).count(), puts.len())
+    };
+
+    let one = sims_with(300, None, busy()).await;
+    let summary = recover(&one, 1, None, options(1)).await;
+    let truth = one.store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?} {summary:?}");
+    assert!(one.store.stats().throttled > 0, "back-pressure was met");
+    let (broken, puts) = interrupted(&one);
+    assert!(puts as u64 > truth.ingested, "some PUTs were retried");
+    assert_eq!(
+        broken, 0,
+        "one writer: every conversation's attempts in one run"
+    );
+
+    let eight = sims_with(300, None, busy()).await;
+    recover(&eight, 1, None, options(8)).await;
+    let (broken, _) = interrupted(&eight);
+    assert!(broken > 0, "eight writers interleave their attempts");
 }
