@@ -24,8 +24,9 @@ VERIFICATION_LOAD = """
 
 Measured by hand, not by `make bench`: `cargo test --test recording_side_load -- --ignored --nocapture
 --test-threads 1` (tests/recording_side_load.rs), on the same data before and after light verification:
-before on commit `51171c3` (main's verification at `c9f750c`, plus the simulator's request timeline and
-this measurement, where the file is tests/verify_load.rs), after on the branch with light verification.
+before with main's verification (main at `c9f750c` plus the simulator's request timeline and this
+measurement; the same two commits now sit on later main as `d7c31c8`, where the file is
+tests/verify_load.rs), after on the branch with light verification.
 4,000 conversations (seed 11), 5 % missing, no partial, one shard, DAS showing an ingested interaction
 10 s after Capture took it, production verification timing (`PipelineOptions::default()`). The in-process
 DAS simulator notes every contacts request (range, time, contacts returned); verification's reads are
