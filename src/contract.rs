@@ -15,6 +15,11 @@ pub const ENV_GENESYS_CLIENT_SECRET: &str = "DR_GENESYS_CLIENT_SECRET";
 pub const ENV_RECORDING_CLIENT_ID: &str = "DR_RECORDING_CLIENT_ID";
 /// See [`ENV_GENESYS_CLIENT_ID`].
 pub const ENV_RECORDING_CLIENT_SECRET: &str = "DR_RECORDING_CLIENT_SECRET";
+/// Env var carrying the chart's cap on a worker pod's concurrent Capture writes
+/// (`worker.captureWriters`), set by the controller on every worker container.
+pub const ENV_CAPTURE_WRITERS: &str = "DR_CAPTURE_WRITERS";
+/// Concurrent Capture writes of a worker pod when the chart does not say.
+pub const DEFAULT_CAPTURE_WRITERS: u32 = 8;
 /// Env var the Job controller sets to a worker pod's shard index (Indexed Jobs).
 pub const ENV_SHARD_INDEX: &str = "JOB_COMPLETION_INDEX";
 /// The worker's number of shards (its Job's completions: `spec.parallelism` resolved).

@@ -6,6 +6,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::{Parser, Subcommand, ValueEnum};
 use digital_recovery::{
     cli::{self, CliError},
+    contract,
     controller::{
         self,
         admission::AdmissionLimits,
@@ -41,6 +42,11 @@ enum Command {
         /// Shard index; defaults to JOB_COMPLETION_INDEX.
         #[arg(long)]
         shard: Option<u32>,
+        /// Most Capture writes in flight in this worker (the chart's worker.captureWriters,
+        /// which the controller passes in DR_CAPTURE_WRITERS).
+        #[arg(long, env = "DR_CAPTURE_WRITERS", default_value_t = contract::DEFAULT_CAPTURE_WRITERS,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        capture_writers: u32,
     },
     /// Print the per-conversation outcomes of a recovery, or a schedule's ledger of what its
     /// runs could not recover (--schedule).
@@ -82,6 +88,10 @@ struct ControllerArgs {
     /// activeDeadlineSeconds of each worker Job.
     #[arg(long, default_value_t = 6 * 3600)]
     job_deadline_seconds: i64,
+    /// Most Capture writes each worker pod has in flight (passed to the workers).
+    #[arg(long, default_value_t = contract::DEFAULT_CAPTURE_WRITERS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    worker_capture_writers: u32,
     /// Requests and limits of each worker container, as the JSON of a Kubernetes
     /// ResourceRequirements (e.g. '{"limits":{"memory":"1Gi"}}'); default: requests cpu 100m
     /// and memory 64Mi, limit memory 512Mi.
@@ -202,6 +212,7 @@ fn main() -> ExitCode {
                     resources: args
                         .worker_resources
                         .unwrap_or_else(default_worker_resources),
+                    capture_writers: args.worker_capture_writers,
                 },
                 namespaces: args.namespaces,
                 listen: args.metrics_addr,
@@ -234,6 +245,7 @@ fn main() -> ExitCode {
             namespace,
             name,
             shard,
+            capture_writers,
         } => runtime(async move {
             let client = match kube_client().await {
                 Ok(c) => c,
@@ -247,7 +259,10 @@ fn main() -> ExitCode {
                 name,
                 shard,
             };
-            match worker::run(client, args, &worker::PipelineRunner).await {
+            let runner = worker::PipelineRunner {
+                capture_writers: usize::try_from(capture_writers).unwrap_or(usize::MAX),
+            };
+            match worker::run(client, args, &runner).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "worker failed");

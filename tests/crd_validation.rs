@@ -121,6 +121,14 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
     create(base_url)
         .await
         .expect("apiBaseUrl instead of region is accepted");
+    let paced = create(with(
+        valid("paced"),
+        "/spec/recordingSide/requestsPerMinute",
+        Some(json!(600)),
+    ))
+    .await
+    .expect("recordingSide.requestsPerMinute is accepted");
+    assert_eq!(paced.spec.recording_side.requests_per_minute, Some(600));
     // A re-drive in each of its three forms.
     let redrive = |name: &str, field: &str, value: Value| {
         with(valid(name), &format!("/spec/{field}"), Some(value))
@@ -333,6 +341,24 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
                 Some(json!(0)),
             ),
             "genesys.orgRequestsPerMinute must be between 1 and 100000",
+        ),
+        (
+            "recordingSide.requestsPerMinute 0",
+            with(
+                valid("rs-rpm-0"),
+                "/spec/recordingSide/requestsPerMinute",
+                Some(json!(0)),
+            ),
+            "recordingSide.requestsPerMinute must be between 1 and 60000",
+        ),
+        (
+            "recordingSide.requestsPerMinute too high",
+            with(
+                valid("rs-rpm-high"),
+                "/spec/recordingSide/requestsPerMinute",
+                Some(json!(60_001)),
+            ),
+            "recordingSide.requestsPerMinute must be between 1 and 60000",
         ),
         (
             "worker memory not a quantity",

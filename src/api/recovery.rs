@@ -446,6 +446,14 @@ pub struct RecordingSideSpec {
     /// for both services.
     #[schemars(extend("maxLength" = 253, "x-kubernetes-validations" = [secret_rule("recordingSide.credentialsSecret")]))]
     pub credentials_secret: String,
+    /// Requests a minute each worker may send to DAS, and as many to Capture (two budgets, so
+    /// that Capture's back-pressure never holds DAS reads), 1 to 60000; unset: not paced. The
+    /// token requests are not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self >= 1 && self <= 60000", "message": "recordingSide.requestsPerMinute must be between 1 and 60000"},
+    ]))]
+    pub requests_per_minute: Option<u32>,
 }
 
 /// A half-open time window [start, end).

@@ -239,7 +239,7 @@ pub fn validate_genesys(spec: &GenesysSpec) -> Result<GenesysEndpoint, InvalidSp
     }
 }
 
-/// Both URLs http(s); a credentials Secret.
+/// Both URLs http(s); a credentials Secret; a sane budget.
 pub fn validate_recording_side(spec: &RecordingSideSpec) -> Result<(), InvalidSpec> {
     http_url("spec.recordingSide.dasUrl", &spec.das_url)?;
     http_url("spec.recordingSide.captureUrl", &spec.capture_url)?;
@@ -249,8 +249,20 @@ pub fn validate_recording_side(spec: &RecordingSideSpec) -> Result<(), InvalidSp
             "must name a Secret",
         ));
     }
+    if let Some(rpm) = spec.requests_per_minute
+        && !(1..=MAX_RECORDING_SIDE_REQUESTS_PER_MINUTE).contains(&rpm)
+    {
+        return Err(InvalidSpec::new(
+            "spec.recordingSide.requestsPerMinute",
+            format!("must be between 1 and {MAX_RECORDING_SIDE_REQUESTS_PER_MINUTE}"),
+        ));
+    }
     Ok(())
 }
+
+/// Highest `spec.recordingSide.requestsPerMinute` (a thousand a second): the same bound as the
+/// CRD's CEL rule.
+pub const MAX_RECORDING_SIDE_REQUESTS_PER_MINUTE: u32 = 60_000;
 
 /// An absolute http or https URL with a host.
 fn http_url(field: &'static str, url: &str) -> Result<(), InvalidSpec> {
@@ -390,6 +402,22 @@ mod tests {
             (
                 json!({"recordingSide": {"captureUrl": "https://"}}),
                 "spec.recordingSide.captureUrl",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 0}}),
+                "spec.recordingSide.requestsPerMinute",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 60_001}}),
+                "spec.recordingSide.requestsPerMinute",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 60_000}}),
+                "(valid)",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 1}}),
+                "(valid)",
             ),
             (json!({"settleDelay": "soon"}), "spec.settleDelay"),
             (json!({"settleDelay": "-5m"}), "spec.settleDelay"),

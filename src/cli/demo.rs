@@ -126,6 +126,7 @@ pub fn demo_options() -> PipelineOptions {
         retry_interval: Duration::from_secs(1),
         retry_deadline: Duration::from_secs(120),
         verify_interval: Duration::from_secs(1),
+        verify_max_interval: Duration::from_secs(5),
         verify_deadline: Duration::from_secs(120),
         ..PipelineOptions::default()
     }
@@ -155,6 +156,7 @@ pub fn demo_recovery(
             das_url,
             capture_url,
             credentials_secret: "sim".into(),
+            requests_per_minute: None,
         },
         window: handles.config.window,
         media_types: MediaType::ALL.to_vec(),

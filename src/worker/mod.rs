@@ -179,7 +179,10 @@ pub async fn run(
 }
 
 /// The production runner: the recovery pipeline of `crate::pipeline`.
-pub struct PipelineRunner;
+pub struct PipelineRunner {
+    /// Most Capture writes in flight in this pod (the chart's `worker.captureWriters`).
+    pub capture_writers: usize,
+}
 
 #[async_trait::async_trait]
 impl ShardRunner for PipelineRunner {
@@ -207,6 +210,7 @@ impl ShardRunner for PipelineRunner {
         let options = pipeline::PipelineOptions {
             journal: input.journal,
             genesys_share: input.genesys_share,
+            capture_writers: self.capture_writers,
             ..Default::default()
         };
         match pipeline::run_shard_with(run, options, reporter, cancel).await {

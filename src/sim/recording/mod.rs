@@ -14,6 +14,7 @@ mod auth;
 mod capture;
 mod das;
 mod tenants;
+mod timeline;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use uuid::Uuid;
 pub use capture::capture_router;
 pub use das::das_router;
 pub use tenants::RecordingTenants;
+pub use timeline::{SimRequest, SimRequestKind, TIMELINE_CAPACITY};
 
 use crate::api::MediaType;
 use crate::sim::dataset::{Dataset, FileState, RecordingSideState};
@@ -233,12 +235,28 @@ pub struct RecordingStore {
     restorations: Option<Arc<crate::sim::genesys::Restorations>>,
     /// Every request Capture received (`/sim/requests` on its port).
     capture_requests: Arc<RequestLog>,
+    /// When DAS reads and Capture PUTs arrived (in-process ground truth).
+    timeline: timeline::Timeline,
 }
 
 impl RecordingStore {
     /// The requests Capture received so far, per route and per conversation named.
     pub fn capture_requests(&self) -> RequestCounts {
         self.capture_requests.snapshot()
+    }
+
+    /// The DAS contacts reads and Capture PUTs served so far, oldest first, with how many older
+    /// ones were dropped (see [`TIMELINE_CAPACITY`]).
+    pub fn timeline(&self) -> (Vec<SimRequest>, u64) {
+        self.timeline.snapshot()
+    }
+
+    /// When DAS started to show what the store holds for `conversation_id` (its latest
+    /// version), on the timeline's clock; `None` when nothing is held.
+    pub fn visible_at(&self, conversation_id: Uuid) -> Option<Duration> {
+        let inner = self.lock();
+        let (since, _) = inner.contacts.get(&conversation_id)?.versions.last()?;
+        Some(self.timeline.offset(*since))
     }
 
     /// An empty store (nothing held, nothing expected).
@@ -250,6 +268,7 @@ impl RecordingStore {
             faults: Arc::new(Faults::none()),
             restorations: None,
             capture_requests: Arc::default(),
+            timeline: timeline::Timeline::new(Instant::now()),
         }
     }
 
