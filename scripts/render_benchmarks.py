@@ -410,8 +410,15 @@ def main():
         w("")
         bound = (rec["sim_requests"] or 0) / org * 60
         shard_s = rec.get("shard_elapsed_s") or []
+        budget = rec.get("org_budget_per_min")
         w(f"Speed-up: **{naive['speedup']:.2f}x** (target >= 8x; {org // naive['token_rate_per_min']}x is the org limit over one token's). `recover`'s")
-        w(f"shards ended between {min(shard_s, default=float('nan')):.1f} and {max(shard_s, default=float('nan')):.1f} s; its requests at the org limit alone would take {bound:.1f} s.")
+        w(f"shards ended between {min(shard_s, default=float('nan')):.1f} and {max(shard_s, default=float('nan')):.1f} s; its {fmt(rec['sim_requests'], 0)} requests would take {bound:.1f} s at the org limit")
+        if budget:
+            w(f"and {rec['budget_bound_s']:.1f} s at the default org budget ({fmt(budget, 0)}/min, which `recover` keeps to), so it used")
+            w(f"{rec['budget_bound_s'] / rec['elapsed_s']:.2f} of that budget over the run. The naive script made {fmt(nai['sim_requests'], 0)} requests,")
+            w(f"429s included; the default budget over one token's rate caps the speed-up at {budget / naive['token_rate_per_min']:.0f}x for the same number of calls.")
+        else:
+            w(".")
         w("The naive script recovers only conversations DAS lacks entirely: a partial one (a contact lacking a later")
         w("session) looks present to it, hence its higher `still missing`.")
         w("")
