@@ -155,6 +155,7 @@ def main():
     flag = one(rows, bench="pipeline", part="recording_flag")
     controller = one(rows, bench="controller")
     node = one(rows, bench="cluster", part="shard_memory")
+    naive = one(rows, bench="fleet_naive")
 
     knobs = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("BENCH_"))
     source = one(rows, bench="meta", name="all", event="source") or {}
@@ -185,13 +186,13 @@ def main():
     w(f"- load average (1, 5, 15 min) at the start: {start_load['loadavg'] if start_load else '?'}; at the end: {end_load['loadavg'] if end_load else '?'}")
     w(f"- measured source: commit `{commit}`{' plus uncommitted changes' if dirty else ''}; {rustc}")
     busy = []
-    for name in ("matcher", "genesys_collect", "pipeline", "controller", "worker", "cluster"):
+    for name in ("matcher", "genesys_collect", "pipeline", "fleet_naive", "controller", "worker", "cluster"):
         note = load_note(rows, name)
         if note:
             busy.append(f"{name} {note[0]:.1f} (max {note[1]:.1f})")
     if busy:
         w(f"- mean 1-minute load average while each bench ran: {', '.join(busy)}.")
-        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "controller", "worker", "cluster") if load_note(rows, n))
+        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "fleet_naive", "controller", "worker", "cluster") if load_note(rows, n))
         cores = os.cpu_count() or 1
         if heaviest > cores * 0.75:
             w(f"  With {cores} cores, a load above about {cores * 0.75:.1f} means other work (another engineer's builds and")
@@ -230,6 +231,12 @@ def main():
         late = fidelity["throttled_after_first_minute"]
         row("Genesys client alone: request rate / limit, 429s after the first minute", f"**{frac:.3f}**, {late} 429s", ">= 0.95, 0", frac >= 0.95 and late == 0,
             "the client's rate governor and the simulator's limiter disagree; see the Genesys section.")
+    if naive:
+        speedup = naive["speedup"]
+        rec, nai = naive["recover"], naive["naive"]
+        row(f"`recover` (defaults) vs a naive sequential official-SDK script, {fmt(naive['generated'], 0)} conversations", f"**{speedup:.2f}x** faster ({rec['elapsed_s']:.1f} s vs {nai['elapsed_s']:.1f} s); recovered {fmt(rec['recovered'], 0)} vs {fmt(nai['recovered'], 0)}",
+            ">= 8x, at least as many", speedup >= 8 and rec["recovered"] >= nai["recovered"],
+            "see the fleet section: where `recover`'s time went, shard by shard, against its Genesys calls over the org limit.")
     if matcher:
         wall = matcher["median_wall_s"]
         row(f"matcher 1M x 1M, the pipeline's path ({fmt(matcher.get('chunks'), 0)} chunks): median wall time", f"**{wall:.3f} s** (on-CPU {matcher['median_cpu_s']:.3f} s)", "< 1 s", wall < 1.0,
@@ -402,6 +409,44 @@ def main():
         w("into the same 24 h (ten times denser, so bigger chunks and pages rather than a longer window): 22.2 MiB at")
         w("20,000 and 27.3 MiB at 200,000 conversations (1.23x) on `3e57415`; before the chunking and page changes above,")
         w("34.2 and 100.0 MiB (2.9x).")
+        w("")
+
+    # ------------------------------------------------------------------ fleet: recover vs naive
+    if naive:
+        rec, nai = naive["recover"], naive["naive"]
+        r_sim, n_sim = rec.get("sim") or {}, nai.get("sim") or {}
+        org = naive["org_rate_per_min"]
+        w(f"## Fleet: `recover` with default settings vs a naive official-SDK script")
+        w("")
+        w("`benches/fleet_naive.rs` starts `simulate` twice with the same seed (`--conversations")
+        w(f"{naive['generated']} --missing-rate {naive['missing_rate']} --rate-limit {naive['token_rate_per_min']} --org-rate-limit {org} --latency-ms {naive['latency_ms']}`),")
+        w("a fresh simulator for each contender. On the first, `benches/naive_sdk.py` does what one would write in an")
+        w("afternoon with the official Python SDK (`purecloudplatformclientv2`): one token, sequential, pages the detail")
+        w("query (100 per page, splitting past the 100,000-result paging cap), lists DAS for the window, and for each")
+        w("conversation Genesys has and DAS lacks gets its recordings and PUTs it to Capture, leaving 429s to the SDK's")
+        w("urllib3 Retry (it sleeps Retry-After). On the second, the release `recover` runs a manifest that sets neither")
+        w("`parallelism` nor a request rate (`parallelism: auto`, the default org budget and per-token rate). Elapsed")
+        w("times are each program's own; 429s and requests are the simulator's counts, `ingested` and `still missing`")
+        w("its ground truth after the run.")
+        w("")
+        w("| contender | elapsed | recovered | Genesys calls (requests at the simulator) | 429s | simulator: ingested / still missing of expected |")
+        w("|---|---|---|---|---|---|")
+        w(f"| naive SDK script (1 token) | {nai['elapsed_s']:.1f} s | {fmt(nai['recovered'], 0)} | {fmt(nai['genesys_calls'], 0)} ({fmt(nai['sim_requests'], 0)}) | {fmt(nai['throttled'], 0)} | {fmt(n_sim.get('ingested'), 0)} / {fmt(n_sim.get('stillMissing'), 0)} of {fmt(n_sim.get('expectedMissing'), 0)} |")
+        w(f"| `recover`, defaults ({rec['shards']} shards) | {rec['elapsed_s']:.1f} s | {fmt(rec['recovered'], 0)} | {fmt(rec['genesys_calls'], 0)} ({fmt(rec['sim_requests'], 0)}) | {fmt(rec['throttled'], 0)} | {fmt(r_sim.get('ingested'), 0)} / {fmt(r_sim.get('stillMissing'), 0)} of {fmt(r_sim.get('expectedMissing'), 0)} |")
+        w("")
+        bound = (rec["sim_requests"] or 0) / org * 60
+        shard_s = rec.get("shard_elapsed_s") or []
+        budget = rec.get("org_budget_per_min")
+        w(f"Speed-up: **{naive['speedup']:.2f}x** (target >= 8x; {org // naive['token_rate_per_min']}x is the org limit over one token's). `recover`'s")
+        w(f"shards ended between {min(shard_s, default=float('nan')):.1f} and {max(shard_s, default=float('nan')):.1f} s; its {fmt(rec['sim_requests'], 0)} requests would take {bound:.1f} s at the org limit")
+        if budget:
+            w(f"and {rec['budget_bound_s']:.1f} s at the default org budget ({fmt(budget, 0)}/min, which `recover` keeps to), so it used")
+            w(f"{rec['budget_bound_s'] / rec['elapsed_s']:.2f} of that budget over the run. The naive script made {fmt(nai['sim_requests'], 0)} requests,")
+            w(f"429s included; the default budget over one token's rate caps the speed-up at {budget / naive['token_rate_per_min']:.0f}x for the same number of calls.")
+        else:
+            w(".")
+        w("The naive script recovers only conversations DAS lacks entirely: a partial one (a contact lacking a later")
+        w("session) looks present to it, hence its higher `still missing`.")
         w("")
 
     # ------------------------------------------------------------------ worker on a real node

@@ -1,6 +1,7 @@
 //! Runs the official Genesys Cloud Python SDK (tests/python) against the in-process simulator,
 //! once for the documented contract and once for every single Genesys variant.
-//! The venv lives in `target/pyvenv` and is rebuilt only when requirements.txt changes.
+//! The venv lives in `target/pyvenv` and is rebuilt only when requirements.txt changes
+//! (tests/support/pyvenv.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,40 +12,10 @@ use digital_recovery::sim::dataset::{Direction, FileState, SimConversation, SimM
 use digital_recovery::sim::genesys::{GenesysVariant, iso_ms};
 use digital_recovery::sim::{self, SimConfig};
 
-fn ensure_venv(root: &Path) -> PathBuf {
-    let venv = root.join("target/pyvenv");
-    let python = venv.join("bin/python");
-    let requirements = root.join("tests/python/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("tests/python/requirements.txt");
-    let stamp = venv.join("requirements.stamp");
-    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return python;
-    }
-    let status = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3 -m venv");
-    assert!(status.success(), "python3 -m venv failed");
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements)
-        .status()
-        .expect("pip install");
-    assert!(
-        status.success(),
-        "pip install -r tests/python/requirements.txt failed"
-    );
-    std::fs::write(&stamp, wanted).expect("write the venv stamp");
-    python
-}
+#[path = "support/pyvenv.rs"]
+mod pyvenv;
+
+use pyvenv::ensure_venv;
 
 /// The ground truth one pytest run checks against (the dataset is the same for every variant).
 fn expected(handles: &sim::SimHandles) -> serde_json::Value {
