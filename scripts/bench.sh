@@ -19,6 +19,8 @@
 #   BENCH_MEMORY_LARGE=200000       pipeline and worker memory runs, 10x window (as many times 24 h
 #                                   as LARGE/SMALL: the same density over a longer span)
 #   BENCH_PIPELINE_PARTS=rate,memory,flag  parts of the pipeline bench to run
+#   BENCH_SLICES_CONVERSATIONS=20000 fleet_slices: a business-hours day, 8 shards, balanced vs
+#                                   equal-time slices
 #   BENCH_NAIVE_CONVERSATIONS=20000  fleet_naive: `recover` vs a naive official-SDK script (the
 #                                   script alone takes several minutes at the default)
 #   BENCH_WORKER_PARTS=run,encoder  parts of the worker bench to run
@@ -34,7 +36,7 @@ cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-target/bench-results}
 doc=${BENCH_DOC:-docs/benchmarks.md}
 # The cluster bench runs a real node, which needs root.
-default_benches="matcher genesys_collect pipeline fleet_naive controller worker"
+default_benches="matcher genesys_collect pipeline fleet_naive fleet_slices controller worker"
 [[ $(id -u) == 0 ]] && default_benches+=" cluster"
 benches=${BENCH_ONLY:-$default_benches}
 mkdir -p "$out"

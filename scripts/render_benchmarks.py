@@ -156,6 +156,7 @@ def main():
     controller = one(rows, bench="controller")
     node = one(rows, bench="cluster", part="shard_memory")
     naive = one(rows, bench="fleet_naive")
+    slices = one(rows, bench="fleet_slices")
 
     knobs = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("BENCH_"))
     source = one(rows, bench="meta", name="all", event="source") or {}
@@ -186,13 +187,13 @@ def main():
     w(f"- load average (1, 5, 15 min) at the start: {start_load['loadavg'] if start_load else '?'}; at the end: {end_load['loadavg'] if end_load else '?'}")
     w(f"- measured source: commit `{commit}`{' plus uncommitted changes' if dirty else ''}; {rustc}")
     busy = []
-    for name in ("matcher", "genesys_collect", "pipeline", "fleet_naive", "controller", "worker", "cluster"):
+    for name in ("matcher", "genesys_collect", "pipeline", "fleet_naive", "fleet_slices", "controller", "worker", "cluster"):
         note = load_note(rows, name)
         if note:
             busy.append(f"{name} {note[0]:.1f} (max {note[1]:.1f})")
     if busy:
         w(f"- mean 1-minute load average while each bench ran: {', '.join(busy)}.")
-        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "fleet_naive", "controller", "worker", "cluster") if load_note(rows, n))
+        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "fleet_naive", "fleet_slices", "controller", "worker", "cluster") if load_note(rows, n))
         cores = os.cpu_count() or 1
         if heaviest > cores * 0.75:
             w(f"  With {cores} cores, a load above about {cores * 0.75:.1f} means other work (another engineer's builds and")
@@ -447,6 +448,25 @@ def main():
             w(".")
         w("The naive script recovers only conversations DAS lacks entirely: a partial one (a contact lacking a later")
         w("session) looks present to it, hence its higher `still missing`.")
+        w("")
+
+    # ------------------------------------------------------------------ fleet: balanced shards
+    if slices:
+        w("## Fleet: balanced shards on a business-hours day")
+        w("")
+        w(f"`benches/fleet_slices.rs` runs the release `recover` with {slices['shards']} shards over `simulate --conversations {slices['generated']}")
+        w(f"--profile business-hours --missing-rate 0.05 --rate-limit {slices['token_rate_per_min']} --latency-ms {slices['latency_ms']}` (starts ten times as")
+        w("dense from 08:00 to 18:00 UTC), once with the slices balanced by Genesys' conversation counts (the default)")
+        w("and once cut into equal lengths of time, each on a fresh simulator of the same seed. The ideal is the run's")
+        w(f"Genesys calls over the shards' total rate ({slices['shards']} x {slices['token_rate_per_min']}/min): the time a perfectly even split would take.")
+        w("")
+        w("| slicing | Genesys calls | ideal | shards ended between | slowest / ideal | conversations per shard | 429s |")
+        w("|---|---|---|---|---|---|---|")
+        for r in slices["runs"]:
+            w(f"| {r['slicing']} | {fmt(r['genesys_calls'], 0)} | {r['ideal_s']:.1f} s | {r['fastest_shard_s']:.1f} to {r['slowest_shard_s']:.1f} s | **{r['slowest_over_ideal']:.2f}** | {', '.join(fmt(c, 0) for c in r['conversations_per_shard'])} | {fmt(r['throttled'], 0)} |")
+        w("")
+        w("Target: slowest shard <= 1.15x the ideal. Slices hold equal shares of the conversations, but a shard's calls")
+        w("follow the missing conversations it finds, and a shard cannot spend more than its token's rate on them.")
         w("")
 
     # ------------------------------------------------------------------ worker on a real node

@@ -105,20 +105,23 @@ pub async fn run_recovery(
     let named = named_conversations(&spec)?;
     let shard_count = spec.shards().max(1);
     // The slices, cut once for every shard: balanced by Genesys' counts of the window.
+    // The calls of counting the window count as the run's too.
+    let mut planning_calls = 0;
     let slices = match &named {
         Some(_) => Vec::new(),
         None if options.equal_time_slices => shard::slices(spec.window, shard_count),
         None => {
             let planner = Clients::connect(&spec, &credentials)?;
-            balance::slices(
+            let (slices, _) = balance::slices(
                 &planner.genesys,
                 spec.window,
                 &spec.media_types,
                 &spec.message_types,
                 shard_count,
             )
-            .await
-            .0
+            .await;
+            planning_calls = planner.api_calls().0.genesys;
+            slices
         }
     };
     for index in 0..shard_count {
@@ -180,6 +183,7 @@ pub async fn run_recovery(
     if let Some(err) = first_error {
         return Err(err);
     }
+    summary.api_calls.genesys += planning_calls;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
