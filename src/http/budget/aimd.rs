@@ -119,8 +119,7 @@ impl Aimd {
         };
         let decreased = (Self::DECREASE * rate).max(self.floor());
         let window = now.saturating_duration_since(self.news_after);
-        let let_through = (window >= Self::MIN_MEASURED_WINDOW)
-            .then(|| {
+        let let_through = (window >= Self::MIN_MEASURED_WINDOW).then(|| {
             self.sent_since_news as f64 * 60.0 / (window + Self::SLACK_ALLOWANCE).as_secs_f64()
         });
         let ceiling = let_through.map_or(margin * rate, |measured| {

@@ -153,7 +153,7 @@ impl RateBudget {
         }
         pacer.pause(now, wait);
         if let Some(limited) = &mut pacer.limit
-            &&  limited.aimd.throttled(sent_at, now, wait)
+            && limited.aimd.throttled(sent_at, now, wait)
         {
             tracing::debug!(
                 ?wait,

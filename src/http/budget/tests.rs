@@ -36,8 +36,12 @@ async fn run_client(budget: RateBudget, server: ServerLimiter, requests: usize) 
     let throttled = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for task in 0..CONCURRENCY {
-        let mut rng = ChaCha8Rng::seed_from_u64((SEED.fetch_add(1, Ordering::Relaxed) + task) as u64);
-        let mut one_way = move || LATENCY / 2 + Duration::from_micros(rng.random_range(0..=10_000)) - Duration::from_millis(5);
+        let mut rng =
+            ChaCha8Rng::seed_from_u64((SEED.fetch_add(1, Ordering::Relaxed) + task) as u64);
+        let mut one_way = move || {
+            LATENCY / 2 + Duration::from_micros(rng.random_range(0..=10_000))
+                - Duration::from_millis(5)
+        };
         let (budget, server, next, throttled) = (
             budget.clone(),
             server.clone(),
@@ -113,9 +117,9 @@ async fn clients_sharing_one_limit_back_off_together() {
         let start = Instant::now();
         let server = ServerLimiter::gcra(300, 50);
         let requests = 1500 / clients;
-        let runs = futures::future::join_all((0..clients).map(|_| {
-            run_client(RateBudget::per_minute(300), server.clone(), requests)
-        }))
+        let runs = futures::future::join_all(
+            (0..clients).map(|_| run_client(RateBudget::per_minute(300), server.clone(), requests)),
+        )
         .await;
         let last_429 = server.refused().into_iter().max();
         assert!(
@@ -128,9 +132,14 @@ async fn clients_sharing_one_limit_back_off_together() {
         let steady = first_done - (start + minutes(1.0));
         let used = server.admitted_between(start + minutes(1.0), first_done) as f64
             / (300.0 * steady.as_secs_f64() / 60.0);
-        assert!(used >= 0.85, "{clients} clients used {used:.2} of the limit");
+        assert!(
+            used >= 0.85,
+            "{clients} clients used {used:.2} of the limit"
+        );
         let throttled: usize = runs.iter().map(|run| run.throttled).sum();
-        eprintln!("{clients} clients: {throttled} 429s, limit used {used:.2} after the first minute");
+        eprintln!(
+            "{clients} clients: {throttled} 429s, limit used {used:.2} after the first minute"
+        );
     }
 }
 
