@@ -204,7 +204,7 @@ def main():
         ratio = shard["elapsed_over_ideal"]
         row(f"one shard vs the fastest schedule the limiter allows ({fmt(shard['generated'], 0)} conversations, {shard['rate_limit_per_min']}/min, burst included)",
             f"**{ratio:.3f}** ({shard['elapsed_s']:.1f} s vs {shard['ideal_s']:.1f} s, {fmt(shard['rate_limited'], 0)} 429s)", "<= 1.05", ratio <= 1.05,
-            "time the shard spent without a Genesys call queued (the DAS inventory before the first call, verification after the last); see the fleet section.")
+            "time the shard spent after its last Genesys call (verification waits its 5 s poll interval for the interactions ingested last) or before its first; the Genesys calls alone are in the fleet section.")
     else:
         row("one shard vs the fastest schedule the limiter allows", "not run", "<= 1.05", None)
     if fidelity:
@@ -551,16 +551,19 @@ def main():
         w("fastest schedule the simulator's limiter allows for the calls the run made (429s excluded: they cost the")
         w(f"limiter nothing) is its burst ({fmt(shard['sim_burst'], 0)} calls) at once, then one call per interval.")
         w("")
-        w("| Genesys calls (429s) | fastest schedule | recover | ratio | last Genesys call | last 429 |")
+        w("| Genesys calls (429s) | fastest schedule | recover | ratio | last Genesys call (ratio) | last 429 |")
         w("|---|---|---|---|---|---|")
         last_call = shard.get("last_genesys_call_s")
         last_429 = shard.get("last_429_s")
+        call_ratio = "-" if last_call is None else f"{last_call:.1f} s ({last_call / shard['ideal_s']:.3f})"
         w(f"| {fmt(shard['genesys_calls'], 0)} ({fmt(shard['rate_limited'], 0)}) | {shard['ideal_s']:.1f} s | {shard['elapsed_s']:.1f} s | **{shard['elapsed_over_ideal']:.3f}** | "
-          f"{'-' if last_call is None else f'{last_call:.1f} s'} | {'-' if last_429 is None else f'{last_429:.1f} s'} |")
+          f"{call_ratio} | {'-' if last_429 is None else f'{last_429:.1f} s'} |")
         w("")
         w("Times of the last call and the last 429 count from the start of the `recover` process (the poll's")
         w("resolution is 100 ms). The client sends as fast as its work allows until the first 429, which ends the")
-        w("server's burst; after that 429's Retry-After it paces at the limit and sees no further 429.")
+        w("server's burst; after that 429's Retry-After it paces at the limit and sees no further 429. What the")
+        w("shard does after its last Genesys call (verifying that DAS shows what it sent to Capture) is outside the")
+        w("limiter's schedule and is the difference between the two ratios.")
         w("")
 
     # ------------------------------------------------------------------ controller

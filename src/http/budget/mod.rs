@@ -6,8 +6,9 @@
 //!   server's wait, after which requests resume one interval apart.
 //! - From the first 429 on it paces at the rate [`aimd`] keeps: the configured limit, x0.7 on each
 //!   later 429, +5 % of the limit every 2 s without one, and after a 429 at rate R no higher than
-//!   0.95 R for ten minutes. The first 429 only ends the burst: it says the burst is spent, not
-//!   that the limit is lower.
+//!   about 0.95 R for ten minutes (the exact ceiling rules are in [`aimd`]). The first 429 only
+//!   ends the burst: it says the burst is spent, not that the limit is lower. Several 429s to
+//!   requests sent before the budget reacted count as one.
 //! - [`RateBudget::set_limit`] changes the configured limit while requests run (a worker's share
 //!   of its Genesys org's budget).
 
