@@ -63,6 +63,11 @@ impl Aimd {
     /// takes a moment to drain the server's count, and a client that happens to arrive when it
     /// is empty must not collapse while others sharing the limit keep their rate.
     pub(super) const MIN_REACTION_GAP: Duration = Duration::from_secs(3);
+    /// A learned ceiling never goes under this share of the limit: a server that refuses at
+    /// random (or in a storm, whatever the rate) must not pin the rate near nothing for the
+    /// ceiling's hold; four clients unaware of each other can still settle under one limit
+    /// (with the controller, each one's limit is its share already).
+    pub(super) const LOWEST_CEILING_SHARE: f64 = 0.15;
     /// The rate never goes under this share of the limit (nor under 1/min): a floor that still
     /// makes progress however many 429s come.
     pub(super) const FLOOR_SHARE: f64 = 0.05;
@@ -125,7 +130,7 @@ impl Aimd {
         let ceiling = let_through.map_or(margin * rate, |measured| {
             (margin * rate).min(Self::CEILING_MARGIN * measured)
         });
-        self.learned_ceiling = Some(ceiling.max(decreased));
+        self.learned_ceiling = Some(ceiling.max(decreased).max(self.lowest_ceiling()));
         self.rate = decreased;
         self.sent_since_news = 0;
         self.last_decrease = Some(now);
@@ -176,6 +181,10 @@ impl Aimd {
             .max(self.floor())
     }
 
+    fn lowest_ceiling(&self) -> f64 {
+        Self::LOWEST_CEILING_SHARE * self.limit
+    }
+
     fn floor(&self) -> f64 {
         (Self::FLOOR_SHARE * self.limit).max(1.0)
     }
@@ -203,6 +212,23 @@ mod tests {
         assert_eq!(aimd.rate(start + secs(599)), 285.0);
         // Forgotten after the hold: the climb goes on to the limit.
         assert_eq!(aimd.rate(start + secs(601)), 300.0);
+    }
+
+    #[test]
+    fn a_storm_lowers_the_rate_far_but_the_ceiling_only_to_its_lowest_share() {
+        let start = Instant::now();
+        let mut aimd = Aimd::new(300, start);
+        let mut now = start;
+        for _ in 0..10 {
+            aimd.sent(now);
+            assert!(aimd.throttled(now, now, secs(1)));
+            now += Aimd::MIN_REACTION_GAP;
+        }
+        assert!(aimd.rate(now) < 60.0, "{}", aimd.rate(now));
+        // It climbs back to the ceiling the last 429 taught, which is low, but not under 15 %
+        // of the limit.
+        let settled = aimd.rate(now + secs(60));
+        assert!((45.0..80.0).contains(&settled), "{settled}");
     }
 
     #[test]
