@@ -15,8 +15,15 @@ pub const ENV_GENESYS_CLIENT_SECRET: &str = "DR_GENESYS_CLIENT_SECRET";
 pub const ENV_RECORDING_CLIENT_ID: &str = "DR_RECORDING_CLIENT_ID";
 /// See [`ENV_GENESYS_CLIENT_ID`].
 pub const ENV_RECORDING_CLIENT_SECRET: &str = "DR_RECORDING_CLIENT_SECRET";
+/// Env var carrying the chart's cap on a worker pod's concurrent Capture writes
+/// (`worker.captureWriters`), set by the controller on every worker container.
+pub const ENV_CAPTURE_WRITERS: &str = "DR_CAPTURE_WRITERS";
+/// Concurrent Capture writes of a worker pod when the chart does not say.
+pub const DEFAULT_CAPTURE_WRITERS: u32 = 8;
 /// Env var the Job controller sets to a worker pod's shard index (Indexed Jobs).
 pub const ENV_SHARD_INDEX: &str = "JOB_COMPLETION_INDEX";
+/// The worker's number of shards (its Job's completions: `spec.parallelism` resolved).
+pub const ENV_SHARDS: &str = "DR_SHARDS";
 
 // Exit codes, read by the Job's pod failure policy.
 
@@ -144,6 +151,14 @@ pub fn job_name(recovery: &str) -> String {
 pub fn worker_account(recovery: &str) -> String {
     shorten(&format!("{WORKER_ACCOUNT}-{recovery}"), MAX_OBJECT_NAME)
 }
+
+/// Name of the ConfigMap holding a recovery's shard slices, cut once by its first worker.
+pub fn slices_name(recovery: &str) -> String {
+    format!("{}-slices", label_value(recovery))
+}
+
+/// The key of a slices ConfigMap: the JSON of the slices and how they were cut.
+pub const SLICES_KEY: &str = "slices.json";
 
 /// Name of part `part` of shard `shard`'s report ConfigMaps.
 pub fn report_name(recovery: &str, shard: u32, part: usize) -> String {

@@ -6,8 +6,10 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::{Parser, Subcommand, ValueEnum};
 use digital_recovery::{
     cli::{self, CliError},
+    contract,
     controller::{
         self,
+        admission::AdmissionLimits,
         resources::{JobSettings, default_worker_resources},
     },
     telemetry::{self, LogFormat},
@@ -40,6 +42,11 @@ enum Command {
         /// Shard index; defaults to JOB_COMPLETION_INDEX.
         #[arg(long)]
         shard: Option<u32>,
+        /// Most Capture writes in flight in this worker (the chart's worker.captureWriters,
+        /// which the controller passes in DR_CAPTURE_WRITERS).
+        #[arg(long, env = "DR_CAPTURE_WRITERS", default_value_t = contract::DEFAULT_CAPTURE_WRITERS,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        capture_writers: u32,
     },
     /// Print the per-conversation outcomes of a recovery, or a schedule's ledger of what its
     /// runs could not recover (--schedule).
@@ -81,6 +88,10 @@ struct ControllerArgs {
     /// activeDeadlineSeconds of each worker Job.
     #[arg(long, default_value_t = 6 * 3600)]
     job_deadline_seconds: i64,
+    /// Most Capture writes each worker pod has in flight (passed to the workers).
+    #[arg(long, default_value_t = contract::DEFAULT_CAPTURE_WRITERS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    worker_capture_writers: u32,
     /// Requests and limits of each worker container, as the JSON of a Kubernetes
     /// ResourceRequirements (e.g. '{"limits":{"memory":"1Gi"}}'); default: requests cpu 100m
     /// and memory 64Mi, limit memory 512Mi.
@@ -101,6 +112,14 @@ struct ControllerArgs {
     /// Seconds before expiry at which the holder renews.
     #[arg(long, default_value_t = 5)]
     lease_grace_seconds: u64,
+    /// Most recoveries running at once in the cluster; the rest wait, first come first
+    /// served (0: no cap).
+    #[arg(long, default_value_t = 0)]
+    max_concurrent_recoveries: u32,
+    /// Most recoveries of one tenant (one Genesys org) running at once (0: no cap; the chart
+    /// sets 1).
+    #[arg(long, default_value_t = 0)]
+    max_concurrent_recoveries_per_tenant: u32,
 }
 
 /// A container's imagePullPolicy, spelled as Kubernetes spells it.
@@ -193,6 +212,7 @@ fn main() -> ExitCode {
                     resources: args
                         .worker_resources
                         .unwrap_or_else(default_worker_resources),
+                    capture_writers: args.worker_capture_writers,
                 },
                 namespaces: args.namespaces,
                 listen: args.metrics_addr,
@@ -206,6 +226,12 @@ fn main() -> ExitCode {
                     .lease_grace_seconds
                     .min(args.lease_duration_seconds.saturating_sub(1))
                     .max(1),
+                admission: AdmissionLimits {
+                    max_running: (args.max_concurrent_recoveries > 0)
+                        .then_some(args.max_concurrent_recoveries),
+                    max_running_per_tenant: (args.max_concurrent_recoveries_per_tenant > 0)
+                        .then_some(args.max_concurrent_recoveries_per_tenant),
+                },
             };
             match controller::run(client, settings).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -219,6 +245,7 @@ fn main() -> ExitCode {
             namespace,
             name,
             shard,
+            capture_writers,
         } => runtime(async move {
             let client = match kube_client().await {
                 Ok(c) => c,
@@ -232,7 +259,10 @@ fn main() -> ExitCode {
                 name,
                 shard,
             };
-            match worker::run(client, args, &worker::PipelineRunner).await {
+            let runner = worker::PipelineRunner {
+                capture_writers: usize::try_from(capture_writers).unwrap_or(usize::MAX),
+            };
+            match worker::run(client, args, &runner).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "worker failed");

@@ -156,7 +156,7 @@ spec:
     #[test]
     fn good_manifest_parses_with_defaults() {
         let dr = parse(Path::new("r.yaml"), GOOD).unwrap();
-        assert_eq!(dr.spec.parallelism, 1);
+        assert_eq!(dr.spec.parallelism, crate::api::Parallelism::Auto);
         assert_eq!(
             dr.spec.archived_recordings,
             crate::api::ArchivedRecordings::Report

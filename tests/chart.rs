@@ -26,6 +26,7 @@ const ALL_ON: &[&str] = &[
     "podDisruptionBudget.maxUnavailable=null",
     "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     "imagePullSecrets[0].name=registry",
+    "worker.captureWriters=3",
 ];
 
 fn scratch() -> tempfile::TempDir {
@@ -92,6 +93,10 @@ fn the_schema_rejects_bad_values_with_a_clear_message() {
         (
             &["controller.replica=2"],
             &["/controller", "additional properties 'replica' not allowed"],
+        ),
+        (
+            &["worker.captureWriters=0"],
+            &["/worker/captureWriters", "minimum: got 0, want 1"],
         ),
         (
             &["controller.logFormat=xml"],
@@ -241,6 +246,9 @@ fn the_rendered_deployment_is_locked_down_and_wired_to_the_controller_flags() {
         "{joined}"
     );
     assert!(!joined.contains("--worker-image-pull-secret"), "{joined}");
+    // The cap on a worker pod's concurrent Capture writers reaches the controller, which passes
+    // it to every worker.
+    assert!(joined.contains("--worker-capture-writers 8"), "{joined}");
     // The worker pods' resources reach the controller as one JSON flag.
     let resources = args
         .iter()
@@ -266,6 +274,10 @@ fn the_rendered_deployment_is_locked_down_and_wired_to_the_controller_flags() {
         all_on_args.join(" ").contains(
             "--worker-image-pull-policy IfNotPresent --worker-image-pull-secret registry"
         ),
+        "{all_on_args:?}"
+    );
+    assert!(
+        all_on_args.join(" ").contains("--worker-capture-writers 3"),
         "{all_on_args:?}"
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_digital-recovery"))

@@ -539,7 +539,7 @@ fn assert_truth(what: &str, dr: &DigitalRecovery, truth: &SimReport) {
     assert_eq!(status.phase, Some(expected), "{what}: {status:?}");
     assert_eq!(
         status.shards.len(),
-        dr.spec.parallelism as usize,
+        dr.spec.shards() as usize,
         "{what}: {status:?}"
     );
 }
@@ -577,6 +577,29 @@ async fn job_pods(env: &Env, ns: &str, job: &str) -> Vec<Pod> {
         .await
         .unwrap_or_else(|e| panic!("pods of {ns}/{job}: {e}"))
         .items
+}
+
+/// The id of a worker container the kubelet reports running, polled for while the run still has
+/// work: under load the pod's status can trail its container's start.
+async fn running_container(env: &Env, ns: &str, job: &str, sims: &SimHandles) -> String {
+    loop {
+        let running = job_pods(env, ns, job).await.into_iter().find_map(|p| {
+            p.status?
+                .container_statuses?
+                .into_iter()
+                .find(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))?
+                .container_id
+        });
+        if let Some(id) = running {
+            return id;
+        }
+        let truth = sim_report(sims).await;
+        assert!(
+            truth.still_missing > 0,
+            "{job}: no running worker container before the run finished: {truth:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Waits until the recovery is Running and the simulators have ingested some but not all of
@@ -875,16 +898,12 @@ async fn worker_deleted(env: Env) {
 async fn worker_killed(env: Env) {
     let (ns, name) = ("ct-worker-killed", "worker-killed");
     env.namespace(ns, &[]).await;
-    let (sims, _store) = simulators(3000).await;
+    // Slow enough that the run outlasts the kubelet's status updates on a loaded node.
+    let (sims, _store) = slow_simulators(3000, 40).await;
     let dr = env.apply_recovery(ns, name, &sims).await;
     wait_mid_run(name, &env, ns, name, &sims).await;
     let job = job_of(&env, &dr).await;
-    let container = job_pods(&env, ns, &job.name_any())
-        .await
-        .into_iter()
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-        .find_map(|p| p.status?.container_statuses?.first()?.container_id.clone())
-        .unwrap_or_else(|| panic!("{name}: no running worker container mid-run"));
+    let container = running_container(&env, ns, &job.name_any(), &sims).await;
     let id = container
         .strip_prefix("containerd://")
         .unwrap_or_else(|| panic!("{name}: container id `{container}`"));
@@ -1614,6 +1633,9 @@ fn cluster_tier() {
         .args(["--set", &format!("image.tag={tag}")])
         .args(["--set", "image.pullPolicy=IfNotPresent"])
         .args(["--set", "controller.replicas=2"])
+        // The scenarios are independent simulated orgs that share one tenant name: admission
+        // must not run them one after the other.
+        .args(["--set", "maxConcurrentRecoveriesPerTenant=0"])
         // A leader change within seconds rather than the default quarter minute.
         .args(["--set", "controller.leaseDurationSeconds=10"])
         .status();

@@ -10,7 +10,7 @@ use kube::{
 use serde_json::{Value, json};
 use support::ControlPlane;
 
-use digital_recovery::api::{ArchivedRecordings, DigitalRecovery};
+use digital_recovery::api::{ArchivedRecordings, DigitalRecovery, Parallelism};
 
 fn valid(name: &str) -> Value {
     json!({
@@ -95,7 +95,7 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
         minimal = with(minimal, &format!("/spec/{field}"), None);
     }
     let minimal = create(minimal).await.expect("defaults apply");
-    assert_eq!(minimal.spec.parallelism, 1);
+    assert_eq!(minimal.spec.parallelism, Parallelism::Auto);
     assert_eq!(minimal.spec.settle_delay, "30m");
     assert_eq!(
         minimal.spec.archived_recordings,
@@ -121,6 +121,14 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
     create(base_url)
         .await
         .expect("apiBaseUrl instead of region is accepted");
+    let paced = create(with(
+        valid("paced"),
+        "/spec/recordingSide/requestsPerMinute",
+        Some(json!(600)),
+    ))
+    .await
+    .expect("recordingSide.requestsPerMinute is accepted");
+    assert_eq!(paced.spec.recording_side.requests_per_minute, Some(600));
     // A re-drive in each of its three forms.
     let redrive = |name: &str, field: &str, value: Value| {
         with(valid(name), &format!("/spec/{field}"), Some(value))
@@ -221,12 +229,17 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
         (
             "parallelism 0",
             with(valid("c8"), "/spec/parallelism", Some(json!(0))),
-            "parallelism must be between 1 and 64",
+            "parallelism must be a number of shards between 1 and 64, or auto",
+        ),
+        (
+            "parallelism some",
+            with(valid("c9-text"), "/spec/parallelism", Some(json!("some"))),
+            "parallelism must be a number of shards between 1 and 64, or auto",
         ),
         (
             "parallelism 65",
             with(valid("c9"), "/spec/parallelism", Some(json!(65))),
-            "parallelism must be between 1 and 64",
+            "parallelism must be a number of shards between 1 and 64, or auto",
         ),
         (
             "both region and apiBaseUrl",
@@ -319,6 +332,33 @@ async fn invalid_specs_are_rejected_with_clear_messages() {
                 Some(json!(0)),
             ),
             "genesys.requestsPerMinute must be between 1 and 3000",
+        ),
+        (
+            "orgRequestsPerMinute 0",
+            with(
+                valid("c20-org"),
+                "/spec/genesys/orgRequestsPerMinute",
+                Some(json!(0)),
+            ),
+            "genesys.orgRequestsPerMinute must be between 1 and 100000",
+        ),
+        (
+            "recordingSide.requestsPerMinute 0",
+            with(
+                valid("rs-rpm-0"),
+                "/spec/recordingSide/requestsPerMinute",
+                Some(json!(0)),
+            ),
+            "recordingSide.requestsPerMinute must be between 1 and 60000",
+        ),
+        (
+            "recordingSide.requestsPerMinute too high",
+            with(
+                valid("rs-rpm-high"),
+                "/spec/recordingSide/requestsPerMinute",
+                Some(json!(60_001)),
+            ),
+            "recordingSide.requestsPerMinute must be between 1 and 60000",
         ),
         (
             "worker memory not a quantity",

@@ -430,7 +430,7 @@ async fn finish_row(
 ) -> Row {
     let dr = wait_phase(api, name, FINISH_SECS, finished).await;
     let seconds = started.elapsed().as_secs();
-    let shards = dr.spec.parallelism;
+    let shards = dr.spec.shards();
     let status_problems = status_problems(client, &dr, dataset, store).await;
     let status = dr.status.clone().unwrap_or_default();
     let progress = status.progress.unwrap_or_default();

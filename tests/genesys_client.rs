@@ -827,3 +827,59 @@ async fn text_sessions_of_a_collected_conversation() {
         "{sessions:?}"
     );
 }
+
+/// Shards of a business-hours day cut by Genesys' counts hold about equal shares of the
+/// conversations (ground truth from the dataset), where equal time slices do not.
+#[tokio::test]
+async fn balanced_slices_hold_equal_shares_of_a_business_hours_day() {
+    let window = window();
+    let mut config = DatasetConfig::new(42, 20_000, window);
+    config.profile = digital_recovery::sim::dataset::StartProfile::BusinessHours;
+    let dataset = Arc::new(Dataset::generate(&config));
+    let sim = GenesysSim::new(
+        dataset.clone(),
+        GenesysSimConfig::default(),
+        Arc::new(Faults::new(FaultSpec::default(), 42)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = sim.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let h = Harness {
+        url,
+        sim,
+        dataset,
+        window,
+    };
+    let genesys = client(&h);
+    let held = |slices: &[Window]| -> Vec<usize> {
+        slices
+            .iter()
+            .map(|s| expected(&h, s, |_| true).len())
+            .collect()
+    };
+    let (balanced, cut) =
+        digital_recovery::pipeline::balance::slices(&genesys, window, &MediaType::ALL, &[], 8)
+            .await;
+    assert_eq!(cut, digital_recovery::pipeline::balance::Cut::Balanced);
+    // The estimate counts starts in its slice, as the collection lists them.
+    for bin in digital_recovery::pipeline::shard::slices(window, 12) {
+        let estimate = genesys
+            .estimate_conversations(&all_media(bin))
+            .await
+            .unwrap();
+        assert_eq!(
+            estimate,
+            Some(expected(&h, &bin, |_| true).len() as u64),
+            "{bin:?}"
+        );
+    }
+    let counts = held(&balanced);
+    let total: usize = counts.iter().sum();
+    let ideal = total as f64 / 8.0;
+    let worst = *counts.iter().max().unwrap() as f64;
+    assert!(worst / ideal < 1.05, "balanced: {counts:?}");
+    let equal = held(&digital_recovery::pipeline::shard::slices(window, 8));
+    let equal_worst = *equal.iter().max().unwrap() as f64;
+    assert!(equal_worst / ideal > 1.5, "equal time: {equal:?}");
+}

@@ -22,7 +22,10 @@ use serde_json::{Value, json};
 use support::{ControlPlane, operator::Operator};
 
 use digital_recovery::{
-    api::{DigitalRecovery, DigitalRecoverySchedule, SCHEDULE_LABEL, SCHEDULED_TIME_ANNOTATION},
+    api::{
+        DigitalRecovery, DigitalRecoverySchedule, Parallelism, SCHEDULE_LABEL,
+        SCHEDULED_TIME_ANNOTATION,
+    },
     controller::{
         gauges::{self, Caches},
         metrics::Metrics,
@@ -203,7 +206,7 @@ async fn windows_follow_the_watermark_through_retries_outages_and_pruning() {
     assert_eq!(owner.name, "acme");
     assert_eq!(owner.controller, Some(true));
     assert_eq!(first.spec.tenant, "acme");
-    assert_eq!(first.spec.parallelism, 2);
+    assert_eq!(first.spec.parallelism, Parallelism::Shards(2));
     assert_eq!(first.spec.settle_delay, "30m");
     // giveUpAfter (default 24h) reaches the run as its creation time minus 24h.
     assert_eq!(first.spec.give_up_before, Some(ts("2026-11-19T10:07:30Z")));

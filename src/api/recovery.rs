@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Tenant","type":"string","jsonPath":".spec.tenant"}"#,
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Queued","type":"integer","description":"Position in the admission queue while waiting to start","jsonPath":".status.queuePosition"}"#,
     printcolumn = r#"{"name":"Missing","type":"integer","jsonPath":".status.match.missing"}"#,
     printcolumn = r#"{"name":"Recovered","type":"integer","jsonPath":".status.progress.recovered"}"#,
     printcolumn = r#"{"name":"Verified","type":"integer","jsonPath":".status.progress.verified"}"#,
@@ -89,14 +90,17 @@ pub struct DigitalRecoverySpec {
     #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [immutable("mode")]))]
     pub mode: Mode,
-    /// Number of worker shards (1 to 64); each owns a contiguous slice of the window and runs
-    /// as one index of the recovery's Job. Immutable.
-    #[serde(default = "default_parallelism")]
+    /// Number of worker shards (1 to 64), or `auto` (the default): as many as the org's
+    /// request budget feeds at the per-token rate (`orgRequestsPerMinute / requestsPerMinute`,
+    /// 8 at the defaults). Each shard owns a contiguous slice of the window, cut so that the
+    /// shards hold about as many conversations each, and runs as one index of the recovery's
+    /// Job. Immutable.
+    #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "self >= 1 && self <= 64", "message": "parallelism must be between 1 and 64"},
+        {"rule": "type(self) == int ? (self >= 1 && self <= 64) : self == 'auto'", "message": "parallelism must be a number of shards between 1 and 64, or auto"},
         immutable("parallelism"),
     ]))]
-    pub parallelism: u32,
+    pub parallelism: Parallelism,
     /// Conversations that ended less than this long ago are skipped as not yet settled: a
     /// duration such as `30m`, `2h` or `1h30m` (units h, m, s, ms). Immutable.
     #[serde(default = "default_settle_delay")]
@@ -271,8 +275,102 @@ fn region_message() -> String {
     )
 }
 
-fn default_parallelism() -> u32 {
-    1
+/// `spec.parallelism`: a number of shards, or `auto`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parallelism {
+    /// As many shards as the org's budget feeds at the per-token rate.
+    #[default]
+    Auto,
+    /// This many.
+    Shards(u32),
+}
+
+/// Genesys' documented per-token limit, the default of `requestsPerMinute`.
+pub const DEFAULT_TOKEN_REQUESTS_PER_MINUTE: u32 = 300;
+/// 80 % of Genesys' default limit of 3000 a minute per OAuth client: the rest is left to the
+/// recording platform's own adapter, which uses the same org.
+pub const DEFAULT_ORG_REQUESTS_PER_MINUTE: u32 = 2400;
+
+impl GenesysSpec {
+    /// The org's budget a minute, defaulted.
+    pub fn org_budget(&self) -> u32 {
+        self.org_requests_per_minute
+            .unwrap_or(DEFAULT_ORG_REQUESTS_PER_MINUTE)
+    }
+
+    /// The per-token rate a minute, defaulted.
+    pub fn token_budget(&self) -> u32 {
+        self.requests_per_minute
+            .unwrap_or(DEFAULT_TOKEN_REQUESTS_PER_MINUTE)
+    }
+}
+
+impl DigitalRecoverySpec {
+    /// The number of shards `parallelism` asks for (`auto` resolved from the budgets). A running
+    /// recovery's Job may say otherwise (one created before `auto` existed): where a Job
+    /// exists, its completions count.
+    pub fn shards(&self) -> u32 {
+        self.parallelism
+            .resolve(self.genesys.org_budget(), self.genesys.token_budget())
+    }
+}
+
+/// Most shards of one recovery.
+pub const MAX_SHARDS: u32 = 64;
+
+impl Parallelism {
+    /// The number of shards for a recovery whose org budget and per-token rate are these.
+    pub fn resolve(self, org_requests_per_minute: u32, token_requests_per_minute: u32) -> u32 {
+        match self {
+            Parallelism::Shards(n) => n,
+            Parallelism::Auto => {
+                (org_requests_per_minute / token_requests_per_minute.max(1)).clamp(1, MAX_SHARDS)
+            }
+        }
+    }
+}
+
+impl Serialize for Parallelism {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Parallelism::Auto => serializer.serialize_str("auto"),
+            Parallelism::Shards(n) => serializer.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Parallelism {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u32),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(Parallelism::Shards(n)),
+            Raw::Text(t) if t == "auto" => Ok(Parallelism::Auto),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "parallelism must be a number of shards or \"auto\", not {t:?}"
+            ))),
+        }
+    }
+}
+
+impl JsonSchema for Parallelism {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Parallelism".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "x-kubernetes-int-or-string": true,
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
 }
 
 fn default_settle_delay() -> String {
@@ -313,6 +411,15 @@ pub struct GenesysSpec {
         {"rule": "self >= 1 && self <= 3000", "message": "genesys.requestsPerMinute must be between 1 and 3000"},
     ]))]
     pub requests_per_minute: Option<u32>,
+    /// Request budget of the whole Genesys org (this tenant) per minute, shared by every
+    /// running recovery of the tenant: the controller divides it among their running shards
+    /// (each still capped by `requestsPerMinute`). Default 2400, 80 % of Genesys' default
+    /// limit of 3000 per OAuth client, leaving room for the recording platform's own adapter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self >= 1 && self <= 100000", "message": "genesys.orgRequestsPerMinute must be between 1 and 100000"},
+    ]))]
+    pub org_requests_per_minute: Option<u32>,
     /// Skip, without asking the recordings API, text conversations none of whose agent
     /// sessions carries the analytics `recording` flag. Off by default, and best left off:
     /// Genesys documents that flag as "an audio recording was started" and nothing says it is
@@ -339,6 +446,14 @@ pub struct RecordingSideSpec {
     /// for both services.
     #[schemars(extend("maxLength" = 253, "x-kubernetes-validations" = [secret_rule("recordingSide.credentialsSecret")]))]
     pub credentials_secret: String,
+    /// Requests a minute each worker may send to DAS, and as many to Capture (two budgets, so
+    /// that Capture's back-pressure never holds DAS reads), 1 to 60000; unset: not paced. The
+    /// token requests are not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self >= 1 && self <= 60000", "message": "recordingSide.requestsPerMinute must be between 1 and 60000"},
+    ]))]
+    pub requests_per_minute: Option<u32>,
 }
 
 /// A half-open time window [start, end).
@@ -468,7 +583,10 @@ pub struct DigitalRecoveryStatus {
     /// API calls made, by service, over all shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_calls: Option<ApiCalls>,
-    /// Shards that have finished (succeeded or failed) out of `parallelism`.
+    /// Shards of the recovery's Job: `spec.parallelism`, with `auto` resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_count: Option<u32>,
+    /// Shards that have finished (succeeded or failed) out of `shardCount`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards_finished: Option<u32>,
     /// One entry per shard, written by that shard's worker.
@@ -490,6 +608,27 @@ pub struct DigitalRecoveryStatus {
     /// every shard finished and none carried anything. A schedule moves its watermark here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_from: Option<String>,
+    /// While the recovery waits for admission (condition reason `Queued`): how many waiting
+    /// recoveries are ahead of it, plus one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
+    /// The share of its org's Genesys request budget each running shard of this recovery may
+    /// spend now; the workers follow it without restarting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesys_budget: Option<GenesysBudget>,
+}
+
+/// How the controller divides an org's Genesys request budget.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GenesysBudget {
+    /// The org's budget per minute (the least `orgRequestsPerMinute` among its running
+    /// recoveries).
+    pub org_requests_per_minute: u32,
+    /// Shards of the org running now, over all its recoveries.
+    pub org_shards: u32,
+    /// Requests per minute each running shard of this recovery may send.
+    pub shard_requests_per_minute: u32,
 }
 
 /// Most `status.failures` entries kept.

@@ -8,8 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::recovery::{
-    ArchivedRecordings, GenesysSpec, MediaType, Mode, RecordingSideSpec, Window, WorkerSpec,
-    message_type_item, message_types_need_social,
+    ArchivedRecordings, GenesysSpec, MediaType, Mode, Parallelism, RecordingSideSpec, Window,
+    WorkerSpec, message_type_item, message_types_need_social,
 };
 
 /// Label on every DigitalRecovery a schedule created, naming the schedule.
@@ -189,9 +189,6 @@ fn default_max_lag_periods() -> u32 {
 fn default_history() -> u32 {
     3
 }
-fn default_parallelism() -> u32 {
-    1
-}
 
 /// The recovery a schedule creates: a DigitalRecovery spec without `window`, `settleDelay` and
 /// `cancel`. Unlike a DigitalRecovery's spec it may be changed; later runs use the new template.
@@ -236,12 +233,13 @@ pub struct DigitalRecoveryTemplate {
     /// `spec.archivedRecordings`.
     #[serde(default)]
     pub archived_recordings: ArchivedRecordings,
-    /// Worker shards per run (1 to 64).
-    #[serde(default = "default_parallelism")]
+    /// Worker shards per run (1 to 64), or `auto` (the default), as in a DigitalRecovery's
+    /// `spec.parallelism`.
+    #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "self >= 1 && self <= 64", "message": "template.parallelism must be between 1 and 64"},
+        {"rule": "type(self) == int ? (self >= 1 && self <= 64) : self == 'auto'", "message": "template.parallelism must be a number of shards between 1 and 64, or auto"},
     ]))]
-    pub parallelism: u32,
+    pub parallelism: Parallelism,
     /// Settings of each run's worker pods, as in a DigitalRecovery's `spec.worker`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<WorkerSpec>,

@@ -5,7 +5,9 @@
 
 use jiff::SignedDuration;
 
-use super::recovery::{DigitalRecoverySpec, GenesysSpec, MediaType, RecordingSideSpec, Window};
+use super::recovery::{
+    DigitalRecoverySpec, GenesysSpec, MAX_SHARDS, MediaType, Parallelism, RecordingSideSpec, Window,
+};
 use super::regions::region_domain;
 use super::validate_targets::{Targets, validate_targets};
 
@@ -175,14 +177,17 @@ pub fn validate_message_types(
     }
 }
 
-/// 1 to 64 shards.
-pub fn validate_parallelism(parallelism: u32) -> Result<(), InvalidSpec> {
-    if (1..=64).contains(&parallelism) {
+/// `auto`, or 1 to 64 shards.
+pub fn validate_parallelism(parallelism: Parallelism) -> Result<(), InvalidSpec> {
+    let Parallelism::Shards(shards) = parallelism else {
+        return Ok(());
+    };
+    if (1..=MAX_SHARDS).contains(&shards) {
         Ok(())
     } else {
         Err(InvalidSpec::new(
             "spec.parallelism",
-            "must be between 1 and 64",
+            "must be a number of shards between 1 and 64, or auto",
         ))
     }
 }
@@ -201,6 +206,14 @@ pub fn validate_genesys(spec: &GenesysSpec) -> Result<GenesysEndpoint, InvalidSp
         return Err(InvalidSpec::new(
             "spec.genesys.requestsPerMinute",
             "must be between 1 and 3000",
+        ));
+    }
+    if let Some(rpm) = spec.org_requests_per_minute
+        && !(1..=100_000).contains(&rpm)
+    {
+        return Err(InvalidSpec::new(
+            "spec.genesys.orgRequestsPerMinute",
+            "must be between 1 and 100000",
         ));
     }
     match (&spec.region, &spec.api_base_url) {
@@ -226,7 +239,7 @@ pub fn validate_genesys(spec: &GenesysSpec) -> Result<GenesysEndpoint, InvalidSp
     }
 }
 
-/// Both URLs http(s); a credentials Secret.
+/// Both URLs http(s); a credentials Secret; a sane budget.
 pub fn validate_recording_side(spec: &RecordingSideSpec) -> Result<(), InvalidSpec> {
     http_url("spec.recordingSide.dasUrl", &spec.das_url)?;
     http_url("spec.recordingSide.captureUrl", &spec.capture_url)?;
@@ -236,8 +249,20 @@ pub fn validate_recording_side(spec: &RecordingSideSpec) -> Result<(), InvalidSp
             "must name a Secret",
         ));
     }
+    if let Some(rpm) = spec.requests_per_minute
+        && !(1..=MAX_RECORDING_SIDE_REQUESTS_PER_MINUTE).contains(&rpm)
+    {
+        return Err(InvalidSpec::new(
+            "spec.recordingSide.requestsPerMinute",
+            format!("must be between 1 and {MAX_RECORDING_SIDE_REQUESTS_PER_MINUTE}"),
+        ));
+    }
     Ok(())
 }
+
+/// Highest `spec.recordingSide.requestsPerMinute` (a thousand a second): the same bound as the
+/// CRD's CEL rule.
+pub const MAX_RECORDING_SIDE_REQUESTS_PER_MINUTE: u32 = 60_000;
 
 /// An absolute http or https URL with a host.
 fn http_url(field: &'static str, url: &str) -> Result<(), InvalidSpec> {
@@ -300,9 +325,16 @@ mod tests {
             valid.genesys_endpoint(),
             &GenesysEndpoint::Region("mypurecloud.ie")
         );
-        // Defaults: one shard, 30 minutes.
+        // Defaults: auto shards (8 at the default budgets), 30 minutes.
         let valid = spec(json!({})).validate().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(valid.parallelism, 1);
+        assert_eq!(valid.parallelism, Parallelism::Auto);
+        assert_eq!(valid.shards(), 8);
+        let fewer = spec(json!({"genesys": {"orgRequestsPerMinute": 600}}))
+            .validate()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fewer.shards(), 2);
+        let auto = spec(json!({"parallelism": "auto"})).validate();
+        assert!(auto.is_ok_and(|v| v.parallelism == Parallelism::Auto));
         assert_eq!(valid.settle_delay(), SignedDuration::from_mins(30));
         let base =
             spec(json!({"genesys": {"region": null, "apiBaseUrl": "http://127.0.0.1:8080/"}}))
@@ -360,12 +392,32 @@ mod tests {
                 "spec.genesys.requestsPerMinute",
             ),
             (
+                json!({"genesys": {"orgRequestsPerMinute": 0}}),
+                "spec.genesys.orgRequestsPerMinute",
+            ),
+            (
                 json!({"recordingSide": {"dasUrl": "das.example"}}),
                 "spec.recordingSide.dasUrl",
             ),
             (
                 json!({"recordingSide": {"captureUrl": "https://"}}),
                 "spec.recordingSide.captureUrl",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 0}}),
+                "spec.recordingSide.requestsPerMinute",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 60_001}}),
+                "spec.recordingSide.requestsPerMinute",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 60_000}}),
+                "(valid)",
+            ),
+            (
+                json!({"recordingSide": {"requestsPerMinute": 1}}),
+                "(valid)",
             ),
             (json!({"settleDelay": "soon"}), "spec.settleDelay"),
             (json!({"settleDelay": "-5m"}), "spec.settleDelay"),

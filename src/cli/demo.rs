@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::api::{
     ArchivedRecordings, DigitalRecovery, DigitalRecoverySpec, GenesysSpec, MediaType, Mode,
-    RecordingSideSpec,
+    Parallelism, RecordingSideSpec,
 };
 use crate::cli::CliError;
 use crate::cli::recover::{print_summary, run_recovery};
@@ -126,6 +126,7 @@ pub fn demo_options() -> PipelineOptions {
         retry_interval: Duration::from_secs(1),
         retry_deadline: Duration::from_secs(120),
         verify_interval: Duration::from_secs(1),
+        verify_max_interval: Duration::from_secs(5),
         verify_deadline: Duration::from_secs(120),
         ..PipelineOptions::default()
     }
@@ -155,12 +156,13 @@ pub fn demo_recovery(
             das_url,
             capture_url,
             credentials_secret: "sim".into(),
+            requests_per_minute: None,
         },
         window: handles.config.window,
         media_types: MediaType::ALL.to_vec(),
         message_types: Vec::new(),
         mode: if dry_run { Mode::DryRun } else { Mode::Recover },
-        parallelism,
+        parallelism: Parallelism::Shards(parallelism),
         settle_delay: "30m".into(),
         archived_recordings: ArchivedRecordings::Report,
         give_up_before: None,

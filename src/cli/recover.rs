@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use crate::api::{DigitalRecovery, Targets, ValidSpec};
 use crate::cli::CliError;
-use crate::cli::summary::{OutputFormat, RunSummary, TerminalReporter};
+use crate::cli::summary::{OutputFormat, RunSummary, ShardTiming, TerminalReporter};
 use crate::manifest::{self, CredentialSource};
 use crate::pipeline::{
-    self, Clients, Credentials, PipelineError, PipelineOptions, RecoveryRef, ShardRun,
-    shard::slice_of, targets::share,
+    self, Clients, Credentials, PipelineError, PipelineOptions, RecoveryRef, ShardRun, balance,
+    shard, targets::share,
 };
 
 /// `recover`'s flags.
@@ -33,6 +33,17 @@ pub struct RecoverArgs {
     /// Without it (or for a Secret not found there), `<SECRET>_CLIENT_ID` / `<SECRET>_CLIENT_SECRET`.
     #[arg(long)]
     pub secrets_dir: Option<PathBuf>,
+    /// How the window is cut among the shards: `balanced` by Genesys' conversation counts (the
+    /// default, as the operator's workers do), or `equal-time` slices.
+    #[arg(long, value_enum, default_value_t = Slicing::Balanced)]
+    pub slicing: Slicing,
+}
+
+/// `recover --slicing`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Slicing {
+    Balanced,
+    EqualTime,
 }
 
 /// Runs `recover`.
@@ -55,7 +66,10 @@ pub fn run(args: RecoverArgs) -> Result<(), CliError> {
         .block_on(run_recovery(
             &recovery,
             credentials,
-            PipelineOptions::default(),
+            PipelineOptions {
+                equal_time_slices: args.slicing == Slicing::EqualTime,
+                ..PipelineOptions::default()
+            },
         ))
         .map_err(|e| CliError::Failed(e.to_string()))?;
     print_summary(&summary, args.output, &[]);
@@ -89,15 +103,30 @@ pub async fn run_recovery(
     let cancel = CancellationToken::new();
     let mut shards = Vec::new();
     let named = named_conversations(&spec)?;
-    for index in 0..spec.parallelism.max(1) {
+    let shard_count = spec.shards().max(1);
+    // The slices, cut once for every shard: balanced by Genesys' counts of the window.
+    let slices = match &named {
+        Some(_) => Vec::new(),
+        None if options.equal_time_slices => shard::slices(spec.window, shard_count),
+        None => {
+            let planner = Clients::connect(&spec, &credentials)?;
+            balance::slices(
+                &planner.genesys,
+                spec.window,
+                &spec.media_types,
+                &spec.message_types,
+                shard_count,
+            )
+            .await
+            .0
+        }
+    };
+    for index in 0..shard_count {
         let (slice, targets) = match &named {
             // A re-drive: every shard matches over the window, each its share of the ids.
-            Some(ids) => (
-                spec.window,
-                Some(share(ids, index, spec.parallelism).to_vec()),
-            ),
-            None => match slice_of(spec.window, index, spec.parallelism.max(1)) {
-                Some(slice) => (slice, None),
+            Some(ids) => (spec.window, Some(share(ids, index, shard_count).to_vec())),
+            None => match slices.get(index as usize) {
+                Some(slice) => (*slice, None),
                 None => continue,
             },
         };
@@ -115,18 +144,28 @@ pub async fn run_recovery(
         shards.push(tokio::spawn(async move {
             let result =
                 pipeline::execute(&clients, &run, &options, reporter.clone(), cancel).await;
-            (result, reporter)
+            let timing = ShardTiming {
+                index,
+                elapsed_seconds: started.elapsed().as_secs_f64(),
+                ..ShardTiming::default()
+            };
+            (result, reporter, timing)
         }));
     }
     let mut summary = RunSummary::default();
     let mut first_error = None;
     for shard in shards {
         match shard.await {
-            Ok((Ok(result), reporter)) => {
+            Ok((Ok(result), reporter, timing)) => {
+                summary.shards.push(ShardTiming {
+                    conversations: result.progress.match_counts.genesys,
+                    genesys_calls: result.progress.api_calls.genesys,
+                    ..timing
+                });
                 summary.add_shard(&result);
                 reporter.fill(&mut summary);
             }
-            Ok((Err(err), _)) => {
+            Ok((Err(err), _, _)) => {
                 cancel.cancel();
                 first_error.get_or_insert(err);
             }

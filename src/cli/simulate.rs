@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::api::Window;
+use crate::sim::dataset::StartProfile;
 use crate::sim::genesys::GenesysVariant;
 use crate::sim::recording::RecordingSimConfig;
 use crate::sim::{self, SimConfig};
@@ -25,15 +26,27 @@ pub struct SimArgs {
     /// Latency added to every response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Genesys requests per minute per token (0 = unlimited).
+    /// Genesys requests per minute per token (0 = unlimited). Like the org limit, it lets ten
+    /// seconds' worth through at once, then one request every 60/N s.
     #[arg(long, default_value_t = 300)]
     pub rate_limit: u32,
+    /// Genesys requests per minute per OAuth client across all its tokens, on top of the
+    /// per-token limit (Genesys' default org limit is 3000; 0 = unlimited). A request over
+    /// either limit gets a 429 with Retry-After and is not charged to the other.
+    #[arg(long, default_value_t = 0)]
+    pub org_rate_limit: u32,
     /// Fault spec, e.g. `429=0.02,5xx=0.05,timeout=0.01,truncate=0.01,token-expiry=60s,transcode=0.3`.
     #[arg(long, default_value = "")]
     pub faults: String,
     /// Seeded window START/END (RFC 3339); default the 24 h ending one hour before now.
     #[arg(long)]
     pub window: Option<String>,
+    /// How conversation starts spread over the window: `uniform`, or `business-hours` (a start
+    /// is 10 times as likely in any minute from 08:00 to 18:00 UTC as in one outside, every day;
+    /// about 88 % of a whole day's starts). Same seed, same conversations either way: only their
+    /// times move.
+    #[arg(long, default_value = "uniform")]
+    pub profile: StartProfile,
     /// Delay before an interaction Capture ingested shows up in DAS, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub ingest_lag_ms: u64,
@@ -90,8 +103,72 @@ pub struct SimulateArgs {
     /// Recording-side tenant.
     #[arg(long, default_value = "demo")]
     pub tenant: String,
+    /// Orgs served at once. Above 1, org I (from 1) has client id `{client-id}-I`, secret
+    /// `{client-secret}-I`, tenant `{tenant}-I`, seed `{seed}+I-1`, and the other flags' sizes and
+    /// limits; one Genesys, one DAS and one Capture port serve them all.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub orgs: u16,
+    /// One org's own settings, `I:KEY=VALUE[,KEY=VALUE...]` with KEY `rate-limit`,
+    /// `org-rate-limit` (0 = unlimited) or `conversations`, e.g. `--org 3:org-rate-limit=2100`.
+    /// Repeatable; needs `--orgs` of at least I.
+    #[arg(long = "org", value_parser = parse_org_override)]
+    pub org_overrides: Vec<OrgOverride>,
     #[command(flatten)]
     pub sim: SimArgs,
+}
+
+/// What `--org I:...` changes of org I.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrgOverride {
+    /// The org's number, from 1.
+    pub number: u16,
+    /// Its per-token limit (Some(None): unlimited).
+    pub rate_limit: Option<Option<u32>>,
+    /// Its org limit (Some(None): unlimited).
+    pub org_rate_limit: Option<Option<u32>>,
+    /// Its conversation count.
+    pub conversations: Option<usize>,
+}
+
+/// `I:KEY=VALUE[,KEY=VALUE...]`.
+fn parse_org_override(text: &str) -> Result<OrgOverride, String> {
+    let (number, settings) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}`: expected I:KEY=VALUE, e.g. 3:org-rate-limit=2100"))?;
+    let number = number
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("`{text}`: the org number must be 1 or more"))?;
+    let mut change = OrgOverride {
+        number,
+        ..OrgOverride::default()
+    };
+    for setting in settings.split(',').filter(|s| !s.trim().is_empty()) {
+        let (key, value) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("`{setting}`: expected KEY=VALUE"))?;
+        let count = |value: &str| {
+            value
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("`{setting}`: not a whole number"))
+        };
+        match key.trim() {
+            "rate-limit" => change.rate_limit = Some(Some(count(value)?).filter(|v| *v > 0)),
+            "org-rate-limit" => {
+                change.org_rate_limit = Some(Some(count(value)?).filter(|v| *v > 0));
+            }
+            "conversations" => change.conversations = Some(count(value)? as usize),
+            other => {
+                return Err(format!(
+                    "`{other}`: expected rate-limit, org-rate-limit or conversations"
+                ));
+            }
+        }
+    }
+    Ok(change)
 }
 
 /// A non-negative duration in jiff's friendly form (`2s`, `500ms`, `1m 30s`) or ISO 8601.
@@ -140,10 +217,12 @@ impl SimArgs {
             config.window = parse_window(window)?;
         }
         config.seed = self.seed;
+        config.profile = self.profile;
         config.missing_rate = self.missing_rate;
         config.partial_rate = self.partial_rate;
         config.latency = Duration::from_millis(self.latency_ms);
         config.rate_limit = (self.rate_limit > 0).then_some(self.rate_limit);
+        config.org_rate_limit = (self.org_rate_limit > 0).then_some(self.org_rate_limit);
         config.faults = self
             .faults
             .parse()
@@ -178,6 +257,28 @@ impl SimulateArgs {
         }
         config.bind = self.bind;
         config.advertise = self.advertise;
+        let mut config = config.with_orgs(usize::from(self.orgs));
+        for change in self.org_overrides {
+            let count = config.orgs.len().max(1);
+            let org = config
+                .orgs
+                .get_mut(usize::from(change.number) - 1)
+                .ok_or_else(|| {
+                    format!(
+                        "--org {}: there are only {count} orgs (set --orgs)",
+                        change.number
+                    )
+                })?;
+            if let Some(limit) = change.rate_limit {
+                org.rate_limit = limit;
+            }
+            if let Some(limit) = change.org_rate_limit {
+                org.org_rate_limit = limit;
+            }
+            if let Some(conversations) = change.conversations {
+                org.conversations = conversations;
+            }
+        }
         Ok((config, recording))
     }
 }
@@ -255,9 +356,35 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains("--restore-delay"), "{bad}: {err}");
         }
+        let args = Wrapper::try_parse_from(["x", "--profile", "business-hours"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.dataset_config().profile, StartProfile::BusinessHours);
+        let err = Wrapper::try_parse_from(["x", "--profile", "weekdays"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("expected uniform or business-hours"), "{err}");
         let args = Wrapper::try_parse_from(["x", "--archived-rate", "2"])
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(args.sim.config().is_err());
+    }
+
+    #[test]
+    fn rate_limit_flags_parse_into_the_config() {
+        let args = Wrapper::try_parse_from(["x"]).unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (config.rate_limit, config.org_rate_limit),
+            (Some(300), None)
+        );
+        let args = Wrapper::try_parse_from(["x", "--rate-limit", "0", "--org-rate-limit", "3000"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (config, _) = args.sim.config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (config.rate_limit, config.org_rate_limit),
+            (None, Some(3000))
+        );
     }
 
     #[derive(Parser)]
@@ -282,5 +409,73 @@ mod tests {
             parse(&["x", "--bind", "0.0.0.0", "--advertise", "10.99.0.1"]),
             Ok(("0.0.0.0".into(), Some("10.99.0.1".into())))
         );
+    }
+
+    #[test]
+    fn orgs_and_one_orgs_own_limits_parse_into_the_config() {
+        let parse = |argv: &[&str]| {
+            SimulateCommand::try_parse_from(argv)
+                .map_err(|e| e.to_string())
+                .and_then(|command| command.args.config())
+                .map(|(config, _)| config.org_configs())
+        };
+        let single = parse(&["x"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(single.len(), 1);
+        assert_eq!(single[0].client_id, "sim-client");
+
+        let orgs = parse(&[
+            "x",
+            "--orgs",
+            "4",
+            "--client-id",
+            "acme",
+            "--tenant",
+            "t",
+            "--org-rate-limit",
+            "3000",
+            "--org",
+            "3:org-rate-limit=2100,rate-limit=0",
+            "--org",
+            "4:conversations=50",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let summary: Vec<_> = orgs
+            .iter()
+            .map(|o| {
+                (
+                    o.client_id.as_str(),
+                    o.tenant.as_str(),
+                    o.rate_limit,
+                    o.org_rate_limit,
+                    o.conversations,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("acme-1", "t-1", Some(300), Some(3000), 10_000),
+                ("acme-2", "t-2", Some(300), Some(3000), 10_000),
+                ("acme-3", "t-3", None, Some(2100), 10_000),
+                ("acme-4", "t-4", Some(300), Some(3000), 50),
+            ]
+        );
+
+        for (argv, needle) in [
+            (
+                &["x", "--orgs", "2", "--org", "3:rate-limit=1"][..],
+                "only 2 orgs",
+            ),
+            (&["x", "--org", "1:rate-limit=1"][..], "only 1 orgs"),
+            (&["x", "--orgs", "2", "--org", "2:burst=1"][..], "`burst`"),
+            (
+                &["x", "--orgs", "2", "--org", "0:rate-limit=1"][..],
+                "1 or more",
+            ),
+            (&["x", "--orgs", "0"][..], "--orgs"),
+        ] {
+            let err = parse(argv).err().unwrap_or_default();
+            assert!(err.contains(needle), "{argv:?}: {err}");
+        }
     }
 }

@@ -42,6 +42,20 @@ pub struct RunSummary {
     pub gave_up: u64,
     /// The earliest `conversationStart` among the carried conversations.
     pub resume_from: Option<Timestamp>,
+    /// When each shard finished and what it did, by shard index: how evenly the work spread.
+    pub shards: Vec<ShardTiming>,
+}
+
+/// One shard's share of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardTiming {
+    pub index: u32,
+    /// Seconds from the start of the run to the shard's end.
+    pub elapsed_seconds: f64,
+    /// Conversations Genesys listed in the shard's slice.
+    pub conversations: u64,
+    pub genesys_calls: u64,
 }
 
 impl RunSummary {
@@ -73,6 +87,7 @@ impl RunSummary {
             "carried": self.carried,
             "gaveUp": self.gave_up,
             "resumeFrom": self.resume_from.map(|t| t.to_string()),
+            "shards": self.shards,
         })
     }
 

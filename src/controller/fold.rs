@@ -13,7 +13,6 @@ use crate::api::{
 };
 use crate::kubeapi::condition;
 use crate::pipeline::settle::earliest;
-use crate::pipeline::shard::slice_of;
 
 use super::worker_exits::{WorkerExit, summarize};
 
@@ -50,6 +49,8 @@ pub struct Observed<'a> {
     pub invalid: Option<String>,
     /// How the Job's failed worker pods ended (read only once the Job counts failed pods).
     pub worker_exits: Vec<WorkerExit>,
+    /// Admission holds the recovery back: its place in the queue and the cap that holds it.
+    pub queued: Option<(u32, String)>,
     pub now: Timestamp,
 }
 
@@ -63,6 +64,7 @@ impl<'a> Observed<'a> {
             pods_not_created: None,
             invalid: None,
             worker_exits: Vec::new(),
+            queued: None,
             now,
         }
     }
@@ -130,15 +132,22 @@ pub fn with_reconcile_error(
 
 /// Where a later run must resume so that nothing this recovery did not settle is skipped: the
 /// earliest of each shard's `resumeFrom` (a shard that Succeeded), or of its slice's start (a
-/// shard that did not, or is not there: none of its work is counted as done). None when every
-/// shard Succeeded carrying nothing.
-pub fn resume_from(dr: &DigitalRecovery, shards: &[&ShardStatus]) -> Option<Timestamp> {
-    let (window, parallelism) = (dr.spec.window, dr.spec.parallelism.max(1));
+/// shard that did not: none of its work is counted as done), or the window's start (a shard that
+/// never said which slice it had: the workers cut the slices by conversation counts, which the
+/// controller does not know). None when every shard Succeeded carrying nothing.
+pub fn resume_from(
+    dr: &DigitalRecovery,
+    parallelism: u32,
+    shards: &[&ShardStatus],
+) -> Option<Timestamp> {
+    let (window, parallelism) = (dr.spec.window, parallelism.max(1));
     (0..parallelism)
         .map(|index| {
-            let slice_start =
-                slice_of(window, index, parallelism).map_or(window.start, |slice| slice.start);
-            match shards.iter().find(|s| s.index == index) {
+            let shard = shards.iter().find(|s| s.index == index);
+            let slice_start = shard
+                .and_then(|s| s.slice)
+                .map_or(window.start, |slice| slice.start);
+            match shard {
                 // An instant that does not parse counts as the slice's start.
                 Some(s) if s.phase == Some(ShardPhase::Succeeded) => s
                     .resume_from
@@ -150,11 +159,21 @@ pub fn resume_from(dr: &DigitalRecovery, shards: &[&ShardStatus]) -> Option<Time
         .fold(None, earliest)
 }
 
+/// How many shards the recovery runs: its Job's completions once the Job exists (a Job created
+/// before `parallelism: auto` existed ran one shard where the spec now says `auto`), else the
+/// spec's.
+pub fn shard_count(dr: &DigitalRecovery, job: Option<&Job>) -> u32 {
+    job.and_then(|j| j.spec.as_ref())
+        .and_then(|s| s.completions)
+        .and_then(|c| u32::try_from(c).ok())
+        .unwrap_or_else(|| dr.spec.shards())
+}
+
 /// The controller-owned part of the status (never `shards`, which the workers own).
 pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
     let dr = o.dr;
     let old = dr.status.clone().unwrap_or_default();
-    let parallelism = dr.spec.parallelism;
+    let parallelism = shard_count(dr, o.job);
     let shards: Vec<_> = old
         .shards
         .iter()
@@ -292,6 +311,12 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
             ),
             "JobNameTaken",
         )
+    } else if let (None, Some((position, cap))) = (o.job, &o.queued) {
+        (
+            Phase::Pending,
+            format!("queued, position {position}: {cap}"),
+            "Queued",
+        )
     } else if o.job.is_none() {
         (Phase::Pending, "creating the worker Job".into(), "Pending")
     } else if let (true, Some(why)) = (shards.is_empty(), &o.pods_not_created) {
@@ -423,6 +448,7 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         } else {
             Some(api_calls)
         },
+        shard_count: Some(parallelism),
         shards_finished: u32::try_from(finished).ok(),
         shards: Vec::new(),
         failures: if keep_old_totals {
@@ -442,8 +468,14 @@ pub fn fold(o: &Observed<'_>) -> DigitalRecoveryStatus {
         resume_from: if keep_old_totals {
             old.resume_from.clone()
         } else {
-            resume_from(dr, &shards).map(|t| t.to_string())
+            resume_from(dr, parallelism, &shards).map(|t| t.to_string())
         },
+        queue_position: match (o.job, &o.queued) {
+            (None, Some((position, _))) => Some(*position),
+            _ => None,
+        },
+        // Set by the reconcile from the fleet's view, not from this recovery alone.
+        genesys_budget: None,
     }
 }
 
@@ -675,15 +707,25 @@ mod tests {
             status.shards[1].resume_from = Some("2026-11-01T13:00:00Z".into());
         }
         assert_eq!(at(&dr).as_deref(), Some("2026-11-01T09:00:00Z"));
-        // A shard that did not succeed counts from its slice's start, whatever it wrote.
+        // A shard that did not succeed counts from its slice's start (as it wrote it: slices
+        // follow conversation counts), whatever it carried.
         let mut failed = recovery(&["Succeeded", "Failed"]);
         if let Some(status) = failed.status.as_mut() {
             status.shards[1].resume_from = Some("2026-11-01T23:00:00Z".into());
+            status.shards[1].slice = Some(crate::api::Window {
+                start: "2026-11-01T15:30:00Z".parse().unwrap(),
+                end: "2026-11-02T00:00:00Z".parse().unwrap(),
+            });
         }
-        assert_eq!(at(&failed).as_deref(), Some("2026-11-01T12:00:00Z"));
-        // A shard that never wrote its entry: the same; so does an unreadable instant.
+        assert_eq!(at(&failed).as_deref(), Some("2026-11-01T15:30:00Z"));
+        // A shard that never said its slice, or never wrote its entry, counts from the window's
+        // start; so does an unreadable instant.
+        if let Some(status) = failed.status.as_mut() {
+            status.shards[1].slice = None;
+        }
+        assert_eq!(at(&failed).as_deref(), Some("2026-11-01T00:00:00Z"));
         let missing = recovery(&["Succeeded"]);
-        assert_eq!(at(&missing).as_deref(), Some("2026-11-01T12:00:00Z"));
+        assert_eq!(at(&missing).as_deref(), Some("2026-11-01T00:00:00Z"));
         let mut garbled = recovery(&["Succeeded", "Succeeded"]);
         if let Some(status) = garbled.status.as_mut() {
             status.shards[0].resume_from = Some("yesterday".into());
@@ -843,6 +885,39 @@ mod tests {
             ready.message.contains("earlier object of the same name"),
             "{ready:?}"
         );
+    }
+
+    #[test]
+    fn a_queued_recovery_is_pending_with_its_place_until_its_job_exists() {
+        let mut dr = recovery(&[]);
+        dr.status = None;
+        let queued = Some((3, "maxConcurrentRecoveries 10 reached".to_string()));
+        let status = fold(&Observed {
+            queued: queued.clone(),
+            ..Observed::new(&dr, None, Timestamp::UNIX_EPOCH)
+        });
+        assert_eq!(status.phase, Some(Phase::Pending));
+        assert_eq!(status.queue_position, Some(3));
+        assert_eq!(status.start_time, None);
+        let reconciling = condition_of(&status, "Reconciling");
+        assert_eq!(
+            (reconciling.status.as_str(), reconciling.reason.as_str()),
+            ("True", "Queued")
+        );
+        assert!(
+            reconciling.message.contains("position 3")
+                && reconciling.message.contains("maxConcurrentRecoveries 10"),
+            "{reconciling:?}"
+        );
+        assert_eq!(condition_of(&status, "Stalled").status, "False");
+        // Once its Job exists the place is gone.
+        let job = running_job(json!({}));
+        let started = fold(&Observed {
+            queued,
+            ..Observed::new(&dr, Some(&job), Timestamp::UNIX_EPOCH)
+        });
+        assert_eq!(started.queue_position, None);
+        assert!(started.start_time.is_some());
     }
 
     #[test]

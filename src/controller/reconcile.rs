@@ -21,7 +21,9 @@ use parking_lot::Mutex;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::{
+    admission::Admission,
     announce,
+    fleet::Fleet,
     fold::{self, Observed, fold, is_final},
     metrics::{ErrorLabels, Metrics},
     resources::{self, JobSettings},
@@ -85,6 +87,9 @@ pub(super) const ERROR_MESSAGE_CHARS: usize = 900;
 const PENDING_RECHECK: Duration = Duration::from_secs(30);
 /// Requeue of a recovery waiting for the Job of an earlier object of its name to go.
 const JOB_NAME_TAKEN_RECHECK: Duration = Duration::from_secs(10);
+/// Requeue of a queued recovery, to refresh its position: a finished recovery wakes the next
+/// ones at once, so this only keeps the positions shown current.
+const QUEUED_RECHECK: Duration = Duration::from_secs(30);
 /// Requeue of a running recovery (its Job's and shards' changes bring it back sooner).
 const RUNNING_RECHECK: Duration = Duration::from_secs(300);
 
@@ -98,11 +103,20 @@ pub struct Context {
     failures: Mutex<HashMap<ObjectRef<DigitalRecovery>, u32>>,
     /// What was last told about each recovery's reconcile error (see [`announce::Announced`]).
     pub(super) announced: announce::Announced,
+    /// Admission and org budgets, across every recovery.
+    pub fleet: Arc<Fleet>,
 }
 
 impl Context {
-    pub fn new(client: Client, jobs: JobSettings, metrics: Arc<Metrics>, identity: &str) -> Self {
+    pub fn new(
+        client: Client,
+        jobs: JobSettings,
+        metrics: Arc<Metrics>,
+        identity: &str,
+        fleet: Arc<Fleet>,
+    ) -> Self {
         Context {
+            fleet,
             events: Events::new(client.clone(), CONTROLLER_MANAGER, identity),
             client,
             jobs,
@@ -170,21 +184,62 @@ async fn reconcile_steps(dr: Arc<DigitalRecovery>, ctx: &Context) -> Result<Acti
     let old_phase = dr.status.as_ref().and_then(|s| s.phase);
     let seen = observe(ctx, dr, &namespace).await?;
     let invalid = validate(&seen.recovery);
-    let status = fold(&Observed {
+    let queued = admit(ctx, &seen, old_phase, invalid.is_some());
+    let mut status = fold(&Observed {
         job_name_taken: seen.job_name_taken,
         pods_not_created: seen.pods_not_created.clone(),
         worker_exits: seen.worker_exits.clone(),
         invalid,
+        queued: queued.clone(),
         ..Observed::new(&seen.recovery, seen.job.as_ref(), Timestamp::now())
     });
     let phase = status.phase.unwrap_or(Phase::Pending);
-    let children = decide(old_phase, phase, seen.job.is_some(), seen.job_name_taken);
+    status.genesys_budget = ctx.fleet.share(&seen.recovery, &status);
+    let children = decide(
+        old_phase,
+        phase,
+        seen.job.is_some(),
+        seen.job_name_taken || queued.is_some(),
+    );
     apply_children(ctx, &seen.recovery, &namespace, children).await?;
     write_status(ctx, &seen.recovery, &namespace, &status).await?;
+    if is_final(Some(phase)) && !is_final(old_phase) {
+        ctx.fleet.release(&seen.recovery);
+    }
     if old_phase != Some(phase) {
         announce::transition(&seen.recovery, ctx, old_phase, phase, &status).await;
     }
-    Ok(requeue(phase, seen.job.is_some(), seen.job_name_taken))
+    Ok(requeue(
+        phase,
+        seen.job.is_some(),
+        seen.job_name_taken,
+        queued.is_some(),
+    ))
+}
+
+/// Admission, for a recovery that has no Job: None when it may create it (the slot is then
+/// its own), else its place in the queue and the cap that holds it. A recovery with a Job
+/// holds its slot already.
+fn admit(
+    ctx: &Context,
+    seen: &Observation,
+    old_phase: Option<Phase>,
+    invalid: bool,
+) -> Option<(u32, String)> {
+    if is_final(old_phase) || invalid || seen.recovery.spec.cancel {
+        return None;
+    }
+    if seen.job.is_some() {
+        ctx.fleet.hold(&seen.recovery);
+        return None;
+    }
+    if seen.job_name_taken {
+        return None;
+    }
+    match ctx.fleet.admit(&seen.recovery) {
+        Admission::Start => None,
+        Admission::Queued { position, cap } => Some((position, cap)),
+    }
 }
 
 /// Reads the recovery's Job, and what explains a Job that has no pods.
@@ -247,18 +302,21 @@ fn validate(dr: &DigitalRecovery) -> Option<String> {
 }
 
 /// Which children to change, from the phase before and after folding and what exists.
-fn decide(old_phase: Option<Phase>, phase: Phase, has_job: bool, job_name_taken: bool) -> Children {
+/// `held_back`: the Job name is taken, or admission queues the recovery.
+fn decide(old_phase: Option<Phase>, phase: Phase, has_job: bool, held_back: bool) -> Children {
     Children {
         delete_job: phase == Phase::Cancelled && has_job,
-        create_job: !has_job && !job_name_taken && phase == Phase::Pending && !is_final(old_phase),
+        create_job: !has_job && !held_back && phase == Phase::Pending && !is_final(old_phase),
     }
 }
 
 /// When to look again: a final recovery only on a change, one waiting for something that
 /// triggers no watch event sooner.
-fn requeue(phase: Phase, has_job: bool, job_name_taken: bool) -> Action {
+fn requeue(phase: Phase, has_job: bool, job_name_taken: bool, queued: bool) -> Action {
     if is_final(Some(phase)) {
         Action::await_change()
+    } else if queued {
+        Action::requeue(QUEUED_RECHECK)
     } else if job_name_taken {
         Action::requeue(JOB_NAME_TAKEN_RECHECK)
     } else if phase == Phase::Pending && has_job {
@@ -292,7 +350,7 @@ async fn apply_children(
     if children.create_job {
         apply_worker_identity(ctx, dr, namespace).await?;
         let job = resources::worker_job(dr, &ctx.jobs).ok_or(Error::BuildJob)?;
-        info!(job = %name, shards = dr.spec.parallelism, "creating the worker Job");
+        info!(job = %name, shards = dr.spec.shards(), "creating the worker Job");
         kubeapi::apply(&jobs, &name, CONTROLLER_MANAGER, &job)
             .await
             .map_err(failed_apply(format!("create the Job {name}")))?;
@@ -483,20 +541,24 @@ mod tests {
     #[test]
     fn requeues_follow_what_no_watch_reports() {
         assert_eq!(
-            requeue(Phase::Succeeded, true, false),
+            requeue(Phase::Succeeded, true, false, false),
             Action::await_change()
         );
         assert_eq!(
-            requeue(Phase::Pending, false, true),
+            requeue(Phase::Pending, false, true, false),
             Action::requeue(JOB_NAME_TAKEN_RECHECK)
         );
         assert_eq!(
-            requeue(Phase::Pending, true, false),
+            requeue(Phase::Pending, true, false, false),
             Action::requeue(PENDING_RECHECK)
         );
         assert_eq!(
-            requeue(Phase::Running, true, false),
+            requeue(Phase::Running, true, false, false),
             Action::requeue(RUNNING_RECHECK)
+        );
+        assert_eq!(
+            requeue(Phase::Pending, false, false, true),
+            Action::requeue(QUEUED_RECHECK)
         );
     }
 

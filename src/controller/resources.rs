@@ -25,9 +25,9 @@ use kube::{Resource, ResourceExt};
 
 use crate::api::DigitalRecovery;
 use crate::contract::{
-    self, ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
-    ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR, RECOVERY_LABEL, TERMINATION_GRACE_SECONDS,
-    job_name, label_value,
+    self, ENV_CAPTURE_WRITERS, ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET,
+    ENV_RECORDING_CLIENT_ID, ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR, RECOVERY_LABEL,
+    TERMINATION_GRACE_SECONDS, job_name, label_value,
 };
 
 /// Retries per shard for errors worth retrying (network, 5xx storms, a killed pod).
@@ -50,6 +50,9 @@ pub struct JobSettings {
     /// Requests and limits of every worker container (a recovery's `spec.worker.memoryLimit`
     /// replaces the memory ones).
     pub resources: ResourceRequirements,
+    /// Most Capture writes one worker pod has in flight (chart `worker.captureWriters`),
+    /// passed as [`ENV_CAPTURE_WRITERS`].
+    pub capture_writers: u32,
 }
 
 /// The worker resources the chart sets by default: the worker's memory is bounded by its
@@ -140,7 +143,7 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
     let owner = controller_owner(dr)?;
     let namespace = dr.namespace()?;
     let name = dr.name_any();
-    let parallelism = i32::try_from(dr.spec.parallelism).ok()?;
+    let parallelism = i32::try_from(dr.spec.shards()).ok()?;
     let labels = labels(dr);
     let container = Container {
         name: "worker".to_string(),
@@ -155,6 +158,8 @@ pub fn worker_job(dr: &DigitalRecovery, settings: &JobSettings) -> Option<Job> {
         ]),
         env: Some(vec![
             plain_env("DR_LOG_FORMAT", "json"),
+            plain_env(crate::contract::ENV_SHARDS, &parallelism.to_string()),
+            plain_env(ENV_CAPTURE_WRITERS, &settings.capture_writers.to_string()),
             secret_env(
                 ENV_GENESYS_CLIENT_ID,
                 &dr.spec.genesys.credentials_secret,
@@ -387,7 +392,23 @@ mod tests {
             image_pull_secrets: vec!["registry-a".into(), "registry-b".into()],
             deadline_seconds: 3600,
             resources: default_worker_resources(),
+            capture_writers: 3,
         }
+    }
+
+    #[test]
+    fn the_chart_cap_on_capture_writers_reaches_every_worker() {
+        let dr = recovery("r");
+        let pod = worker_job(&dr, &settings())
+            .and_then(|j| j.spec)
+            .and_then(|s| s.template.spec)
+            .expect("pod spec");
+        let env = pod.containers[0].env.clone().unwrap_or_default();
+        let writers = env
+            .iter()
+            .find(|e| e.name == ENV_CAPTURE_WRITERS)
+            .and_then(|e| e.value.as_deref());
+        assert_eq!(writers, Some("3"));
     }
 
     /// A DNS-1123 label: what a pod host name (and so an Indexed Job's name) must be.

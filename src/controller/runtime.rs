@@ -26,6 +26,8 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::{
+    admission::AdmissionLimits,
+    fleet::Fleet,
     http::{self, HttpState},
     metrics::Metrics,
     reconcile::{self, Context},
@@ -68,6 +70,8 @@ pub struct Settings {
     /// Lease duration and renewal grace, seconds.
     pub lease_duration: u64,
     pub lease_grace: u64,
+    /// Caps on running recoveries (chart `maxConcurrentRecoveries*`).
+    pub admission: AdmissionLimits,
 }
 
 /// Reconciles at once per controller: recoveries are many and quick, schedules few.
@@ -187,11 +191,13 @@ fn start_controllers(
     metrics: &Arc<Metrics>,
     state: &HttpState,
 ) -> Vec<BoxFuture<'static, ()>> {
+    let fleet = Arc::new(Fleet::new(settings.admission));
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings.jobs.clone(),
         metrics.clone(),
         &settings.identity,
+        fleet.clone(),
     ));
     let schedule_ctx = Arc::new(schedule::Context {
         client: client.clone(),
@@ -227,6 +233,7 @@ fn start_controllers(
             api::<Job>(client, scope),
             watcher::Config::default().labels(MANAGED_BY_CONTROLLER),
         )
+        .reconcile_on(fleet.wakeups())
         .with_config(
             ControllerConfig::default()
                 .debounce(DEBOUNCE)
@@ -234,6 +241,7 @@ fn start_controllers(
         )
         .shutdown_on_signal();
         state.stores.lock().push(recoveries.store());
+        fleet.watch(recoveries.store());
         controllers.push(Box::pin(
             recoveries
                 .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())

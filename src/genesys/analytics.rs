@@ -408,14 +408,22 @@ impl GenesysClient {
         Ok((page, hits))
     }
 
-    /// How many completed conversations of `query` the detail query finds over its slice
-    /// (`totalHits` of a one-row page: one API call). Includes neighbours the interval semantics
-    /// return, so it is an estimate for planning, not a count to report.
+    /// How many conversations of `query` started in its slice (`totalHits` of a one-row page:
+    /// one API call). The interval alone matches every conversation whose lifetime overlaps the
+    /// slice (genesys-api.md 2.3), which in a slice after a busy hour counts the busy hour's
+    /// long-lived conversations again; a `conversationStart` range keeps the starts only. An
+    /// estimate for planning, not a count to report.
     pub async fn estimate_conversations(
         &self,
         query: &CollectQuery,
     ) -> Result<Option<u64>, GenesysError> {
-        let body = self.detail_query(query, &query.slice, &[], 1, 1);
+        let started_in_slice = [json!({"type": "and", "predicates": [
+            {"type": "dimension", "dimension": "conversationStart", "range": {
+                "gte": super::models::format_timestamp(query.slice.start),
+                "lt": super::models::format_timestamp(query.slice.end),
+            }},
+        ]})];
+        let body = self.detail_query(query, &query.slice, &started_in_slice, 1, 1);
         let raw: RawPage = self.post_detail_query(&body).await?;
         let (page, hits) = raw.checked()?;
         // An empty page without totalHits: nothing there.

@@ -245,7 +245,7 @@ impl GenesysClient {
         let transport = ApiTransport {
             http,
             tokens,
-            budget: RateBudget::per_minute(config.requests_per_minute),
+            budget: RateBudget::per_minute_bursting(config.requests_per_minute),
             retry: config.retry.clone(),
             counters,
             hint: Some(genesys_wait_hint),

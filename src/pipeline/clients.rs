@@ -36,13 +36,16 @@ impl Clients {
         )?;
         // Transcoding is retried later in the run rather than held in a recovery slot.
         genesys.transcode_polls = 2;
-        let recording_side = RecordingSide::connect(&RecordingSideSettings::new(
-            spec.recording_side.das_url.clone(),
-            spec.recording_side.capture_url.clone(),
-            spec.tenant.clone(),
-            credentials.recording_side.client_id.clone(),
-            credentials.recording_side.client_secret.clone(),
-        ))?;
+        let recording_side = RecordingSide::connect(&RecordingSideSettings {
+            requests_per_minute: spec.recording_side.requests_per_minute,
+            ..RecordingSideSettings::new(
+                spec.recording_side.das_url.clone(),
+                spec.recording_side.capture_url.clone(),
+                spec.tenant.clone(),
+                credentials.recording_side.client_id.clone(),
+                credentials.recording_side.client_secret.clone(),
+            )
+        })?;
         Ok(Clients {
             genesys: GenesysClient::new(genesys)?,
             recording_side,

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use crate::genesys::GenesysError;
 use crate::pipeline::fetch::{Fetched, build_interaction};
 use crate::pipeline::restore::{RESTORE_FORBIDDEN, RESTORING, RestoreStep, Restorer};
@@ -30,11 +32,14 @@ pub enum ItemResult {
     },
 }
 
-/// One attempt at recovering `item`; archived recordings are dealt with by `restorer`.
+/// One attempt at recovering `item`; archived recordings are dealt with by `restorer`. The PUT
+/// to Capture waits for one of `capture_writers`' permits (the per-pod cap on concurrent
+/// writers), held until Capture answered, back-pressure included.
 pub async fn recover_one(
     clients: &Clients,
     recovery: &RecoveryRef,
     restorer: &Restorer,
+    capture_writers: &Semaphore,
     item: &RecoveryItem,
 ) -> ItemResult {
     let media_type = item.conversation.media_type();
@@ -123,7 +128,12 @@ pub async fn recover_one(
             already_present,
         })
     };
-    match clients.recording_side.capture.put(&interaction).await {
+    let answer = {
+        // A closed semaphore (never closed here) would only lift the cap.
+        let _writer = capture_writers.acquire().await.ok();
+        clients.recording_side.capture.put(&interaction).await
+    };
+    match answer {
         Ok(receipt) => match receipt.outcome {
             CaptureOutcome::Ingested => {
                 if !left_out.is_empty() {

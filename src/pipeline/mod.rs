@@ -18,8 +18,9 @@
 //!    `archivedRecordings: Restore` (`restore.rs`); once matching is over it retries what was
 //!    transcoding, restoring or met a passing error, until the retry deadline;
 //! 5. the final match counts and the extras are recorded (`tracker.rs`);
-//! 6. **verify** (`verify.rs`): DAS is read again until every ingested conversation shows up or
-//!    the verify deadline passes.
+//! 6. **verify** (`verify/`): DAS is read again, only around the conversations still waiting
+//!    and at growing intervals, until every ingested conversation shows up or the verify
+//!    deadline passes.
 //!
 //! A re-drive (the spec names its conversations; `targets.rs` resolves and shares them) replaces
 //! steps 2 and 3 by `targeted.rs`: the named conversations are read by id and matched against
@@ -27,6 +28,7 @@
 //!
 //! Running totals go to a [`ProgressReporter`] as they change (`tracker.rs`, `progress.rs`).
 
+pub mod balance;
 pub mod collect;
 pub mod decide;
 pub mod fetch;
@@ -214,8 +216,11 @@ pub async fn execute(
             tracker.stage(Stage::Verify);
             verify::verify(
                 &clients.recording_side.das,
-                run.slice,
-                media_types,
+                verify::VerifyScope {
+                    slice: run.slice,
+                    media_types,
+                    contacts_in_slice: report.totals.recording_side,
+                },
                 ingested,
                 options,
                 &tracker,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -38,8 +38,9 @@ pub(crate) struct RecoveryPool {
 }
 
 /// What the pool gathers while it runs.
-#[derive(Default)]
 struct PoolState {
+    /// One permit per Capture write allowed in flight.
+    capture_writers: Semaphore,
     ingested: Mutex<Vec<Ingested>>,
     /// Items to try again, and not before when.
     deferred: Mutex<Vec<(RecoveryItem, Instant)>>,
@@ -78,7 +79,12 @@ impl RecoveryPool {
 
     /// Runs until the queue is closed and the deferred items are done or given up.
     async fn run(self, queue: mpsc::Receiver<RecoveryItem>) -> Vec<Ingested> {
-        let state = PoolState::default();
+        let state = PoolState {
+            capture_writers: Semaphore::new(self.options.capture_writers.max(1)),
+            ingested: Mutex::default(),
+            deferred: Mutex::default(),
+            journal_failed: AtomicBool::default(),
+        };
         let concurrency = self.concurrency();
         let first_pass = futures::stream::unfold(queue, |mut queue| async move {
             queue.recv().await.map(|item| (item, queue))
@@ -125,7 +131,15 @@ impl RecoveryPool {
         {
             warn!(error = %err, "the journal is not kept; a retry of this shard would undercount");
         }
-        match ingest::recover_one(&self.clients, &self.recovery, &self.restorer, &item).await {
+        let recovered = ingest::recover_one(
+            &self.clients,
+            &self.recovery,
+            &self.restorer,
+            &state.capture_writers,
+            &item,
+        )
+        .await;
+        match recovered {
             ItemResult::Final(record) => self.tracker.finish_item(record),
             ItemResult::Ingested(done) => {
                 self.tracker.ingested(done.already_present);

@@ -1,12 +1,15 @@
 //! Faithful local simulators of the services digital-recovery talks to: Genesys Cloud
 //! ([`genesys`]) and the recording side (DAS, Interaction Capture). They share one seeded
-//! [`dataset::Dataset`] and one fault-injection model ([`faults`]).
+//! [`dataset::Dataset`] per org ([`orgs`]: one by default, several on the same ports) and one
+//! fault-injection model ([`faults`]).
 //!
 //! [`start`] serves them on loopback for `simulate`, `demo` and the tests.
 
 pub mod dataset;
+mod dispatch;
 pub mod faults;
 pub mod genesys;
+pub mod orgs;
 pub mod recording;
 pub mod requests;
 
@@ -19,9 +22,12 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use self::dataset::{Dataset, DatasetConfig};
+use self::dataset::{Dataset, DatasetConfig, StartProfile};
 use self::faults::{FaultSpec, Faults};
-use self::genesys::{GenesysSim, GenesysSimConfig, GenesysVariant};
+use self::genesys::{
+    ClientRates, GenesysOrgs, GenesysSim, GenesysSimConfig, GenesysSimStats, GenesysVariant,
+};
+pub use self::orgs::OrgConfig;
 use crate::api::Window;
 
 /// Everything `simulate` takes.
@@ -47,6 +53,9 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Genesys requests per minute per token (None = unlimited).
     pub rate_limit: Option<u32>,
+    /// Genesys requests per minute per OAuth client across all its tokens, on top of the
+    /// per-token limit (Genesys' `org.app.user.rate.per.minute`; None = unlimited).
+    pub org_rate_limit: Option<u32>,
     /// Fault spec for every simulator.
     pub faults: FaultSpec,
     /// Client id every simulator accepts.
@@ -73,11 +82,16 @@ pub struct SimConfig {
     pub archived_rate: f64,
     /// How long an archived recording stays RESTORING once its restoration is asked for.
     pub restore_delay: Duration,
+    /// How conversation starts spread over the window (every org's).
+    pub profile: StartProfile,
+    /// The orgs served, each with its own client, tenant, dataset and limits (see
+    /// [`SimConfig::with_orgs`]); empty: one org made of the fields above.
+    pub orgs: Vec<OrgConfig>,
 }
 
 impl SimConfig {
     /// Defaults of `simulate`: seed 1, the 24 h ending one hour before now, `sim-client` /
-    /// `sim-secret`, tenant `demo`, 300 requests a minute per token.
+    /// `sim-secret`, tenant `demo`, 300 requests a minute per token, no org limit.
     pub fn new(conversations: usize) -> Self {
         SimConfig {
             seed: 1,
@@ -90,6 +104,7 @@ impl SimConfig {
             deleted_rate: 0.005,
             latency: Duration::ZERO,
             rate_limit: Some(300),
+            org_rate_limit: None,
             faults: FaultSpec::default(),
             client_id: "sim-client".into(),
             client_secret: "sim-secret".into(),
@@ -102,6 +117,8 @@ impl SimConfig {
             aligned_start_rate: 0.02,
             archived_rate: 0.01,
             restore_delay: genesys::DEFAULT_RESTORE_DELAY,
+            profile: StartProfile::Uniform,
+            orgs: Vec::new(),
         }
     }
 
@@ -115,6 +132,7 @@ impl SimConfig {
             deleted_rate: self.deleted_rate,
             aligned_start_rate: self.aligned_start_rate,
             archived_rate: self.archived_rate,
+            profile: self.profile,
             ..DatasetConfig::new(self.seed, self.conversations, self.window)
         }
     }
@@ -153,14 +171,36 @@ pub fn default_window(now: Timestamp) -> Window {
 
 /// What the recording-side simulators get to build their routers from.
 pub struct RecordingSideContext {
-    /// The shared dataset (source of truth for what DAS holds at seed time).
+    /// The first org's dataset (source of truth for what DAS holds at seed time).
     pub dataset: Arc<Dataset>,
     /// The shared fault state.
     pub faults: Arc<Faults>,
     /// The whole simulation configuration.
     pub config: SimConfig,
-    /// The restorations the Genesys simulator was asked for (for `/sim/report`).
+    /// The restorations the first org's Genesys simulator was asked for (for `/sim/report`).
     pub restorations: Arc<genesys::Restorations>,
+    /// Every org, the first included: one recording-side tenant each.
+    pub orgs: Vec<RecordingSideOrg>,
+}
+
+/// One org as the recording side sees it: a tenant with its credentials and dataset.
+pub struct RecordingSideOrg {
+    /// Its client, tenant, seed and limits.
+    pub config: OrgConfig,
+    /// Its dataset.
+    pub dataset: Arc<Dataset>,
+    /// The restorations its Genesys org was asked for.
+    pub restorations: Arc<genesys::Restorations>,
+}
+
+/// One org being served.
+pub struct OrgSim {
+    /// Its client, tenant, seed and limits.
+    pub config: OrgConfig,
+    /// Its dataset.
+    pub dataset: Arc<Dataset>,
+    /// Its Genesys simulator (stats, rates, forced faults).
+    pub genesys: GenesysSim,
 }
 
 /// The recording side's routers, served on the DAS and Capture ports.
@@ -191,6 +231,9 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// No org to serve ([`SimConfig::org_configs`] always gives one; kept rather than a panic).
+    #[error("the simulation serves no org")]
+    NoOrg,
 }
 
 /// Running simulators. Dropping the handles stops them.
@@ -201,10 +244,12 @@ pub struct SimHandles {
     pub das_url: Option<String>,
     /// Capture base URL, when the recording side is plugged in.
     pub capture_url: Option<String>,
-    /// The served dataset.
+    /// The served dataset (the first org's).
     pub dataset: Arc<Dataset>,
-    /// The Genesys simulator (stats, forced faults).
+    /// The Genesys simulator (stats, forced faults; the first org's).
     pub genesys: GenesysSim,
+    /// Every org served, the first included, in order.
+    pub orgs: Vec<OrgSim>,
     /// The shared fault state.
     pub faults: Arc<Faults>,
     /// The configuration.
@@ -216,14 +261,28 @@ pub struct SimHandles {
 impl SimHandles {
     /// The one-line JSON `simulate` prints once listening.
     pub fn address_line(&self) -> String {
+        // Several orgs: the first org's tenant and client at the top, every org under `orgs`.
+        let first = self.orgs.first().map(|org| &org.config);
         let mut line = serde_json::json!({
             "genesys": self.genesys_url,
             "das": self.das_url,
             "capture": self.capture_url,
-            "tenant": self.config.tenant,
+            "tenant": first.map_or(&self.config.tenant, |org| &org.tenant),
             "window": format!("{}/{}", self.config.window.start, self.config.window.end),
-            "clientId": self.config.client_id,
+            "clientId": first.map_or(&self.config.client_id, |org| &org.client_id),
         });
+        if self.orgs.len() > 1
+            && let Some(map) = line.as_object_mut()
+        {
+            let orgs = self
+                .orgs
+                .iter()
+                .map(|org| {
+                    serde_json::json!({"clientId": org.config.client_id, "tenant": org.config.tenant})
+                })
+                .collect();
+            map.insert("orgs".into(), serde_json::Value::Array(orgs));
+        }
         // Only when non-default, so the documented contract's line stays as it was.
         if !self.config.genesys_variant.is_default()
             && let Some(map) = line.as_object_mut()
@@ -234,6 +293,23 @@ impl SimHandles {
             );
         }
         line.to_string()
+    }
+
+    /// Per OAuth client id, per second, what its Genesys requests met at the rate limits
+    /// (`GET /sim/rates`).
+    pub fn client_rates(&self) -> ClientRates {
+        self.orgs
+            .iter()
+            .flat_map(|org| org.genesys.client_rates())
+            .collect()
+    }
+
+    /// Every org's Genesys counters summed.
+    pub fn genesys_stats(&self) -> GenesysSimStats {
+        self.orgs
+            .iter()
+            .map(|org| org.genesys.stats())
+            .fold(GenesysSimStats::default(), GenesysSimStats::plus)
     }
 
     /// Stops every server and waits for them.
@@ -293,28 +369,57 @@ pub async fn start(
     config: SimConfig,
     recording_side: Option<RecordingSideFactory>,
 ) -> Result<SimHandles, SimError> {
-    let dataset = Arc::new(Dataset::generate(&config.dataset_config()));
     let faults = Arc::new(Faults::new(config.faults.clone(), config.seed));
-    let genesys = GenesysSim::new(
-        dataset.clone(),
-        GenesysSimConfig {
-            client_id: config.client_id.clone(),
-            client_secret: config.client_secret.clone(),
-            rate_limit: config.rate_limit,
-            latency: config.latency,
-            variant: config.genesys_variant,
-            restore_delay: config.restore_delay,
-            ..GenesysSimConfig::default()
-        },
-        faults.clone(),
-    );
+    // Every dataset first, then the simulators, so that the orgs' per-second records
+    // (`/sim/rates`) start within the same second.
+    let datasets: Vec<(OrgConfig, Arc<Dataset>)> = config
+        .org_configs()
+        .into_iter()
+        .map(|org| {
+            let dataset = Arc::new(Dataset::generate(&config.org_dataset_config(&org)));
+            (org, dataset)
+        })
+        .collect();
+    let orgs: Vec<OrgSim> = datasets
+        .into_iter()
+        .map(|(org, dataset)| {
+            let genesys = GenesysSim::new(
+                dataset.clone(),
+                GenesysSimConfig {
+                    client_id: org.client_id.clone(),
+                    client_secret: org.client_secret.clone(),
+                    rate_limit: org.rate_limit,
+                    org_rate_limit: org.org_rate_limit,
+                    latency: config.latency,
+                    variant: config.genesys_variant,
+                    restore_delay: config.restore_delay,
+                    ..GenesysSimConfig::default()
+                },
+                faults.clone(),
+            );
+            OrgSim {
+                config: org,
+                dataset,
+                genesys,
+            }
+        })
+        .collect();
+    let (dataset, genesys) = match orgs.first() {
+        Some(first) => (first.dataset.clone(), first.genesys.clone()),
+        None => return Err(SimError::NoOrg),
+    };
+    let genesys_router = if orgs.len() == 1 {
+        genesys.router()
+    } else {
+        GenesysOrgs::new(orgs.iter().map(|org| org.genesys.clone()).collect()).router()
+    };
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
     let (genesys_url, task) = serve(
         "genesys",
         SocketAddr::new(config.bind, config.genesys_port),
         config.advertise.as_deref(),
-        genesys.router(),
+        genesys_router,
         shutdown.clone(),
     )
     .await?;
@@ -326,6 +431,14 @@ pub async fn start(
             faults: faults.clone(),
             config: config.clone(),
             restorations: genesys.restorations().clone(),
+            orgs: orgs
+                .iter()
+                .map(|org| RecordingSideOrg {
+                    config: org.config.clone(),
+                    dataset: org.dataset.clone(),
+                    restorations: org.genesys.restorations().clone(),
+                })
+                .collect(),
         });
         let (url, task) = serve(
             "das",
@@ -354,6 +467,7 @@ pub async fn start(
         capture_url,
         dataset,
         genesys,
+        orgs,
         faults,
         config,
         shutdown,
@@ -391,6 +505,8 @@ mod tests {
 
     #[tokio::test]
     async fn urls_name_the_advertised_host_and_lead_to_the_simulators() {
+        // reqwest::get needs a crypto provider; run alone, no other test installed it.
+        crate::http::install_crypto_provider();
         let mut config = SimConfig::new(10);
         config.bind = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         config.advertise = Some("localhost".into());

@@ -37,6 +37,19 @@ impl RequestCounts {
             .unwrap_or(0)
     }
 
+    /// Adds `other`'s counts (another simulator's, e.g. another org's).
+    pub fn merge(&mut self, other: RequestCounts) {
+        for (route, count) in other.routes {
+            *self.routes.entry(route).or_default() += count;
+        }
+        for (id, routes) in other.conversations {
+            let mine = self.conversations.entry(id).or_default();
+            for (route, count) in routes {
+                *mine.entry(route).or_default() += count;
+            }
+        }
+    }
+
     /// Every conversation some request of `route` named.
     pub fn named_by(&self, route: &str) -> Vec<Uuid> {
         self.conversations

@@ -26,7 +26,11 @@ pub struct RecordingSideSettings {
     pub client_id: String,
     /// OAuth client secret.
     pub client_secret: Secret,
-    /// Request budget per service and minute; `None` = unlimited.
+    /// Request budget per service and minute (`spec.recordingSide.requestsPerMinute`); `None` =
+    /// unlimited. DAS and Capture each get a budget of this size rather than sharing one: they
+    /// are separate services with their own capacity, a Capture back-pressure pause (429/503
+    /// with Retry-After) must not hold the DAS reads of the next chunk's inventory or of
+    /// verification, and DAS reads must not slow ingestion.
     pub requests_per_minute: Option<u32>,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
@@ -91,6 +95,7 @@ impl RecordingSide {
             )
             .with_retry(settings.retry.clone()),
         );
+        // One budget per service (see `requests_per_minute`); the token requests are not paced.
         let budget = || match settings.requests_per_minute {
             Some(rpm) => RateBudget::per_minute(rpm),
             None => RateBudget::unlimited(),

@@ -32,6 +32,8 @@ use crate::pipeline::{
 mod journal;
 pub mod report;
 pub mod runner;
+pub mod share;
+pub mod slices;
 pub mod status;
 pub mod targets;
 
@@ -55,6 +57,8 @@ pub struct ShardInput {
     pub journal: Arc<dyn Journal>,
     /// In a re-drive, this shard's share of the named conversations; `None`: the whole slice.
     pub targets: Option<Vec<uuid::Uuid>>,
+    /// The shard's share of its org's Genesys budget, as the controller publishes it.
+    pub genesys_share: Option<tokio::sync::watch::Receiver<Option<u32>>>,
 }
 
 /// Why a shard's pipeline run stopped.
@@ -101,6 +105,8 @@ pub enum WorkerError {
     Ledger(#[from] crate::ledger::LedgerError),
     #[error("pipeline failed: {0}")]
     Pipeline(ShardError),
+    #[error("cannot plan the shard slices: {0}")]
+    Slices(String),
     #[error("the conversations to re-drive cannot be read: {0}")]
     Targets(Box<targets::TargetsError>),
     #[error(
@@ -173,7 +179,10 @@ pub async fn run(
 }
 
 /// The production runner: the recovery pipeline of `crate::pipeline`.
-pub struct PipelineRunner;
+pub struct PipelineRunner {
+    /// Most Capture writes in flight in this pod (the chart's `worker.captureWriters`).
+    pub capture_writers: usize,
+}
 
 #[async_trait::async_trait]
 impl ShardRunner for PipelineRunner {
@@ -200,6 +209,8 @@ impl ShardRunner for PipelineRunner {
         };
         let options = pipeline::PipelineOptions {
             journal: input.journal,
+            genesys_share: input.genesys_share,
+            capture_writers: self.capture_writers,
             ..Default::default()
         };
         match pipeline::run_shard_with(run, options, reporter, cancel).await {

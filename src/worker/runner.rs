@@ -14,20 +14,20 @@ use super::{
     ShardError, ShardInput, ShardRunner, WIND_DOWN, WorkerArgs, WorkerError,
     journal::ConfigMapJournal,
     report::{ReportEncoder, ReportWriter},
+    slices,
     status::{APISERVER_PATIENCE, Collected, ShardReporter, StatusTicker, StatusWriter},
     targets,
 };
-use crate::api::{DigitalRecovery, ShardPhase, ValidSpec};
+use crate::api::{DigitalRecovery, Parallelism, ShardPhase, ValidSpec};
 use crate::contract::{
     ENV_GENESYS_CLIENT_ID, ENV_GENESYS_CLIENT_SECRET, ENV_RECORDING_CLIENT_ID,
-    ENV_RECORDING_CLIENT_SECRET, EXIT_CONFIG_ERROR,
+    ENV_RECORDING_CLIENT_SECRET, ENV_SHARDS, EXIT_CONFIG_ERROR,
 };
 use crate::http::{ClientCredentials, Secret};
 use crate::kubeapi::{is_transient, patiently};
 use crate::ledger::{LedgerError, LedgerWriter, ShardWords};
 use crate::pipeline::{
     journal::{Journal, NoJournal},
-    shard::slice_of,
     targets::share,
 };
 
@@ -52,21 +52,11 @@ pub async fn run_shard(
         || api.get(&args.name),
     )
     .await?;
-    let parallelism = dr.spec.parallelism;
-    let slice = slice_of(dr.spec.window, shard, parallelism)
-        .ok_or(WorkerError::ShardOutOfRange { shard, parallelism })?;
-    // A re-drive's shards each take a share of the named conversations, over the whole window.
-    let slice = if dr.spec.names_conversations() {
-        dr.spec.window
-    } else {
-        slice
-    };
-    let writer = Arc::new(StatusWriter::new(
-        api.clone(),
-        args.name.clone(),
-        shard,
-        slice,
-    ));
+    let parallelism = shard_count(&dr);
+    if shard >= parallelism {
+        return Err(WorkerError::ShardOutOfRange { shard, parallelism });
+    }
+    let early_writer = StatusWriter::new(api.clone(), args.name.clone(), shard, None);
     if dr.spec.cancel {
         info!("the recovery is cancelled; nothing to do");
         return Ok(());
@@ -85,7 +75,23 @@ pub async fn run_shard(
         }
         Err(e) => Err(e),
     };
-    let ((genesys, recording_side), spec, named) = match started {
+    // A re-drive's shards each take a share of the named conversations, over the whole window;
+    // the others their slice of the recovery's plan.
+    let started = match started {
+        Ok((credentials, spec, named)) if dr.spec.names_conversations() => {
+            Ok((credentials, spec, named, dr.spec.window))
+        }
+        Ok((credentials, spec, named)) => {
+            match slices::slice_of_shard(&client, &dr, &spec, &credentials.0, shard, parallelism)
+                .await
+            {
+                Ok(slice) => Ok((credentials, spec, named, slice)),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let ((genesys, recording_side), spec, named, slice) = match started {
         Ok(s) => s,
         Err(e) => {
             warn!(error = %e, "cannot start");
@@ -95,13 +101,19 @@ pub async fn run_shard(
             } else {
                 ShardPhase::Running
             };
-            let mut entry = writer.entry(phase, &Collected::default());
+            let mut entry = early_writer.entry(phase, &Collected::default());
             entry.reason = Some(e.reason().into());
             entry.message = Some(e.to_string());
-            writer.apply_patiently(&entry).await?;
+            early_writer.apply_patiently(&entry).await?;
             return Err(e);
         }
     };
+    let writer = Arc::new(StatusWriter::new(
+        api.clone(),
+        args.name.clone(),
+        shard,
+        Some(slice),
+    ));
     writer
         .apply_patiently(&writer.entry(ShardPhase::Running, &Collected::default()))
         .await?;
@@ -115,6 +127,13 @@ pub async fn run_shard(
     });
     let report = Arc::new(ReportWriter::new(&client, &dr, shard));
     let ticker = StatusTicker::start(reporter.clone(), writer.clone(), report.clone());
+    let cancel = CancellationToken::new();
+    let genesys_share = super::share::follow(
+        api.clone(),
+        args.name.clone(),
+        super::share::published(&dr),
+        cancel.child_token(),
+    );
     let input = ShardInput {
         journal: open_journal(&client, &dr, shard).await,
         spec,
@@ -125,8 +144,8 @@ pub async fn run_shard(
         genesys,
         recording_side,
         targets: named.map(|ids| share(&ids, shard, parallelism).to_vec()),
+        genesys_share: Some(genesys_share),
     };
-    let cancel = CancellationToken::new();
     let terminated = stop_on_sigterm(&cancel);
     let result = tokio::select! {
         result = runner.run(input, reporter.clone(), cancel.clone()) => result,
@@ -298,6 +317,19 @@ fn stop_on_sigterm(cancel: &CancellationToken) -> CancellationToken {
 
 /// The credentials of both sides from the pod's Secret-backed environment; the error names
 /// every Secret and key missing (never a value).
+/// The shards of this worker's Job, as the controller wrote it into the pod (`DR_SHARDS`). A
+/// Job without it was created before `parallelism: auto` existed, when a spec without a number
+/// ran one shard.
+fn shard_count(dr: &DigitalRecovery) -> u32 {
+    match std::env::var(ENV_SHARDS).ok().and_then(|v| v.parse().ok()) {
+        Some(shards) => shards,
+        None => match dr.spec.parallelism {
+            Parallelism::Shards(shards) => shards,
+            Parallelism::Auto => 1,
+        },
+    }
+}
+
 fn read_credentials(
     spec: &ValidSpec,
 ) -> Result<(ClientCredentials, ClientCredentials), WorkerError> {

@@ -165,12 +165,13 @@ pub struct StatusWriter {
     api: Api<DigitalRecovery>,
     name: String,
     shard: u32,
-    slice: Window,
+    /// None until the shard knows its slice (an error before that is written without one).
+    slice: Option<Window>,
     start_time: String,
 }
 
 impl StatusWriter {
-    pub fn new(api: Api<DigitalRecovery>, name: String, shard: u32, slice: Window) -> Self {
+    pub fn new(api: Api<DigitalRecovery>, name: String, shard: u32, slice: Option<Window>) -> Self {
         StatusWriter {
             api,
             name,
@@ -191,7 +192,7 @@ impl StatusWriter {
             index: self.shard,
             phase: Some(phase),
             stage,
-            slice: Some(self.slice),
+            slice: self.slice,
             match_counts: Some(c.progress.match_counts),
             progress: Some(c.progress.progress),
             api_calls: Some(c.progress.api_calls),
@@ -381,7 +382,7 @@ mod tests {
             end: Timestamp::UNIX_EPOCH,
         };
         let api: Api<DigitalRecovery> = Api::all(kube_client_for_tests());
-        let writer = StatusWriter::new(api, "r".into(), 0, slice);
+        let writer = StatusWriter::new(api, "r".into(), 0, Some(slice));
         let entry = writer.entry(ShardPhase::Running, &reporter.lock());
         let by_type: Vec<(MediaType, u64, u64, u64, u64, u64)> = entry
             .by_media_type

@@ -9,6 +9,7 @@ pub mod health;
 pub mod helm;
 pub mod jobs;
 pub mod operator;
+pub mod orgs;
 pub mod pod_security;
 pub mod recovery;
 

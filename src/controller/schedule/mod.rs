@@ -452,6 +452,28 @@ mod tests {
     }
 
     #[test]
+    fn a_run_keeps_the_templates_recording_side_pacing() {
+        let schedule: DigitalRecoverySchedule = serde_json::from_value(json!({
+            "apiVersion": "recovery.cxops.io/v1alpha1", "kind": "DigitalRecoverySchedule",
+            "metadata": {"name": "s", "namespace": "ns", "uid": "u-1"},
+            "spec": {"every": "1h", "template": {
+                "tenant": "acme",
+                "genesys": {"region": "mypurecloud.ie", "credentialsSecret": "g"},
+                "recordingSide": {"dasUrl": "https://das", "captureUrl": "https://capture",
+                                  "credentialsSecret": "v", "requestsPerMinute": 900},
+                "mediaTypes": ["chat"]
+            }}
+        }))
+        .expect("schedule");
+        let window = Window {
+            start: "2026-11-20T00:00:00Z".parse().expect("start"),
+            end: "2026-11-20T01:00:00Z".parse().expect("end"),
+        };
+        let dr = recovery_for(&schedule, "s-1", window, window.end, None).expect("run");
+        assert_eq!(dr.spec.recording_side.requests_per_minute, Some(900));
+    }
+
+    #[test]
     fn where_a_later_run_resumes() {
         let start: Timestamp = "2026-11-20T00:00:00Z".parse().expect("start");
         let new = json!({"giveUpBefore": "2026-11-19T00:00:00Z"});

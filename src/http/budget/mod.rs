@@ -1,7 +1,9 @@
 //! A request budget per access token, shared by every clone of a client.
 //!
-//! - It starts optimistic: until the first 429 it lets up to a minute's worth of requests go at
-//!   once (the most a per-minute limit can allow), so a run uses the burst the server grants.
+//! - [`RateBudget::per_minute_bursting`] (Genesys) starts optimistic: until the first 429 it lets
+//!   up to a minute's worth of requests go at once (the most a per-minute limit can allow), so a
+//!   run uses the burst the server grants. [`RateBudget::per_minute`] (our own recording side,
+//!   paced to spare it) allows a second's worth from the start.
 //! - A 429 (or an exhausted `inin-ratelimit-*` window) pauses every request of the budget for the
 //!   server's wait, after which requests resume one interval apart.
 //! - From the first 429 on it paces at the rate [`aimd`] keeps: the configured limit, x0.7 on each
@@ -28,7 +30,7 @@ use tokio::time::Instant;
 use aimd::Aimd;
 use gcra::Gcra;
 
-/// The burst before the first 429: a minute's worth of the limit.
+/// The burst of a bursting budget before the first 429: a minute's worth of the limit.
 const OPENING_BURST: Duration = Duration::from_secs(60);
 /// The burst once paced: a second's worth, so a server counting over a sliding window never sees
 /// a spike, yet a request that waited on something else does not lose its slot.
@@ -56,19 +58,32 @@ struct Limited {
 }
 
 impl Limited {
-    fn new(per_minute: u32, now: Instant) -> Self {
+    fn new(per_minute: u32, opening_burst: Duration, now: Instant) -> Self {
         Limited {
             aimd: Aimd::new(per_minute, now),
-            schedule: Gcra::new(now, OPENING_BURST),
+            schedule: Gcra::new(now, opening_burst),
             opening: true,
         }
     }
 }
 
 impl RateBudget {
-    /// A budget of `per_minute` requests a minute (0 = no limit).
+    /// A budget of `per_minute` requests a minute (0 = no limit), smooth from the start: a
+    /// second's worth at once at most. For services of our own that pacing is meant to spare.
     pub fn per_minute(per_minute: u32) -> Self {
-        let limit = (per_minute > 0).then(|| Limited::new(per_minute, Instant::now()));
+        Self::with_opening_burst(per_minute, PACED_BURST)
+    }
+
+    /// A budget of `per_minute` requests a minute (0 = no limit) that lets up to a minute's worth
+    /// go at once until the first 429: for a server whose limiter grants a burst (Genesys), so
+    /// that a run uses it instead of pacing below what is allowed.
+    pub fn per_minute_bursting(per_minute: u32) -> Self {
+        Self::with_opening_burst(per_minute, OPENING_BURST)
+    }
+
+    fn with_opening_burst(per_minute: u32, opening_burst: Duration) -> Self {
+        let limit =
+            (per_minute > 0).then(|| Limited::new(per_minute, opening_burst, Instant::now()));
         RateBudget {
             inner: Arc::new(Mutex::new(Pacer {
                 limit,
@@ -110,7 +125,7 @@ impl RateBudget {
         let now = Instant::now();
         match &mut pacer.limit {
             Some(limited) => limited.aimd.set_limit(per_minute, now),
-            None => pacer.limit = Some(Limited::new(per_minute, now)),
+            None => pacer.limit = Some(Limited::new(per_minute, PACED_BURST, now)),
         }
     }
 

@@ -91,7 +91,12 @@ async fn one_client_finishes_within_5_percent_of_the_fastest_schedule_the_server
         let start = Instant::now();
         let server = ServerLimiter::gcra(300, burst);
         let requests = 600;
-        let run = run_client(RateBudget::per_minute(300), server.clone(), requests).await;
+        let run = run_client(
+            RateBudget::per_minute_bursting(300),
+            server.clone(),
+            requests,
+        )
+        .await;
         // The fastest schedule: the burst at once, then one request per interval.
         let fastest = Duration::from_secs(60) / 300 * (requests as u32 - burst) + LATENCY;
         let took = run.finished - start;
@@ -117,9 +122,13 @@ async fn clients_sharing_one_limit_back_off_together() {
         let start = Instant::now();
         let server = ServerLimiter::gcra(300, 50);
         let requests = 1500 / clients;
-        let runs = futures::future::join_all(
-            (0..clients).map(|_| run_client(RateBudget::per_minute(300), server.clone(), requests)),
-        )
+        let runs = futures::future::join_all((0..clients).map(|_| {
+            run_client(
+                RateBudget::per_minute_bursting(300),
+                server.clone(),
+                requests,
+            )
+        }))
         .await;
         let last_429 = server.refused().into_iter().max();
         assert!(
@@ -147,7 +156,7 @@ async fn clients_sharing_one_limit_back_off_together() {
 async fn a_real_limit_30_percent_below_the_configured_one_is_learned() {
     let start = Instant::now();
     let server = ServerLimiter::gcra(210, 35);
-    let run = run_client(RateBudget::per_minute(300), server.clone(), 1200).await;
+    let run = run_client(RateBudget::per_minute_bursting(300), server.clone(), 1200).await;
     let last_429 = server.refused().into_iter().max();
     assert!(
         last_429.is_some_and(|at| at < start + minutes(1.0)),
@@ -169,7 +178,7 @@ async fn a_real_limit_30_percent_below_the_configured_one_is_learned() {
 async fn set_limit_takes_effect_within_seconds() {
     // A server far above the limits, so only the budget paces.
     let server = ServerLimiter::gcra(6000, 1);
-    let budget = RateBudget::per_minute(300);
+    let budget = RateBudget::per_minute_bursting(300);
     let client = tokio::spawn(run_client(budget.clone(), server.clone(), 100_000));
     let rate_between = |from: Instant, seconds: u64| {
         server.admitted_between(from, from + Duration::from_secs(seconds)) as f64 * 60.0
@@ -200,6 +209,21 @@ async fn set_limit_takes_effect_within_seconds() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_smooth_budget_allows_a_second_worth_at_once_from_the_start() {
+    // 600/min: 11 at once (a second's worth and one), then one per 100 ms.
+    let budget = RateBudget::per_minute(600);
+    let start = Instant::now();
+    for _ in 0..11 {
+        budget.acquire().await;
+    }
+    assert_eq!(Instant::now(), start);
+    for _ in 0..10 {
+        budget.acquire().await;
+    }
+    assert_eq!(Instant::now() - start, Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_unlimited_budget_never_waits_and_a_pause_holds_every_clone() {
     let budget = RateBudget::unlimited();
     assert_eq!(budget.current_per_minute(), None);
@@ -217,7 +241,7 @@ async fn an_unlimited_budget_never_waits_and_a_pause_holds_every_clone() {
 #[tokio::test(start_paused = true)]
 async fn after_the_opening_burst_requests_are_spaced_at_the_limit() {
     // 600/min: a minute's worth (and one) at once; then, told to wait 1 s, one per 100 ms.
-    let budget = RateBudget::per_minute(600);
+    let budget = RateBudget::per_minute_bursting(600);
     let start = Instant::now();
     for _ in 0..601 {
         budget.acquire().await;

@@ -1,5 +1,6 @@
 //! What a dataset is made from: the seed, the size, the window and the share of each case.
 
+use super::StartProfile;
 use crate::api::Window;
 
 /// What to generate.
@@ -34,6 +35,8 @@ pub struct DatasetConfig {
     /// Share of conversations starting exactly on a whole UTC minute, so slice and shard
     /// boundaries on whole minutes or hours meet conversations that start right on them.
     pub aligned_start_rate: f64,
+    /// How conversation starts spread over the window (uniform, or business hours).
+    pub profile: StartProfile,
 }
 
 impl DatasetConfig {
@@ -53,6 +56,7 @@ impl DatasetConfig {
             deleted_rate: 0.005,
             transfer_rate: 0.15,
             aligned_start_rate: 0.02,
+            profile: StartProfile::Uniform,
         }
     }
 }

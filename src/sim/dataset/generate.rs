@@ -48,6 +48,7 @@ impl Dataset {
         let mut starts: Vec<i64> = (0..config.conversations)
             .map(|_| rng.random_range(0..span_ms))
             .collect();
+        config.profile.shape(&mut starts, window);
         align_some_starts(&mut starts, config);
         starts.sort_unstable();
         // Ends are capped 20 minutes past the window so that, with the default window ending an

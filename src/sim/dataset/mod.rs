@@ -14,7 +14,7 @@
 //! but those are never recorded and never matched.
 //!
 //! Files: `config.rs` says what to make and `model.rs` names what is made; `generate.rs` draws
-//! it, with `holdings.rs` deciding what the recording side holds; `participants.rs` and
+//! it (`profile.rs` spreading the starts over the window), with `holdings.rs` deciding what the recording side holds; `participants.rs` and
 //! `transcript.rs` draw the content on demand (`draw.rs` has the draws they share); and
 //! `expectations.rs` states what a recovery over the dataset must find.
 
@@ -25,6 +25,7 @@ mod generate;
 mod holdings;
 mod model;
 mod participants;
+mod profile;
 mod transcript;
 
 use uuid::Uuid;
@@ -34,6 +35,9 @@ pub use self::holdings::RecordingSideState;
 pub use self::model::{
     Direction, FileState, MessageType, SimConversation, SimMedia, SimParticipant, SimRecording,
     SimSession,
+};
+pub use self::profile::{
+    BUSINESS_HOURS_DENSITY, BUSINESS_HOURS_UTC, ProfileParseError, StartProfile, in_business_hours,
 };
 
 /// A generated dataset.

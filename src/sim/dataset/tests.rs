@@ -368,3 +368,54 @@ fn expected_not_recorded_counts_completed_unrecorded_text() {
             .all(|c| !c.is_expected_not_recorded())
     );
 }
+
+#[test]
+fn business_hours_move_only_the_starts_and_make_them_ten_times_denser_by_day() {
+    let uniform = Dataset::generate(&config(17, 20_000));
+    let busy = Dataset::generate(&DatasetConfig {
+        profile: StartProfile::BusinessHours,
+        ..config(17, 20_000)
+    });
+    let again = Dataset::generate(&DatasetConfig {
+        profile: StartProfile::BusinessHours,
+        ..config(17, 20_000)
+    });
+    let times = |d: &Dataset| -> Vec<(Timestamp, Option<Timestamp>)> {
+        d.conversations.iter().map(|c| (c.start, c.end)).collect()
+    };
+    assert_eq!(times(&busy), times(&again));
+    // Conversation by conversation, the seed's draws are the same: only times moved.
+    let mut moved = 0;
+    for (u, b) in uniform.conversations.iter().zip(&busy.conversations) {
+        assert_eq!(u.id, b.id);
+        assert_eq!(u.media_type, b.media_type);
+        assert_eq!(u.end.is_none(), b.end.is_none());
+        assert_eq!(u.recording_side, b.recording_side);
+        let states = |c: &SimConversation| -> Vec<FileState> {
+            c.recordings.iter().map(|r| r.file_state).collect()
+        };
+        assert_eq!(states(u), states(b));
+        moved += usize::from(u.start != b.start);
+    }
+    assert!(moved > 10_000, "{moved}");
+    assert_eq!(
+        uniform.expected_not_recorded(),
+        busy.expected_not_recorded()
+    );
+    assert!(
+        busy.conversations
+            .windows(2)
+            .all(|w| w[0].start <= w[1].start)
+    );
+    // The window is one whole UTC day: 10 business hours at 10x against 14 hours at 1x.
+    let inside = |d: &Dataset| {
+        d.conversations
+            .iter()
+            .filter(|c| in_business_hours(c.start))
+            .count() as f64
+            / d.conversations.len() as f64
+    };
+    let expected = 100.0 / 114.0;
+    assert!((inside(&busy) - expected).abs() < 0.01, "{}", inside(&busy));
+    assert!((inside(&uniform) - 10.0 / 24.0).abs() < 0.02);
+}

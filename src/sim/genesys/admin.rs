@@ -1,4 +1,5 @@
-//! The simulator's own routes under `/sim/genesys/`: counters and forced faults for tests.
+//! The simulator's own routes under `/sim/`: counters, per-second rates and forced faults for
+//! tests.
 
 use super::*;
 
@@ -28,4 +29,10 @@ pub(super) async fn clear_faults(State(state): State<Arc<SimState>>) -> Response
 pub(super) async fn sim_stats(State(state): State<Arc<SimState>>) -> Response {
     let sim = GenesysSim { state };
     json_response(StatusCode::OK, json!(sim.stats()))
+}
+
+/// `GET /sim/rates`: per client id, per second, requests let through and 429s of each limit.
+pub(super) async fn sim_rates(State(state): State<Arc<SimState>>) -> Response {
+    let sim = GenesysSim { state };
+    json_response(StatusCode::OK, json!(sim.client_rates()))
 }

@@ -1,5 +1,5 @@
 //! OAuth client credentials and what every `/api/v2` request passes first: response headers
-//! and latency, bearer checks, per-token rate limits with the normalised 429, injected faults.
+//! and latency, bearer checks, per-token and per-client (org) rate limits with the normalised 429, injected faults.
 
 use super::*;
 
@@ -30,7 +30,7 @@ pub(super) async fn common_headers(
     response
 }
 
-/// Bearer check and per-token rate limit for `/api/v2/*`.
+/// Bearer check and the token's and the OAuth client's rate limits for `/api/v2/*`.
 pub(super) async fn require_bearer(
     State(state): State<Arc<SimState>>,
     request: Request,
@@ -56,42 +56,57 @@ pub(super) async fn require_bearer(
         );
     };
     let revoke = request.extensions().get::<RevokeToken>().is_some();
-    let limiter = {
+    let admitted = {
         let mut tokens = state.tokens.lock();
-        let valid = tokens
-            .get(&bearer)
-            .is_some_and(|t| t.expires_at > Instant::now());
-        if !valid || revoke {
+        let entry = tokens
+            .get_mut(&bearer)
+            .filter(|t| t.expires_at > Instant::now() && !revoke);
+        let Some(entry) = entry else {
             tokens.remove(&bearer);
             return genesys_error(
                 StatusCode::UNAUTHORIZED,
                 "bad.credentials",
                 "Invalid login credentials.",
             );
-        }
-        tokens.get(&bearer).and_then(|t| t.limiter.clone())
+        };
+        let mut org = state.org_limit.as_ref().map(|limit| limit.lock());
+        limits::admit(entry.limiter.as_mut(), org.as_deref_mut(), Instant::now())
     };
-    if let Some(limiter) = limiter
-        && let Err(not_until) = limiter.check()
-    {
-        state.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut response = genesys_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too.many.requests.retry.after",
-            &format!("Rate limit exceeded the maximum. Retry the request in [{seconds}] seconds"),
-        );
-        let headers = response.headers_mut();
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        if let Some(rpm) = state.config.rate_limit {
-            headers.insert("inin-ratelimit-allowed", HeaderValue::from(rpm));
-            headers.insert("inin-ratelimit-count", HeaderValue::from(rpm));
-            headers.insert("inin-ratelimit-reset", HeaderValue::from(seconds));
-        }
-        return response;
+    let second = Timestamp::now().as_second();
+    if let Err(refusal) = admitted {
+        let (counter, outcome) = match refusal.limit {
+            Limit::Token => (&state.rate_limited, Outcome::TokenLimited),
+            Limit::Org => (&state.org_rate_limited, Outcome::OrgLimited),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        state.rates.record(second, outcome);
+        return too_many_requests(&refusal);
     }
+    state.rates.record(second, Outcome::Accepted);
     next.run(request).await
+}
+
+/// Genesys' normalised 429 (genesys-api.md section 6.2): Retry-After in whole seconds, the same
+/// figure in the message, and the optional `inin-ratelimit-*` headers of the limit that refused.
+fn too_many_requests(refusal: &limits::Refusal) -> Response {
+    let seconds = refusal.retry_after_seconds();
+    let mut response = genesys_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too.many.requests.retry.after",
+        &format!("Rate limit exceeded the maximum. Retry the request in [{seconds}] seconds"),
+    );
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    headers.insert(
+        "inin-ratelimit-allowed",
+        HeaderValue::from(refusal.per_minute),
+    );
+    headers.insert(
+        "inin-ratelimit-count",
+        HeaderValue::from(refusal.per_minute),
+    );
+    headers.insert("inin-ratelimit-reset", HeaderValue::from(seconds));
+    response
 }
 
 #[derive(Deserialize, Default)]
@@ -130,13 +145,7 @@ pub(super) async fn token(
         .config
         .rate_limit
         .and_then(NonZeroU32::new)
-        .map(|rpm| {
-            // Some slack over the steady rate, as a real limiter counting per minute would allow.
-            let burst = NonZeroU32::new(rpm.get().div_ceil(6)).unwrap_or(NonZeroU32::MIN);
-            Arc::new(RateLimiter::direct(
-                Quota::per_minute(rpm).allow_burst(burst),
-            ))
-        });
+        .map(RateLimit::per_minute);
     state.tokens.lock().insert(
         access_token.clone(),
         TokenEntry {

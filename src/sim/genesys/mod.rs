@@ -1,11 +1,13 @@
 //! A faithful Genesys Cloud CX simulator (genesys-api.md section 9): OAuth client credentials,
-//! bearer checks, per-token rate limits with the normalised 429, the analytics detail query and
+//! bearer checks, per-token and per-client (org) rate limits with the normalised 429 and a
+//! per-second record of them (`/sim/rates`), the analytics detail query and
 //! jobs with their interval semantics and paging cap, recordings with transcripts, transcoding
 //! 202s, batch downloads and fault injection. Plain http, token endpoint on the same origin, so
 //! the official Python SDK works against it with only `configuration.host` changed.
 //!
 //! It serves the documented contract by default; [`GenesysVariant`] switches each UNCONFIRMED
-//! item to another plausible reading.
+//! item to another plausible reading. One simulator is one org; [`GenesysOrgs`] serves several
+//! behind one origin.
 
 // Validation helpers return the ready-made error Response; it is a cold path, boxing buys nothing.
 #![allow(clippy::result_large_err)]
@@ -14,6 +16,11 @@ mod admin;
 mod analytics;
 mod auth;
 mod filters;
+#[cfg(test)]
+mod limit_tests;
+mod limits;
+mod orgs;
+mod rates;
 mod recordings;
 mod render;
 mod restore;
@@ -36,8 +43,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -49,6 +54,11 @@ use self::admin::*;
 use self::analytics::*;
 use self::auth::*;
 use self::filters::Filters;
+pub use self::limits::{BURST_SECONDS, burst};
+use self::limits::{Limit, RateLimit};
+pub use self::orgs::GenesysOrgs;
+pub use self::rates::{ClientRates, RATE_HISTORY_SECONDS, RateSeries};
+use self::rates::{Outcome, RateLog};
 use self::recordings::*;
 pub use self::render::iso_ms;
 use self::restore::recording_update;
@@ -76,6 +86,9 @@ pub struct GenesysSimConfig {
     pub token_lifetime: Duration,
     /// Requests per minute per token; None means unlimited.
     pub rate_limit: Option<u32>,
+    /// Requests per minute of this OAuth client across all its tokens (Genesys'
+    /// `org.app.user.rate.per.minute`, 3000 by default there); None means unlimited.
+    pub org_rate_limit: Option<u32>,
     /// Added to every response.
     pub latency: Duration,
     /// How far the jobs' data lake trails now (`dataAvailabilityDate = now - data_lag`).
@@ -97,6 +110,7 @@ impl Default for GenesysSimConfig {
             client_secret: "sim-secret".to_string(),
             token_lifetime: Duration::from_secs(86_399),
             rate_limit: Some(300),
+            org_rate_limit: None,
             latency: Duration::ZERO,
             data_lag: Duration::from_secs(90 * 60),
             job_run_time: Duration::from_millis(400),
@@ -120,6 +134,8 @@ pub struct GenesysSimStats {
     pub tokens_issued: u64,
     /// 429s sent because a token exceeded its rate.
     pub rate_limited: u64,
+    /// 429s sent because the OAuth client exceeded its rate across all its tokens.
+    pub org_rate_limited: u64,
     /// Faults injected.
     pub faults_injected: u64,
     /// GETs of `/api/v2/conversations/{id}/recordings` (the list route).
@@ -138,9 +154,31 @@ pub struct GenesysSimStats {
     pub restore_forbidden: u64,
 }
 
+impl GenesysSimStats {
+    /// Both counts added, field by field (several orgs' together).
+    pub fn plus(self, other: Self) -> Self {
+        GenesysSimStats {
+            api_requests: self.api_requests + other.api_requests,
+            tokens_issued: self.tokens_issued + other.tokens_issued,
+            rate_limited: self.rate_limited + other.rate_limited,
+            org_rate_limited: self.org_rate_limited + other.org_rate_limited,
+            faults_injected: self.faults_injected + other.faults_injected,
+            recordings_calls: self.recordings_calls + other.recordings_calls,
+            unrecorded_recordings_calls: self.unrecorded_recordings_calls
+                + other.unrecorded_recordings_calls,
+            unrecorded_conversations_fetched: self.unrecorded_conversations_fetched
+                + other.unrecorded_conversations_fetched,
+            restore_requests: self.restore_requests + other.restore_requests,
+            restore_requested: self.restore_requested + other.restore_requested,
+            restored: self.restored + other.restored,
+            restore_forbidden: self.restore_forbidden + other.restore_forbidden,
+        }
+    }
+}
+
 struct TokenEntry {
     expires_at: Instant,
-    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    limiter: Option<RateLimit>,
 }
 
 struct Job {
@@ -168,6 +206,11 @@ struct SimState {
     api_requests: AtomicU64,
     tokens_issued: AtomicU64,
     rate_limited: AtomicU64,
+    org_rate_limited: AtomicU64,
+    /// The OAuth client's limit across all its tokens (locked after `tokens`).
+    org_limit: Option<Mutex<RateLimit>>,
+    /// Per second: requests the limits let through and 429s (`/sim/rates`).
+    rates: RateLog,
     recordings_calls: AtomicU64,
     unrecorded_recordings_calls: AtomicU64,
     unrecorded_fetched: Mutex<HashSet<Uuid>>,
@@ -277,6 +320,10 @@ impl GenesysSim {
             .map(|c| (c.id, c.index))
             .collect();
         let restorations = Arc::new(Restorations::new(config.restore_delay));
+        let org_limit = config
+            .org_rate_limit
+            .and_then(NonZeroU32::new)
+            .map(|rpm| Mutex::new(RateLimit::per_minute(rpm)));
         GenesysSim {
             state: Arc::new(SimState {
                 dataset,
@@ -291,6 +338,9 @@ impl GenesysSim {
                 api_requests: AtomicU64::new(0),
                 tokens_issued: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
+                org_rate_limited: AtomicU64::new(0),
+                org_limit,
+                rates: RateLog::new(Timestamp::now().as_second()),
                 recordings_calls: AtomicU64::new(0),
                 unrecorded_recordings_calls: AtomicU64::new(0),
                 unrecorded_fetched: Mutex::default(),
@@ -307,6 +357,7 @@ impl GenesysSim {
             api_requests: self.state.api_requests.load(Ordering::Relaxed),
             tokens_issued: self.state.tokens_issued.load(Ordering::Relaxed),
             rate_limited: self.state.rate_limited.load(Ordering::Relaxed),
+            org_rate_limited: self.state.org_rate_limited.load(Ordering::Relaxed),
             faults_injected: self.state.faults.injected(),
             recordings_calls: self.state.recordings_calls.load(Ordering::Relaxed),
             unrecorded_recordings_calls: self
@@ -319,6 +370,37 @@ impl GenesysSim {
             restored: restore.restored,
             restore_forbidden: restore.forbidden,
         }
+    }
+
+    /// Per second since it started (the last hour at most), what its OAuth client's requests met
+    /// at the rate limits.
+    pub fn rates(&self) -> RateSeries {
+        self.state.rates.snapshot(Timestamp::now().as_second())
+    }
+
+    /// [`rates`](Self::rates) keyed by the client id, as `GET /sim/rates` serves them.
+    pub fn client_rates(&self) -> ClientRates {
+        ClientRates::from([(self.state.config.client_id.clone(), self.rates())])
+    }
+
+    /// The OAuth client id it accepts (its org's).
+    pub fn client_id(&self) -> &str {
+        &self.state.config.client_id
+    }
+
+    /// The dataset it serves.
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.state.dataset
+    }
+
+    /// Whether it issued `token` (expired or not).
+    fn holds_token(&self, token: &str) -> bool {
+        self.state.tokens.lock().contains_key(token)
+    }
+
+    /// Whether the conversation `id` is in its dataset.
+    fn serves(&self, id: Uuid) -> bool {
+        self.state.by_id.contains_key(&id)
     }
 
     /// The restorations asked of it (ground truth of what was restored).
@@ -421,6 +503,7 @@ impl GenesysSim {
             )
             .route("/sim/faults", post(force_faults).delete(clear_faults))
             .route("/sim/genesys/stats", get(sim_stats))
+            .route("/sim/rates", get(sim_rates))
             .merge(requests)
             .layer(middleware::from_fn_with_state(
                 state.clone(),

@@ -28,8 +28,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    RecordingStore, StoreInner, StoredContact, error_bytes, error_response, json_answer,
-    service_routes,
+    RecordingStore, SimRequestKind, StoreInner, StoredContact, error_bytes, error_response,
+    json_answer, service_routes,
 };
 use crate::api::MediaType;
 use crate::sim::faults::Service;
@@ -371,6 +371,11 @@ async fn put_interaction(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if let Ok(conversation) = Uuid::parse_str(&conversation_id) {
+        store
+            .timeline
+            .note(SimRequestKind::CapturePut { conversation });
+    }
     let config = store.config().clone();
     if tenant != config.tenant {
         return error_response(StatusCode::NOT_FOUND, "not.found", "unknown tenant");

@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{RecordingStore, error_response, service_routes};
+use super::{RecordingStore, SimRequestKind, error_response, service_routes};
 use crate::api::MediaType;
 use crate::sim::faults::Service;
 
@@ -214,6 +214,12 @@ async fn contacts(
         ));
     }
     drop(inner);
+    store.timeline.note(SimRequestKind::DasContacts {
+        from: query.from,
+        to: query.to,
+        cursor: query.after.is_some(),
+        returned: page.len(),
+    });
     let contacts = page.into_iter().map(|(_, c)| c).collect();
     Json(ContactsPage {
         contacts,

@@ -13,6 +13,8 @@
 mod auth;
 mod capture;
 mod das;
+mod tenants;
+mod timeline;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -30,6 +32,8 @@ use uuid::Uuid;
 
 pub use capture::capture_router;
 pub use das::das_router;
+pub use tenants::RecordingTenants;
+pub use timeline::{SimRequest, SimRequestKind, TIMELINE_CAPACITY};
 
 use crate::api::MediaType;
 use crate::sim::dataset::{Dataset, FileState, RecordingSideState};
@@ -177,6 +181,26 @@ pub struct SimReport {
     pub restore_forbidden: u64,
 }
 
+impl SimReport {
+    /// Both reports added, field by field (several tenants' together).
+    pub fn plus(self, other: Self) -> Self {
+        SimReport {
+            expected_missing: self.expected_missing + other.expected_missing,
+            still_missing: self.still_missing + other.still_missing,
+            ingested: self.ingested + other.ingested,
+            resent: self.resent + other.resent,
+            duplicates: self.duplicates + other.duplicates,
+            conflicts: self.conflicts + other.conflicts,
+            expected_not_recorded: self.expected_not_recorded + other.expected_not_recorded,
+            expected_archived: self.expected_archived + other.expected_archived,
+            archived_still_missing: self.archived_still_missing + other.archived_still_missing,
+            restore_requested: self.restore_requested + other.restore_requested,
+            restored: self.restored + other.restored,
+            restore_forbidden: self.restore_forbidden + other.restore_forbidden,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct StoreInner {
     contacts: HashMap<Uuid, StoredContact>,
@@ -211,12 +235,28 @@ pub struct RecordingStore {
     restorations: Option<Arc<crate::sim::genesys::Restorations>>,
     /// Every request Capture received (`/sim/requests` on its port).
     capture_requests: Arc<RequestLog>,
+    /// When DAS reads and Capture PUTs arrived (in-process ground truth).
+    timeline: timeline::Timeline,
 }
 
 impl RecordingStore {
     /// The requests Capture received so far, per route and per conversation named.
     pub fn capture_requests(&self) -> RequestCounts {
         self.capture_requests.snapshot()
+    }
+
+    /// The DAS contacts reads and Capture PUTs served so far, oldest first, with how many older
+    /// ones were dropped (see [`TIMELINE_CAPACITY`]).
+    pub fn timeline(&self) -> (Vec<SimRequest>, u64) {
+        self.timeline.snapshot()
+    }
+
+    /// When DAS started to show what the store holds for `conversation_id` (its latest
+    /// version), on the timeline's clock; `None` when nothing is held.
+    pub fn visible_at(&self, conversation_id: Uuid) -> Option<Duration> {
+        let inner = self.lock();
+        let (since, _) = inner.contacts.get(&conversation_id)?.versions.last()?;
+        Some(self.timeline.offset(*since))
     }
 
     /// An empty store (nothing held, nothing expected).
@@ -228,6 +268,7 @@ impl RecordingStore {
             faults: Arc::new(Faults::none()),
             restorations: None,
             capture_requests: Arc::default(),
+            timeline: timeline::Timeline::new(Instant::now()),
         }
     }
 
@@ -405,37 +446,70 @@ impl StoreInner {
     }
 }
 
-/// The hook for [`crate::sim::start`]: builds the DAS and Capture routers over one store seeded
-/// from the shared dataset, with the shared faults and the simulation's tenant, credentials and
-/// seed. The other knobs (ingest lag, buffer, drain rate, size limit, reject rate) come from
-/// `options`. Keep the store with [`factory_with_store`] when the caller needs it afterwards.
+/// The hook for [`crate::sim::start`]: builds the DAS and Capture routers over one store per
+/// org, seeded from the org's dataset, with the shared faults and the org's tenant, credentials
+/// and seed (several orgs: [`RecordingTenants`] serves them all on one DAS and one Capture port).
+/// The other knobs (ingest lag, buffer, drain rate, size limit, reject rate) come from
+/// `options`. Keep the stores with [`factory_with_store`] or [`factory_with_stores`] when the
+/// caller needs them afterwards.
 pub fn factory(options: RecordingSimConfig) -> crate::sim::RecordingSideFactory {
-    factory_with_store(options, Arc::new(std::sync::OnceLock::new()))
+    factory_with_stores(options, Arc::new(std::sync::OnceLock::new()))
 }
 
-/// Same as [`factory`], also handing the store out through `slot` once `start` built it
-/// (counters and ground truth in-process, e.g. for `demo`).
+/// Same as [`factory`], also handing the (first org's) store out through `slot` once `start`
+/// built it (counters and ground truth in-process, e.g. for `demo`).
 pub fn factory_with_store(
     options: RecordingSimConfig,
     slot: Arc<std::sync::OnceLock<Arc<RecordingStore>>>,
 ) -> crate::sim::RecordingSideFactory {
+    let all = Arc::new(std::sync::OnceLock::new());
+    let inner = factory_with_stores(options, all.clone());
     Box::new(move |context: &crate::sim::RecordingSideContext| {
-        let config = RecordingSimConfig {
-            tenant: context.config.tenant.clone(),
-            client_id: context.config.client_id.clone(),
-            client_secret: context.config.client_secret.clone(),
-            seed: context.config.seed,
-            ..options
-        };
-        let store = Arc::new(
-            RecordingStore::seeded(&context.dataset, &config)
-                .with_faults(context.faults.clone())
-                .with_restorations(context.restorations.clone()),
-        );
-        let _ = slot.set(store.clone());
-        crate::sim::RecordingSideRouters {
-            das: das_router(store.clone()),
-            capture: capture_router(store),
+        let routers = inner(context);
+        if let Some(first) = all.get().and_then(|stores| stores.first()) {
+            let _ = slot.set(first.clone());
+        }
+        routers
+    })
+}
+
+/// Same as [`factory`], handing every org's store out through `slot`, in the orgs' order.
+pub fn factory_with_stores(
+    options: RecordingSimConfig,
+    slot: Arc<std::sync::OnceLock<Vec<Arc<RecordingStore>>>>,
+) -> crate::sim::RecordingSideFactory {
+    Box::new(move |context: &crate::sim::RecordingSideContext| {
+        let stores: Vec<Arc<RecordingStore>> = context
+            .orgs
+            .iter()
+            .map(|org| {
+                let config = RecordingSimConfig {
+                    tenant: org.config.tenant.clone(),
+                    client_id: org.config.client_id.clone(),
+                    client_secret: org.config.client_secret.clone(),
+                    seed: org.config.seed,
+                    ..options.clone()
+                };
+                Arc::new(
+                    RecordingStore::seeded(&org.dataset, &config)
+                        .with_faults(context.faults.clone())
+                        .with_restorations(org.restorations.clone()),
+                )
+            })
+            .collect();
+        let _ = slot.set(stores.clone());
+        match stores.as_slice() {
+            [only] => crate::sim::RecordingSideRouters {
+                das: das_router(only.clone()),
+                capture: capture_router(only.clone()),
+            },
+            _ => {
+                let tenants = RecordingTenants::new(stores);
+                crate::sim::RecordingSideRouters {
+                    das: tenants.das_router(),
+                    capture: tenants.capture_router(),
+                }
+            }
         }
     })
 }

@@ -1,18 +1,28 @@
-//! Verify, the last stage: once the recovery pool is done, DAS is read again for the shard's
-//! slice until every ingested conversation shows up holding every session sent, or the verify
-//! deadline passes; the rest are reported `unverified` with a reason.
+//! Verify, the last stage: once the recovery pool is done, DAS is read again until every
+//! ingested conversation shows up holding every session sent, or the verify deadline passes; the
+//! rest are reported `unverified` with a reason.
+//!
+//! A round reads only the time ranges of the conversations still waiting ([`ranges`]), so the
+//! reads shrink as conversations arrive, and rounds grow apart ([`schedule`]): this is load on
+//! the tenant's own recording side, at fleet scale once per shard.
+
+pub mod ranges;
+pub mod schedule;
 
 use std::collections::HashMap;
 
 use futures::TryStreamExt;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::api::{MediaType, Window};
-use crate::pipeline::matcher::ContactIndex;
 use crate::pipeline::{Ingested, Outcome, OutcomeRecord, PipelineOptions, Tracker};
 use crate::verint::RecordingSideError;
 use crate::verint::das::{ContactQuery, DasClient};
+
+pub use self::ranges::{range_around, read_ranges, read_through_gap};
+pub use self::schedule::verify_pause;
 
 /// Whether a contact holding `held` sessions shows `item` in full: every session sent is among
 /// them.
@@ -20,37 +30,53 @@ pub fn arrived(item: &Ingested, held: &[String]) -> bool {
     item.sessions.iter().all(|s| held.contains(s))
 }
 
-/// Waits until DAS shows every `ingested` interaction of `slice` or the verify deadline passes;
-/// records each one's final outcome.
+/// Where verification reads.
+pub(crate) struct VerifyScope<'a> {
+    /// The shard's slice: the reads never leave it (widened by the tolerance).
+    pub slice: Window,
+    /// The media types recovered.
+    pub media_types: &'a [MediaType],
+    /// Contacts the inventory counted in the slice: how dense DAS is there, which decides
+    /// whether a gap between two ranges is read through.
+    pub contacts_in_slice: u64,
+}
+
+/// Waits until DAS shows every `ingested` interaction of the scope or the verify deadline
+/// passes; records each one's final outcome.
 pub(crate) async fn verify(
     das: &DasClient,
-    slice: Window,
-    media_types: &[MediaType],
+    scope: VerifyScope<'_>,
     ingested: Vec<Ingested>,
     options: &PipelineOptions,
     tracker: &Tracker,
     cancel: &CancellationToken,
 ) {
-    // The range the inventory read: a contact may start up to a tolerance away from its
-    // conversation.
-    let range = ContactIndex::new(slice, options.tolerance).query_range();
-    let deadline = tokio::time::Instant::now() + options.verify_deadline;
+    let deadline = Instant::now() + options.verify_deadline;
+    let gap = read_through_gap(scope.slice, scope.contacts_in_slice);
     // Keyed by conversation, so that each DAS page is checked as it arrives, without a map of
     // everything DAS shows (which would grow with the window).
     let mut waiting: HashMap<Uuid, Ingested> = ingested.into_iter().map(|i| (i.id, i)).collect();
     let mut last_error: Option<String> = None;
-    while !waiting.is_empty() && !cancel.is_cancelled() {
-        match check_pages(das, range, media_types, &mut waiting, tracker).await {
+    let mut round = 0;
+    while !waiting.is_empty() {
+        // A pause comes first: what was sent last cannot show up before DAS's lag has passed,
+        // so a read at once could only end verification for a recording side with no lag. The
+        // last pause ends at the deadline, so the last read is made there.
+        let pause = verify_pause(options.verify_interval, options.verify_max_interval, round)
+            .min(deadline.saturating_duration_since(Instant::now()));
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        match check_round(das, &scope, gap, options, &mut waiting, tracker).await {
             Ok(()) => last_error = None,
             Err(err) => last_error = Some(err.to_string()),
         }
-        if waiting.is_empty() || tokio::time::Instant::now() + options.verify_interval > deadline {
+        if Instant::now() >= deadline {
             break;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(options.verify_interval) => {}
-            _ = cancel.cancelled() => break,
-        }
+        round = round.saturating_add(1);
     }
     for item in waiting.into_values() {
         tracker.verified(OutcomeRecord {
@@ -71,15 +97,44 @@ pub(crate) async fn verify(
     }
 }
 
-/// One read of DAS over `range`: every waiting item a contact shows in full is verified and
-/// leaves `waiting`. A read error ends the round; what was verified before it stays verified.
+/// One round: DAS read over the ranges of the conversations still waiting, in time order. A
+/// read error ends the round; what was verified before it stays verified.
+async fn check_round(
+    das: &DasClient,
+    scope: &VerifyScope<'_>,
+    gap: jiff::SignedDuration,
+    options: &PipelineOptions,
+    waiting: &mut HashMap<Uuid, Ingested>,
+    tracker: &Tracker,
+) -> Result<(), RecordingSideError> {
+    let ranges = read_ranges(
+        waiting.values().map(|item| item.start),
+        options.tolerance,
+        gap,
+    );
+    for range in ranges {
+        if waiting.is_empty() {
+            break;
+        }
+        check_pages(das, range, scope.media_types, options, waiting, tracker).await?;
+    }
+    Ok(())
+}
+
+/// Reads `range` page by page: every waiting item a contact shows in full is verified and
+/// leaves `waiting`. Stops once no conversation the range was read for is still waiting.
 async fn check_pages(
     das: &DasClient,
     range: Window,
     media_types: &[MediaType],
+    options: &PipelineOptions,
     waiting: &mut HashMap<Uuid, Ingested>,
     tracker: &Tracker,
 ) -> Result<(), RecordingSideError> {
+    let read_for = |item: &Ingested| {
+        let own = range_around(item.start, options.tolerance);
+        range.start <= own.start && own.end <= range.end
+    };
     let mut pages = das.contact_pages(ContactQuery::new(range, media_types.to_vec()));
     while let Some(page) = pages.try_next().await? {
         for contact in page.contacts {
@@ -112,7 +167,7 @@ async fn check_pages(
             });
             waiting.remove(&id);
         }
-        if waiting.is_empty() {
+        if !waiting.values().any(read_for) {
             break;
         }
     }

@@ -1,0 +1,109 @@
+//! One Genesys request budget per org: the running shards of a tenant's recoveries share
+//! `orgRequestsPerMinute` equally, each still capped by its own per-token `requestsPerMinute`.
+//! Pure: the caller hands in the running recoveries.
+
+use std::collections::BTreeMap;
+
+use crate::api::GenesysBudget;
+
+/// A running recovery, as the budget sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spender {
+    pub tenant: String,
+    /// Its shards still running.
+    pub shards: u32,
+    pub org_requests_per_minute: u32,
+    pub token_requests_per_minute: u32,
+}
+
+/// Each tenant's budget: the least `orgRequestsPerMinute` among its running recoveries (the
+/// stricter setting wins) over all their running shards.
+pub fn per_tenant(running: &[Spender]) -> BTreeMap<&str, (u32, u32)> {
+    let mut orgs: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    for s in running.iter().filter(|s| s.shards > 0) {
+        let (budget, shards) = orgs
+            .entry(s.tenant.as_str())
+            .or_insert((s.org_requests_per_minute, 0));
+        *budget = (*budget).min(s.org_requests_per_minute);
+        *shards += s.shards;
+    }
+    orgs
+}
+
+/// The share of `me` (one of `running`): its org's budget over the org's running shards, at
+/// most its own per-token rate, at least one request a minute. None when it runs no shard.
+pub fn share(me: &Spender, running: &[Spender]) -> Option<GenesysBudget> {
+    if me.shards == 0 {
+        return None;
+    }
+    let (org, shards) = per_tenant(running)
+        .get(me.tenant.as_str())
+        .copied()
+        .unwrap_or((me.org_requests_per_minute, me.shards));
+    Some(GenesysBudget {
+        org_requests_per_minute: org,
+        org_shards: shards,
+        shard_requests_per_minute: (org / shards.max(1))
+            .clamp(1, me.token_requests_per_minute.max(1)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spender(tenant: &str, shards: u32, org: u32) -> Spender {
+        Spender {
+            tenant: tenant.into(),
+            shards,
+            org_requests_per_minute: org,
+            token_requests_per_minute: 300,
+        }
+    }
+
+    #[test]
+    fn an_org_budget_is_split_over_every_running_shard_of_the_tenant() {
+        let running = [
+            spender("a", 8, 2400),
+            spender("a", 8, 2400),
+            spender("b", 4, 2400),
+        ];
+        let a = share(&running[0], &running).unwrap();
+        assert_eq!((a.org_shards, a.shard_requests_per_minute), (16, 150));
+        // b alone: 600 each, capped at the per-token 300.
+        let b = share(&running[2], &running).unwrap();
+        assert_eq!((b.org_shards, b.shard_requests_per_minute), (4, 300));
+    }
+
+    #[test]
+    fn the_stricter_org_setting_wins_and_no_share_is_zero() {
+        let running = [spender("a", 2, 2400), spender("a", 3, 600)];
+        let a = share(&running[0], &running).unwrap();
+        assert_eq!(a.org_requests_per_minute, 600);
+        assert_eq!(a.shard_requests_per_minute, 120);
+        let crowded = [spender("c", 64, 10)];
+        assert_eq!(
+            share(&crowded[0], &crowded)
+                .unwrap()
+                .shard_requests_per_minute,
+            1
+        );
+    }
+
+    #[test]
+    fn finished_shards_leave_their_share_to_the_rest() {
+        let before = [spender("a", 8, 2400), spender("a", 8, 2400)];
+        let after = [spender("a", 8, 2400), spender("a", 0, 2400)];
+        assert_eq!(
+            share(&before[0], &before)
+                .unwrap()
+                .shard_requests_per_minute,
+            150
+        );
+        assert_eq!(
+            share(&after[0], &after).unwrap().shard_requests_per_minute,
+            300
+        );
+        assert_eq!(share(&after[1], &after), None);
+    }
+}

@@ -1,0 +1,60 @@
+//! The shard's share of its org's Genesys request budget. The controller divides the org's
+//! budget among the running shards and publishes each recovery's share in its status
+//! (`status.genesysBudget.shardRequestsPerMinute`); the worker reads it every few seconds and
+//! hands it on, so a new division (shards of the org starting or finishing) applies without a
+//! restart.
+
+use std::time::Duration;
+
+use kube::Api;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use crate::api::DigitalRecovery;
+
+/// How often the worker reads its recovery for a new share: one GET per shard, cheap next to
+/// the status writes, and well within "a few seconds" of the controller's new division.
+pub const SHARE_POLL: Duration = Duration::from_secs(3);
+
+/// The share published in `dr`'s status, if any.
+pub fn published(dr: &DigitalRecovery) -> Option<u32> {
+    dr.status
+        .as_ref()
+        .and_then(|s| s.genesys_budget)
+        .map(|b| b.shard_requests_per_minute)
+}
+
+/// Follows the share of recovery `name` until `cancel`: the receiver holds the latest one read
+/// (`initial` until then). A failed read keeps the last share.
+pub fn follow(
+    api: Api<DigitalRecovery>,
+    name: String,
+    initial: Option<u32>,
+    cancel: CancellationToken,
+) -> watch::Receiver<Option<u32>> {
+    let (tx, rx) = watch::channel(initial);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(SHARE_POLL) => {}
+                () = cancel.cancelled() => return,
+                () = tx.closed() => return,
+            }
+            match api.get(&name).await {
+                Ok(dr) => {
+                    let share = published(&dr);
+                    tx.send_if_modified(|current| {
+                        let changed = share.is_some() && *current != share;
+                        if changed {
+                            *current = share;
+                        }
+                        changed
+                    });
+                }
+                Err(e) => debug!(error = %e, "cannot read the recovery for its budget share"),
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,177 @@
+//! The shard slices of a recovery, cut once. The first worker to start counts the window's
+//! conversations and cuts balanced slices (`pipeline::balance`), then writes them to a
+//! ConfigMap (`<recovery>-slices`, owned by the recovery) with a create only one worker can win;
+//! every worker, and every retry of one, uses what that ConfigMap holds. So the slices tile the
+//! window exactly even when Genesys' counts move between two workers' reads.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{DeleteParams, PostParams, Preconditions},
+};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use super::{WorkerError, status::APISERVER_PATIENCE};
+use crate::api::{DigitalRecovery, ValidSpec, Window};
+use crate::contract::{RECOVERY_LABEL, SLICES_KEY, label_value, slices_name};
+use crate::genesys::{GenesysClient, GenesysConfig};
+use crate::http::ClientCredentials;
+use crate::kubeapi::{is_transient, patiently};
+use crate::pipeline::balance::{self, Cut};
+
+/// What the slices ConfigMap holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlicePlan {
+    pub cut: Cut,
+    pub slices: Vec<Window>,
+}
+
+/// Shard `shard`'s slice of `dr`, from the recovery's plan, cutting and writing the plan first
+/// when no worker has yet.
+pub async fn slice_of_shard(
+    client: &Client,
+    dr: &DigitalRecovery,
+    spec: &ValidSpec,
+    genesys: &ClientCredentials,
+    shard: u32,
+    parallelism: u32,
+) -> Result<Window, WorkerError> {
+    let plan = plan(client, dr, spec, genesys, parallelism).await?;
+    if plan.slices.len() != parallelism as usize {
+        return Err(WorkerError::Slices(format!(
+            "the plan holds {} slices for parallelism {parallelism}",
+            plan.slices.len()
+        )));
+    }
+    plan.slices
+        .get(shard as usize)
+        .copied()
+        .ok_or(WorkerError::ShardOutOfRange { shard, parallelism })
+}
+
+async fn plan(
+    client: &Client,
+    dr: &DigitalRecovery,
+    spec: &ValidSpec,
+    genesys: &ClientCredentials,
+    shards: u32,
+) -> Result<SlicePlan, WorkerError> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &dr.namespace().unwrap_or_default());
+    let name = slices_name(&dr.name_any());
+    if let Some(plan) = read(&api, &name, dr).await? {
+        return Ok(plan);
+    }
+    let plan = cut(spec, genesys, shards).await?;
+    let (object, params) = (config_map(dr, &name, &plan), PostParams::default());
+    let created = patiently("write the slices", APISERVER_PATIENCE, is_transient, || {
+        api.create(&params, &object)
+    })
+    .await;
+    match created {
+        Ok(_) => {
+            info!(cut = ?plan.cut, "wrote the recovery's shard slices");
+            Ok(plan)
+        }
+        // Another worker was first: its plan is the one.
+        Err(kube::Error::Api(s)) if s.code == 409 => read(&api, &name, dr)
+            .await?
+            .ok_or_else(|| WorkerError::Slices("the slices ConfigMap vanished".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The plan in `name`, if this recovery's. One left by an earlier recovery of the same name
+/// (deleted, its ConfigMaps not yet collected) is deleted.
+async fn read(
+    api: &Api<ConfigMap>,
+    name: &str,
+    dr: &DigitalRecovery,
+) -> Result<Option<SlicePlan>, WorkerError> {
+    let existing = patiently("read the slices", APISERVER_PATIENCE, is_transient, || {
+        api.get_opt(name)
+    })
+    .await?;
+    let Some(cm) = existing else {
+        return Ok(None);
+    };
+    let ours = cm
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == dr.meta().uid.as_ref());
+    if !ours {
+        let stale = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: cm.uid(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(name, &stale).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Ok(None);
+    }
+    let text = cm
+        .data
+        .as_ref()
+        .and_then(|d| d.get(SLICES_KEY))
+        .ok_or_else(|| WorkerError::Slices(format!("ConfigMap {name} has no {SLICES_KEY}")))?;
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| WorkerError::Slices(format!("ConfigMap {name}: {e}")))
+}
+
+/// Cuts the window: balanced by Genesys' counts, or equal time when they cannot be had.
+async fn cut(
+    spec: &ValidSpec,
+    credentials: &ClientCredentials,
+    shards: u32,
+) -> Result<SlicePlan, WorkerError> {
+    let (slices, cut) = if shards <= 1 {
+        (
+            crate::pipeline::shard::slices(spec.window, 1),
+            Cut::EqualTime,
+        )
+    } else {
+        let config = GenesysConfig::from_spec(
+            spec,
+            credentials.client_id.clone(),
+            credentials.client_secret.clone(),
+        )
+        .map_err(|e| WorkerError::Slices(e.to_string()))?;
+        let genesys = GenesysClient::new(config).map_err(|e| WorkerError::Slices(e.to_string()))?;
+        balance::slices(
+            &genesys,
+            spec.window,
+            &spec.media_types,
+            &spec.message_types,
+            shards,
+        )
+        .await
+    };
+    Ok(SlicePlan { cut, slices })
+}
+
+fn config_map(dr: &DigitalRecovery, name: &str, plan: &SlicePlan) -> ConfigMap {
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(name.to_string());
+    cm.metadata.labels = Some(BTreeMap::from([(
+        RECOVERY_LABEL.to_string(),
+        label_value(&dr.name_any()),
+    )]));
+    cm.metadata.owner_references = dr.controller_owner_ref(&()).map(|mut o| {
+        o.controller = Some(false);
+        vec![o]
+    });
+    cm.data = Some(BTreeMap::from([(
+        SLICES_KEY.to_string(),
+        serde_json::to_string(plan).unwrap_or_default(),
+    )]));
+    cm
+}
