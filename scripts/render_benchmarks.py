@@ -230,7 +230,7 @@ def main():
         ratio = shard["elapsed_over_ideal"]
         row(f"one shard vs the fastest schedule the limiter allows ({fmt(shard['generated'], 0)} conversations, {shard['rate_limit_per_min']}/min, burst included)",
             f"**{ratio:.3f}** ({shard['elapsed_s']:.1f} s vs {shard['ideal_s']:.1f} s, {fmt(shard['rate_limited'], 0)} 429s)", "<= 1.05", ratio <= 1.05,
-            "time the shard spent after its last Genesys call (verification waits its 5 s poll interval for the interactions ingested last) or before its first; the Genesys calls alone are in the fleet section.")
+            "time the shard spent after its last Genesys call (verification waiting for DAS to show the interactions ingested last) or before its first; the Genesys calls alone are in the fleet section.")
     else:
         row("one shard vs the fastest schedule the limiter allows", "not run", "<= 1.05", None)
     if fidelity:
@@ -560,7 +560,7 @@ def main():
         w("|---|---|---|---|")
         w(f"| {fidelity['requests_per_min']:.1f} requests/min | **{fidelity['fraction_of_limit']:.3f}** | {fmt(fidelity['throttled'], 0)} | **{fmt(fidelity['throttled_after_first_minute'], 0)}** |")
         w("")
-        w("A fraction above 1 comes from the simulator's burst (a sixth of a minute's worth), which the client uses at")
+        w("A fraction above 1 comes from the simulator's burst (ten seconds' worth), which the client uses at")
         w("the start, spread over a short run; the steady rate is the limit.")
         w("")
 
