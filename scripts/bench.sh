@@ -25,6 +25,7 @@
 #                                   script alone takes several minutes at the default)
 #   BENCH_WORKER_PARTS=run,encoder  parts of the worker bench to run
 #   BENCH_RECOVERIES=1000           controller: recoveries created at once
+#   BENCH_FLEET_CONVERSATIONS=4000  fleet: the one-shard-vs-fastest-schedule run (300/min, 30 ms)
 #   BENCH_CLUSTER_CONVERSATIONS=200000  cluster: conversations of the one worker shard whose
 #                                   memory is read from its container's cgroup on the real node
 #                                   (the `cluster` bench needs root; add it with BENCH_ONLY)
@@ -36,7 +37,7 @@ cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-target/bench-results}
 doc=${BENCH_DOC:-docs/benchmarks.md}
 # The cluster bench runs a real node, which needs root.
-default_benches="matcher genesys_collect pipeline fleet_naive fleet_slices controller worker"
+default_benches="matcher genesys_collect pipeline fleet fleet_naive fleet_slices controller worker"
 [[ $(id -u) == 0 ]] && default_benches+=" cluster"
 benches=${BENCH_ONLY:-$default_benches}
 mkdir -p "$out"

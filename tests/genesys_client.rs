@@ -684,6 +684,47 @@ async fn per_token_rate_limit_answers_429_with_retry_after_and_the_client_waits(
 }
 
 #[tokio::test]
+async fn a_paced_client_uses_the_burst_then_keeps_to_the_limit_with_one_round_of_429s() {
+    // A 600/min token: the simulator lets it burst 100 requests, then one every 100 ms. A client
+    // configured at the same limit with four requests in flight sends the burst at once, is told
+    // to wait at its end (one 429 per request then in flight), and is never refused again.
+    const PER_MINUTE: u32 = 600;
+    const IN_FLIGHT: usize = 4;
+    let requests = 160;
+    let h = harness_with(
+        300,
+        GenesysSimConfig {
+            rate_limit: Some(PER_MINUTE),
+            ..GenesysSimConfig::default()
+        },
+        FaultSpec::default(),
+    )
+    .await;
+    let mut config = config(&h);
+    config.requests_per_minute = PER_MINUTE;
+    let client = GenesysClient::new(config).unwrap();
+    let c = find(&h, |c| c.is_text()).id.to_string();
+    let outcomes: Vec<_> = futures::stream::iter(0..requests)
+        .map(|_| client.recording_metadata(&c))
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    assert!(outcomes.iter().all(Result::is_ok));
+    let sim = h.sim.stats();
+    assert_eq!(sim.rate_limited, client.counters().throttled);
+    assert_eq!(sim.api_requests, requests as u64 + sim.rate_limited);
+    // Without the burst there would be no 429 at all; without pacing after it, one every time
+    // a request comes before the limiter refilled.
+    assert!(
+        (1..=IN_FLIGHT as u64).contains(&sim.rate_limited),
+        "{} 429s",
+        sim.rate_limited
+    );
+    // The first 429 only ended the burst: the client still paces at the configured limit.
+    assert_eq!(client.budget().current_per_minute(), Some(PER_MINUTE));
+}
+
+#[tokio::test]
 async fn bad_credentials_fail_typed_and_do_not_leak() {
     let h = harness(100).await;
     let mut config = config(&h);

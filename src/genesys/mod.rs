@@ -6,7 +6,8 @@
 //! - [`GenesysClient::conversations`] streams the conversations of a slice (see [`analytics`]);
 //! - [`GenesysClient::fetch_recordings`] gets a conversation's recordings as typed outcomes;
 //! - [`GenesysClient::restore_recording`] asks Genesys to restore an archived recording;
-//! - [`GenesysClient::counters`] gives `apiCalls.genesys` and `throttled`.
+//! - [`GenesysClient::counters`] gives `apiCalls.genesys` and `throttled`;
+//! - [`GenesysClient::budget`] is the token's adaptive rate budget (live `set_limit`).
 
 pub mod analytics;
 mod error;
@@ -244,7 +245,7 @@ impl GenesysClient {
         let transport = ApiTransport {
             http,
             tokens,
-            budget: RateBudget::per_minute(config.requests_per_minute),
+            budget: RateBudget::per_minute_bursting(config.requests_per_minute),
             retry: config.retry.clone(),
             counters,
             hint: Some(genesys_wait_hint),
@@ -262,6 +263,13 @@ impl GenesysClient {
     /// API calls made (token requests and retries included) and 429s received so far.
     pub fn counters(&self) -> CounterSnapshot {
         self.inner.transport.counters.snapshot()
+    }
+
+    /// The token's rate budget, shared by every clone: [`RateBudget::set_limit`] changes this
+    /// client's rate while it runs (a worker's share of its org's budget) and
+    /// [`RateBudget::current_per_minute`] shows the rate in force.
+    pub fn budget(&self) -> &RateBudget {
+        &self.inner.transport.budget
     }
 
     /// The live counters, to share with a progress reporter.

@@ -82,7 +82,8 @@ impl ApiTransport {
     ///   times per request);
     /// - on 408/429/5xx and connection/timeout/body errors retries with backoff, honouring
     ///   Retry-After (which also pauses every other request of this token); a 429 that states its
-    ///   wait does not use up an attempt, only time (`max_elapsed`);
+    ///   wait does not use up an attempt, only time (`max_elapsed`), and is reported to the budget,
+    ///   which paces this token's requests by them (see [`RateBudget::throttled`]);
     /// - any other status is returned as is for the caller to interpret.
     pub async fn send(
         &self,
@@ -95,6 +96,7 @@ impl ApiTransport {
         loop {
             attempt += 1;
             self.budget.acquire().await;
+            let sent_at = Instant::now();
             let token = self
                 .tokens
                 .token()
@@ -153,23 +155,33 @@ impl ApiTransport {
                 attempt -= 1;
                 continue;
             }
+            let retry_after = parse_retry_after(&response.headers).or_else(|| {
+                if status == 429 {
+                    self.hint
+                        .and_then(|hint| hint(&response.headers, &response.body))
+                } else {
+                    None
+                }
+            });
+            let honoured_wait = retry_after.filter(|wait| *wait <= self.retry.max_retry_after);
             if status == 429 {
                 self.counters.record_throttled();
+                // A 429 that states its wait is the server's rate limiter (Genesys sends
+                // Retry-After on every one): it pauses every request of the token and adapts the
+                // rate, whether or not this request is tried again. One without is retried with
+                // backoff and teaches the budget nothing.
+                if retry_after.is_some() {
+                    self.budget.throttled(sent_at, honoured_wait);
+                }
             }
             if is_retryable_status(status) && may_retry {
-                let retry_after = parse_retry_after(&response.headers).or_else(|| {
-                    if status == 429 {
-                        self.hint
-                            .and_then(|hint| hint(&response.headers, &response.body))
-                    } else {
-                        None
-                    }
-                });
                 if let Some(wait) = retry_after {
                     if wait > self.retry.max_retry_after {
                         return Ok(response);
                     }
-                    self.budget.pause_for(wait);
+                    if status != 429 {
+                        self.budget.pause_for(wait);
+                    }
                 }
                 let wait = self.retry.delay(attempt, retry_after);
                 tracing::debug!(
