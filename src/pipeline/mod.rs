@@ -127,7 +127,15 @@ pub async fn run_shard_with(
     cancel: CancellationToken,
 ) -> Result<ShardSummary, PipelineError> {
     let clients = Clients::connect(&run.spec, &run.credentials)?;
-    execute(&clients, &run, &options, reporter, cancel).await
+    let follower = options
+        .genesys_share
+        .clone()
+        .map(|share| clients.follow_share(share));
+    let result = execute(&clients, &run, &options, reporter, cancel).await;
+    if let Some(follower) = follower {
+        follower.abort();
+    }
+    result
 }
 
 /// Runs the stages of one shard with the given clients.
