@@ -15,13 +15,12 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-#[allow(dead_code)] // shared with the pipeline and worker benches, which use the rest
 mod common;
 
-use common::{BIN, Sim, env_usize, simulate};
+use common::{Sim, env_usize, simulate};
 
 /// The per-token limit of the run, as Genesys' default.
 const PER_MINUTE: u32 = 300;
@@ -76,13 +75,8 @@ struct Sample {
 /// summary and the samples.
 fn recover_sampled(path: &Path, genesys: &str) -> (serde_json::Value, Vec<Sample>) {
     let started = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(["recover", "--output", "json", "-f"])
-        .arg(path)
-        .env("SIM_CLIENT_ID", "sim-client")
-        .env("SIM_CLIENT_SECRET", "sim-secret")
+    let mut child = common::recover_command(path, &[])
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("start recover");
     let mut samples = Vec::new();

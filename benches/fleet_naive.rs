@@ -18,12 +18,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-#[allow(dead_code)] // the memory helpers serve the pipeline and worker benches
 mod common;
 #[path = "../tests/support/pyvenv.rs"]
 mod pyvenv;
 
-use common::{BIN, Sim, env_usize, simulate};
+use common::{Sim, env_usize, simulate};
 use digital_recovery::api::DEFAULT_ORG_REQUESTS_PER_MINUTE;
 
 const TOKEN_RATE: u32 = 300;
@@ -100,12 +99,7 @@ fn manifest(dir: &Path, sim: &Sim) -> std::path::PathBuf {
 /// Runs `recover`; returns its JSON summary and the process's wall time.
 fn run_recover(path: &Path) -> (serde_json::Value, f64) {
     let started = Instant::now();
-    let out = Command::new(BIN)
-        .args(["recover", "--output", "json", "-f"])
-        .arg(path)
-        .env("SIM_CLIENT_ID", "sim-client")
-        .env("SIM_CLIENT_SECRET", "sim-secret")
-        .stderr(Stdio::inherit())
+    let out = common::recover_command(path, &[])
         .output()
         .expect("run recover");
     let wall = started.elapsed().as_secs_f64();

@@ -9,12 +9,10 @@
 //! Figures go to docs/benchmarks.md.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-#[allow(dead_code)] // the memory helpers serve the pipeline and worker benches
 mod common;
 
-use common::{BIN, Sim, env_usize, simulate};
+use common::{Sim, env_usize, simulate};
 
 const SHARDS: u32 = 8;
 const TOKEN_RATE: u32 = 300;
@@ -39,12 +37,7 @@ fn manifest(dir: &Path, sim: &Sim) -> std::path::PathBuf {
 
 /// Runs `recover` with `--slicing slicing` and returns its JSON summary.
 fn recover(path: &Path, slicing: &str) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["recover", "--output", "json", "--slicing", slicing, "-f"])
-        .arg(path)
-        .env("SIM_CLIENT_ID", "sim-client")
-        .env("SIM_CLIENT_SECRET", "sim-secret")
-        .stderr(Stdio::inherit())
+    let out = common::recover_command(path, &["--slicing", slicing])
         .output()
         .expect("run recover");
     assert!(out.status.success(), "recover --slicing {slicing} failed");

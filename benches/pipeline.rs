@@ -44,13 +44,8 @@ fn manifest(dir: &Path, sim: &Sim, mode: &str, rpm: u32) -> std::path::PathBuf {
 /// Runs `recover` and returns its JSON summary and peak RSS in KiB.
 #[allow(clippy::zombie_processes)] // reaped by common::reap (wait4), which also gives ru_maxrss
 fn recover(path: &Path) -> (serde_json::Value, i64) {
-    let child = Command::new(BIN)
-        .args(["recover", "--output", "json", "-f"])
-        .arg(path)
-        .env("SIM_CLIENT_ID", "sim-client")
-        .env("SIM_CLIENT_SECRET", "sim-secret")
+    let child = common::recover_command(path, &[])
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("start recover");
     let pid = child.id();

@@ -1,4 +1,6 @@
-//! What the pipeline and worker benches share: the `simulate` process and the two memory windows.
+//! What the benches share: the `simulate` process, running `recover`, and the two memory windows.
+// Each bench uses some of these helpers.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +16,21 @@ impl Drop for Sim {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `recover --output json [extra] -f manifest` with the simulators' credentials, its stderr
+/// passed through: every bench runs `recover` this way.
+pub fn recover_command(manifest: &std::path::Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["recover", "--output", "json"])
+        .args(extra)
+        .arg("-f")
+        .arg(manifest)
+        .env("SIM_CLIENT_ID", "sim-client")
+        .env("SIM_CLIENT_SECRET", "sim-secret")
+        .stderr(Stdio::inherit());
+    command
 }
 
 /// Starts `simulate` with `args` and waits for its address line.
