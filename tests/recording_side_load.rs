@@ -302,14 +302,14 @@ async fn verification_reads_only_around_waiting_conversations_and_stops_when_all
 }
 
 /// `spec.recordingSide.requestsPerMinute` paces DAS and Capture, each on its own budget: in the
-/// simulator's own arrival times, no window of `t` seconds holds more than one second's worth
-/// of requests (the budget's burst) plus `t` seconds' worth. The same run unpaced breaks that
-/// bound, so the check can fail.
+/// simulator's own arrival times, no window of `t` seconds holds more than the budget's burst
+/// (a GCRA with one second of tolerance: one second's worth plus the request at its start) plus
+/// `t` seconds' worth. The same run unpaced breaks that bound, so the check can fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_side_requests_per_minute_paces_das_and_capture() {
     const RPM: u32 = 120;
     let rate = f64::from(RPM) / 60.0;
-    let burst = f64::from(RPM.div_ceil(60));
+    let burst = f64::from(RPM.div_ceil(60) + 1);
     // Verification re-reading every 10 ms while DAS lags 2 s: unpaced, a flood of reads.
     let options = || PipelineOptions {
         verify_interval: Duration::from_millis(10),
