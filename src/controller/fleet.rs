@@ -25,7 +25,7 @@ use crate::api::{DigitalRecovery, DigitalRecoveryStatus, GenesysBudget};
 const WAKE_BUFFER: usize = 4096;
 
 /// What the controller knows before its caches do.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Slots {
     /// Recoveries holding a running slot (admitted, or seen with a Job).
     holding: HashSet<ObjectRef<DigitalRecovery>>,
@@ -118,7 +118,9 @@ impl Fleet {
         status: &DigitalRecoveryStatus,
     ) -> Option<GenesysBudget> {
         let key = ObjectRef::from_obj(dr);
-        let slots = self.slots.lock().clone();
+        // Held, not copied: this runs on every reconcile. (Lock order as in `admit`: slots,
+        // then the caches.)
+        let slots = self.slots.lock();
         let mut others: Vec<(ObjectRef<DigitalRecovery>, Arc<DigitalRecovery>)> = Vec::new();
         let mut spenders = Vec::new();
         for other in self.recoveries() {
