@@ -631,6 +631,35 @@ pub struct GenesysBudget {
     pub shard_requests_per_minute: u32,
 }
 
+impl GenesysBudget {
+    /// The org's budget divided over its `shards` running now: at most the per-token rate
+    /// each, at least one request a minute.
+    pub fn divide(
+        org_requests_per_minute: u32,
+        token_requests_per_minute: u32,
+        shards: u32,
+    ) -> Self {
+        let shards = shards.max(1);
+        GenesysBudget {
+            org_requests_per_minute,
+            org_shards: shards,
+            shard_requests_per_minute: (org_requests_per_minute / shards)
+                .clamp(1, token_requests_per_minute.max(1)),
+        }
+    }
+
+    /// Requests a shard may send at once above its share before its first 429: its part of
+    /// what the org's budget leaves over all the shares. A shard sending its share plus this in
+    /// its first minute keeps the org within its budget in every minute (0 when the shares use
+    /// the whole budget, as `parallelism: auto` makes them).
+    pub fn opening_burst(&self) -> u32 {
+        let shards = self.org_shards.max(1);
+        self.org_requests_per_minute
+            .saturating_sub(shards.saturating_mul(self.shard_requests_per_minute))
+            / shards
+    }
+}
+
 /// Most `status.failures` entries kept.
 pub const MAX_FAILURES: usize = 20;
 /// Most `status.shards[].failures` entries a worker keeps.

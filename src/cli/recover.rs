@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use uuid::Uuid;
 
-use crate::api::{DigitalRecovery, Targets, ValidSpec};
+use crate::api::{DigitalRecovery, GenesysBudget, Targets, ValidSpec};
 use crate::cli::CliError;
 use crate::cli::summary::{OutputFormat, RunSummary, ShardTiming, TerminalReporter};
 use crate::manifest::{self, CredentialSource};
@@ -109,6 +109,15 @@ pub async fn run_recovery(
     let mut clients: Vec<Clients> = (0..shard_count)
         .map(|_| Clients::connect(&spec, &credentials))
         .collect::<Result<_, _>>()?;
+    // The shards share the org's budget as a controller would divide it for this recovery alone.
+    let division = GenesysBudget::divide(
+        spec.genesys.org_budget(),
+        spec.genesys.token_budget(),
+        shard_count,
+    );
+    for shard_clients in &clients {
+        shard_clients.take_share(division);
+    }
     // The slices, cut once for every shard: balanced by Genesys' counts of the window.
     let slices = match &named {
         Some(_) => Vec::new(),

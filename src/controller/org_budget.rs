@@ -40,12 +40,11 @@ pub fn share(me: &Spender, running: &[Spender]) -> Option<GenesysBudget> {
         .get(me.tenant.as_str())
         .copied()
         .unwrap_or((me.org_requests_per_minute, me.shards));
-    Some(GenesysBudget {
-        org_requests_per_minute: org,
-        org_shards: shards,
-        shard_requests_per_minute: (org / shards.max(1))
-            .clamp(1, me.token_requests_per_minute.max(1)),
-    })
+    Some(GenesysBudget::divide(
+        org,
+        me.token_requests_per_minute,
+        shards,
+    ))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use tokio::sync::watch;
 use tracing::debug;
 
-use crate::api::{ApiCalls, ValidSpec};
+use crate::api::{ApiCalls, GenesysBudget, ValidSpec};
 use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::ClientCredentials;
 use crate::verint::{RecordingSide, RecordingSideSettings};
@@ -55,23 +55,35 @@ impl Clients {
         })
     }
 
+    /// Spends the shard's share of its org's Genesys budget: the share becomes the Genesys
+    /// client's limit, and its opening burst is cut to the org's spare requests.
+    pub fn take_share(&self, share: GenesysBudget) {
+        let budget = self.genesys.budget();
+        budget.set_limit(share.shard_requests_per_minute);
+        budget.cap_opening_burst(share.opening_burst());
+    }
+
     /// Follows the shard's share of its org's Genesys budget: every share published (the
-    /// current one at once) becomes the Genesys client's limit. Runs until aborted or the share
-    /// stops being published.
+    /// current one at once, before any request) is taken. Until the first one is known the
+    /// client sends no opening burst: other shards of the org may be spending the budget. Runs
+    /// until aborted or the share stops being published.
     pub fn follow_share(
         &self,
-        mut share: watch::Receiver<Option<u32>>,
+        mut share: watch::Receiver<Option<GenesysBudget>>,
     ) -> tokio::task::JoinHandle<()> {
-        let budget = self.genesys.budget().clone();
+        match *share.borrow_and_update() {
+            Some(current) => self.take_share(current),
+            None => self.genesys.budget().cap_opening_burst(0),
+        }
+        let clients = self.clone();
         tokio::spawn(async move {
-            loop {
-                let current = *share.borrow_and_update();
-                if let Some(per_minute) = current {
-                    debug!(per_minute, "following the org budget share");
-                    budget.set_limit(per_minute);
-                }
-                if share.changed().await.is_err() {
-                    return;
+            while share.changed().await.is_ok() {
+                if let Some(current) = *share.borrow_and_update() {
+                    debug!(
+                        per_minute = current.shard_requests_per_minute,
+                        "following the org budget share"
+                    );
+                    clients.take_share(current);
                 }
             }
         })
@@ -122,13 +134,23 @@ mod tests {
         .unwrap()
     }
 
+    fn division(shard_requests_per_minute: u32) -> Option<GenesysBudget> {
+        Some(GenesysBudget {
+            org_requests_per_minute: 2400,
+            org_shards: 8,
+            shard_requests_per_minute,
+        })
+    }
+
     #[tokio::test]
     async fn the_genesys_budget_follows_the_published_share() {
         let clients = clients();
         assert_eq!(clients.genesys.budget().current_per_minute(), Some(300));
-        let (tx, rx) = watch::channel(Some(150));
+        let (tx, rx) = watch::channel(division(150));
         let follower = clients.follow_share(rx);
         let rate = || clients.genesys.budget().current_per_minute();
+        // The current share is taken before the first request.
+        assert_eq!(rate(), Some(150));
         let wait_for = |wanted: u32| async move {
             for _ in 0..100 {
                 if rate() == Some(wanted) {
@@ -141,13 +163,41 @@ mod tests {
                 rate()
             );
         };
-        wait_for(150).await;
-        tx.send(Some(75)).unwrap();
+        tx.send(division(75)).unwrap();
         wait_for(75).await;
         // No share published (the controller not dividing): the last one stays.
         tx.send(None).unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(rate(), Some(75));
         follower.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_opening_burst_before_the_share_is_known_or_when_the_org_has_none_spare() {
+        // 300/min paced: a second's worth and one at once, the 7th 200 ms later (a bursting
+        // budget would let 301 through at once).
+        let paced = |clients: Clients| async move {
+            let start = tokio::time::Instant::now();
+            for _ in 0..7 {
+                clients.genesys.budget().acquire().await;
+            }
+            tokio::time::Instant::now() - start
+        };
+        let unknown = clients();
+        let follower = unknown.follow_share(watch::channel(None).1);
+        assert_eq!(paced(unknown).await, std::time::Duration::from_millis(200));
+        follower.abort();
+        // 8 shards of 300 use all of 2400: nothing spare for a burst.
+        let whole = clients();
+        whole.take_share(GenesysBudget::divide(2400, 300, 8));
+        assert_eq!(paced(whole).await, std::time::Duration::from_millis(200));
+        // One shard alone: the org's spare (2100) is more than a minute's worth of its 300.
+        let alone = clients();
+        alone.take_share(GenesysBudget::divide(2400, 300, 1));
+        let before = tokio::time::Instant::now();
+        for _ in 0..301 {
+            alone.genesys.budget().acquire().await;
+        }
+        assert_eq!(tokio::time::Instant::now(), before);
     }
 }

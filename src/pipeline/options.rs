@@ -8,6 +8,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
+use crate::api::GenesysBudget;
+
 use super::journal::{Journal, NoJournal};
 use super::matcher;
 
@@ -42,9 +44,9 @@ pub struct PipelineOptions {
     /// About how many conversations one time chunk of the slice holds (0 = the slice in one
     /// chunk). Each chunk has its own contact index, so this bounds the index's memory.
     pub chunk_conversations: usize,
-    /// The shard's share of its org's Genesys request budget, requests per minute, as the
-    /// controller publishes it (workers only); the Genesys client's rate follows it.
-    pub genesys_share: Option<watch::Receiver<Option<u32>>>,
+    /// How the controller divides the shard's org Genesys request budget, as it publishes it
+    /// (workers only); the Genesys client's rate and opening burst follow it.
+    pub genesys_share: Option<watch::Receiver<Option<GenesysBudget>>>,
     /// `recover` cuts the window into equal lengths of time instead of balancing the shards by
     /// conversation counts (benchmarks compare the two).
     pub equal_time_slices: bool,

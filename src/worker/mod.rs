@@ -58,7 +58,7 @@ pub struct ShardInput {
     /// In a re-drive, this shard's share of the named conversations; `None`: the whole slice.
     pub targets: Option<Vec<uuid::Uuid>>,
     /// The shard's share of its org's Genesys budget, as the controller publishes it.
-    pub genesys_share: Option<tokio::sync::watch::Receiver<Option<u32>>>,
+    pub genesys_share: Option<tokio::sync::watch::Receiver<Option<crate::api::GenesysBudget>>>,
 }
 
 /// Why a shard's pipeline run stopped.

@@ -11,18 +11,15 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use crate::api::DigitalRecovery;
+use crate::api::{DigitalRecovery, GenesysBudget};
 
 /// How often the worker reads its recovery for a new share: one GET per shard, cheap next to
 /// the status writes, and well within "a few seconds" of the controller's new division.
 pub const SHARE_POLL: Duration = Duration::from_secs(3);
 
-/// The share published in `dr`'s status, if any.
-pub fn published(dr: &DigitalRecovery) -> Option<u32> {
-    dr.status
-        .as_ref()
-        .and_then(|s| s.genesys_budget)
-        .map(|b| b.shard_requests_per_minute)
+/// The division published in `dr`'s status, if any.
+pub fn published(dr: &DigitalRecovery) -> Option<GenesysBudget> {
+    dr.status.as_ref().and_then(|s| s.genesys_budget)
 }
 
 /// Follows the share of recovery `name` until `cancel`: the receiver holds the latest one read
@@ -30,9 +27,9 @@ pub fn published(dr: &DigitalRecovery) -> Option<u32> {
 pub fn follow(
     api: Api<DigitalRecovery>,
     name: String,
-    initial: Option<u32>,
+    initial: Option<GenesysBudget>,
     cancel: CancellationToken,
-) -> watch::Receiver<Option<u32>> {
+) -> watch::Receiver<Option<GenesysBudget>> {
     let (tx, rx) = watch::channel(initial);
     tokio::spawn(async move {
         loop {

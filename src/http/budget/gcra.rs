@@ -43,6 +43,11 @@ impl Gcra {
         self.tat = at + tolerance;
     }
 
+    /// Lets at most `tolerance` of burst through from now on (a larger one is cut to it).
+    pub(super) fn cap_tolerance(&mut self, tolerance: Duration) {
+        self.tolerance = self.tolerance.min(tolerance);
+    }
+
     /// No request before `at`, and none of the burst saved up before it: the server said when to
     /// come back, so requests resume at `at` one interval apart rather than all at once.
     pub(super) fn resume_at(&mut self, at: Instant) {

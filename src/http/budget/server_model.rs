@@ -13,6 +13,8 @@ use tokio::time::Instant;
 #[derive(Clone, Debug)]
 pub(super) struct ServerLimiter {
     inner: Arc<Mutex<ServerState>>,
+    /// Where each admitted request is also counted (an org's tally over its tokens).
+    tally: Option<Arc<Mutex<ServerState>>>,
 }
 
 #[derive(Debug)]
@@ -36,7 +38,19 @@ impl ServerLimiter {
                 admitted: Vec::new(),
                 refused: Vec::new(),
             })),
+            tally: None,
         }
+    }
+
+    /// A limiter that admits everything and counts what arrives (with [`Self::counted_in`]).
+    pub(super) fn tally() -> Self {
+        Self::gcra(u32::MAX, u32::MAX)
+    }
+
+    /// This limiter, also counting every request it admits in `tally`.
+    pub(super) fn counted_in(mut self, tally: &ServerLimiter) -> Self {
+        self.tally = Some(tally.inner.clone());
+        self
     }
 
     /// Admits the request arriving now, or refuses it with a Retry-After in whole seconds
@@ -52,6 +66,9 @@ impl ServerLimiter {
         }
         state.tat = state.tat.max(now) + state.interval;
         state.admitted.push(now);
+        if let Some(tally) = &self.tally {
+            tally.lock().admitted.push(now);
+        }
         Ok(())
     }
 
@@ -63,6 +80,20 @@ impl ServerLimiter {
             .iter()
             .filter(|at| **at >= from && **at < to)
             .count()
+    }
+
+    /// The most requests admitted in any `window` (as long as the run, at most).
+    pub(super) fn most_admitted_in(&self, window: Duration) -> usize {
+        let state = self.inner.lock();
+        let mut first = 0;
+        let mut most = 0;
+        for (last, at) in state.admitted.iter().enumerate() {
+            while *at - state.admitted[first] >= window {
+                first += 1;
+            }
+            most = most.max(last + 1 - first);
+        }
+        most
     }
 
     /// When the 429s were sent.

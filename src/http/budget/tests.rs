@@ -1,6 +1,7 @@
 //! The budget against a model of the server's limiter, on paused tokio time: it uses the burst,
 //! paces at the limit, backs off together with other clients of the same limit, settles under a
-//! limit lower than configured, and follows `set_limit`.
+//! limit lower than configured, follows `set_limit`, and keeps shards sharing an org budget within
+//! it in every minute.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -254,4 +255,33 @@ async fn after_the_opening_burst_requests_are_spaced_at_the_limit() {
     assert_eq!(Instant::now() - start, Duration::from_secs(2));
     // That first 429 only ended the burst; the rate is still the limit.
     assert_eq!(budget.current_per_minute(), Some(600));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shards_sharing_an_org_budget_stay_within_it_in_every_minute() {
+    // One org's budget over 4 shards, each its own token (a per-token limit of 300 granting a
+    // burst of 50). Whatever the division leaves spare goes to the opening bursts; nothing more.
+    use crate::api::GenesysBudget;
+    for org_budget in [1200, 1300, 1000] {
+        let division = GenesysBudget::divide(org_budget, 300, 4);
+        let org = ServerLimiter::tally();
+        let runs = futures::future::join_all((0..4).map(|_| {
+            let budget = RateBudget::per_minute_bursting(300);
+            budget.set_limit(division.shard_requests_per_minute);
+            budget.cap_opening_burst(division.opening_burst());
+            // Every request its token's limit admits is counted at the org.
+            run_client(budget, ServerLimiter::gcra(300, 50).counted_in(&org), 400)
+        }))
+        .await;
+        let most = org.most_admitted_in(minutes(1.0));
+        // Paced at its share, a shard lets a second's worth and one through at once (the paced
+        // tolerance), so a minute may hold that much more than the share.
+        assert!(
+            most <= (org_budget + org_budget.div_ceil(60)) as usize + 4,
+            "org budget {org_budget}: {most} requests in one minute"
+        );
+        let throttled: usize = runs.iter().map(|run| run.throttled).sum();
+        assert_eq!(throttled, 0, "org budget {org_budget}: 429s");
+        eprintln!("org budget {org_budget}: at most {most} requests in one minute");
+    }
 }
