@@ -116,7 +116,7 @@ pub async fn run_recovery(
         shard_count,
     );
     for shard_clients in &clients {
-        shard_clients.take_share(division);
+        shard_clients.genesys.take_share(Some(division));
     }
     // The slices, cut once for every shard: balanced by Genesys' counts of the window.
     let slices = match &named {

@@ -27,7 +27,7 @@ pub use analytics::{CollectQuery, Conversation, JobsMode, TextSession};
 pub use error::GenesysError;
 pub use recordings::{RecordingOutcome, RecordingsFetch};
 
-use crate::api::{GenesysEndpoint, ValidSpec};
+use crate::api::{GenesysBudget, GenesysEndpoint, ValidSpec};
 use crate::http::{
     ApiCounters, ApiTransport, CounterSnapshot, RateBudget, RawResponse, RetryPolicy, Secret,
     TokenSource, build_client,
@@ -270,6 +270,21 @@ impl GenesysClient {
     /// [`RateBudget::current_per_minute`] shows the rate in force.
     pub fn budget(&self) -> &RateBudget {
         &self.inner.transport.budget
+    }
+
+    /// Spends a shard's share of its org's budget (`division`): the share becomes this client's
+    /// limit and its opening burst is cut to the org's spare requests. Without one (not yet
+    /// known) it keeps its rate but sends no opening burst: other shards of the org may be
+    /// spending the budget.
+    pub fn take_share(&self, division: Option<GenesysBudget>) {
+        let budget = self.budget();
+        match division {
+            Some(division) => {
+                budget.set_limit(division.shard_requests_per_minute);
+                budget.cap_opening_burst(division.opening_burst());
+            }
+            None => budget.cap_opening_burst(0),
+        }
     }
 
     /// The live counters, to share with a progress reporter.

@@ -55,27 +55,15 @@ impl Clients {
         })
     }
 
-    /// Spends the shard's share of its org's Genesys budget: the share becomes the Genesys
-    /// client's limit, and its opening burst is cut to the org's spare requests.
-    pub fn take_share(&self, share: GenesysBudget) {
-        let budget = self.genesys.budget();
-        budget.set_limit(share.shard_requests_per_minute);
-        budget.cap_opening_burst(share.opening_burst());
-    }
-
-    /// Follows the shard's share of its org's Genesys budget: every share published (the
-    /// current one at once, before any request) is taken. Until the first one is known the
-    /// client sends no opening burst: other shards of the org may be spending the budget. Runs
+    /// Follows the shard's share of its org's Genesys budget: every division published (the
+    /// current one at once, before any request) is taken ([`GenesysClient::take_share`]). Runs
     /// until aborted or the share stops being published.
     pub fn follow_share(
         &self,
         mut share: watch::Receiver<Option<GenesysBudget>>,
     ) -> tokio::task::JoinHandle<()> {
-        match *share.borrow_and_update() {
-            Some(current) => self.take_share(current),
-            None => self.genesys.budget().cap_opening_burst(0),
-        }
-        let clients = self.clone();
+        self.genesys.take_share(*share.borrow_and_update());
+        let genesys = self.genesys.clone();
         tokio::spawn(async move {
             while share.changed().await.is_ok() {
                 if let Some(current) = *share.borrow_and_update() {
@@ -83,7 +71,7 @@ impl Clients {
                         per_minute = current.shard_requests_per_minute,
                         "following the org budget share"
                     );
-                    clients.take_share(current);
+                    genesys.take_share(Some(current));
                 }
             }
         })
@@ -189,11 +177,15 @@ mod tests {
         follower.abort();
         // 8 shards of 300 use all of 2400: nothing spare for a burst.
         let whole = clients();
-        whole.take_share(GenesysBudget::divide(2400, 300, 8));
+        whole
+            .genesys
+            .take_share(Some(GenesysBudget::divide(2400, 300, 8)));
         assert_eq!(paced(whole).await, std::time::Duration::from_millis(200));
         // One shard alone: the org's spare (2100) is more than a minute's worth of its 300.
         let alone = clients();
-        alone.take_share(GenesysBudget::divide(2400, 300, 1));
+        alone
+            .genesys
+            .take_share(Some(GenesysBudget::divide(2400, 300, 1)));
         let before = tokio::time::Instant::now();
         for _ in 0..301 {
             alone.genesys.budget().acquire().await;

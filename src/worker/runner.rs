@@ -61,6 +61,8 @@ pub async fn run_shard(
         info!("the recovery is cancelled; nothing to do");
         return Ok(());
     }
+    // The org budget's division, before any Genesys request (counting the window included).
+    let division = super::share::first_published(&api, &dr).await;
     let started = dr
         .spec
         .validate()
@@ -82,8 +84,16 @@ pub async fn run_shard(
             Ok((credentials, spec, named, dr.spec.window))
         }
         Ok((credentials, spec, named)) => {
-            match slices::slice_of_shard(&client, &dr, &spec, &credentials.0, shard, parallelism)
-                .await
+            match slices::slice_of_shard(
+                &client,
+                &dr,
+                &spec,
+                &credentials.0,
+                division,
+                shard,
+                parallelism,
+            )
+            .await
             {
                 Ok(slice) => Ok((credentials, spec, named, slice)),
                 Err(e) => Err(e),
@@ -131,7 +141,7 @@ pub async fn run_shard(
     let genesys_share = super::share::follow(
         api.clone(),
         args.name.clone(),
-        super::share::published(&dr),
+        division,
         cancel.child_token(),
     );
     let input = ShardInput {

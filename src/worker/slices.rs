@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use super::{WorkerError, status::APISERVER_PATIENCE};
-use crate::api::{DigitalRecovery, ValidSpec, Window};
+use crate::api::{DigitalRecovery, GenesysBudget, ValidSpec, Window};
 use crate::contract::{RECOVERY_LABEL, SLICES_KEY, label_value, slices_name};
 use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::ClientCredentials;
@@ -37,10 +37,11 @@ pub async fn slice_of_shard(
     dr: &DigitalRecovery,
     spec: &ValidSpec,
     genesys: &ClientCredentials,
+    division: Option<GenesysBudget>,
     shard: u32,
     parallelism: u32,
 ) -> Result<Window, WorkerError> {
-    let plan = plan(client, dr, spec, genesys, parallelism).await?;
+    let plan = plan(client, dr, spec, genesys, division, parallelism).await?;
     if plan.slices.len() != parallelism as usize {
         return Err(WorkerError::Slices(format!(
             "the plan holds {} slices for parallelism {parallelism}",
@@ -58,6 +59,7 @@ async fn plan(
     dr: &DigitalRecovery,
     spec: &ValidSpec,
     genesys: &ClientCredentials,
+    division: Option<GenesysBudget>,
     shards: u32,
 ) -> Result<SlicePlan, WorkerError> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &dr.namespace().unwrap_or_default());
@@ -65,7 +67,7 @@ async fn plan(
     if let Some(plan) = read(&api, &name, dr).await? {
         return Ok(plan);
     }
-    let plan = cut(spec, genesys, shards).await?;
+    let plan = cut(spec, genesys, division, shards).await?;
     let (object, params) = (config_map(dr, &name, &plan), PostParams::default());
     let created = patiently("write the slices", APISERVER_PATIENCE, is_transient, || {
         api.create(&params, &object)
@@ -127,10 +129,12 @@ async fn read(
         .map_err(|e| WorkerError::Slices(format!("ConfigMap {name}: {e}")))
 }
 
-/// Cuts the window: balanced by Genesys' counts, or equal time when they cannot be had.
+/// Cuts the window: balanced by Genesys' counts, or equal time when they cannot be had. The
+/// counting client spends the shard's share of the org budget, as the shard will.
 async fn cut(
     spec: &ValidSpec,
     credentials: &ClientCredentials,
+    division: Option<GenesysBudget>,
     shards: u32,
 ) -> Result<SlicePlan, WorkerError> {
     let (slices, cut) = if shards <= 1 {
@@ -146,6 +150,7 @@ async fn cut(
         )
         .map_err(|e| WorkerError::Slices(e.to_string()))?;
         let genesys = GenesysClient::new(config).map_err(|e| WorkerError::Slices(e.to_string()))?;
+        genesys.take_share(division);
         balance::slices(
             &genesys,
             spec.window,

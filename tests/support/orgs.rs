@@ -47,13 +47,9 @@ pub async fn org_credentials(client: &Client, ns: &str, org: &OrgConfig) {
     }
 }
 
-/// A DigitalRecovery of `org`'s tenant over the whole simulated window, every text media type.
-pub fn org_recovery(
-    name: &str,
-    sims: &SimHandles,
-    org: &OrgConfig,
-    parallelism: u32,
-) -> DigitalRecovery {
+/// A DigitalRecovery of `org`'s tenant over the whole simulated window, every text media type,
+/// otherwise defaulted.
+pub fn org_recovery(name: &str, sims: &SimHandles, org: &OrgConfig) -> DigitalRecovery {
     serde_json::from_value(json!({
         "apiVersion": "recovery.cxops.io/v1alpha1",
         "kind": "DigitalRecovery",
@@ -67,8 +63,7 @@ pub fn org_recovery(
                 "credentialsSecret": "verint-api"
             },
             "window": {"start": sims.config.window.start.to_string(), "end": sims.config.window.end.to_string()},
-            "mediaTypes": ["chat", "email", "social"],
-            "parallelism": parallelism
+            "mediaTypes": ["chat", "email", "social"]
         }
     }))
     .expect("recovery")

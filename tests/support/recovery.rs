@@ -17,13 +17,18 @@ use digital_recovery::sim::{self, SimConfig, SimHandles};
 
 /// Creates namespace `ns` with the two credential Secrets the recoveries name.
 pub async fn tenant_namespace(client: &Client, ns: &str) {
+    namespace(client, ns).await;
+    credentials(client, ns).await;
+}
+
+/// Creates namespace `ns`, empty.
+pub async fn namespace(client: &Client, ns: &str) {
     let namespace: Namespace =
         serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &namespace)
         .await
         .expect("namespace");
-    credentials(client, ns).await;
 }
 
 /// Creates the two credential Secrets the recoveries name in namespace `ns`.
