@@ -2,8 +2,9 @@
 //! the real controller binary on a real kube-apiserver, each run by the job stand-in's real
 //! workers, against one simulator serving the 8 orgs with a per-token limit (300/min) and a
 //! per-org limit (per OAuth client across its tokens). Each org's recoveries cover 5 disjoint
-//! parts of its day (2 shards each) and share the org's `orgRequestsPerMinute`, which the
-//! controller divides over the org's running shards. The simulator's per-second counts of each
+//! parts of its day and share the org's `orgRequestsPerMinute`, which the controller divides
+//! over the org's running shards; `parallelism` is left to `auto` (budget / per-token rate: 2
+//! shards each here). The simulator's per-second counts of each
 //! org's client are the ground truth:
 //! - no org ever above its budget: the most requests any org's client got through in 60
 //!   seconds, against the budget (plus the pacing's tolerance: a second's worth, and one per
@@ -39,11 +40,12 @@ use digital_recovery::sim::SimConfig;
 
 const ORGS: usize = 8;
 const RECOVERIES_PER_ORG: usize = 5;
-const SHARDS_PER_RECOVERY: u32 = 2;
+/// What `parallelism: auto` makes of the budgets below.
+const SHARDS_PER_RECOVERY: u32 = ORG_BUDGET / TOKEN_LIMIT;
 /// Each org's configured budget, and the simulator's org limit it is 80 % of (Genesys' default
-/// org limit and our default budget halved, so that 8 orgs fit on a small machine).
-const ORG_BUDGET: u32 = 1200;
-const ORG_LIMIT: u32 = 1500;
+/// org limit and our default budget over 4, so that 8 orgs' workers fit on a small machine).
+const ORG_BUDGET: u32 = 600;
+const ORG_LIMIT: u32 = 750;
 const TOKEN_LIMIT: u32 = 300;
 const LATENCY_MS: u64 = 30;
 
@@ -114,8 +116,9 @@ async fn run(part: &str, largest: usize, lower_last_org: bool) -> serde_json::Va
         {
             let mut dr = orgs::org_recovery(&format!("part-{part}"), &sims, &org.config);
             dr.spec.window = window;
-            dr.spec.parallelism = Parallelism::Shards(SHARDS_PER_RECOVERY);
             dr.spec.genesys.org_requests_per_minute = Some(ORG_BUDGET);
+            assert_eq!(dr.spec.parallelism, Parallelism::Auto);
+            assert_eq!(dr.spec.shards(), SHARDS_PER_RECOVERY);
             manifests.push((ns.clone(), dr));
         }
     }

@@ -858,9 +858,14 @@ async fn balanced_slices_hold_equal_shares_of_a_business_hours_day() {
             .map(|s| expected(&h, s, |_| true).len())
             .collect()
     };
-    let (balanced, cut) =
-        digital_recovery::pipeline::balance::slices(&genesys, window, &MediaType::ALL, &[], 8)
-            .await;
+    let (balanced, cut) = digital_recovery::pipeline::balance::slices(
+        std::slice::from_ref(&genesys),
+        window,
+        &MediaType::ALL,
+        &[],
+        8,
+    )
+    .await;
     assert_eq!(cut, digital_recovery::pipeline::balance::Cut::Balanced);
     // The estimate counts starts in its slice, as the collection lists them.
     for bin in digital_recovery::pipeline::shard::slices(window, 12) {

@@ -75,7 +75,7 @@ async fn two_hundred_recoveries_are_admitted_under_the_caps_first_come_first_ser
     for t in 0..TENANTS {
         sims.push(tenant(&format!("tenant-{t}")).await);
     }
-    let _runner = JobRunner::start(&cp, client.clone());
+    let runner = JobRunner::start(&cp, client.clone());
     let operator = operator(&cp, MAX as u32, PER_TENANT as u32).await;
 
     let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), NS);
@@ -187,6 +187,19 @@ async fn two_hundred_recoveries_are_admitted_under_the_caps_first_come_first_ser
             );
         }
     }
+    // Each worker watched its recovery for its org budget share (its Role allows watching
+    // only that one object, by a field selector on its name).
+    let logs = runner.worker_logs();
+    assert!(
+        logs.iter().any(|(_, text)| text.contains("shard started")),
+        "no worker logged its start"
+    );
+    let refused: Vec<&String> = logs
+        .iter()
+        .filter(|(_, text)| text.contains("cannot watch the recovery"))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(refused.is_empty(), "workers could not watch: {refused:?}");
     for (handles, store) in &sims {
         let truth = store.report();
         assert_eq!(

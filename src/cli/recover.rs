@@ -104,8 +104,8 @@ pub async fn run_recovery(
     let mut shards = Vec::new();
     let named = named_conversations(&spec)?;
     let shard_count = spec.shards().max(1);
-    // One set of clients per shard; the first also counts the window, so the counting calls
-    // are in its totals and no extra token is asked for.
+    // One set of clients per shard; they also count the window (before any of them has other
+    // work), so the counting calls are in their totals and no extra token is asked for.
     let mut clients: Vec<Clients> = (0..shard_count)
         .map(|_| Clients::connect(&spec, &credentials))
         .collect::<Result<_, _>>()?;
@@ -123,8 +123,9 @@ pub async fn run_recovery(
         Some(_) => Vec::new(),
         None if options.equal_time_slices => shard::slices(spec.window, shard_count),
         None => {
+            let counters: Vec<_> = clients.iter().map(|c| c.genesys.clone()).collect();
             balance::slices(
-                &clients[0].genesys,
+                &counters,
                 spec.window,
                 &spec.media_types,
                 &spec.message_types,

@@ -322,7 +322,8 @@ pub fn worker_role(dr: &DigitalRecovery) -> Option<Role> {
             rule(
                 crate::api::GROUP,
                 &["digitalrecoveries"],
-                &["get"],
+                // watch: its own, for the org budget's new divisions (worker/share.rs).
+                &["get", "watch"],
                 Some(readable),
             ),
             rule(
@@ -450,7 +451,7 @@ mod tests {
             .flatten()
             .find(|r| r.resources.as_deref() == Some(&["digitalrecoveries".to_string()][..]))
             .expect("a rule for digitalrecoveries");
-        assert_eq!(get_recoveries.verbs, vec!["get".to_string()]);
+        assert_eq!(get_recoveries.verbs, vec!["get", "watch"]);
         assert_eq!(
             get_recoveries.resource_names,
             Some(vec!["redo".to_string(), "last-night".to_string()])

@@ -17,7 +17,7 @@ use super::{collect, shard};
 const BINS_PER_SHARD: u32 = 6;
 /// Most bins counted (one call each).
 const MAX_BINS: u32 = 96;
-/// Count calls in flight at once (they share the shard's rate budget).
+/// Count calls in flight at once per counting client (they share its rate budget).
 const COUNT_CONCURRENCY: usize = 8;
 /// Slice boundaries fall on whole seconds, and no slice is narrower.
 const MIN_SLICE: SignedDuration = SignedDuration::from_secs(1);
@@ -33,9 +33,11 @@ pub enum Cut {
 }
 
 /// The `shards` slices of `window`, balanced by Genesys' counts; equal time slices when there
-/// is one shard or the counts cannot be had (the reason is logged).
+/// is one shard or the counts cannot be had (the reason is logged). The bins are spread over
+/// the `counters` (one token each; the shards' own, which wait for the slices anyway), so the
+/// counting takes the time of a few calls at the shards' rate, not of all of them at one's.
 pub async fn slices(
-    genesys: &GenesysClient,
+    counters: &[GenesysClient],
     window: Window,
     media_types: &[MediaType],
     message_types: &[String],
@@ -45,16 +47,20 @@ pub async fn slices(
     if shards == 1 {
         return (shard::slices(window, 1), Cut::EqualTime);
     }
+    if counters.is_empty() {
+        return (shard::slices(window, shards), Cut::EqualTime);
+    }
     let bins = shard::slices(window, (shards * BINS_PER_SHARD).min(MAX_BINS));
-    let counts: Result<Vec<Option<u64>>, GenesysError> = futures::stream::iter(bins.clone())
-        .map(|bin| async move {
-            genesys
-                .estimate_conversations(&collect::query(bin, media_types, message_types))
-                .await
-        })
-        .buffered(COUNT_CONCURRENCY)
-        .try_collect()
-        .await;
+    let counts: Result<Vec<Option<u64>>, GenesysError> =
+        futures::stream::iter(bins.clone().into_iter().enumerate())
+            .map(|(i, bin)| async move {
+                counters[i % counters.len()]
+                    .estimate_conversations(&collect::query(bin, media_types, message_types))
+                    .await
+            })
+            .buffered(COUNT_CONCURRENCY * counters.len())
+            .try_collect()
+            .await;
     let counted: Option<Vec<(Window, u64)>> = match counts {
         Ok(counts) => counts
             .into_iter()

@@ -1,21 +1,24 @@
 //! The shard's share of its org's Genesys request budget. The controller divides the org's
 //! budget among the running shards and publishes each recovery's share in its status
-//! (`status.genesysBudget.shardRequestsPerMinute`); the worker reads it every few seconds and
-//! hands it on, so a new division (shards of the org starting or finishing) applies without a
-//! restart.
+//! (`status.genesysBudget`); the worker watches its recovery and hands each new division on, so
+//! it applies (shards of the org starting or finishing) at once and without a restart.
 
 use std::time::Duration;
 
+use futures::StreamExt;
+use kube::api::{WatchEvent, WatchParams};
 use kube::{Api, ResourceExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use tracing::{debug, info};
 
 use crate::api::{DigitalRecovery, GenesysBudget};
 
-/// How often the worker reads its recovery for a new share: one GET per shard, cheap next to
-/// the status writes, and well within "a few seconds" of the controller's new division.
+/// How long after a watch of its recovery ends (or is refused) the worker reads it again: one GET
+/// per shard, cheap next to the status writes.
 pub const SHARE_POLL: Duration = Duration::from_secs(3);
+/// How long one watch of the recovery lasts before the server ends it (it is then renewed).
+const WATCH_SECONDS: u32 = 290;
 
 /// How long a starting worker waits for its recovery's first published division. The
 /// controller publishes it in the same reconcile that creates the Job, so it is there within a
@@ -54,8 +57,11 @@ pub fn published(dr: &DigitalRecovery) -> Option<GenesysBudget> {
     dr.status.as_ref().and_then(|s| s.genesys_budget)
 }
 
-/// Follows the share of recovery `name` until `cancel`: the receiver holds the latest one read
-/// (`initial` until then). A failed read keeps the last share.
+/// Follows the division published for recovery `name` until `cancel`: the receiver holds the
+/// latest one seen (`initial` until then). It watches the one object, so a new division applies
+/// within a moment; where the watch ends or is refused (a Role created before workers could
+/// watch their recovery), it reads the recovery again every [`SHARE_POLL`]. A failed read keeps
+/// the last share.
 pub fn follow(
     api: Api<DigitalRecovery>,
     name: String,
@@ -64,24 +70,61 @@ pub fn follow(
 ) -> watch::Receiver<Option<GenesysBudget>> {
     let (tx, rx) = watch::channel(initial);
     tokio::spawn(async move {
+        let publish = |dr: &DigitalRecovery| {
+            let share = published(dr);
+            tx.send_if_modified(|current| {
+                let changed = share.is_some() && *current != share;
+                if changed {
+                    *current = share;
+                }
+                changed
+            });
+        };
+        let mut refused = false;
         loop {
+            let version = match api.get(&name).await {
+                Ok(dr) => {
+                    publish(&dr);
+                    dr.resource_version()
+                }
+                Err(e) => {
+                    debug!(error = %e, "cannot read the recovery for its budget share");
+                    None
+                }
+            };
+            if let Some(version) = version {
+                let params = WatchParams::default()
+                    .fields(&format!("metadata.name={name}"))
+                    .timeout(WATCH_SECONDS);
+                match api.watch(&params, &version).await {
+                    Ok(events) => {
+                        let mut events = std::pin::pin!(events);
+                        loop {
+                            tokio::select! {
+                                event = events.next() => match event {
+                                    Some(Ok(WatchEvent::Added(dr) | WatchEvent::Modified(dr))) => {
+                                        publish(&dr);
+                                    }
+                                    Some(Ok(WatchEvent::Bookmark(_) | WatchEvent::Deleted(_))) => {}
+                                    // Ended, expired or broken: read and watch again.
+                                    Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => break,
+                                },
+                                () = cancel.cancelled() => return,
+                                () = tx.closed() => return,
+                            }
+                        }
+                    }
+                    Err(e) if !refused => {
+                        refused = true;
+                        info!(error = %e, "cannot watch the recovery; reading it every few seconds");
+                    }
+                    Err(e) => debug!(error = %e, "cannot watch the recovery"),
+                }
+            }
             tokio::select! {
                 () = tokio::time::sleep(SHARE_POLL) => {}
                 () = cancel.cancelled() => return,
                 () = tx.closed() => return,
-            }
-            match api.get(&name).await {
-                Ok(dr) => {
-                    let share = published(&dr);
-                    tx.send_if_modified(|current| {
-                        let changed = share.is_some() && *current != share;
-                        if changed {
-                            *current = share;
-                        }
-                        changed
-                    });
-                }
-                Err(e) => debug!(error = %e, "cannot read the recovery for its budget share"),
             }
         }
     });

@@ -1,8 +1,11 @@
-//! The shard slices of a recovery, cut once. The first worker to start counts the window's
-//! conversations and cuts balanced slices (`pipeline::balance`), then writes them to a
-//! ConfigMap (`<recovery>-slices`, owned by the recovery) with a create only one worker can win;
-//! every worker, and every retry of one, uses what that ConfigMap holds. So the slices tile the
-//! window exactly even when Genesys' counts move between two workers' reads.
+//! The shard slices of a recovery, cut once. Shard 0's worker counts the window's conversations
+//! and cuts balanced slices (`pipeline::balance`), then writes them to a ConfigMap
+//! (`<recovery>-slices`, owned by the recovery) with a create only one worker can win; the other
+//! shards wait for it (and cut it themselves if it does not come, shard 0 being unable to run).
+//! Every worker, and every retry of one, uses what that ConfigMap holds, so the slices tile the
+//! window exactly even when Genesys' counts move between two workers' reads. While the others
+//! wait, shard 0 counts with as many tokens as the recovery has shards, each at the shard's
+//! share of the org budget: the recovery spends no more than its shards would.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +24,11 @@ use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::ClientCredentials;
 use crate::kubeapi::{is_transient, patiently};
 use crate::pipeline::balance::{self, Cut};
+
+/// How long the other shards wait for shard 0's slices before cutting them themselves.
+const PLAN_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often they look.
+const PLAN_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the slices ConfigMap holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,7 +49,7 @@ pub async fn slice_of_shard(
     shard: u32,
     parallelism: u32,
 ) -> Result<Window, WorkerError> {
-    let plan = plan(client, dr, spec, genesys, division, parallelism).await?;
+    let plan = plan(client, dr, spec, genesys, division, shard, parallelism).await?;
     if plan.slices.len() != parallelism as usize {
         return Err(WorkerError::Slices(format!(
             "the plan holds {} slices for parallelism {parallelism}",
@@ -60,6 +68,7 @@ async fn plan(
     spec: &ValidSpec,
     genesys: &ClientCredentials,
     division: Option<GenesysBudget>,
+    shard: u32,
     shards: u32,
 ) -> Result<SlicePlan, WorkerError> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &dr.namespace().unwrap_or_default());
@@ -67,7 +76,18 @@ async fn plan(
     if let Some(plan) = read(&api, &name, dr).await? {
         return Ok(plan);
     }
-    let plan = cut(spec, genesys, division, shards).await?;
+    if shard != 0 {
+        let deadline = tokio::time::Instant::now() + PLAN_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(PLAN_POLL).await;
+            if let Some(plan) = read(&api, &name, dr).await? {
+                return Ok(plan);
+            }
+        }
+        info!("shard 0 wrote no slices in time; cutting them");
+    }
+    let counters = if shard == 0 { shards } else { 1 };
+    let plan = cut(spec, genesys, division, shards, counters).await?;
     let (object, params) = (config_map(dr, &name, &plan), PostParams::default());
     let created = patiently("write the slices", APISERVER_PATIENCE, is_transient, || {
         api.create(&params, &object)
@@ -136,6 +156,7 @@ async fn cut(
     credentials: &ClientCredentials,
     division: Option<GenesysBudget>,
     shards: u32,
+    counters: u32,
 ) -> Result<SlicePlan, WorkerError> {
     let (slices, cut) = if shards <= 1 {
         (
@@ -149,10 +170,16 @@ async fn cut(
             credentials.client_secret.clone(),
         )
         .map_err(|e| WorkerError::Slices(e.to_string()))?;
-        let genesys = GenesysClient::new(config).map_err(|e| WorkerError::Slices(e.to_string()))?;
-        genesys.take_share(division);
+        let counters = (0..counters.max(1))
+            .map(|_| {
+                let genesys = GenesysClient::new(config.clone())?;
+                genesys.take_share(division);
+                Ok(genesys)
+            })
+            .collect::<Result<Vec<_>, crate::genesys::GenesysError>>()
+            .map_err(|e| WorkerError::Slices(e.to_string()))?;
         balance::slices(
-            &genesys,
+            &counters,
             spec.window,
             &spec.media_types,
             &spec.message_types,
