@@ -23,6 +23,10 @@
 #                                   equal-time slices
 #   BENCH_NAIVE_CONVERSATIONS=20000  fleet_naive: `recover` vs a naive official-SDK script (the
 #                                   script alone takes several minutes at the default)
+#   BENCH_FLEET_ORGS_CONVERSATIONS=6000  fleet_orgs: the largest of 8 orgs (the others from half
+#                                   of it up); 40 recoveries through the real controller
+#   BENCH_FLEET_ORGS_PARTS=budget,lower  fleet_orgs: all orgs at their budget; the last org's
+#                                   real limit 30 % below it
 #   BENCH_WORKER_PARTS=run,encoder  parts of the worker bench to run
 #   BENCH_RECOVERIES=1000           controller: recoveries created at once
 #   BENCH_FLEET_CONVERSATIONS=4000  fleet: the one-shard-vs-fastest-schedule run (300/min, 30 ms)
@@ -37,7 +41,7 @@ cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-target/bench-results}
 doc=${BENCH_DOC:-docs/benchmarks.md}
 # The cluster bench runs a real node, which needs root.
-default_benches="matcher genesys_collect pipeline fleet fleet_naive fleet_slices controller worker"
+default_benches="matcher genesys_collect pipeline fleet fleet_naive fleet_slices fleet_orgs controller worker"
 [[ $(id -u) == 0 ]] && default_benches+=" cluster"
 benches=${BENCH_ONLY:-$default_benches}
 mkdir -p "$out"

@@ -158,6 +158,8 @@ def main():
     naive = one(rows, bench="fleet_naive")
     slices = one(rows, bench="fleet_slices")
     shard = one(rows, bench="fleet", part="shard")
+    orgs_budget = one(rows, bench="fleet_orgs", part="budget")
+    orgs_lower = one(rows, bench="fleet_orgs", part="lower")
 
     knobs = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("BENCH_"))
     source = one(rows, bench="meta", name="all", event="source") or {}
@@ -188,13 +190,13 @@ def main():
     w(f"- load average (1, 5, 15 min) at the start: {start_load['loadavg'] if start_load else '?'}; at the end: {end_load['loadavg'] if end_load else '?'}")
     w(f"- measured source: commit `{commit}`{' plus uncommitted changes' if dirty else ''}; {rustc}")
     busy = []
-    for name in ("matcher", "genesys_collect", "pipeline", "fleet", "fleet_naive", "fleet_slices", "controller", "worker", "cluster"):
+    for name in ("matcher", "genesys_collect", "pipeline", "fleet", "fleet_naive", "fleet_slices", "fleet_orgs", "controller", "worker", "cluster"):
         note = load_note(rows, name)
         if note:
             busy.append(f"{name} {note[0]:.1f} (max {note[1]:.1f})")
     if busy:
         w(f"- mean 1-minute load average while each bench ran: {', '.join(busy)}.")
-        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "fleet", "fleet_naive", "fleet_slices", "controller", "worker", "cluster") if load_note(rows, n))
+        heaviest = max(load_note(rows, n)[0] for n in ("matcher", "genesys_collect", "pipeline", "fleet", "fleet_naive", "fleet_slices", "fleet_orgs", "controller", "worker", "cluster") if load_note(rows, n))
         cores = os.cpu_count() or 1
         if heaviest > cores * 0.75:
             w(f"  With {cores} cores, a load above about {cores * 0.75:.1f} means other work (another engineer's builds and")
@@ -475,6 +477,38 @@ def main():
         w("")
         w("Target: slowest shard <= 1.15x the ideal. Slices hold equal shares of the conversations, but a shard's calls")
         w("follow the missing conversations it finds, and a shard cannot spend more than its token's rate on them.")
+        w("")
+
+    # ------------------------------------------------------------------ fleet: orgs sharing budgets
+    if orgs_budget or orgs_lower:
+        first = orgs_budget or orgs_lower
+        w("## Fleet: 40 recoveries of 8 orgs, one budget per org")
+        w("")
+        w(f"`benches/fleet_orgs.rs` applies {first['recoveries']} recoveries for {first['orgs']} orgs at once to the real controller binary on a real")
+        w("kube-apiserver, run by the job stand-in's real (release) workers, against one simulator serving every org with a")
+        w(f"per-token limit of {first['tokenLimit']}/min and a per-org limit of {first['orgLimit']}/min (per OAuth client across its tokens), {first['latencyMs']} ms latency.")
+        w(f"Each org has `orgRequestsPerMinute: {first['orgBudget']}` (80 % of its limit); its 5 recoveries cover 5 parts of its day with")
+        w(f"`parallelism: auto` ({first['shardsPerRecovery']} shards each) and run together (no per-tenant cap), so the controller divides the org's budget")
+        w("over 10 running shards and re-divides it as they finish. Figures are the simulator's own per-second counts of each")
+        w("org's client. Allowed in a minute: the budget plus the pacing's tolerance (a second's worth, and one request per")
+        w("shard; the counts are whole seconds). Budget used: the org's calls over its budget for the time from its first")
+        w("to its last call. The bound: the most any org's calls take at its budget.")
+        w("")
+        for label, run in (("All orgs at their configured budget", orgs_budget), ("The last org's real limit 30 % below its budget", orgs_lower)):
+            if not run:
+                continue
+            w(f"{label} (part `{run['part']}`): **{run['elapsedSeconds']:.1f} s** for a bound of {run['boundSeconds']:.1f} s (**{run['overBound']:.2f}x**"
+              f"{', the bound over the other orgs' if run['part'] == 'lower' else ''}); not succeeded: {len(run['notSucceeded'])}.")
+            w("")
+            w("| org | conversations | Genesys calls | most in a minute (allowed) | most in a minute after the first | 429s (after the first minute) | budget used | recovered | still missing | twice |")
+            w("|---|---|---|---|---|---|---|---|---|---|")
+            for o in run["perOrg"]:
+                limit = f" (real limit {o['realLimit']})" if o["realLimit"] and o["realLimit"] < o["configuredBudget"] else ""
+                w(f"| {o['org']}{limit} | {fmt(o['conversations'], 0)} | {fmt(o['calls'], 0)} | {fmt(o['mostInAMinute'], 0)} ({fmt(o['allowedInAMinute'], 0)}) | {fmt(o['mostInAMinuteAfterTheFirst'], 0)} | {fmt(o['throttled'], 0)} ({fmt(o['throttledAfterFirstMinute'], 0)}) | {o['budgetUsed']:.2f} | {fmt(o['recovered'], 0)} | {fmt(o['stillMissing'], 0)} | {fmt(o['duplicates'], 0)} |")
+            w("")
+        w("Targets: no org above its budget; no 429 after the first minute; while an org has work, >= 0.9 of its budget")
+        w("used; total time within 1.1x of the bound; with one org's real limit 30 % lower, its 429s in the first minute")
+        w("only and its rate then under the real limit. For that org, budget used is against its real limit.")
         w("")
 
     # ------------------------------------------------------------------ worker on a real node

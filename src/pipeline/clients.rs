@@ -162,8 +162,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn no_opening_burst_before_the_share_is_known_or_when_the_org_has_none_spare() {
-        // 300/min paced: a second's worth and one at once, the 7th 200 ms later (a bursting
-        // budget would let 301 through at once).
+        // 300/min paced: one request now, then one every 200 ms (a bursting budget would let
+        // 301 through at once).
         let paced = |clients: Clients| async move {
             let start = tokio::time::Instant::now();
             for _ in 0..7 {
@@ -173,14 +173,14 @@ mod tests {
         };
         let unknown = clients();
         let follower = unknown.follow_share(watch::channel(None).1);
-        assert_eq!(paced(unknown).await, std::time::Duration::from_millis(200));
+        assert_eq!(paced(unknown).await, std::time::Duration::from_millis(1200));
         follower.abort();
         // 8 shards of 300 use all of 2400: nothing spare for a burst.
         let whole = clients();
         whole
             .genesys
             .take_share(Some(GenesysBudget::divide(2400, 300, 8)));
-        assert_eq!(paced(whole).await, std::time::Duration::from_millis(200));
+        assert_eq!(paced(whole).await, std::time::Duration::from_millis(1200));
         // One shard alone: the org's spare (2100) is more than a minute's worth of its 300.
         let alone = clients();
         alone

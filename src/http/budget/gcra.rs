@@ -43,9 +43,12 @@ impl Gcra {
         self.tat = at + tolerance;
     }
 
-    /// Lets at most `tolerance` of burst through from now on (a larger one is cut to it).
-    pub(super) fn cap_tolerance(&mut self, tolerance: Duration) {
+    /// From `now` on, lets at most `tolerance` of burst through (a larger one is cut to it), and
+    /// of what is saved up now at most `burst` at once.
+    pub(super) fn cap(&mut self, now: Instant, tolerance: Duration, burst: Duration) {
         self.tolerance = self.tolerance.min(tolerance);
+        let burst = burst.min(self.tolerance);
+        self.tat = self.tat.max(now + (self.tolerance - burst));
     }
 
     /// No request before `at`, and none of the burst saved up before it: the server said when to

@@ -130,10 +130,10 @@ impl RateBudget {
     }
 
     /// Caps what the opening burst still allows at `requests` sent at once above the paced rate
-    /// (none: paced from the start, a second's worth at once at most). Only shrinks it, and only
-    /// before the first 429: a shard whose org budget is shared with other shards spends only
-    /// the org's spare requests in its burst, so the org stays within its budget in every
-    /// minute.
+    /// (none: paced from the next request on, one interval apart; what it saves up later while
+    /// idle still goes at once, up to a second's worth). Only shrinks it, and only before the
+    /// first 429: a shard whose org budget is shared with other shards spends only the org's
+    /// spare requests in its burst, so the org stays within its budget in every minute.
     pub fn cap_opening_burst(&self, requests: u32) {
         let mut pacer = self.inner.lock();
         let now = Instant::now();
@@ -141,8 +141,8 @@ impl RateBudget {
             && limited.opening
         {
             let interval = Duration::from_secs(60).div_f64(limited.aimd.rate(now));
-            let tolerance = (interval * requests).max(PACED_BURST);
-            limited.schedule.cap_tolerance(tolerance);
+            let burst = interval * requests;
+            limited.schedule.cap(now, burst.max(PACED_BURST), burst);
         }
     }
 
