@@ -133,7 +133,9 @@ impl RateBudget {
     /// (none: paced from the next request on, one interval apart; what it saves up later while
     /// idle still goes at once, up to a second's worth). Only shrinks it, and only before the
     /// first 429: a shard whose org budget is shared with other shards spends only the org's
-    /// spare requests in its burst, so the org stays within its budget in every minute.
+    /// spare requests in its burst, so the org stays within its budget in every minute. Capped
+    /// at none, the budget is paced from then on: its first 429 lowers the rate like any later
+    /// one (there is no burst for it to end).
     pub fn cap_opening_burst(&self, requests: u32) {
         let mut pacer = self.inner.lock();
         let now = Instant::now();
@@ -143,6 +145,10 @@ impl RateBudget {
             let interval = Duration::from_secs(60).div_f64(limited.aimd.rate(now));
             let burst = interval * requests;
             limited.schedule.cap(now, burst.max(PACED_BURST), burst);
+            // With no burst to end, the first 429 says what later ones do: the limit is lower.
+            if requests == 0 {
+                limited.opening = false;
+            }
         }
     }
 

@@ -84,11 +84,30 @@ impl ServerLimiter {
 
     /// The most requests admitted in any `window` (as long as the run, at most).
     pub(super) fn most_admitted_in(&self, window: Duration) -> usize {
+        let first = self.inner.lock().admitted.first().copied();
+        first.map_or(0, |first| {
+            self.admitted_window_max(first, first + Duration::from_secs(1 << 30), window)
+        })
+    }
+
+    /// The most requests admitted in any `window` within `[from, to)`.
+    pub(super) fn admitted_window_max(
+        &self,
+        from: Instant,
+        to: Instant,
+        window: Duration,
+    ) -> usize {
         let state = self.inner.lock();
+        let admitted: Vec<Instant> = state
+            .admitted
+            .iter()
+            .copied()
+            .filter(|at| *at >= from && *at < to)
+            .collect();
         let mut first = 0;
         let mut most = 0;
-        for (last, at) in state.admitted.iter().enumerate() {
-            while *at - state.admitted[first] >= window {
+        for (last, at) in admitted.iter().enumerate() {
+            while *at - admitted[first] >= window {
                 first += 1;
             }
             most = most.max(last + 1 - first);

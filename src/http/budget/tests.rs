@@ -285,3 +285,43 @@ async fn shards_sharing_an_org_budget_stay_within_it_in_every_minute() {
         eprintln!("org budget {org_budget}: at most {most} requests in one minute");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn shards_without_a_burst_settle_under_an_org_limit_lower_than_their_shares() {
+    // 10 shards of 60/min (an org budget of 600, all of it divided), against an org whose real
+    // limit is 420 (a burst of 70): each shard's first 429 already lowers its rate. Unaware of
+    // each other, they need a few rounds each to settle under the limit they share, so some
+    // 429s come in the second and third minute (the controller's division is what keeps an org
+    // at its configured budget; this is an org whose real limit is lower).
+    let start = Instant::now();
+    let org = ServerLimiter::gcra(420, 70);
+    let runs = futures::future::join_all((0..10).map(|_| {
+        let budget = RateBudget::per_minute_bursting(300);
+        budget.set_limit(60);
+        budget.cap_opening_burst(0);
+        run_client(budget, org.clone(), 240)
+    }))
+    .await;
+    let refused = org.refused();
+    let late = refused
+        .iter()
+        .filter(|at| **at >= start + minutes(1.0))
+        .count();
+    let last_429 = refused.iter().max().copied().unwrap_or(start);
+    let finished = runs.iter().map(|run| run.finished).max().unwrap();
+    eprintln!(
+        "{} 429s ({late} after the first minute, the last at {:?}); finished at {:?}",
+        refused.len(),
+        last_429 - start,
+        finished - start
+    );
+    assert!(refused.len() <= 50, "{} 429s", refused.len());
+    assert!(late <= 5, "{late} 429s after the first minute");
+    assert!(last_429 < start + minutes(3.0), "429s after 3 minutes");
+    // Settled: under the real limit in every minute after the last 429.
+    let settled = org.admitted_window_max(last_429, finished, minutes(1.0));
+    assert!(
+        settled <= 420 + 1,
+        "{settled} requests in a minute after settling"
+    );
+}
