@@ -458,6 +458,12 @@ def main():
             w(".")
         w("The naive script recovers only conversations DAS lacks entirely: a partial one (a contact lacking a later")
         w("session) looks present to it, hence its higher `still missing`.")
+        if nai.get("recovered") and rec.get("recovered") and nai.get("sim_requests") and rec.get("sim_requests"):
+            per_conv = (nai["elapsed_s"] / nai["recovered"]) / (rec["elapsed_s"] / rec["recovered"])
+            calls = rec["sim_requests"] / nai["sim_requests"]
+            w(f"Per conversation recovered, `recover` is **{per_conv:.2f}x** as fast. It makes {calls:.2f}x the naive script's requests (the")
+            w("partial conversations' recordings, their unrecorded ones among them, the slice counts, each shard's own paging), so at")
+            w(f"the default budget its ceiling on this data is about {(budget or org) / naive['token_rate_per_min'] / calls:.1f}x, not {(budget or org) // naive['token_rate_per_min']}x.")
         w("")
 
     # ------------------------------------------------------------------ fleet: balanced shards
