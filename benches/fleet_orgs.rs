@@ -24,11 +24,13 @@
 //! hold from half of it up). Needs the test control plane (`make control-plane`). Figures go to
 //! docs/benchmarks.md.
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
+use common::env_usize;
 use kube::{Api, ResourceExt, api::PostParams};
 use serde_json::json;
 use support::recovery::finished;
@@ -48,13 +50,6 @@ const ORG_BUDGET: u32 = 600;
 const ORG_LIMIT: u32 = 750;
 const TOKEN_LIMIT: u32 = 300;
 const LATENCY_MS: u64 = 30;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn unix_now() -> i64 {
     jiff::Timestamp::now().as_second()

@@ -106,7 +106,7 @@ pub async fn run_recovery(
     let shard_count = spec.shards().max(1);
     // One set of clients per shard; they also count the window (before any of them has other
     // work), so the counting calls are in their totals and no extra token is asked for.
-    let mut clients: Vec<Clients> = (0..shard_count)
+    let clients: Vec<Clients> = (0..shard_count)
         .map(|_| Clients::connect(&spec, &credentials))
         .collect::<Result<_, _>>()?;
     // The shards share the org's budget as a controller would divide it for this recovery alone.
@@ -135,7 +135,7 @@ pub async fn run_recovery(
             .0
         }
     };
-    for index in 0..shard_count {
+    for (index, clients) in (0..shard_count).zip(clients) {
         let (slice, targets) = match &named {
             // A re-drive: every shard matches over the window, each its share of the ids.
             Some(ids) => (spec.window, Some(share(ids, index, shard_count).to_vec())),
@@ -152,7 +152,6 @@ pub async fn run_recovery(
             credentials: credentials.clone(),
             targets,
         };
-        let clients = clients.remove(0);
         let reporter = Arc::new(TerminalReporter::new(bars.add(ProgressBar::no_length())));
         let (options, cancel) = (options.clone(), cancel.clone());
         shards.push(tokio::spawn(async move {

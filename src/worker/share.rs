@@ -70,21 +70,11 @@ pub fn follow(
 ) -> watch::Receiver<Option<GenesysBudget>> {
     let (tx, rx) = watch::channel(initial);
     tokio::spawn(async move {
-        let publish = |dr: &DigitalRecovery| {
-            let share = published(dr);
-            tx.send_if_modified(|current| {
-                let changed = share.is_some() && *current != share;
-                if changed {
-                    *current = share;
-                }
-                changed
-            });
-        };
         let mut refused = false;
         loop {
             let version = match api.get(&name).await {
                 Ok(dr) => {
-                    publish(&dr);
+                    publish(&tx, &dr);
                     dr.resource_version()
                 }
                 Err(e) => {
@@ -93,27 +83,9 @@ pub fn follow(
                 }
             };
             if let Some(version) = version {
-                let params = WatchParams::default()
-                    .fields(&format!("metadata.name={name}"))
-                    .timeout(WATCH_SECONDS);
-                match api.watch(&params, &version).await {
-                    Ok(events) => {
-                        let mut events = std::pin::pin!(events);
-                        loop {
-                            tokio::select! {
-                                event = events.next() => match event {
-                                    Some(Ok(WatchEvent::Added(dr) | WatchEvent::Modified(dr))) => {
-                                        publish(&dr);
-                                    }
-                                    Some(Ok(WatchEvent::Bookmark(_) | WatchEvent::Deleted(_))) => {}
-                                    // Ended, expired or broken: read and watch again.
-                                    Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => break,
-                                },
-                                () = cancel.cancelled() => return,
-                                () = tx.closed() => return,
-                            }
-                        }
-                    }
+                match watch_from(&api, &name, &version, &tx, &cancel).await {
+                    Ok(Watched::Stop) => return,
+                    Ok(Watched::Ended) => {}
                     Err(e) if !refused => {
                         refused = true;
                         info!(error = %e, "cannot watch the recovery; reading it every few seconds");
@@ -129,4 +101,51 @@ pub fn follow(
         }
     });
     rx
+}
+
+/// How a watch of the recovery ended.
+enum Watched {
+    /// The server ended it, it expired or broke: read and watch again.
+    Ended,
+    /// Cancelled, or nobody follows the share any more.
+    Stop,
+}
+
+/// Watches recovery `name` from `version`, publishing every division it shows.
+async fn watch_from(
+    api: &Api<DigitalRecovery>,
+    name: &str,
+    version: &str,
+    tx: &watch::Sender<Option<GenesysBudget>>,
+    cancel: &CancellationToken,
+) -> Result<Watched, kube::Error> {
+    let params = WatchParams::default()
+        .fields(&format!("metadata.name={name}"))
+        .timeout(WATCH_SECONDS);
+    let events = api.watch(&params, version).await?;
+    let mut events = std::pin::pin!(events);
+    loop {
+        let event = tokio::select! {
+            event = events.next() => event,
+            () = cancel.cancelled() => return Ok(Watched::Stop),
+            () = tx.closed() => return Ok(Watched::Stop),
+        };
+        match event {
+            Some(Ok(WatchEvent::Added(dr) | WatchEvent::Modified(dr))) => publish(tx, &dr),
+            Some(Ok(WatchEvent::Bookmark(_) | WatchEvent::Deleted(_))) => {}
+            Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => return Ok(Watched::Ended),
+        }
+    }
+}
+
+/// Hands on the division `dr` shows, if it shows one and it is new.
+fn publish(tx: &watch::Sender<Option<GenesysBudget>>, dr: &DigitalRecovery) {
+    let share = published(dr);
+    tx.send_if_modified(|current| {
+        let changed = share.is_some() && *current != share;
+        if changed {
+            *current = share;
+        }
+        changed
+    });
 }

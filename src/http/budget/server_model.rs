@@ -82,14 +82,6 @@ impl ServerLimiter {
             .count()
     }
 
-    /// The most requests admitted in any `window` (as long as the run, at most).
-    pub(super) fn most_admitted_in(&self, window: Duration) -> usize {
-        let first = self.inner.lock().admitted.first().copied();
-        first.map_or(0, |first| {
-            self.admitted_window_max(first, first + Duration::from_secs(1 << 30), window)
-        })
-    }
-
     /// The most requests admitted in any `window` within `[from, to)`.
     pub(super) fn admitted_window_max(
         &self,
