@@ -178,7 +178,7 @@ impl ContactIndex {
             let existing = self.entries.entry_at(at);
             self.scratch
                 .extend_from_slice(existing.sessions(&self.arena));
-            flags |= existing.flags;
+            flags = merged_flags(existing.flags, flags);
             if media == 0 {
                 media = existing.media;
             }
@@ -258,4 +258,26 @@ fn append_sessions(
         flags,
         media: 0,
     })
+}
+
+/// The flags of where a contact lies relative to the slice.
+const POSITION: u8 = IN_SLICE | NEAR_END | AFTER_END;
+
+/// The flags of a contact listed twice: everything either copy has, but the position of the
+/// earlier copy, so that of two copies on both sides of a chunk boundary only one chunk counts
+/// the contact as its own (as matching the slice whole counts it once).
+fn merged_flags(existing: u8, new: u8) -> u8 {
+    // Positions in time order: before the slice, in it, near its end, after it.
+    let rank = |flags: u8| match flags & POSITION {
+        0 => 0,
+        IN_SLICE => 1,
+        p if p & AFTER_END == 0 => 2,
+        _ => 3,
+    };
+    let earlier = if rank(new) < rank(existing) {
+        new
+    } else {
+        existing
+    };
+    ((existing | new) & !POSITION) | (earlier & POSITION)
 }
