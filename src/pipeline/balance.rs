@@ -1,8 +1,11 @@
 //! Balanced shard slices: the window cut so that every shard gets about the same number of
 //! conversations, not the same length of time. Genesys counts the conversations of equal time
 //! bins cheaply (`totalHits` of a one-conversation page each); the cut interpolates within a
-//! bin. A day whose business hours are ten times denser than its nights then ends with every
-//! shard finishing at about the same time instead of the afternoon's shard straggling.
+//! bin. The bins a cut falls in are then counted again in finer parts, because a day's density
+//! changes in steps (business hours start at 08:00, not at a bin's edge) that interpolation over
+//! a whole bin misplaces. A day whose business hours are ten times denser than its nights then
+//! ends with every shard finishing at about the same time instead of the afternoon's shard
+//! straggling.
 
 use futures::{StreamExt, TryStreamExt};
 use jiff::{SignedDuration, Timestamp};
@@ -17,6 +20,8 @@ use super::{collect, shard};
 const BINS_PER_SHARD: u32 = 6;
 /// Most bins counted (one call each).
 const MAX_BINS: u32 = 96;
+/// Parts a bin holding a cut is counted in again (one call each, at most shards - 1 bins).
+const REFINE_PARTS: u32 = 4;
 /// Count calls in flight at once per counting client (they share its rate budget).
 const COUNT_CONCURRENCY: usize = 8;
 /// Slice boundaries fall on whole seconds, and no slice is narrower.
@@ -44,15 +49,42 @@ pub async fn slices(
     shards: u32,
 ) -> (Vec<Window>, Cut) {
     let shards = shards.max(1);
-    if shards == 1 {
-        return (shard::slices(window, 1), Cut::EqualTime);
+    let equal_time = || (shard::slices(window, shards), Cut::EqualTime);
+    if shards == 1 || counters.is_empty() {
+        return equal_time();
     }
-    if counters.is_empty() {
-        return (shard::slices(window, shards), Cut::EqualTime);
-    }
+    let count = |bins: Vec<Window>| count_bins(counters, bins, media_types, message_types);
     let bins = shard::slices(window, (shards * BINS_PER_SHARD).min(MAX_BINS));
+    let Some(counted) = count(bins).await else {
+        return equal_time();
+    };
+    let Some(first) = balanced(window, &counted, shards) else {
+        return equal_time();
+    };
+    let cut_bins = bins_holding_cuts(&counted, &first);
+    let parts: Vec<Window> = cut_bins
+        .iter()
+        .flat_map(|&i| shard::slices(counted[i].0, REFINE_PARTS))
+        .collect();
+    let slices = match count(parts).await {
+        Some(parts) => {
+            balanced(window, &with_parts(&counted, &cut_bins, &parts), shards).unwrap_or(first)
+        }
+        None => first,
+    };
+    info!(shards, "slices balanced by conversation counts");
+    (slices, Cut::Balanced)
+}
+
+/// Genesys' count of each bin, or None (the reason logged) when one cannot be had.
+async fn count_bins(
+    counters: &[GenesysClient],
+    bins: Vec<Window>,
+    media_types: &[MediaType],
+    message_types: &[String],
+) -> Option<Vec<(Window, u64)>> {
     let counts: Result<Vec<Option<u64>>, GenesysError> =
-        futures::stream::iter(bins.clone().into_iter().enumerate())
+        futures::stream::iter(bins.iter().copied().enumerate())
             .map(|(i, bin)| async move {
                 counters[i % counters.len()]
                     .estimate_conversations(&collect::query(bin, media_types, message_types))
@@ -61,7 +93,7 @@ pub async fn slices(
             .buffered(COUNT_CONCURRENCY * counters.len())
             .try_collect()
             .await;
-    let counted: Option<Vec<(Window, u64)>> = match counts {
+    match counts {
         Ok(counts) => counts
             .into_iter()
             .zip(bins)
@@ -71,14 +103,46 @@ pub async fn slices(
             warn!(error = %err, "cannot count the window's conversations; equal time slices");
             None
         }
-    };
-    match counted.and_then(|counted| balanced(window, &counted, shards)) {
-        Some(slices) => {
-            info!(shards, "slices balanced by conversation counts");
-            (slices, Cut::Balanced)
-        }
-        None => (shard::slices(window, shards), Cut::EqualTime),
     }
+}
+
+/// The indexes of the bins (tiling the window in order) that a cut between two of `slices`
+/// falls strictly inside, each once.
+pub fn bins_holding_cuts(counts: &[(Window, u64)], slices: &[Window]) -> Vec<usize> {
+    let mut held: Vec<usize> = slices
+        .iter()
+        .skip(1)
+        .filter_map(|slice| {
+            counts
+                .iter()
+                .position(|(bin, _)| bin.start < slice.start && slice.start < bin.end)
+        })
+        .collect();
+    held.dedup();
+    held
+}
+
+/// `counts` with each bin of `cut_bins` replaced by the counted `parts` that tile it.
+pub fn with_parts(
+    counts: &[(Window, u64)],
+    cut_bins: &[usize],
+    parts: &[(Window, u64)],
+) -> Vec<(Window, u64)> {
+    counts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &(bin, count))| {
+            if cut_bins.contains(&i) {
+                parts
+                    .iter()
+                    .filter(|(part, _)| bin.start <= part.start && part.end <= bin.end)
+                    .copied()
+                    .collect()
+            } else {
+                vec![(bin, count)]
+            }
+        })
+        .collect()
 }
 
 /// `window` cut into `shards` contiguous slices holding about equal shares of the conversations
@@ -191,6 +255,78 @@ mod tests {
             .map(|s| counts.iter().map(|(b, c)| share_of(s, b, *c)).sum::<f64>())
             .fold(0.0, f64::max);
         assert!(worst / ideal > 2.0, "{worst} vs {ideal}");
+    }
+
+    /// Conversations starting per minute of days whose business hours (08:00-18:00) are ten
+    /// times as dense, counted over `bin`.
+    fn business_count(day: &Window, bin: &Window) -> u64 {
+        let minute = |t: Timestamp| t.duration_since(day.start).as_secs().div_euclid(60);
+        (minute(bin.start)..minute(bin.end))
+            .map(|m| {
+                if (480..1080).contains(&m.rem_euclid(1440)) {
+                    10
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+
+    /// The most conversations a slice of `slices` holds, over the ideal share, and the same
+    /// after the bins holding cuts are counted in parts: for a window of a day starting `shift`
+    /// before midnight (the steps at 08:00 and 18:00 then fall anywhere in their bins).
+    fn worst_before_and_after_parts(shift: SignedDuration) -> (f64, f64) {
+        let day = window(24);
+        let shifted = Window {
+            start: day.start - shift,
+            end: day.end - shift,
+        };
+        let counts: Vec<(Window, u64)> = shard::slices(shifted, 48)
+            .into_iter()
+            .map(|b| (b, business_count(&day, &b)))
+            .collect();
+        let total: u64 = counts.iter().map(|(_, c)| c).sum();
+        let ideal = total as f64 / 8.0;
+        let worst = |slices: &[Window]| {
+            slices
+                .iter()
+                .map(|s| business_count(&day, s) as f64 / ideal)
+                .fold(0.0, f64::max)
+        };
+        let first = balanced(shifted, &counts, 8).unwrap();
+        let cut_bins = bins_holding_cuts(&counts, &first);
+        assert!(cut_bins.len() <= 7, "{cut_bins:?}");
+        assert!(cut_bins.windows(2).all(|p| p[0] < p[1]), "{cut_bins:?}");
+        let parts: Vec<(Window, u64)> = cut_bins
+            .iter()
+            .flat_map(|&i| shard::slices(counts[i].0, REFINE_PARTS))
+            .map(|p| (p, business_count(&day, &p)))
+            .collect();
+        let refined = with_parts(&counts, &cut_bins, &parts);
+        assert_eq!(
+            refined.len(),
+            counts.len() + cut_bins.len() * (REFINE_PARTS as usize - 1)
+        );
+        assert_eq!(refined.iter().map(|(_, c)| c).sum::<u64>(), total);
+        for pair in refined.windows(2) {
+            assert_eq!(pair[0].0.end, pair[1].0.start, "parts tile the window");
+        }
+        let second = balanced(shifted, &refined, 8).unwrap();
+        (worst(&first), worst(&second))
+    }
+
+    #[test]
+    fn a_step_inside_a_bin_is_placed_by_counting_that_bin_in_parts() {
+        // Windows starting every 7 minutes of a day: some put a cut in a bin holding a step.
+        let shifts: Vec<(f64, f64)> = (0..24 * 60 / 7)
+            .map(|k| worst_before_and_after_parts(SignedDuration::from_mins(7 * k)))
+            .collect();
+        // Interpolating over a bin that holds the step misplaces a cut for some shifts...
+        let first = shifts.iter().map(|s| s.0).fold(0.0, f64::max);
+        assert!(first > 1.04, "first pass at worst {first}");
+        // ...its parts place it for every one.
+        let refined = shifts.iter().map(|s| s.1).fold(0.0, f64::max);
+        assert!(refined < 1.02, "refined at worst {refined}");
     }
 
     #[test]
