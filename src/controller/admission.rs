@@ -52,21 +52,8 @@ pub fn admit(
         running_total += 1;
         *running_by_tenant.entry(e.tenant.as_str()).or_default() += 1;
     }
-    let mut waiting: Vec<&Entrant> = fleet.iter().filter(|e| !e.running).collect();
-    waiting.sort_by(|a, b| {
-        (
-            a.created.as_str(),
-            a.key.namespace.as_deref(),
-            a.key.name.as_str(),
-        )
-            .cmp(&(
-                b.created.as_str(),
-                b.key.namespace.as_deref(),
-                b.key.name.as_str(),
-            ))
-    });
     let mut position = 0u32;
-    for e in waiting {
+    for e in queue(fleet) {
         let tenant_running = running_by_tenant
             .get(e.tenant.as_str())
             .copied()
@@ -104,14 +91,48 @@ pub fn admit(
     Admission::Start
 }
 
-/// The waiting recoveries of `fleet` that would start now, in order: those to wake when a
-/// running one finishes.
+/// The waiting recoveries of `fleet` that would start now, in queue order: those to wake when a
+/// running one finishes, and those whose shards an org's budget reserves a share for. One pass
+/// of [`admit`]'s queue.
 pub fn startable(fleet: &[Entrant], limits: AdmissionLimits) -> Vec<ObjectRef<DigitalRecovery>> {
-    fleet
-        .iter()
-        .filter(|e| !e.running && admit(&e.key, fleet, limits) == Admission::Start)
-        .map(|e| e.key.clone())
-        .collect()
+    let mut running_total = 0u32;
+    let mut running_by_tenant: HashMap<&str, u32> = HashMap::new();
+    for e in fleet.iter().filter(|e| e.running) {
+        running_total += 1;
+        *running_by_tenant.entry(e.tenant.as_str()).or_default() += 1;
+    }
+    let mut started = Vec::new();
+    for e in queue(fleet) {
+        let tenant_running = running_by_tenant.entry(e.tenant.as_str()).or_default();
+        let cluster_full = limits.max_running.is_some_and(|max| running_total >= max);
+        let tenant_full = limits
+            .max_running_per_tenant
+            .is_some_and(|max| *tenant_running >= max);
+        if !cluster_full && !tenant_full {
+            running_total += 1;
+            *tenant_running += 1;
+            started.push(e.key.clone());
+        }
+    }
+    started
+}
+
+/// The waiting recoveries of `fleet` in queue order: creation time, then namespace and name.
+fn queue(fleet: &[Entrant]) -> Vec<&Entrant> {
+    let mut waiting: Vec<&Entrant> = fleet.iter().filter(|e| !e.running).collect();
+    waiting.sort_by(|a, b| {
+        (
+            a.created.as_str(),
+            a.key.namespace.as_deref(),
+            a.key.name.as_str(),
+        )
+            .cmp(&(
+                b.created.as_str(),
+                b.key.namespace.as_deref(),
+                b.key.name.as_str(),
+            ))
+    });
+    waiting
 }
 
 #[cfg(test)]
@@ -136,6 +157,33 @@ mod tests {
 
     fn decide(name: &str, fleet: &[Entrant], l: AdmissionLimits) -> Admission {
         admit(&ObjectRef::new(name).within("ns"), fleet, l)
+    }
+
+    #[test]
+    fn startable_is_what_admit_starts_in_queue_order() {
+        let fleet: Vec<Entrant> = (0..24u32)
+            .map(|i| {
+                let tenant = ["a", "b", "c"][(i * 7 % 3) as usize];
+                entrant(&format!("r{i}"), tenant, (i * 11) % 60, i % 5 == 0)
+            })
+            .collect();
+        for l in [
+            limits(None, None),
+            limits(Some(9), None),
+            limits(None, Some(2)),
+            limits(Some(8), Some(3)),
+            limits(Some(7), Some(2)),
+        ] {
+            let mut by_admit: Vec<&Entrant> = fleet
+                .iter()
+                .filter(|e| !e.running && admit(&e.key, &fleet, l) == Admission::Start)
+                .collect();
+            by_admit.sort_by(|a, b| a.created.cmp(&b.created).then(a.key.name.cmp(&b.key.name)));
+            let by_admit: Vec<ObjectRef<DigitalRecovery>> =
+                by_admit.into_iter().map(|e| e.key.clone()).collect();
+            assert!(!by_admit.is_empty(), "{l:?}");
+            assert_eq!(startable(&fleet, l), by_admit, "{l:?}");
+        }
     }
 
     #[test]
