@@ -111,10 +111,7 @@ impl Fleet {
     }
 
     /// The share of its org's budget `dr` may spend, its status being `status`; wakes the
-    /// tenant's other running recoveries whose published share this changes. The division also
-    /// counts the shards of the tenant's waiting recoveries that admission would start now:
-    /// several applied at once are reconciled one after another, and a share computed before
-    /// the others start would let the first one's shards spend the whole budget for a moment.
+    /// tenant's other running recoveries whose published share this changes.
     pub fn share(
         &self,
         dr: &DigitalRecovery,
@@ -124,39 +121,26 @@ impl Fleet {
         // Held, not copied: this runs on every reconcile. (Lock order as in `admit`: slots,
         // then the caches.)
         let slots = self.slots.lock();
+        let no_status = DigitalRecoveryStatus::default();
         let mut others: Vec<(ObjectRef<DigitalRecovery>, Arc<DigitalRecovery>)> = Vec::new();
         let mut spenders = Vec::new();
-        let mut waiting = Vec::new();
         for other in self.recoveries() {
             let other_key = ObjectRef::from_obj(other.as_ref());
-            if other_key == key || other.spec.tenant != dr.spec.tenant {
+            if other_key == key
+                || other.spec.tenant != dr.spec.tenant
+                || slots.finished.contains(&other_key)
+            {
                 continue;
             }
-            let status = other.status.clone().unwrap_or_default();
-            if slots.finished.contains(&other_key) {
-                continue;
-            }
-            if let Some(spender) = spender(&other, &status, slots.holding.contains(&other_key)) {
+            let other_status = other.status.as_ref().unwrap_or(&no_status);
+            if let Some(spender) = spender(&other, other_status, slots.holding.contains(&other_key))
+            {
                 spenders.push(spender);
                 others.push((other_key, other));
-            } else if entrant(&other, &slots).is_some() {
-                waiting.push(other);
             }
         }
         let me = spender(dr, status, slots.holding.contains(&key))?;
         spenders.push(me.clone());
-        if !waiting.is_empty() {
-            let startable: HashSet<ObjectRef<DigitalRecovery>> =
-                admission::startable(&self.entrants(&slots, Some(dr)), self.limits)
-                    .into_iter()
-                    .collect();
-            spenders.extend(
-                waiting
-                    .iter()
-                    .filter(|w| startable.contains(&ObjectRef::from_obj(w.as_ref())))
-                    .filter_map(|w| spender(w, &DigitalRecoveryStatus::default(), true)),
-            );
-        }
         let mine = org_budget::share(&me, &spenders);
         for (i, (other_key, other)) in others.iter().enumerate() {
             let now = org_budget::share(&spenders[i], &spenders);
@@ -238,94 +222,4 @@ fn spender(dr: &DigitalRecovery, status: &DigitalRecoveryStatus, holding: bool) 
         org_requests_per_minute: dr.spec.genesys.org_budget(),
         token_requests_per_minute: dr.spec.genesys.token_budget(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kube::runtime::{reflector, watcher};
-    use serde_json::json;
-
-    fn recovery(name: &str, tenant: &str, created: &str) -> DigitalRecovery {
-        serde_json::from_value(json!({
-            "apiVersion": "recovery.cxops.io/v1alpha1",
-            "kind": "DigitalRecovery",
-            "metadata": {"name": name, "namespace": "ops", "uid": format!("uid-{name}"),
-                         "creationTimestamp": created},
-            "spec": {
-                "tenant": tenant,
-                "genesys": {"region": "mypurecloud.ie", "credentialsSecret": "genesys-oauth",
-                            "orgRequestsPerMinute": 600},
-                "recordingSide": {"dasUrl": "https://das", "captureUrl": "https://capture",
-                                  "credentialsSecret": "verint-api"},
-                "window": {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"},
-                "mediaTypes": ["chat"],
-                "parallelism": 2
-            }
-        }))
-        .expect("recovery")
-    }
-
-    /// A fleet whose cache holds `recoveries`, none started yet.
-    fn fleet(limits: AdmissionLimits, recoveries: &[DigitalRecovery]) -> Fleet {
-        let (store, mut writer) = reflector::store();
-        for dr in recoveries {
-            writer.apply_watcher_event(&watcher::Event::Apply(dr.clone()));
-        }
-        let fleet = Fleet::new(limits);
-        fleet.watch(store);
-        fleet
-    }
-
-    fn three_of_acme() -> Vec<DigitalRecovery> {
-        vec![
-            recovery("first", "acme", "2026-11-21T01:00:00Z"),
-            recovery("second", "acme", "2026-11-21T01:00:01Z"),
-            recovery("third", "acme", "2026-11-21T01:00:02Z"),
-        ]
-    }
-
-    #[test]
-    fn the_first_of_several_applied_at_once_shares_with_those_about_to_start() {
-        let drs = three_of_acme();
-        let unlimited = AdmissionLimits {
-            max_running: None,
-            max_running_per_tenant: None,
-        };
-        let fleet = fleet(unlimited, &drs);
-        assert_eq!(fleet.admit(&drs[0]), Admission::Start);
-        // Reconciled first, it still divides the org's 600 over all 6 shards, not over its 2.
-        let first = fleet.share(&drs[0], &DigitalRecoveryStatus::default());
-        assert_eq!(first, Some(GenesysBudget::divide(600, 300, 6)));
-        // The others, started, agree on the same division.
-        assert_eq!(fleet.admit(&drs[1]), Admission::Start);
-        assert_eq!(
-            fleet.share(&drs[1], &DigitalRecoveryStatus::default()),
-            first
-        );
-    }
-
-    #[test]
-    fn queued_recoveries_reserve_no_share() {
-        let drs = three_of_acme();
-        let one_per_tenant = AdmissionLimits {
-            max_running: None,
-            max_running_per_tenant: Some(1),
-        };
-        let fleet = fleet(one_per_tenant, &drs);
-        assert_eq!(fleet.admit(&drs[0]), Admission::Start);
-        assert_eq!(
-            fleet.share(&drs[0], &DigitalRecoveryStatus::default()),
-            Some(GenesysBudget::divide(600, 300, 2))
-        );
-        // Another tenant's waiting recovery is no part of acme's budget either.
-        let mut mixed = three_of_acme();
-        mixed.push(recovery("other", "globex", "2026-11-21T00:59:00Z"));
-        let fleet = self::fleet(one_per_tenant, &mixed);
-        assert_eq!(fleet.admit(&mixed[0]), Admission::Start);
-        assert_eq!(
-            fleet.share(&mixed[0], &DigitalRecoveryStatus::default()),
-            Some(GenesysBudget::divide(600, 300, 2))
-        );
-    }
 }
