@@ -46,33 +46,13 @@ pub fn admit(
     fleet: &[Entrant],
     limits: AdmissionLimits,
 ) -> Admission {
-    let mut running_total = 0u32;
-    let mut running_by_tenant: HashMap<&str, u32> = HashMap::new();
-    for e in fleet.iter().filter(|e| e.running) {
-        running_total += 1;
-        *running_by_tenant.entry(e.tenant.as_str()).or_default() += 1;
-    }
-    let mut position = 0u32;
-    for e in queue(fleet) {
-        let tenant_running = running_by_tenant
-            .get(e.tenant.as_str())
-            .copied()
-            .unwrap_or(0);
-        let cluster_full = limits.max_running.is_some_and(|max| running_total >= max);
-        let tenant_full = limits
-            .max_running_per_tenant
-            .is_some_and(|max| tenant_running >= max);
-        if !cluster_full && !tenant_full {
-            if &e.key == key {
-                return Admission::Start;
-            }
-            running_total += 1;
-            *running_by_tenant.entry(e.tenant.as_str()).or_default() += 1;
-            continue;
-        }
-        position += 1;
-        if &e.key == key {
-            let cap = if tenant_full {
+    match walk_queue(fleet, limits)
+        .into_iter()
+        .find(|(e, _)| &e.key == key)
+    {
+        Some((e, Some(held))) => Admission::Queued {
+            position: held.position,
+            cap: if held.by_tenant_cap {
                 format!(
                     "maxConcurrentRecoveriesPerTenant {} reached for tenant {}",
                     limits.max_running_per_tenant.unwrap_or_default(),
@@ -83,38 +63,66 @@ pub fn admit(
                     "maxConcurrentRecoveries {} reached",
                     limits.max_running.unwrap_or_default()
                 )
-            };
-            return Admission::Queued { position, cap };
-        }
+            },
+        },
+        Some((_, None)) => Admission::Start,
+        // Not in the view (a stale cache): let it start; the next view counts it as running.
+        None => Admission::Start,
     }
-    // Not in the view (a stale cache): let it start; the next view counts it as running.
-    Admission::Start
 }
 
 /// The waiting recoveries of `fleet` that would start now, in queue order: those to wake when a
-/// running one finishes, and those whose shards an org's budget reserves a share for. One pass
-/// of [`admit`]'s queue.
+/// running one finishes.
 pub fn startable(fleet: &[Entrant], limits: AdmissionLimits) -> Vec<ObjectRef<DigitalRecovery>> {
+    walk_queue(fleet, limits)
+        .into_iter()
+        .filter(|(_, held)| held.is_none())
+        .map(|(e, _)| e.key.clone())
+        .collect()
+}
+
+/// Why a waiting recovery stays waiting.
+struct Held {
+    /// Its place among the waiting ones held back (1 = next).
+    position: u32,
+    /// Its tenant's cap holds it (else the cluster's).
+    by_tenant_cap: bool,
+}
+
+/// Every waiting recovery of `fleet` in queue order, with what holds it back (None: it
+/// starts). Each starts if neither cap is reached counting the running ones and those started
+/// before it in the queue.
+fn walk_queue(fleet: &[Entrant], limits: AdmissionLimits) -> Vec<(&Entrant, Option<Held>)> {
     let mut running_total = 0u32;
     let mut running_by_tenant: HashMap<&str, u32> = HashMap::new();
     for e in fleet.iter().filter(|e| e.running) {
         running_total += 1;
         *running_by_tenant.entry(e.tenant.as_str()).or_default() += 1;
     }
-    let mut started = Vec::new();
-    for e in queue(fleet) {
-        let tenant_running = running_by_tenant.entry(e.tenant.as_str()).or_default();
-        let cluster_full = limits.max_running.is_some_and(|max| running_total >= max);
-        let tenant_full = limits
-            .max_running_per_tenant
-            .is_some_and(|max| *tenant_running >= max);
-        if !cluster_full && !tenant_full {
+    let mut position = 0u32;
+    queue(fleet)
+        .into_iter()
+        .map(|e| {
+            let tenant_running = running_by_tenant.entry(e.tenant.as_str()).or_default();
+            let cluster_full = limits.max_running.is_some_and(|max| running_total >= max);
+            let tenant_full = limits
+                .max_running_per_tenant
+                .is_some_and(|max| *tenant_running >= max);
+            if cluster_full || tenant_full {
+                position += 1;
+                return (
+                    e,
+                    Some(Held {
+                        position,
+                        by_tenant_cap: tenant_full,
+                    }),
+                );
+            }
             running_total += 1;
             *tenant_running += 1;
-            started.push(e.key.clone());
-        }
-    }
-    started
+            (e, None)
+        })
+        .collect()
 }
 
 /// The waiting recoveries of `fleet` in queue order: creation time, then namespace and name.
