@@ -313,7 +313,7 @@ def main():
         after = controller["after_rss_mib"]
         n = controller["recoveries"]
         row(f"controller RSS idle with {fmt(n, 0)} recoveries reconciled (peak {controller['peak_rss_mib']:.1f} MiB)", f"**{after:.1f} MiB**", "< 30 MiB (fleet scale)", after < 30,
-            f"the reflector caches hold every DigitalRecovery and its Job ({fmt(n, 0)} of each, trimmed of managedFields and pod templates); the idle baseline rose to {idle:.1f} MiB as well. Not yet profiled.")
+            f"the reflector cache holds every DigitalRecovery ({fmt(n, 0)}, trimmed of managedFields and kubectl's last-applied copy; Jobs are watched as metadata only and not cached); the idle baseline rose to {idle:.1f} MiB as well. Not yet profiled.")
         row(f"controller: {fmt(n, 0)} recoveries reconciled (Job + status)", f"**{controller['recoveries_per_s']:.1f} recoveries/s** ({controller['reconciled_s']:.1f} s, {fmt(controller['reconcile_failures'], 0)} failures)", "", None)
     else:
         row("controller RSS", "not run", "< 40 MB", None)
