@@ -112,8 +112,9 @@ async fn main() {
     let failures = operator
         .metric("digital_recovery_reconcile_failures_total")
         .await;
+    let reconciles = operator.metric("digital_recovery_reconciles_total").await;
     println!(
-        "controller: {n} recoveries created in {:.1} s; all reconciled (Job + Pending status) after {:.1} s = {:.1} recoveries/s; reconcile failures {failures}",
+        "controller: {n} recoveries created in {:.1} s; all reconciled (Job + Pending status) after {:.1} s = {:.1} recoveries/s; {reconciles} reconciles; reconcile failures {failures}",
         created.as_secs_f64(),
         reconciled.as_secs_f64(),
         n as f64 / reconciled.as_secs_f64()
@@ -133,6 +134,7 @@ async fn main() {
             "created_s": created.as_secs_f64(),
             "reconciled_s": reconciled.as_secs_f64(),
             "recoveries_per_s": n as f64 / reconciled.as_secs_f64(),
+            "reconciles": reconciles,
             "reconcile_failures": failures,
             "idle_rss_mib": idle as f64 / 1024.0,
             "busy_peak_sampled_mib": busy_peak as f64 / 1024.0,

@@ -625,7 +625,8 @@ pub struct GenesysBudget {
     /// The org's budget per minute (the least `orgRequestsPerMinute` among its running
     /// recoveries).
     pub org_requests_per_minute: u32,
-    /// Shards of the org running now, over all its recoveries.
+    /// Shards of the org running or about to start, over all its recoveries, when this
+    /// division was written (a new count that leaves every share alike is not pushed).
     pub org_shards: u32,
     /// Requests per minute each running shard of this recovery may send.
     pub shard_requests_per_minute: u32,
@@ -646,6 +647,14 @@ impl GenesysBudget {
             shard_requests_per_minute: (org_requests_per_minute / shards)
                 .clamp(1, token_requests_per_minute.max(1)),
         }
+    }
+
+    /// Whether a shard paces the same under `self` as under `other`: same org budget, share
+    /// and opening burst (the shard count alone may differ).
+    pub fn paces_like(&self, other: &GenesysBudget) -> bool {
+        self.org_requests_per_minute == other.org_requests_per_minute
+            && self.shard_requests_per_minute == other.shard_requests_per_minute
+            && self.opening_burst() == other.opening_burst()
     }
 
     /// Requests a shard may send at once above its share before its first 429: its part of

@@ -33,10 +33,16 @@ pub fn per_tenant(running: &[Spender]) -> BTreeMap<&str, (u32, u32)> {
 /// The share of `me` (one of `running`): its org's budget over the org's running shards, at
 /// most its own per-token rate, at least one request a minute. None when it runs no shard.
 pub fn share(me: &Spender, running: &[Spender]) -> Option<GenesysBudget> {
+    share_in(me, &per_tenant(running))
+}
+
+/// The share of `me` in `orgs` (from [`per_tenant`] over the running recoveries, `me`
+/// included): for dividing among many recoveries, counting the orgs once.
+pub fn share_in(me: &Spender, orgs: &BTreeMap<&str, (u32, u32)>) -> Option<GenesysBudget> {
     if me.shards == 0 {
         return None;
     }
-    let (org, shards) = per_tenant(running)
+    let (org, shards) = orgs
         .get(me.tenant.as_str())
         .copied()
         .unwrap_or((me.org_requests_per_minute, me.shards));

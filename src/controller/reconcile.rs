@@ -185,24 +185,35 @@ async fn reconcile_steps(dr: Arc<DigitalRecovery>, ctx: &Context) -> Result<Acti
     let seen = observe(ctx, dr, &namespace).await?;
     let invalid = validate(&seen.recovery);
     let queued = admit(ctx, &seen, old_phase, invalid.is_some());
-    let mut status = fold(&Observed {
+    let now = Timestamp::now();
+    let observed = |job| Observed {
         job_name_taken: seen.job_name_taken,
         pods_not_created: seen.pods_not_created.clone(),
         worker_exits: seen.worker_exits.clone(),
-        invalid,
+        invalid: invalid.clone(),
         queued: queued.clone(),
-        ..Observed::new(&seen.recovery, seen.job.as_ref(), Timestamp::now())
-    });
-    let phase = status.phase.unwrap_or(Phase::Pending);
-    status.genesys_budget = ctx.fleet.share(&seen.recovery, &status);
+        ..Observed::new(&seen.recovery, job, now)
+    };
+    let planned = fold(&observed(seen.job.as_ref()));
+    let phase = planned.phase.unwrap_or(Phase::Pending);
     let children = decide(
         old_phase,
         phase,
         seen.job.is_some(),
         seen.job_name_taken || queued.is_some(),
     );
-    apply_children(ctx, &seen.recovery, &namespace, children).await?;
-    write_status(ctx, &seen.recovery, &namespace, &status).await?;
+    let created = apply_children(ctx, &seen.recovery, &namespace, children).await?;
+    // The status written says what is there now: a Job just created included, so that the
+    // Job's own watch event finds nothing left to write.
+    let mut status = match &created {
+        Some(job) => fold(&observed(Some(job))),
+        None => planned,
+    };
+    let phase = status.phase.unwrap_or(Phase::Pending);
+    status.genesys_budget = ctx.fleet.share(&seen.recovery, &status);
+    if !shows(&seen.recovery, &status) {
+        write_status(ctx, &seen.recovery, &namespace, &status).await?;
+    }
     if is_final(Some(phase)) && !is_final(old_phase) {
         ctx.fleet.release(&seen.recovery);
     }
@@ -211,7 +222,7 @@ async fn reconcile_steps(dr: Arc<DigitalRecovery>, ctx: &Context) -> Result<Acti
     }
     Ok(requeue(
         phase,
-        seen.job.is_some(),
+        seen.job.is_some() || created.is_some(),
         seen.job_name_taken,
         queued.is_some(),
     ))
@@ -326,13 +337,14 @@ fn requeue(phase: Phase, has_job: bool, job_name_taken: bool, queued: bool) -> A
     }
 }
 
-/// Deletes or creates the worker Job (with its identity first) as decided.
+/// Deletes or creates the worker Job (with its identity first) as decided; returns the Job it
+/// created.
 async fn apply_children(
     ctx: &Context,
     dr: &DigitalRecovery,
     namespace: &str,
     children: Children,
-) -> Result<(), Error> {
+) -> Result<Option<Job>, Error> {
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
     let name = job_name(&dr.name_any());
     if children.delete_job {
@@ -351,11 +363,12 @@ async fn apply_children(
         apply_worker_identity(ctx, dr, namespace).await?;
         let job = resources::worker_job(dr, &ctx.jobs).ok_or(Error::BuildJob)?;
         info!(job = %name, shards = dr.spec.shards(), "creating the worker Job");
-        kubeapi::apply(&jobs, &name, CONTROLLER_MANAGER, &job)
+        let created = kubeapi::apply(&jobs, &name, CONTROLLER_MANAGER, &job)
             .await
             .map_err(failed_apply(format!("create the Job {name}")))?;
+        return Ok(Some(created));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The worker identity of `dr` (ServiceAccount, Role naming only `dr`, RoleBinding), applied
@@ -386,6 +399,20 @@ async fn apply_worker_identity(
         .await
         .map_err(failed_apply(format!("apply the worker RoleBinding {name}")))?;
     Ok(())
+}
+
+/// Whether `dr`'s status shows `status` (the controller's part) already: a reconcile with
+/// nothing new to say writes nothing, which spares the API server a request and the
+/// controller the watch event it would cause. A cache that lags only delays a write: the
+/// event that updates it reconciles again.
+fn shows(dr: &DigitalRecovery, status: &DigitalRecoveryStatus) -> bool {
+    dr.status.as_ref().is_some_and(|shown| {
+        let controller_part = DigitalRecoveryStatus {
+            shards: Vec::new(),
+            ..shown.clone()
+        };
+        &controller_part == status
+    })
 }
 
 /// Writes the controller's part of the status (server-side apply; the workers own `shards`).
@@ -560,6 +587,45 @@ mod tests {
             requeue(Phase::Pending, false, false, true),
             Action::requeue(QUEUED_RECHECK)
         );
+    }
+
+    #[test]
+    fn a_status_written_with_the_new_job_needs_no_second_write() {
+        let mut dr: DigitalRecovery = serde_json::from_value(serde_json::json!({
+            "apiVersion": "recovery.cxops.io/v1alpha1",
+            "kind": "DigitalRecovery",
+            "metadata": {"name": "r", "namespace": "ops", "uid": "u", "generation": 1},
+            "spec": {
+                "tenant": "acme",
+                "genesys": {"region": "mypurecloud.ie", "credentialsSecret": "genesys-oauth"},
+                "recordingSide": {"dasUrl": "https://das", "captureUrl": "https://capture",
+                                  "credentialsSecret": "verint-api"},
+                "window": {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"},
+                "mediaTypes": ["chat"]
+            }
+        }))
+        .expect("recovery");
+        assert!(
+            !shows(&dr, &DigitalRecoveryStatus::default()),
+            "no status yet"
+        );
+        let job = Job::default();
+        let first: Timestamp = "2026-11-21T01:00:00Z".parse().expect("time");
+        let written = fold(&Observed::new(&dr, Some(&job), first));
+        dr.status = Some(written);
+        // The Job's watch event, a minute later: the same status, nothing to write.
+        let later: Timestamp = "2026-11-21T01:01:00Z".parse().expect("time");
+        let again = fold(&Observed::new(&dr, Some(&job), later));
+        assert!(shows(&dr, &again));
+        // The workers' part of the status is theirs: it is no difference.
+        if let Some(shown) = dr.status.as_mut() {
+            shown.shards = vec![crate::api::ShardStatus::default()];
+        }
+        assert!(shows(&dr, &again));
+        // Whereas a changed message is written.
+        let mut changed = again.clone();
+        changed.conditions[0].message = "something else".into();
+        assert!(!shows(&dr, &changed));
     }
 
     #[test]
