@@ -3,7 +3,10 @@
 //! reads every scope's cache, remembers the slots it granted before the caches show them, and
 //! wakes the recoveries whose admission or budget share another one's change has moved.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use futures::Stream;
 use kube::{
@@ -17,6 +20,7 @@ use super::{
     admission::{self, Admission, AdmissionLimits, Entrant},
     fold::is_final,
     org_budget::{self, Spender},
+    org_throttle::OrgThrottle,
 };
 use crate::api::{DigitalRecovery, DigitalRecoveryStatus, GenesysBudget};
 
@@ -39,6 +43,8 @@ pub struct Fleet {
     limits: AdmissionLimits,
     stores: Mutex<Vec<Store<DigitalRecovery>>>,
     slots: Mutex<Slots>,
+    /// Each tenant's org budget as its 429s have lowered it (see `org_throttle`).
+    throttles: Mutex<HashMap<String, OrgThrottle>>,
     wake: broadcast::Sender<ObjectRef<DigitalRecovery>>,
 }
 
@@ -48,6 +54,7 @@ impl Fleet {
             limits,
             stores: Mutex::new(Vec::new()),
             slots: Mutex::new(Slots::default()),
+            throttles: Mutex::new(HashMap::new()),
             wake: broadcast::channel(WAKE_BUFFER).0,
         }
     }
@@ -165,7 +172,11 @@ impl Fleet {
                     .filter_map(|w| spender(w, &no_status, true)),
             );
         }
-        let orgs = org_budget::per_tenant(&spenders);
+        let mut orgs = org_budget::per_tenant(&spenders);
+        if let Some((budget, _)) = orgs.get_mut(dr.spec.tenant.as_str()) {
+            let running = others.iter().map(|(_, other)| other.as_ref()).chain([dr]);
+            *budget = self.lowered(&dr.spec.tenant, *budget, running);
+        }
         let mine = org_budget::share_in(&me, &orgs);
         for (i, (other_key, other)) in others.iter().enumerate() {
             let now = org_budget::share_in(&spenders[i], &orgs);
@@ -175,6 +186,34 @@ impl Fleet {
             }
         }
         mine
+    }
+
+    /// The org budget `budget` of `tenant` as its 429s leave it, `running` being its running
+    /// recoveries (their shards count their 429s into their status).
+    fn lowered<'a>(
+        &self,
+        tenant: &str,
+        budget: u32,
+        running: impl Iterator<Item = &'a DigitalRecovery>,
+    ) -> u32 {
+        let now = tokio::time::Instant::now();
+        let mut throttles = self.throttles.lock();
+        let org = throttles
+            .entry(tenant.to_string())
+            .or_insert_with(|| OrgThrottle::new(now));
+        let before = org.lowered(budget, now);
+        let counts =
+            running.filter_map(|dr| Some((dr.metadata.uid.as_deref()?, throttled_total(dr))));
+        org.observe(counts, now);
+        let after = org.lowered(budget, now);
+        if after < before {
+            tracing::info!(
+                tenant,
+                requests_per_minute = after,
+                "Genesys answered 429s: the org's budget is lowered for all its shards"
+            );
+        }
+        after
     }
 
     fn recoveries(&self) -> Vec<Arc<DigitalRecovery>> {
@@ -242,6 +281,13 @@ fn paces_alike(a: Option<GenesysBudget>, b: Option<GenesysBudget>) -> bool {
         (Some(a), Some(b)) => a.paces_like(&b),
         (a, b) => a == b,
     }
+}
+
+/// The 429s `dr`'s shards have counted so far.
+fn throttled_total(dr: &DigitalRecovery) -> u64 {
+    dr.status
+        .as_ref()
+        .map_or(0, |s| s.shards.iter().map(|shard| shard.throttled).sum())
 }
 
 /// `dr` as the budget sees it, with `status`: a running recovery's unfinished shards.
@@ -408,6 +454,45 @@ mod tests {
         let mut wakeups = Box::pin(fleet.wakeups());
         assert_eq!(fleet.admit(&first), Admission::Start);
         fleet.share(&first, &DigitalRecoveryStatus::default());
+        assert_eq!(woken(&mut wakeups), ["second"]);
+    }
+
+    #[test]
+    fn a_shards_429s_lower_the_whole_orgs_division() {
+        let unlimited = AdmissionLimits {
+            max_running: None,
+            max_running_per_tenant: None,
+        };
+        let first = recovery("first", "acme", "2026-11-21T01:00:00Z");
+        let second = running(
+            recovery("second", "acme", "2026-11-21T01:00:01Z"),
+            GenesysBudget::divide(600, 300, 4),
+        );
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(first.clone()));
+        writer.apply_watcher_event(&watcher::Event::Apply(second.clone()));
+        let fleet = Fleet::new(unlimited);
+        fleet.watch(store);
+        let mut wakeups = Box::pin(fleet.wakeups());
+        assert_eq!(fleet.admit(&first), Admission::Start);
+        let none = DigitalRecoveryStatus::default();
+        assert_eq!(
+            fleet.share(&first, &none),
+            Some(GenesysBudget::divide(600, 300, 4))
+        );
+        assert!(woken(&mut wakeups).is_empty());
+
+        // One of second's shards was refused: the org's 600 becomes 420 for every shard.
+        let mut refused = second.clone();
+        if let Some(status) = refused.status.as_mut() {
+            status.shards = vec![crate::api::ShardStatus {
+                throttled: 2,
+                ..Default::default()
+            }];
+        }
+        writer.apply_watcher_event(&watcher::Event::Apply(refused));
+        let lowered = GenesysBudget::divide(420, 300, 4);
+        assert_eq!(fleet.share(&first, &none), Some(lowered));
         assert_eq!(woken(&mut wakeups), ["second"]);
     }
 }

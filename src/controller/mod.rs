@@ -24,6 +24,7 @@ pub mod gauges;
 pub mod http;
 pub mod metrics;
 pub mod org_budget;
+pub mod org_throttle;
 pub mod reconcile;
 pub mod resources;
 pub mod runtime;
