@@ -12,7 +12,7 @@ use k8s_openapi::{
 use kube::{
     Api, Client, Resource,
     api::{Patch, PatchParams, PostParams},
-    runtime::events::{Event, EventType, Recorder, Reporter},
+    runtime::events::{EventType, Reporter},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use tracing::warn;
@@ -152,16 +152,20 @@ pub fn condition(
 
 /// Longest Event note (the apiserver takes at most 1 kB).
 const MAX_NOTE_CHARS: usize = 1000;
-/// Longest object name kube's event Recorder can name an Event after (it names it
-/// `<object>.<hex time>`, and object names hold at most 253 characters).
-const LONGEST_NAME_FOR_RECORDER: usize = 253 - 17;
+/// Longest object name an Event can be named after: it is named `<object>.<hex time>` (kube's
+/// Recorder's scheme), and names hold at most 253 characters.
+const LONGEST_NAME_FOR_EVENT: usize = 253 - 17;
 
 /// Publishes Events about this operator's objects, whatever the length of their names.
+///
+/// Not kube's `Recorder`: it keeps every Event it published for six minutes (about 3 KiB each) to
+/// count a repeat as a series, 3 MiB of the controller's memory right after 1,000 recoveries
+/// start (docs/benchmarks.md). This operator announces a phase change once and an unchanged
+/// error once every ten minutes, so no series would ever form; each Event is created on its own.
 #[derive(Clone)]
 pub struct Events {
     client: Client,
     reporter: Reporter,
-    recorder: Recorder,
 }
 
 impl Events {
@@ -171,11 +175,7 @@ impl Events {
             controller: controller.to_string(),
             instance: Some(instance.to_string()),
         };
-        Events {
-            recorder: Recorder::new(client.clone(), reporter.clone()),
-            client,
-            reporter,
-        }
+        Events { client, reporter }
     }
 
     /// Publishes an Event about `regarding`; a refusal is logged, never an error: Events are
@@ -188,80 +188,119 @@ impl Events {
         action: &str,
         note: &str,
     ) {
-        let event = Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(note.chars().take(MAX_NOTE_CHARS).collect()),
-            action: action.to_string(),
-            secondary: None,
-        };
-        let long_name = regarding
-            .name
-            .as_ref()
-            .is_some_and(|n| n.len() > LONGEST_NAME_FOR_RECORDER);
-        let result = if long_name {
-            self.publish_under_short_name(&event, regarding).await
-        } else {
-            self.recorder.publish(&event, &regarding).await
-        };
-        if let Err(e) = result {
-            warn!(error = %e, "cannot publish an Event");
-        }
-    }
-
-    /// An Event about an object whose name is too long to name the Event after (what kube's
-    /// Recorder does): the same Event under a shortened name.
-    async fn publish_under_short_name(
-        &self,
-        event: &Event,
-        regarding: ObjectReference,
-    ) -> Result<(), kube::Error> {
-        let now = Timestamp::now();
-        let object = regarding
-            .name
-            .as_deref()
-            .unwrap_or(&self.reporter.controller);
-        let name = format!(
-            "{}.{:x}",
-            crate::contract::shorten(object, LONGEST_NAME_FOR_RECORDER),
-            now.as_nanosecond()
-        );
         let namespace = regarding.namespace.clone();
-        let body = EventObject {
-            metadata: ObjectMeta {
-                name: Some(name),
-                namespace: namespace.clone(),
-                ..Default::default()
-            },
-            action: Some(event.action.clone()),
-            reason: Some(event.reason.clone()),
-            note: event.note.clone(),
-            event_time: Some(MicroTime(now)),
-            regarding: Some(regarding),
-            reporting_controller: Some(self.reporter.controller.clone()),
-            reporting_instance: self.reporter.instance.clone(),
-            type_: Some(
-                match event.type_ {
-                    EventType::Normal => "Normal",
-                    EventType::Warning => "Warning",
-                }
-                .into(),
-            ),
-            ..Default::default()
-        };
-        Api::<EventObject>::namespaced(
+        let body = event(
+            &self.reporter,
+            regarding,
+            type_,
+            reason,
+            action,
+            note,
+            Timestamp::now(),
+        );
+        let result = Api::<EventObject>::namespaced(
             self.client.clone(),
             namespace.as_deref().unwrap_or("default"),
         )
         .create(&PostParams::default(), &body)
-        .await
-        .map(|_| ())
+        .await;
+        if let Err(e) = result {
+            warn!(error = %e, "cannot publish an Event");
+        }
+    }
+}
+
+/// The Event object, named after `regarding` (shortened when its name is too long to carry the
+/// time as well) and the time, as kube's Recorder names them.
+fn event(
+    reporter: &Reporter,
+    regarding: ObjectReference,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: &str,
+    now: Timestamp,
+) -> EventObject {
+    let object = regarding.name.as_deref().unwrap_or(&reporter.controller);
+    let name = format!(
+        "{}.{:x}",
+        crate::contract::shorten(object, LONGEST_NAME_FOR_EVENT),
+        now.as_nanosecond()
+    );
+    EventObject {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: regarding.namespace.clone(),
+            ..Default::default()
+        },
+        action: Some(action.to_string()),
+        reason: Some(reason.to_string()),
+        note: Some(note.chars().take(MAX_NOTE_CHARS).collect()),
+        event_time: Some(MicroTime(now)),
+        regarding: Some(regarding),
+        reporting_controller: Some(reporter.controller.clone()),
+        reporting_instance: reporter.instance.clone(),
+        type_: Some(
+            match type_ {
+                EventType::Normal => "Normal",
+                EventType::Warning => "Warning",
+            }
+            .into(),
+        ),
+        ..Default::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_is_named_after_its_object_and_time_within_the_longest_name() {
+        let reporter = Reporter {
+            controller: "digital-recovery".into(),
+            instance: Some("pod-1".into()),
+        };
+        let about = |name: &str| ObjectReference {
+            name: Some(name.into()),
+            namespace: Some("tenant-a".into()),
+            ..Default::default()
+        };
+        let now = Timestamp::from_second(1_800_000_000).expect("time");
+        let short = event(
+            &reporter,
+            about("nightly"),
+            EventType::Warning,
+            "Failed",
+            "Reconcile",
+            &"x".repeat(1_500),
+            now,
+        );
+        assert_eq!(
+            short.metadata.name.as_deref(),
+            Some(format!("nightly.{:x}", now.as_nanosecond()).as_str())
+        );
+        assert_eq!(short.metadata.namespace.as_deref(), Some("tenant-a"));
+        assert_eq!(short.type_.as_deref(), Some("Warning"));
+        assert_eq!(short.note.map(|n| n.len()), Some(MAX_NOTE_CHARS));
+        assert_eq!(short.reporting_instance.as_deref(), Some("pod-1"));
+        let longest = "a".repeat(253);
+        let long = event(
+            &reporter,
+            about(&longest),
+            EventType::Normal,
+            "Succeeded",
+            "Reconcile",
+            "done",
+            now,
+        );
+        let name = long.metadata.name.expect("a name");
+        assert!(name.len() <= 253, "{}", name.len());
+        assert_eq!(
+            long.regarding.and_then(|r| r.name).as_deref(),
+            Some(longest.as_str())
+        );
+    }
 
     #[test]
     fn a_condition_keeps_its_transition_time_while_its_status_holds() {

@@ -52,11 +52,20 @@ impl Operator {
         let port = free_port();
         let log = dir.path().join("controller.log");
         let process = spawn_logged(
-            Command::new(env!("CARGO_BIN_EXE_digital-recovery"))
-                .args(args)
-                .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-                .env("KUBECONFIG", &kubeconfig)
-                .envs(env.iter().copied()),
+            // DR_CONTROLLER_WRAPPER runs the controller under a profiler, e.g. `heaptrack`
+            // (docs/testing.md); the RSS a bench reads is then the wrapper's.
+            match std::env::var("DR_CONTROLLER_WRAPPER") {
+                Ok(w) => {
+                    let mut c = Command::new(w);
+                    c.arg(env!("CARGO_BIN_EXE_digital-recovery"));
+                    c
+                }
+                Err(_) => Command::new(env!("CARGO_BIN_EXE_digital-recovery")),
+            }
+            .args(args)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .env("KUBECONFIG", &kubeconfig)
+            .envs(env.iter().copied()),
             &log,
         )
         .expect("spawn controller");
