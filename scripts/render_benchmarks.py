@@ -267,7 +267,7 @@ def main():
         low = orgs_lower["perOrg"][-1]
         row("one org's real limit 30 % under its budget: 429s after the first minute; most in a minute after it / real limit",
             f"**{low['throttledAfterFirstMinute']}**; {low['mostInAMinuteAfterTheFirst']} / {low['realLimit']}", "0; under", low["throttledAfterFirstMinute"] == 0 and low["mostInAMinuteAfterTheFirst"] <= low["realLimit"],
-            "its shards find the lower limit each on its own (AIMD per shard), so a straggling one meets it late; see the fleet orgs section.")
+            "each shard lowers its own rate on a 429 and the controller then lowers the whole org's division (x0.7, climbing back 5 % every 10 s under 0.95x of where it was hit); the late 429s come while it climbs back; see the fleet orgs section.")
     if matcher:
         wall = matcher["median_wall_s"]
         row(f"matcher 1M x 1M, the pipeline's path ({fmt(matcher.get('chunks'), 0)} chunks): median wall time", f"**{wall:.3f} s** (on-CPU {matcher['median_cpu_s']:.3f} s)", "< 1 s", wall < 1.0,
@@ -313,7 +313,7 @@ def main():
         after = controller["after_rss_mib"]
         n = controller["recoveries"]
         row(f"controller RSS idle with {fmt(n, 0)} recoveries reconciled (peak {controller['peak_rss_mib']:.1f} MiB)", f"**{after:.1f} MiB**", "< 30 MiB (fleet scale)", after < 30,
-            f"the reflector cache holds every DigitalRecovery ({fmt(n, 0)}, trimmed of managedFields and kubectl's last-applied copy; Jobs are watched as metadata only and not cached); the idle baseline rose to {idle:.1f} MiB as well. Not yet profiled.")
+            f"the reflector cache holds every DigitalRecovery ({fmt(n, 0)}, trimmed of managedFields and kubectl's last-applied copy; Jobs are watched as metadata only and not cached); Events are created without kube's Recorder cache; about {idle:.0f} MiB is the baseline, most of it the binary's code pages (docs/testing.md, profiling the controller).")
         row(f"controller: {fmt(n, 0)} recoveries reconciled (Job + status)", f"**{controller['recoveries_per_s']:.1f} recoveries/s** ({controller['reconciled_s']:.1f} s, {fmt(controller['reconcile_failures'], 0)} failures)", "", None)
     else:
         row("controller RSS", "not run", "< 40 MB", None)
@@ -734,6 +734,7 @@ def main():
         w(f"| all {fmt(n, 0)} reconciled (Job + status) | {controller['reconciled_s']:.1f} s = **{controller['recoveries_per_s']:.1f} recoveries/s** | |")
         w(f"| busy peak RSS (VmHWM) | {controller['peak_rss_mib']:.1f} MiB | |")
         w(f"| RSS 5 s after, idle with {fmt(n, 0)} recoveries (the reflector caches of recoveries and Jobs) | **{controller['after_rss_mib']:.1f} MiB** | < 40 MB |")
+        w(f"| reconciles (all triggers: creation, the Job's watch event, admission and budget wake-ups, requeues) | {fmt(controller.get('reconciles'), 0)} | |")
         w(f"| reconcile failures | {fmt(controller['reconcile_failures'], 0)} | |")
         w("")
         w("Each reconcile makes about three API calls (Job apply, status apply, and an Event on the phase change), so")
