@@ -78,7 +78,7 @@ async fn run(part: &str, largest: usize, lower_last_org: bool) -> serde_json::Va
     let cp = ControlPlane::start().await;
     let client = cp.client().await;
     support::crds::install(&client).await;
-    let _runner = JobRunner::start(&cp, client.clone());
+    let runner = JobRunner::start(&cp, client.clone());
     let args = [
         "controller",
         "--identity",
@@ -91,12 +91,16 @@ async fn run(part: &str, largest: usize, lower_last_org: bool) -> serde_json::Va
         "0",
     ]
     .map(String::from);
-    let _operator = Operator::start_with(
+    // BENCH_FLEET_ORGS_TRACE=dir keeps the controller's log (at info) and the last org's worker
+    // logs (at the bench's RUST_LOG) in dir, beside a 10-second timeline of that org's counts.
+    let trace = std::env::var("BENCH_FLEET_ORGS_TRACE").ok();
+    let controller_log = if trace.is_some() { "info" } else { "warn" };
+    let operator = Operator::start_with(
         &cp,
         "bench",
         support::control_plane::ADMIN_TOKEN,
         &args,
-        &[("RUST_LOG", "warn")],
+        &[("RUST_LOG", controller_log)],
     )
     .await;
 
@@ -199,6 +203,32 @@ async fn run(part: &str, largest: usize, lower_last_org: bool) -> serde_json::Va
             "stillMissing": truth.still_missing,
             "duplicates": truth.duplicates,
         }));
+    }
+    if let Some(dir) = &trace {
+        let dir = std::path::Path::new(dir).join(part);
+        std::fs::create_dir_all(&dir).expect("trace dir");
+        std::fs::write(dir.join("controller.log"), operator.log_text()).expect("trace");
+        let last_ns = format!("org-{ORGS}");
+        for (name, text) in runner.worker_logs() {
+            if name.contains(&last_ns) {
+                std::fs::write(dir.join(name), text).expect("trace");
+            }
+        }
+        if let Some(org) = sims.orgs.last() {
+            let rates = org.genesys.rates();
+            let mut timeline = String::from("second accepted token429 org429\n");
+            for (chunk, at) in rates.accepted.chunks(10).zip((0..).step_by(10)) {
+                let limited = |v: &Vec<u32>| v.iter().skip(at).take(10).sum::<u32>();
+                timeline += &format!(
+                    "{} {} {} {}\n",
+                    rates.start + at as i64 - started_at,
+                    chunk.iter().sum::<u32>(),
+                    limited(&rates.token_limited),
+                    limited(&rates.org_limited),
+                );
+            }
+            std::fs::write(dir.join("timeline.txt"), timeline).expect("trace");
+        }
     }
     let line = json!({
         "bench": "fleet_orgs",

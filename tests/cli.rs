@@ -223,6 +223,7 @@ fn sigkill_mid_recovery_then_again_loses_nothing_and_duplicates_nothing() {
         "outcomes",
         "apiCalls",
         "throttled",
+        "throttledBy",
         "elapsedSeconds",
         "carried",
         "gaveUp",

@@ -43,6 +43,16 @@ async fn token(
         .into_response()
 }
 
+/// The token endpoint, answering after 300 ms.
+async fn slow_token(
+    State(script): State<Arc<Script>>,
+    headers: HeaderMap,
+    body: String,
+) -> impl IntoResponse {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    token(State(script), headers, body).await.into_response()
+}
+
 /// 1st call: 401; 2nd: 429 Retry-After 1; 3rd: 503; 4th: 200 (only for token tok2).
 async fn flaky(State(script): State<Arc<Script>>, headers: HeaderMap) -> impl IntoResponse {
     let hit = script.hits.fetch_add(1, Ordering::SeqCst) + 1;
@@ -90,6 +100,7 @@ async fn not_found(State(script): State<Arc<Script>>) -> impl IntoResponse {
 async fn serve(script: Arc<Script>) -> String {
     let app = Router::new()
         .route("/oauth/token", post(token))
+        .route("/slow/oauth/token", post(slow_token))
         .route("/flaky", get(flaky))
         .route("/missing", get(not_found))
         .route("/storm", get(storm))
@@ -125,6 +136,42 @@ fn transport(base: &str, secret: &str) -> (ApiTransport, Arc<ApiCounters>) {
         },
         counters,
     )
+}
+
+/// A caller whose wait for the token stops being polled (one of a stream's buffered requests
+/// while the stream's consumer waits on something else) must hold up no other request of the
+/// token. With an async mutex around the cache it was handed the lock and kept it: every later
+/// request waited for ever (a whole shard stalled in `demo` this way).
+#[tokio::test]
+async fn a_token_wait_left_unpolled_holds_up_no_other_request() {
+    let script = Arc::new(Script::default());
+    let base = serve(script.clone()).await;
+    let tokens = Arc::new(TokenSource::new(
+        build_client(Duration::from_secs(5)).unwrap(),
+        format!("{base}/slow/oauth/token"),
+        "id",
+        Secret::new("secret"),
+        Arc::default(),
+    ));
+    // A first caller starts the fetch, which takes 300 ms.
+    let first = tokio::spawn({
+        let tokens = tokens.clone();
+        async move { tokens.token().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A second one is polled once while the fetch runs, then never again.
+    let mut left_unpolled = Box::pin(tokens.token());
+    assert!(futures::poll!(left_unpolled.as_mut()).is_pending());
+    assert_eq!(first.await.unwrap().unwrap().value.expose(), "tok1");
+    let next = tokio::time::timeout(Duration::from_secs(5), tokens.token())
+        .await
+        .expect("a token wait left unpolled held up the next caller")
+        .unwrap();
+    assert_eq!(next.value.expose(), "tok1");
+    // Still one fetch for all of them.
+    assert_eq!(script.tokens_issued.load(Ordering::SeqCst), 1);
+    // The one left behind gets the same token when it is polled again.
+    assert_eq!(left_unpolled.await.unwrap().value.expose(), "tok1");
 }
 
 #[tokio::test]

@@ -63,6 +63,12 @@ async fn a_recovery_runs_through_jobs_and_workers_to_succeeded() {
     assert_eq!(progress.recovered, truth.ingested, "{progress:?} {truth:?}");
     assert_eq!(progress.verified, truth.ingested);
     assert_eq!(status.shards.len(), 2);
+    // Each shard's 429s by service come through the API server's schema (an unknown field
+    // would be pruned).
+    for shard in &status.shards {
+        let by_service = shard.throttled_by.expect("throttledBy");
+        assert_eq!(by_service.total(), shard.throttled, "{shard:?}");
+    }
     let m = status.match_counts.expect("match");
     assert_eq!(m.genesys, m.matched + m.missing + m.partial + m.skipped);
     assert_eq!(status.observed_generation, dr.metadata.generation);

@@ -704,6 +704,11 @@ pub struct ShardStatus {
     /// 429 responses this shard received.
     #[serde(default)]
     pub throttled: u64,
+    /// The same 429s by service. Only Genesys' lower its org's Genesys budget: DAS and Capture
+    /// are the recording side, paced by `spec.recordingSide.requestsPerMinute`. (Without it, as
+    /// workers before it write, all of `throttled` counts as Genesys'.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_by: Option<ApiCalls>,
     /// Per media type outcomes of this shard.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("maxItems" = 3, "x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["mediaType"]))]
@@ -885,16 +890,23 @@ pub struct Progress {
     pub gave_up: u64,
 }
 
-/// API calls made, by service.
+/// API calls made (or 429s received), by service.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiCalls {
-    /// Calls to Genesys Cloud.
+    /// Genesys Cloud.
     pub genesys: u64,
-    /// Calls to Data Access Services.
+    /// Data Access Services.
     pub das: u64,
-    /// Calls to Interaction Capture.
+    /// Interaction Capture.
     pub capture: u64,
+}
+
+impl ApiCalls {
+    /// All services together.
+    pub fn total(self) -> u64 {
+        self.genesys + self.das + self.capture
+    }
 }
 
 /// Field-wise sums, used to fold shards into a recovery's totals.

@@ -30,6 +30,8 @@ pub struct RunSummary {
     pub outcomes: OutcomeCounts,
     pub api_calls: ApiCalls,
     pub throttled: u64,
+    /// The same 429s by service.
+    pub throttled_by: ApiCalls,
     pub elapsed_seconds: f64,
     pub by_media_type: BTreeMap<MediaType, (MatchCounts, OutcomeCounts)>,
     /// Per-conversation failures (bounded sample, for the text output).
@@ -65,6 +67,7 @@ impl RunSummary {
         self.outcomes += shard.outcomes;
         self.api_calls += shard.progress.api_calls;
         self.throttled += shard.progress.throttled;
+        self.throttled_by += shard.progress.throttled_by;
         self.carried += shard.progress.progress.carried;
         self.gave_up += shard.progress.progress.gave_up;
         self.resume_from =
@@ -83,6 +86,7 @@ impl RunSummary {
             "outcomes": self.outcomes,
             "apiCalls": self.api_calls,
             "throttled": self.throttled,
+            "throttledBy": self.throttled_by,
             "elapsedSeconds": self.elapsed_seconds,
             "carried": self.carried,
             "gaveUp": self.gave_up,
@@ -138,13 +142,16 @@ impl RunSummary {
         }
         out.push_str(&row("total", &self.match_counts, &self.outcomes));
         out.push_str(&format!(
-            "\nrecording side held {} contacts ({} extra, not touched); API calls: genesys {}, das {}, capture {}; 429s {}; {:.1} s\n",
+            "\nrecording side held {} contacts ({} extra, not touched); API calls: genesys {}, das {}, capture {}; 429s {} (genesys {}, das {}, capture {}); {:.1} s\n",
             self.match_counts.recording_side,
             self.match_counts.extra,
             self.api_calls.genesys,
             self.api_calls.das,
             self.api_calls.capture,
             self.throttled,
+            self.throttled_by.genesys,
+            self.throttled_by.das,
+            self.throttled_by.capture,
             self.elapsed_seconds
         ));
         if self.outcomes.not_recorded > 0 {

@@ -46,6 +46,12 @@ pub struct Fleet {
     /// Each tenant's org budget as its 429s have lowered it (see `org_throttle`).
     throttles: Mutex<HashMap<String, OrgThrottle>>,
     wake: broadcast::Sender<ObjectRef<DigitalRecovery>>,
+    /// The division each recovery was last woken to publish, until it shows it. One wake per
+    /// new division: the runtime's debounce postpones a recovery's reconcile while its
+    /// triggers keep coming, so waking it on every reconcile of its org's other recoveries
+    /// (each of them seeing its old division still published) held it off for over a minute
+    /// while its org's budget was being lowered.
+    woken: Mutex<HashMap<ObjectRef<DigitalRecovery>, Option<GenesysBudget>>>,
 }
 
 impl Fleet {
@@ -56,6 +62,7 @@ impl Fleet {
             slots: Mutex::new(Slots::default()),
             throttles: Mutex::new(HashMap::new()),
             wake: broadcast::channel(WAKE_BUFFER).0,
+            woken: Mutex::new(HashMap::new()),
         }
     }
 
@@ -102,6 +109,7 @@ impl Fleet {
     /// tenant's other recoveries.
     pub fn release(&self, dr: &DigitalRecovery) {
         let key = ObjectRef::from_obj(dr);
+        self.woken.lock().remove(&key);
         let mut slots = self.slots.lock();
         slots.holding.remove(&key);
         slots.finished.insert(key);
@@ -178,10 +186,17 @@ impl Fleet {
             *budget = self.lowered(&dr.spec.tenant, *budget, running);
         }
         let mine = org_budget::share_in(&me, &orgs);
+        let mut woken = self.woken.lock();
+        woken.remove(&key);
         for (i, (other_key, other)) in others.iter().enumerate() {
             let now = org_budget::share_in(&spenders[i], &orgs);
             // One that shows no division yet is having its first reconcile now.
-            if published(other).is_some_and(|old| !paces_alike(now, Some(old))) {
+            let Some(old) = published(other) else {
+                continue;
+            };
+            if paces_alike(now, Some(old)) {
+                woken.remove(other_key);
+            } else if woken.insert(other_key.clone(), now) != Some(now) {
                 let _ = self.wake.send(other_key.clone());
             }
         }
@@ -203,7 +218,7 @@ impl Fleet {
             .or_insert_with(|| OrgThrottle::new(now));
         let before = org.lowered(budget, now);
         let counts =
-            running.filter_map(|dr| Some((dr.metadata.uid.as_deref()?, throttled_total(dr))));
+            running.filter_map(|dr| Some((dr.metadata.uid.as_deref()?, genesys_throttled(dr))));
         org.observe(counts, now);
         let after = org.lowered(budget, now);
         if after < before {
@@ -283,11 +298,16 @@ fn paces_alike(a: Option<GenesysBudget>, b: Option<GenesysBudget>) -> bool {
     }
 }
 
-/// The 429s `dr`'s shards have counted so far.
-fn throttled_total(dr: &DigitalRecovery) -> u64 {
-    dr.status
-        .as_ref()
-        .map_or(0, |s| s.shards.iter().map(|shard| shard.throttled).sum())
+/// The Genesys 429s `dr`'s shards have counted so far: the recording side's say nothing about
+/// the Genesys org's limit. A shard that reports no breakdown (a worker from before it) counts all
+/// of its 429s, as every worker did before.
+fn genesys_throttled(dr: &DigitalRecovery) -> u64 {
+    dr.status.as_ref().map_or(0, |s| {
+        s.shards
+            .iter()
+            .map(|shard| shard.throttled_by.map_or(shard.throttled, |by| by.genesys))
+            .sum()
+    })
 }
 
 /// `dr` as the budget sees it, with `status`: a running recovery's unfinished shards.
@@ -457,8 +477,14 @@ mod tests {
         assert_eq!(woken(&mut wakeups), ["second"]);
     }
 
-    #[test]
-    fn a_shards_429s_lower_the_whole_orgs_division() {
+    /// An unlimited fleet watching acme's `first` (not started) and `second` (running, 4
+    /// shards of an org budget of 600), with the store's writer to change them.
+    fn acme_with_second_running() -> (
+        Fleet,
+        reflector::store::Writer<DigitalRecovery>,
+        DigitalRecovery,
+        DigitalRecovery,
+    ) {
         let unlimited = AdmissionLimits {
             max_running: None,
             max_running_per_tenant: None,
@@ -473,6 +499,12 @@ mod tests {
         writer.apply_watcher_event(&watcher::Event::Apply(second.clone()));
         let fleet = Fleet::new(unlimited);
         fleet.watch(store);
+        (fleet, writer, first, second)
+    }
+
+    #[test]
+    fn a_shards_429s_lower_the_whole_orgs_division() {
+        let (fleet, mut writer, first, second) = acme_with_second_running();
         let mut wakeups = Box::pin(fleet.wakeups());
         assert_eq!(fleet.admit(&first), Admission::Start);
         let none = DigitalRecoveryStatus::default();
@@ -493,6 +525,44 @@ mod tests {
         writer.apply_watcher_event(&watcher::Event::Apply(refused));
         let lowered = GenesysBudget::divide(420, 300, 4);
         assert_eq!(fleet.share(&first, &none), Some(lowered));
+        assert_eq!(woken(&mut wakeups), ["second"]);
+    }
+
+    #[test]
+    fn only_genesys_429s_lower_the_orgs_division() {
+        let (fleet, mut writer, first, second) = acme_with_second_running();
+        let mut wakeups = Box::pin(fleet.wakeups());
+        assert_eq!(fleet.admit(&first), Admission::Start);
+        let none = DigitalRecoveryStatus::default();
+        let whole = Some(GenesysBudget::divide(600, 300, 4));
+        assert_eq!(fleet.share(&first, &none), whole);
+        let with_429s = |genesys: u64, das: u64, capture: u64| {
+            let mut refused = second.clone();
+            if let Some(status) = refused.status.as_mut() {
+                status.shards = vec![crate::api::ShardStatus {
+                    throttled: genesys + das + capture,
+                    throttled_by: Some(crate::api::ApiCalls {
+                        genesys,
+                        das,
+                        capture,
+                    }),
+                    ..Default::default()
+                }];
+            }
+            refused
+        };
+
+        // The recording side refused five requests: the Genesys org's budget stays whole.
+        writer.apply_watcher_event(&watcher::Event::Apply(with_429s(0, 3, 2)));
+        assert_eq!(fleet.share(&first, &none), whole);
+        assert!(woken(&mut wakeups).is_empty());
+
+        // Then Genesys refused one: lowered for every shard.
+        writer.apply_watcher_event(&watcher::Event::Apply(with_429s(1, 3, 2)));
+        assert_eq!(
+            fleet.share(&first, &none),
+            Some(GenesysBudget::divide(420, 300, 4))
+        );
         assert_eq!(woken(&mut wakeups), ["second"]);
     }
 }

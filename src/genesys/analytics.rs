@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::models::AnalyticsConversation;
 use super::{GenesysClient, GenesysError};
@@ -378,6 +379,31 @@ impl GenesysClient {
         Ok((page.conversations, believable_hits(page.total_hits)?))
     }
 
+    /// [`Self::query_page`] on a task of its own (aborted when dropped), so that its answer is
+    /// read as it comes, also while the caller waits for its consumer to take an earlier page:
+    /// a request left unpolled meanwhile would hold its answer unread until its timeout and be
+    /// sent again.
+    fn spawn_query_page(
+        &self,
+        query: &CollectQuery,
+        window: &Window,
+        extra: &[Value],
+        page: u64,
+    ) -> impl Future<Output = Result<(Vec<Box<RawValue>>, Option<u64>), GenesysError>> + use<> {
+        let (client, query, window, extra) = (self.clone(), query.clone(), *window, extra.to_vec());
+        let task = AbortOnDropHandle::new(tokio::spawn(async move {
+            client.query_page(&query, &window, &extra, page).await
+        }));
+        async move {
+            task.await.unwrap_or_else(|err| {
+                Err(GenesysError::InvalidResponse {
+                    endpoint: QUERY_ENDPOINT.into(),
+                    reason: format!("the request for page {page} ended abnormally: {err}"),
+                })
+            })
+        }
+    }
+
     /// One call of the detail query with `body`.
     async fn post_detail_query<T: serde::de::DeserializeOwned>(
         &self,
@@ -537,7 +563,7 @@ impl GenesysClient {
                     .div_ceil(PAGE_SIZE)
                     .min(self.config().paging_cap / PAGE_SIZE);
                 let mut results = futures::stream::iter(2..=pages)
-                    .map(|page| self.query_page(query, interval, extra, page))
+                    .map(|page| self.spawn_query_page(query, interval, extra, page))
                     .buffered(self.config().page_concurrency.max(1));
                 while let Some(result) = results.next().await {
                     match result {

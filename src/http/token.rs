@@ -1,17 +1,25 @@
 //! OAuth client-credentials tokens: requested with HTTP Basic auth and a form body, cached, renewed
 //! shortly before `expires_in` runs out, and dropped when a server rejects them (401).
+//!
+//! No async lock is held while a token is fetched: the fetch runs on a task of its own and every
+//! caller awaits its shared result. A caller's future that stops being polled (one of a stream's
+//! buffered requests while the stream's consumer waits on something else) then holds nothing
+//! up; with an async mutex around the cache it could be handed the lock and, never polled again,
+//! keep it from every other request of the token for good (a "futurelock").
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use parking_lot::Mutex;
 use serde::Deserialize;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::{ApiCounters, RetryPolicy, Secret, is_retryable_status, parse_retry_after};
 
 /// Why no token could be had.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TokenError {
     /// The token endpoint answered with an error status (bad credentials, unknown client, ...).
     #[error("token endpoint {url} rejected the request with HTTP {status} ({code}): {description}")]
@@ -30,9 +38,10 @@ pub enum TokenError {
     Transport {
         /// Token endpoint.
         url: String,
-        /// Underlying error (never carries credentials: they travel in a header).
+        /// Underlying error (never carries credentials: they travel in a header); shared, since
+        /// every caller waiting on the fetch gets it.
         #[source]
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
     },
     /// The token endpoint answered 2xx with a body that is not a token.
     #[error("token endpoint {url} answered with an unusable body: {reason}")]
@@ -41,6 +50,12 @@ pub enum TokenError {
         url: String,
         /// What was wrong.
         reason: String,
+    },
+    /// The task fetching the token ended without an answer (the runtime shutting down).
+    #[error("the request to token endpoint {url} was interrupted")]
+    Interrupted {
+        /// Token endpoint.
+        url: String,
     },
 }
 
@@ -62,14 +77,41 @@ struct CachedToken {
 /// Fetches and caches client-credentials tokens for one OAuth client at one token URL.
 #[derive(Debug)]
 pub struct TokenSource {
+    endpoint: Arc<TokenEndpoint>,
+    /// Shared with the fetch task, which stores what it fetched.
+    state: Arc<Mutex<TokenState>>,
+}
+
+impl std::fmt::Debug for TokenState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenState")
+            .field("cached", &self.cached)
+            .field("fetching", &self.fetching.is_some())
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+/// Where and how tokens are requested.
+#[derive(Clone, Debug)]
+struct TokenEndpoint {
     http: reqwest::Client,
     url: String,
     client_id: String,
     client_secret: Secret,
     counters: Arc<ApiCounters>,
     retry: RetryPolicy,
-    cache: Mutex<Option<CachedToken>>,
-    generation: std::sync::atomic::AtomicU64,
+}
+
+/// A fetch in flight, awaited by every caller that found no valid token.
+type Fetching = Shared<BoxFuture<'static, Result<AccessToken, TokenError>>>;
+
+#[derive(Default)]
+struct TokenState {
+    cached: Option<CachedToken>,
+    fetching: Option<Fetching>,
+    /// The last generation handed out.
+    generation: u64,
 }
 
 #[derive(Deserialize)]
@@ -100,67 +142,101 @@ impl TokenSource {
         counters: Arc<ApiCounters>,
     ) -> Self {
         TokenSource {
-            http,
-            url: url.into(),
-            client_id: client_id.into(),
-            client_secret,
-            counters,
-            retry: RetryPolicy::default(),
-            cache: Mutex::new(None),
-            generation: std::sync::atomic::AtomicU64::new(0),
+            endpoint: Arc::new(TokenEndpoint {
+                http,
+                url: url.into(),
+                client_id: client_id.into(),
+                client_secret,
+                counters,
+                retry: RetryPolicy::default(),
+            }),
+            state: Arc::default(),
         }
     }
 
     /// Replaces the retry policy used for token requests.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        Arc::make_mut(&mut self.endpoint).retry = retry;
         self
     }
 
     /// The token endpoint URL.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.endpoint.url
     }
 
     /// The OAuth client id (not secret).
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.endpoint.client_id
     }
 
     /// A valid token: the cached one unless it is due for renewal, else a fresh one. Concurrent
-    /// callers wait for one fetch instead of each fetching.
+    /// callers share one fetch (and its error) instead of each fetching.
     pub async fn token(&self) -> Result<AccessToken, TokenError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(cached) = cache.as_ref()
-            && Instant::now() < cached.renew_at
-        {
-            return Ok(cached.token.clone());
-        }
-        let (value, expires_in) = self.fetch().await?;
-        let generation = self
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
-        let token = AccessToken { value, generation };
-        *cache = Some(CachedToken {
-            token: token.clone(),
-            renew_at: Instant::now() + renew_after(expires_in),
+        let fetching = {
+            let mut state = self.state.lock();
+            if let Some(cached) = &state.cached
+                && Instant::now() < cached.renew_at
+            {
+                return Ok(cached.token.clone());
+            }
+            match &state.fetching {
+                Some(fetching) => fetching.clone(),
+                None => {
+                    let fetching = self.start_fetch();
+                    state.fetching = Some(fetching.clone());
+                    fetching
+                }
+            }
+        };
+        fetching.await
+    }
+
+    /// Spawns the fetch: it goes on whoever awaits it, and stores its token (or clears the way
+    /// for the next attempt) before its waiters see the result.
+    fn start_fetch(&self) -> Fetching {
+        let endpoint = self.endpoint.clone();
+        let state = self.state.clone();
+        let url = endpoint.url.clone();
+        let task = tokio::spawn(async move {
+            let fetched = endpoint.fetch().await;
+            let mut state = state.lock();
+            state.fetching = None;
+            let (value, expires_in) = fetched?;
+            state.generation += 1;
+            let token = AccessToken {
+                value,
+                generation: state.generation,
+            };
+            state.cached = Some(CachedToken {
+                token: token.clone(),
+                renew_at: Instant::now() + renew_after(expires_in),
+            });
+            Ok(token)
         });
-        Ok(token)
+        async move {
+            task.await
+                .unwrap_or_else(|_| Err(TokenError::Interrupted { url }))
+        }
+        .boxed()
+        .shared()
     }
 
     /// Drops `token` from the cache (a server answered 401 for it). A newer token fetched by
     /// another task meanwhile is kept.
-    pub async fn invalidate(&self, token: &AccessToken) {
-        let mut cache = self.cache.lock().await;
-        if cache
+    pub fn invalidate(&self, token: &AccessToken) {
+        let mut state = self.state.lock();
+        if state
+            .cached
             .as_ref()
             .is_some_and(|cached| cached.token.generation == token.generation)
         {
-            *cache = None;
+            state.cached = None;
         }
     }
+}
 
+impl TokenEndpoint {
     async fn fetch(&self) -> Result<(Secret, Duration), TokenError> {
         let started = Instant::now();
         let mut attempt = 0;
@@ -186,7 +262,7 @@ impl TokenSource {
                     }
                     return Err(TokenError::Transport {
                         url: self.url.clone(),
-                        source,
+                        source: Arc::new(source),
                     });
                 }
             };
@@ -204,7 +280,7 @@ impl TokenSource {
                     }
                     return Err(TokenError::Transport {
                         url: self.url.clone(),
-                        source,
+                        source: Arc::new(source),
                     });
                 }
             };
@@ -305,7 +381,7 @@ mod tests {
     #[test]
     fn parses_both_error_shapes() {
         let source = source();
-        let genesys = source.rejection(
+        let genesys = source.endpoint.rejection(
             400,
             br#"{"error":"invalid_client","description":"authentication failed"}"#,
         );
@@ -313,7 +389,7 @@ mod tests {
             matches!(&genesys, TokenError::Rejected { code, description, .. }
             if code == "invalid_client" && description == "authentication failed")
         );
-        let das = source.rejection(
+        let das = source.endpoint.rejection(
             401,
             br#"{"error":{"code":"unauthorized","message":"bad client"}}"#,
         );
@@ -321,7 +397,7 @@ mod tests {
             matches!(&das, TokenError::Rejected { code, description, .. }
             if code == "unauthorized" && description == "bad client")
         );
-        let html = source.rejection(502, b"<html>bad gateway</html>");
+        let html = source.endpoint.rejection(502, b"<html>bad gateway</html>");
         assert!(
             matches!(&html, TokenError::Rejected { status: 502, code, .. } if code == "unknown")
         );
@@ -331,18 +407,20 @@ mod tests {
     fn rejects_a_body_without_a_token() {
         let source = source();
         assert!(matches!(
-            source.parse_token(br#"{"token_type":"bearer"}"#),
+            source.endpoint.parse_token(br#"{"token_type":"bearer"}"#),
             Err(TokenError::InvalidResponse { .. })
         ));
         assert!(matches!(
-            source.parse_token(b"<html>"),
+            source.endpoint.parse_token(b"<html>"),
             Err(TokenError::InvalidResponse { .. })
         ));
-        let (token, lifetime) =
-            match source.parse_token(br#"{"access_token":"abc","expires_in":60,"extra":1}"#) {
-                Ok(ok) => ok,
-                Err(err) => panic!("{err}"),
-            };
+        let (token, lifetime) = match source
+            .endpoint
+            .parse_token(br#"{"access_token":"abc","expires_in":60,"extra":1}"#)
+        {
+            Ok(ok) => ok,
+            Err(err) => panic!("{err}"),
+        };
         assert_eq!(token.expose(), "abc");
         assert_eq!(lifetime, Duration::from_secs(60));
     }

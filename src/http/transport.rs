@@ -151,7 +151,7 @@ impl ApiTransport {
                 // Expired or revoked token: a fresh token, one more try (a few times: a token can
                 // expire or be revoked again while the request waits for its turn).
                 reauthentications += 1;
-                self.tokens.invalidate(&token).await;
+                self.tokens.invalidate(&token);
                 attempt -= 1;
                 continue;
             }

@@ -77,8 +77,8 @@ impl Clients {
         })
     }
 
-    /// Calls so far, by service, and 429s received.
-    pub fn api_calls(&self) -> (ApiCalls, u64) {
+    /// Calls so far and 429s received, by service.
+    pub fn api_calls(&self) -> (ApiCalls, ApiCalls) {
         let genesys = self.genesys.counters();
         let das = self.recording_side.das_counters.snapshot();
         let capture = self.recording_side.capture_counters.snapshot();
@@ -88,7 +88,11 @@ impl Clients {
                 das: das.calls,
                 capture: capture.calls,
             },
-            genesys.throttled + das.throttled + capture.throttled,
+            ApiCalls {
+                genesys: genesys.throttled,
+                das: das.throttled,
+                capture: capture.throttled,
+            },
         )
     }
 }

@@ -58,6 +58,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{Instrument, info, info_span};
 use uuid::Uuid;
 
@@ -160,6 +161,8 @@ pub async fn execute(
                 give_up_before: run.spec.give_up_before,
             },
         ));
+        let _reporting_429s =
+            AbortOnDropHandle::new(tokio::spawn(tracker.clone().report_429s_while_running()));
         let media_types = &run.spec.media_types;
 
         // Fetch + ingest: the recovery pool, fed while matching goes on.

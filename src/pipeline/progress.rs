@@ -166,6 +166,9 @@ pub struct ShardProgress {
     pub api_calls: ApiCalls,
     /// 429 responses received so far.
     pub throttled: u64,
+    /// The same by service.
+    #[serde(default)]
+    pub throttled_by: ApiCalls,
     /// The earliest `conversationStart` among the conversations carried over to a later run so
     /// far (see [`crate::pipeline::settle`]); None while none is.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,6 +2,7 @@
 //! [`ProgressReporter`] (a terminal or the worker's status writer) as they change.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use parking_lot::Mutex;
@@ -60,6 +61,24 @@ impl Tracker {
         }
     }
 
+    /// How often [`Self::report_429s_while_running`] looks at the 429 count.
+    pub(crate) const THROTTLED_CHECK: Duration = Duration::from_secs(1);
+
+    /// Reports the shard's totals again whenever its 429 count rose, until dropped: the
+    /// controller lowers the org's budget on them, so they must not wait for the next change of
+    /// progress (a long query stage reports none, and a shard paced low changes slowly).
+    pub(crate) async fn report_429s_while_running(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Self::THROTTLED_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (_, throttled) = self.clients.api_calls();
+            if throttled != self.state.lock().progress.throttled_by {
+                self.update(|_| {});
+            }
+        }
+    }
+
     pub(crate) fn stage(&self, stage: Stage) {
         self.update(|p| p.stage = Some(stage));
     }
@@ -70,7 +89,8 @@ impl Tracker {
             change(&mut state.progress);
             let (calls, throttled) = self.clients.api_calls();
             state.progress.api_calls = calls;
-            state.progress.throttled = throttled;
+            state.progress.throttled = throttled.total();
+            state.progress.throttled_by = throttled;
             state.progress
         };
         self.reporter.progress(&snapshot);

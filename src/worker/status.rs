@@ -24,8 +24,13 @@ use crate::ledger::ShardWords;
 use crate::pipeline::progress::{Outcome, OutcomeRecord, ProgressReporter, ShardProgress};
 use crate::pipeline::settle::unrecoverable_reason;
 
-/// Least time between two status writes of one shard.
+/// How often the shard looks whether its status entry should be written: at once when its 429
+/// count rose (the controller lowers its org's budget on them) or its stage changed.
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time between two writes of mere progress. Every write is a reconcile of the recovery
+/// and a status write of the controller, sent to every watcher: at one a second per shard, a
+/// fleet's shards kept the controller a minute behind (on 2 cores, 80 shards).
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 /// How long the worker keeps retrying an apiserver call that failed transiently (apiserver
 /// restarting, overloaded) before giving up. Finished work must not be redone because the
 /// apiserver was away for a minute when the shard wanted to write its result.
@@ -197,6 +202,7 @@ impl StatusWriter {
             progress: Some(c.progress.progress),
             api_calls: Some(c.progress.api_calls),
             throttled: c.progress.throttled,
+            throttled_by: Some(c.progress.throttled_by),
             by_media_type: by_media_type(c),
             reason: None,
             message: None,
@@ -271,25 +277,52 @@ async fn tick(
 ) {
     let mut tick = tokio::time::interval(STATUS_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut written: Option<Written> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.cancelled() => return,
         }
         write_full_parts(&reporter, &report).await;
-        let entry = {
+        let now = tokio::time::Instant::now();
+        let (entry, this) = {
             let mut s = reporter.lock();
-            if !s.dirty {
+            let this = Written {
+                at: now,
+                stage: s.progress.stage,
+                throttled: s.progress.throttled,
+            };
+            if !s.dirty || written.as_ref().is_some_and(|w| !w.due(&this)) {
                 continue;
             }
             s.dirty = false;
-            writer.entry(ShardPhase::Running, &s)
+            (writer.entry(ShardPhase::Running, &s), this)
         };
         // A write already sent completes even when the stop comes meanwhile: it is joined.
-        if let Err(e) = writer.apply(&entry).await {
-            warn!(error = %e, "cannot write the shard status; will retry");
-            reporter.lock().dirty = true;
+        match writer.apply(&entry).await {
+            Ok(()) => written = Some(this),
+            Err(e) => {
+                warn!(error = %e, "cannot write the shard status; will retry");
+                reporter.lock().dirty = true;
+            }
         }
+    }
+}
+
+/// What the last `Running` entry written showed.
+struct Written {
+    at: tokio::time::Instant,
+    stage: Option<crate::pipeline::Stage>,
+    throttled: u64,
+}
+
+impl Written {
+    /// Whether an entry showing `next` is written now, this one written before: a new stage
+    /// or more 429s at once, mere progress every [`PROGRESS_INTERVAL`].
+    fn due(&self, next: &Written) -> bool {
+        next.stage != self.stage
+            || next.throttled > self.throttled
+            || next.at.saturating_duration_since(self.at) >= PROGRESS_INTERVAL
     }
 }
 
@@ -322,6 +355,27 @@ mod tests {
             detail: None,
             archive_date: None,
         }
+    }
+
+    #[test]
+    fn progress_is_written_every_5_s_but_a_new_stage_or_more_429s_at_once() {
+        use crate::pipeline::Stage;
+        let start = tokio::time::Instant::now();
+        let last = Written {
+            at: start,
+            stage: Some(Stage::Collect),
+            throttled: 2,
+        };
+        let at = |secs: u64, stage: Stage, throttled: u64| Written {
+            at: start + Duration::from_secs(secs),
+            stage: Some(stage),
+            throttled,
+        };
+        assert!(!last.due(&at(1, Stage::Collect, 2)));
+        assert!(!last.due(&at(4, Stage::Collect, 2)));
+        assert!(last.due(&at(5, Stage::Collect, 2)));
+        assert!(last.due(&at(1, Stage::Recover, 2)));
+        assert!(last.due(&at(1, Stage::Collect, 3)));
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //! but then the requests sent meanwhile measure the limit (or this client's share of it, when
 //! others draw on it too) closely. So the ceiling is also kept under
 //! [`Aimd::CEILING_MARGIN`] x that rate, though never under the decreased rate.
+//!
+//! A budget whose limit is a share of its org's budget ([`Aimd::set_limit`]) learns no ceiling:
+//! the controller lowers the org's budget on the 429s of any of its shards, under a ceiling of
+//! its own (`controller::org_throttle`), and divides what is left. A ceiling here too would
+//! count the same 429s twice, and being in requests a minute it would hold a shard far under
+//! its share once the share grows (other shards finished) or the org's budget climbs back.
 
 use std::time::Duration;
 
@@ -35,6 +41,9 @@ pub(super) struct Aimd {
     news_after: Instant,
     /// Requests sent since `news_after`.
     sent_since_news: u64,
+    /// The limit is a share of an org's budget that its 429s already lower: no ceiling is
+    /// learned here.
+    follows_share: bool,
 }
 
 impl Aimd {
@@ -82,6 +91,7 @@ impl Aimd {
             last_step: now,
             news_after: now,
             sent_since_news: 0,
+            follows_share: false,
         }
     }
 
@@ -117,12 +127,27 @@ impl Aimd {
             return false;
         }
         let rate = self.rate(now);
+        let decreased = (Self::DECREASE * rate).max(self.floor());
+        if !self.follows_share {
+            self.learned_ceiling = Some(self.ceiling_after_429(rate, decreased, now));
+        }
+        self.rate = decreased;
+        self.sent_since_news = 0;
+        self.last_decrease = Some(now);
+        self.last_step = now;
+        self.news_after = now + wait.max(Self::MIN_REACTION_GAP);
+        true
+    }
+
+    /// The ceiling a 429 at `rate` teaches, seen at `now`, the rate being lowered to
+    /// `decreased`: a margin under `rate`, and under what the server let through since the
+    /// previous 429 when that was measured long enough.
+    fn ceiling_after_429(&self, rate: f64, decreased: f64, now: Instant) -> f64 {
         let margin = if self.learned_ceiling.is_some() {
             Self::REPEAT_CEILING_MARGIN
         } else {
             Self::CEILING_MARGIN
         };
-        let decreased = (Self::DECREASE * rate).max(self.floor());
         let window = now.saturating_duration_since(self.news_after);
         let let_through = (window >= Self::MIN_MEASURED_WINDOW).then(|| {
             self.sent_since_news as f64 * 60.0 / (window + Self::SLACK_ALLOWANCE).as_secs_f64()
@@ -130,13 +155,7 @@ impl Aimd {
         let ceiling = let_through.map_or(margin * rate, |measured| {
             (margin * rate).min(Self::CEILING_MARGIN * measured)
         });
-        self.learned_ceiling = Some(ceiling.max(decreased).max(self.lowest_ceiling()));
-        self.rate = decreased;
-        self.sent_since_news = 0;
-        self.last_decrease = Some(now);
-        self.last_step = now;
-        self.news_after = now + wait.max(Self::MIN_REACTION_GAP);
-        true
+        ceiling.max(decreased).max(self.lowest_ceiling())
     }
 
     /// A request was let through by the schedule at `now`.
@@ -155,24 +174,26 @@ impl Aimd {
         }
     }
 
-    /// A new configured limit. A lower one applies at once. A higher one applies at once too,
-    /// unless a 429 was seen within [`Self::CEILING_HOLD`]: then the rate climbs to it by the
-    /// additive steps and the learned ceiling still caps it (the server showed it counts lower).
+    /// A new limit: this budget's share of its org's budget, which the controller lowers on
+    /// 429s (from then on no ceiling is learned here, and one learned before is dropped). A lower
+    /// one applies at once. A higher one applies at once too when the rate was at the old
+    /// limit; a rate still climbing back from a 429 climbs on to it by the additive steps.
     pub(super) fn set_limit(&mut self, limit: u32, now: Instant) {
         let limit = f64::from(limit.max(1));
+        let current = self.rate(now);
+        self.follows_share = true;
+        self.learned_ceiling = None;
         if limit == self.limit {
             return;
         }
-        let current = self.rate(now);
+        let at_limit = current >= self.limit;
         self.limit = limit;
-        self.rate = if self.learned_ceiling.is_none() {
-            limit
-        } else {
-            current.min(limit)
-        };
-        if let Some(ceiling) = &mut self.learned_ceiling {
-            *ceiling = ceiling.min(limit);
-        }
+        self.rate = if at_limit { limit } else { current.min(limit) };
+    }
+
+    /// The ceiling learned from the last 429, if one holds (for logs).
+    pub(super) fn learned_ceiling(&self) -> Option<f64> {
+        self.learned_ceiling
     }
 
     fn ceiling(&self) -> f64 {
@@ -246,22 +267,48 @@ mod tests {
     }
 
     #[test]
-    fn a_lower_limit_applies_at_once_and_a_higher_one_depends_on_recent_429s() {
+    fn a_lower_share_applies_at_once_and_a_higher_one_at_once_unless_climbing_back() {
         let start = Instant::now();
         let mut aimd = Aimd::new(300, start);
         aimd.set_limit(100, start);
         assert_eq!(aimd.rate(start), 100.0);
         aimd.set_limit(250, start);
         assert_eq!(aimd.rate(start), 250.0);
-        // After a 429 at 250, a higher share is climbed to, under the learned ceiling.
-        aimd.throttled(start, start, secs(1));
+        // After a 429 at 250 the rate climbs back (+5 % of the share every 2 s), to the whole
+        // share: the org's budget, not this share, carries what the 429 taught.
+        assert!(aimd.throttled(start, start, secs(1)));
         assert_eq!(aimd.rate(start), 175.0);
         aimd.set_limit(300, start);
         assert_eq!(aimd.rate(start), 175.0);
         assert_eq!(aimd.rate(start + secs(2)), 190.0);
-        assert_eq!(aimd.rate(start + secs(60)), 237.5);
-        // A lower share also lowers the learned ceiling.
-        aimd.set_limit(200, start + secs(60));
-        assert_eq!(aimd.rate(start + secs(120)), 200.0);
+        assert_eq!(aimd.rate(start + secs(60)), 300.0);
+        // A lower share, then a higher one again: at the share each time.
+        aimd.set_limit(50, start + secs(60));
+        assert_eq!(aimd.rate(start + secs(60)), 50.0);
+        aimd.set_limit(200, start + secs(61));
+        assert_eq!(aimd.rate(start + secs(61)), 200.0);
+    }
+
+    #[test]
+    fn a_share_drops_the_ceiling_learned_before_and_learns_none() {
+        let start = Instant::now();
+        let mut aimd = Aimd::new(300, start);
+        // Alone, a 429 at 300 teaches a ceiling of 285.
+        assert!(aimd.throttled(start, start, secs(1)));
+        assert_eq!(aimd.rate(start + secs(60)), 285.0);
+        // Given the same limit as its share, it climbs to all of it.
+        aimd.set_limit(300, start + secs(60));
+        assert_eq!(aimd.rate(start + secs(70)), 300.0);
+        // Shares of 60 while 429s come: each lowers the rate, none sets a ceiling, so a share
+        // that grows (other shards finished) is reached in full.
+        aimd.set_limit(60, start + secs(70));
+        let mut now = start + secs(70);
+        for _ in 0..3 {
+            assert!(aimd.throttled(now, now, secs(1)));
+            now += Aimd::MIN_REACTION_GAP;
+        }
+        assert!(aimd.rate(now) < 30.0, "{}", aimd.rate(now));
+        aimd.set_limit(300, now);
+        assert_eq!(aimd.rate(now + secs(40)), 300.0);
     }
 }

@@ -12,7 +12,8 @@
 //!   ends the burst: it says the burst is spent, not that the limit is lower. Several 429s to
 //!   requests sent before the budget reacted count as one.
 //! - [`RateBudget::set_limit`] changes the configured limit while requests run (a worker's share
-//!   of its Genesys org's budget).
+//!   of its Genesys org's budget). From then on the budget learns no ceiling of its own: the
+//!   controller lowers the org's budget on its shards' 429s and holds that under a ceiling.
 
 mod aimd;
 mod gcra;
@@ -117,14 +118,22 @@ impl RateBudget {
     }
 
     /// Changes the configured limit of every clone while requests run (at least 1/min; an
-    /// unlimited budget becomes limited). A lower limit applies to the next request. A higher one
-    /// applies at once too, unless a 429 was seen in the last ten minutes: then the rate climbs to
-    /// it by the additive steps and stays under the ceiling that 429 taught.
+    /// unlimited budget becomes limited): a share of an org's budget, which the controller
+    /// lowers on 429s, so from then on no ceiling is learned here and one learned before is
+    /// dropped. A lower limit applies to the next request. A higher one applies at once too,
+    /// unless the rate is still climbing back from a 429: then it climbs on to it.
     pub fn set_limit(&self, per_minute: u32) {
         let mut pacer = self.inner.lock();
         let now = Instant::now();
         match &mut pacer.limit {
-            Some(limited) => limited.aimd.set_limit(per_minute, now),
+            Some(limited) => {
+                limited.aimd.set_limit(per_minute, now);
+                tracing::debug!(
+                    limit = per_minute,
+                    per_minute = limited.aimd.rate(now).round(),
+                    "new limit"
+                );
+            }
             None => pacer.limit = Some(Limited::new(per_minute, PACED_BURST, now)),
         }
     }
@@ -197,6 +206,7 @@ impl RateBudget {
             tracing::debug!(
                 ?wait,
                 per_minute = limited.aimd.rate(now).round(),
+                ceiling = limited.aimd.learned_ceiling().map(f64::round),
                 "429: rate lowered"
             );
         }
