@@ -496,6 +496,59 @@ async fn batch_download() {
     );
 }
 
+/// A batch answers only the conversations all of whose recordings it downloaded as text, with
+/// what `GET .../recordings` gives; the rest (archived, never recorded, unknown) are left to
+/// that GET.
+#[tokio::test]
+async fn prefetched_recordings_are_what_the_recordings_api_gives_or_absent() {
+    let h = harness(2000).await;
+    let client = client(&h);
+    let available: Vec<String> = h
+        .dataset
+        .conversations
+        .iter()
+        .filter(|c| {
+            c.is_text()
+                && !c.recordings.is_empty()
+                && c.recordings
+                    .iter()
+                    .all(|r| r.file_state == FileState::Available)
+        })
+        .take(5)
+        .map(|c| c.id.to_string())
+        .collect();
+    assert_eq!(available.len(), 5);
+    let archived = find(&h, |c| {
+        c.is_text()
+            && c.recordings
+                .iter()
+                .any(|r| r.file_state == FileState::Archived)
+    });
+    let unrecorded = find(&h, |c| c.is_text() && c.recordings.is_empty());
+    let unknown = "00000000-0000-4000-8000-000000000000".to_string();
+    let mut ids = available.clone();
+    ids.extend([
+        archived.id.to_string(),
+        unrecorded.id.to_string(),
+        unknown.clone(),
+    ]);
+    let prefetched = client.prefetch_recordings(&ids).await.unwrap();
+    let mut answered: Vec<&String> = prefetched.keys().collect();
+    answered.sort();
+    let mut expected: Vec<&String> = available.iter().collect();
+    expected.sort();
+    assert_eq!(answered, expected);
+    for id in &available {
+        let mut single = client.fetch_recordings(id).await.unwrap();
+        let mut batched = prefetched[id].clone();
+        let key = |o: &RecordingOutcome| format!("{o:?}");
+        single.outcomes.sort_by_key(key);
+        batched.outcomes.sort_by_key(key);
+        assert_eq!(batched.outcomes, single.outcomes, "{id}");
+        assert!(!batched.outcomes.is_empty());
+    }
+}
+
 #[tokio::test]
 async fn transcoding_is_polled_through_or_reported() {
     let h = harness(2000).await;

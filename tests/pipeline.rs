@@ -186,6 +186,70 @@ async fn recovers_every_missing_conversation_once_and_a_second_run_is_a_no_op() 
     assert_eq!(second.outcomes.failed, first.outcomes.failed);
 }
 
+/// The recordings of the queued conversations come in batch downloads: the same outcomes, to
+/// the conversation and reason, as one `GET .../recordings` each, for far fewer Genesys calls;
+/// only the conversations a batch did not answer in full (no recording, archived, deleted) are
+/// asked one by one, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_in_batches_give_the_same_outcomes_for_fewer_calls() {
+    const RECORDINGS: &str = "GET /api/v2/conversations/{id}/recordings";
+    const BATCH: &str = "POST /api/v2/recording/batchrequests";
+    let run = |in_batches: bool| async move {
+        let s = sims(3000, "", quick()).await;
+        let summary = recover_with(
+            &s,
+            2,
+            false,
+            PipelineOptions {
+                recordings_in_batches: in_batches,
+                ..options()
+            },
+        )
+        .await;
+        let truth = s.store.report();
+        assert_eq!(truth.still_missing, 0, "{truth:?}");
+        assert_eq!(truth.duplicates, 0, "{truth:?}");
+        let failures: std::collections::BTreeSet<_> = summary
+            .failures
+            .iter()
+            .map(|f| (f.conversation_id, f.reason.clone()))
+            .collect();
+        (summary, failures, s.handles.genesys.requests())
+    };
+    let (one_by_one, one_by_one_failures, one_by_one_requests) = run(false).await;
+    let (batched, batched_failures, batched_requests) = run(true).await;
+
+    assert_eq!(batched.outcomes, one_by_one.outcomes, "{batched:?}");
+    assert_eq!(batched.match_counts, one_by_one.match_counts);
+    assert_eq!(batched_failures, one_by_one_failures);
+    assert!(batched.outcomes.recovered > 100, "{batched:?}");
+    assert!(batched.outcomes.not_recorded > 0, "{batched:?}");
+
+    assert_eq!(one_by_one_requests.routes.get(BATCH), None);
+    assert!(batched_requests.routes.get(BATCH).is_some_and(|n| *n > 0));
+    let asked_alone = batched_requests.named_by(RECORDINGS);
+    assert!(
+        asked_alone
+            .iter()
+            .all(|id| batched_requests.of(*id, RECORDINGS) == 1)
+    );
+    // Asked alone: those a batch cannot settle (notRecorded and failed ones), and no more than
+    // the few conversations of a batch too small to send.
+    let unsettled = batched.outcomes.not_recorded + batched.outcomes.failed;
+    assert!(asked_alone.len() as u64 >= unsettled, "{batched:?}");
+    assert!(
+        (asked_alone.len() as u64) < unsettled + 2 * 8,
+        "{} asked alone, {unsettled} not settled by a batch",
+        asked_alone.len()
+    );
+    assert!(
+        batched.api_calls.genesys * 2 < one_by_one.api_calls.genesys,
+        "{:?} vs {:?}",
+        batched.api_calls,
+        one_by_one.api_calls
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_the_fault_mix_without_loss_or_duplicates() {
     let s = sims(

@@ -1,8 +1,10 @@
 //! Recordings of a conversation: metadata, full recordings with transcripts (re-polling while
 //! they transcode), single recordings and batch downloads, classified into typed outcomes.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use futures::StreamExt;
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -162,8 +164,26 @@ struct BatchItem {
     conversation_id: Option<String>,
     recording_id: Option<String>,
     result_url: Option<String>,
+    content_type: Option<String>,
     error_msg: Option<String>,
 }
+
+impl BatchItem {
+    /// Whether the file may be a text recording (JSON): audio and screen files keep their codec
+    /// and are not downloaded.
+    fn holds_json(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_none_or(|content_type| content_type.to_ascii_lowercase().contains("json"))
+    }
+}
+
+/// The first batch poll waits `job_poll_delay(BATCH_FIRST_POLL)` (400 ms).
+const BATCH_FIRST_POLL: u32 = 2;
+/// Result files downloaded at once.
+const BATCH_DOWNLOADS_IN_FLIGHT: usize = 8;
+/// The longest wait for a batch of recordings before its conversations are fetched one by one.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The longest Retry-After of a 202 that the client waits for in place.
 pub const MAX_TRANSCODE_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -313,7 +333,12 @@ impl GenesysClient {
             }
         })?;
         let started = tokio::time::Instant::now();
+        // A batch takes a while to prepare: the first poll waits a few hundred milliseconds,
+        // the later ones longer (each poll is a call against the rate budget).
+        let mut poll = BATCH_FIRST_POLL;
         let status = loop {
+            tokio::time::sleep(super::analytics::job_poll_delay(poll)).await;
+            poll += 1;
             let (_, status): (_, BatchStatus) = self
                 .send_json(
                     Method::GET,
@@ -335,28 +360,84 @@ impl GenesysClient {
                     message: None,
                 });
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         };
-        let mut results = Vec::with_capacity(status.results.len());
-        for item in status.results {
-            let outcome = match (&item.result_url, &item.error_msg) {
-                (Some(url), _) => self.download(url).await,
-                (None, Some(error)) => Err(error.clone()),
-                (None, None) => Err("neither resultUrl nor errorMsg".to_string()),
-            };
-            results.push(BatchResult {
-                conversation_id: item.conversation_id,
-                recording_id: item.recording_id,
-                outcome,
-            });
-        }
+        // Pre-signed URLs are plain storage downloads, outside the API's rate limit: several at
+        // once, and not counted as API calls.
+        let results = futures::stream::iter(status.results)
+            .map(|item| async move {
+                let outcome = match (&item.result_url, &item.error_msg) {
+                    (Some(_), _) if !item.holds_json() => Err(format!(
+                        "not a text recording file ({})",
+                        item.content_type.as_deref().unwrap_or_default()
+                    )),
+                    (Some(url), _) => self.download(url).await,
+                    (None, Some(error)) => Err(error.clone()),
+                    (None, None) => Err("neither resultUrl nor errorMsg".to_string()),
+                };
+                BatchResult {
+                    conversation_id: item.conversation_id,
+                    recording_id: item.recording_id,
+                    outcome,
+                }
+            })
+            .buffered(BATCH_DOWNLOADS_IN_FLIGHT)
+            .collect()
+            .await;
         Ok(results)
     }
 
-    /// Plain GET of a pre-signed result URL (no bearer token).
+    /// The text recordings of `conversation_ids` (1 to 100) through one batch download: a
+    /// submit and a few polls instead of one `GET .../recordings` each. Only conversations whose
+    /// every result is a downloaded text recording are answered; for the rest (no recording at
+    /// all, an archived, deleted or transcoding one, any error, a file that is not a text
+    /// recording) the caller asks [`Self::fetch_recordings`], which alone decides `notRecorded`
+    /// and reads archive dates, exactly as without a batch.
+    pub async fn prefetch_recordings(
+        &self,
+        conversation_ids: &[String],
+    ) -> Result<HashMap<String, RecordingsFetch>, GenesysError> {
+        let items: Vec<(String, Option<String>)> = conversation_ids
+            .iter()
+            .map(|id| (id.clone(), None))
+            .collect();
+        let results = self
+            .batch_download(&items, self.config().job_timeout.min(BATCH_TIMEOUT))
+            .await?;
+        // None: a result of that conversation cannot be used, so none of them is.
+        let mut fetched: HashMap<String, Option<RecordingsFetch>> = HashMap::new();
+        for result in results {
+            let Some(conversation_id) = result
+                .conversation_id
+                .filter(|id| conversation_ids.contains(id))
+            else {
+                continue;
+            };
+            let entry = fetched.entry(conversation_id.clone()).or_insert_with(|| {
+                Some(RecordingsFetch {
+                    conversation_id,
+                    ..RecordingsFetch::default()
+                })
+            });
+            let usable = match &result.outcome {
+                Ok(RecordingOutcome::Available { recording_id, .. }) => {
+                    result.recording_id.as_ref() == Some(recording_id)
+                }
+                _ => false,
+            };
+            match (entry.as_mut(), result.outcome) {
+                (Some(fetch), Ok(outcome)) if usable => fetch.outcomes.push(outcome),
+                _ => *entry = None,
+            }
+        }
+        Ok(fetched
+            .into_iter()
+            .filter_map(|(id, fetch)| fetch.map(|fetch| (id, fetch)))
+            .collect())
+    }
+
+    /// Plain GET of a pre-signed result URL (no bearer token): the recording, when it is a text
+    /// one.
     async fn download(&self, url: &str) -> Result<RecordingOutcome, String> {
-        let counters = self.counters_handle();
-        counters.record_call();
         let response = self
             .inner
             .transport
@@ -375,6 +456,9 @@ impl GenesysClient {
         }
         let recording: Recording =
             decode("GET {resultUrl}", &body).map_err(|err| err.to_string())?;
+        if !recording.is_text() {
+            return Err("not a text recording".to_string());
+        }
         Ok(RecordingOutcome::classify(recording))
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::genesys::GenesysError;
+use crate::genesys::{GenesysError, RecordingsFetch};
 use crate::pipeline::fetch::{Fetched, build_interaction};
 use crate::pipeline::restore::{RESTORE_FORBIDDEN, RESTORING, RestoreStep, Restorer};
 use crate::pipeline::{Clients, Ingested, Outcome, OutcomeRecord, RecoveryItem, RecoveryRef};
@@ -32,15 +32,17 @@ pub enum ItemResult {
     },
 }
 
-/// One attempt at recovering `item`; archived recordings are dealt with by `restorer`. The PUT
-/// to Capture waits for one of `capture_writers`' permits (the per-pod cap on concurrent
-/// writers), held until Capture answered, back-pressure included.
+/// One attempt at recovering `item`, whose recordings are `prefetched` (by a batch download)
+/// or else fetched here; archived recordings are dealt with by `restorer`. The PUT to Capture
+/// waits for one of `capture_writers`' permits (the per-pod cap on concurrent writers), held
+/// until Capture answered, back-pressure included.
 pub async fn recover_one(
     clients: &Clients,
     recovery: &RecoveryRef,
     restorer: &Restorer,
     capture_writers: &Semaphore,
     item: &RecoveryItem,
+    prefetched: Option<RecordingsFetch>,
 ) -> ItemResult {
     let media_type = item.conversation.media_type();
     let final_record = |outcome: Outcome, reason: &str, detail: Option<String>| {
@@ -67,13 +69,16 @@ pub async fn recover_one(
             final_record(Outcome::Failed, reason, Some(err.to_string()))
         }
     };
-    let recordings = match clients
-        .genesys
-        .fetch_recordings(&item.conversation.id)
-        .await
-    {
-        Ok(recordings) => recordings,
-        Err(err) => return genesys_failed(err),
+    let recordings = match prefetched {
+        Some(recordings) => recordings,
+        None => match clients
+            .genesys
+            .fetch_recordings(&item.conversation.id)
+            .await
+        {
+            Ok(recordings) => recordings,
+            Err(err) => return genesys_failed(err),
+        },
     };
     match restorer
         .step(

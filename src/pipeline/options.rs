@@ -50,6 +50,10 @@ pub struct PipelineOptions {
     /// `recover` cuts the window into equal lengths of time instead of balancing the shards by
     /// conversation counts (benchmarks compare the two).
     pub equal_time_slices: bool,
+    /// The first pass asks for the recordings of the queued conversations in batch downloads
+    /// (one submit and a few polls for up to 100) instead of one `GET .../recordings` each; the
+    /// conversations a batch does not answer in full, and every retry, still get their own GET.
+    pub recordings_in_batches: bool,
 }
 
 impl Default for PipelineOptions {
@@ -68,6 +72,7 @@ impl Default for PipelineOptions {
             chunk_conversations: DEFAULT_CHUNK_CONVERSATIONS,
             genesys_share: None,
             equal_time_slices: false,
+            recordings_in_batches: true,
         }
     }
 }

@@ -5,13 +5,15 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{Instrument, info, warn};
 
 use super::ingest::{self, ItemResult};
@@ -20,6 +22,7 @@ use super::tracker::Tracker;
 use super::{
     Clients, Ingested, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef,
 };
+use crate::genesys::{GenesysError, RecordingsFetch};
 
 /// Everything the pool's tasks share.
 pub(crate) struct RecoveryPool {
@@ -46,6 +49,8 @@ struct PoolState {
     deferred: Mutex<Vec<(RecoveryItem, Instant)>>,
     /// The journal failed once (warned about once).
     journal_failed: AtomicBool,
+    /// Genesys refused a batch download for good: no more are asked for.
+    batches_refused: Arc<AtomicBool>,
 }
 
 /// A pool running on its own task.
@@ -84,13 +89,18 @@ impl RecoveryPool {
             ingested: Mutex::default(),
             deferred: Mutex::default(),
             journal_failed: AtomicBool::default(),
+            batches_refused: Arc::default(),
         };
         let concurrency = self.concurrency();
-        let first_pass = futures::stream::unfold(queue, |mut queue| async move {
-            queue.recv().await.map(|item| (item, queue))
-        });
-        first_pass
-            .for_each_concurrent(concurrency, |item| self.handle(&state, item, false))
+        // The first pass takes the queue in batches whose recordings are asked for together;
+        // the next batch is fetched while this one is sent to Capture.
+        gather(queue, BATCH_SIZE, BATCH_GATHER)
+            .map(|batch| self.prefetch(&state, batch))
+            .buffered(BATCHES_AHEAD)
+            .flat_map(futures::stream::iter)
+            .for_each_concurrent(concurrency, |(item, prefetched)| {
+                self.handle(&state, item, false, prefetched)
+            })
             .await;
 
         let deadline = Instant::now() + self.options.retry_deadline;
@@ -109,14 +119,74 @@ impl RecoveryPool {
                 last_round, "retrying deferred conversations"
             );
             futures::stream::iter(round)
-                .for_each_concurrent(concurrency, |item| self.handle(&state, item, last_round))
+                .for_each_concurrent(concurrency, |item| {
+                    self.handle(&state, item, last_round, None)
+                })
                 .await;
         }
         state.ingested.into_inner()
     }
 
-    /// One attempt at one item; in the last round a passing failure becomes final.
-    async fn handle(&self, state: &PoolState, item: RecoveryItem, last_round: bool) {
+    /// `batch` with the recordings one batch download got for each (None: the item fetches its
+    /// own). Small batches are not worth a submit and its polls, and a batch refused for good
+    /// (no permission, no such endpoint) ends batching for the shard.
+    fn prefetch(
+        &self,
+        state: &PoolState,
+        batch: Vec<RecoveryItem>,
+    ) -> impl Future<Output = Vec<(RecoveryItem, Option<RecordingsFetch>)>> + use<> {
+        let unfetched = |batch: Vec<RecoveryItem>| batch.into_iter().map(|i| (i, None)).collect();
+        let wanted = self.options.recordings_in_batches
+            && batch.len() >= MIN_BATCH
+            && !state.batches_refused.load(Ordering::Relaxed)
+            && !self.cancel.is_cancelled();
+        // On its own task: `buffered` polls a batch ahead only while the pool takes items.
+        let task = wanted.then(|| {
+            let genesys = self.clients.genesys.clone();
+            let ids: Vec<String> = batch.iter().map(|i| i.conversation.id.clone()).collect();
+            AbortOnDropHandle::new(tokio::spawn(
+                async move { genesys.prefetch_recordings(&ids).await }.in_current_span(),
+            ))
+        });
+        let refused = state.batches_refused.clone();
+        async move {
+            let Some(task) = task else {
+                return unfetched(batch);
+            };
+            let mut fetched = match task.await {
+                Ok(Ok(fetched)) => fetched,
+                Ok(Err(err)) => {
+                    if batch_refused_for_good(&err) && !refused.swap(true, Ordering::Relaxed) {
+                        warn!(error = %err, "Genesys refused a batch download; recordings are fetched one conversation at a time");
+                    } else {
+                        info!(error = %err, "a batch download failed; its conversations are fetched one at a time");
+                    }
+                    return unfetched(batch);
+                }
+                Err(err) => {
+                    warn!(error = %err, "a batch download task ended abnormally");
+                    return unfetched(batch);
+                }
+            };
+            batch
+                .into_iter()
+                .map(|item| {
+                    let recordings = fetched.remove(&item.conversation.id);
+                    (item, recordings)
+                })
+                .collect()
+        }
+    }
+
+    /// One attempt at one item (its recordings `prefetched` by a batch, or not); in the last
+    /// round a passing failure becomes final.
+    async fn handle(
+        &self,
+        state: &PoolState,
+        item: RecoveryItem,
+        last_round: bool,
+        prefetched: Option<RecordingsFetch>,
+    ) {
         if self.cancel.is_cancelled() {
             return;
         }
@@ -137,6 +207,7 @@ impl RecoveryPool {
             &self.restorer,
             &state.capture_writers,
             &item,
+            prefetched,
         )
         .await;
         match recovered {
@@ -164,6 +235,43 @@ impl RecoveryPool {
             }
         }
     }
+}
+
+/// Conversations in one batch download (Genesys takes at most 100).
+const BATCH_SIZE: usize = 100;
+/// How long a batch waits for more conversations after its first one was queued.
+const BATCH_GATHER: Duration = Duration::from_secs(1);
+/// Fewer conversations than this are fetched one by one: a batch costs a submit and at least
+/// one poll, and its conversations wait for the whole batch.
+const MIN_BATCH: usize = 8;
+/// Batches fetched ahead of the one being sent to Capture.
+const BATCHES_AHEAD: usize = 2;
+
+/// The queue in batches of up to `size` items; a batch is closed `wait` after its first item
+/// came, or when the queue is closed.
+fn gather(
+    queue: mpsc::Receiver<RecoveryItem>,
+    size: usize,
+    wait: Duration,
+) -> impl Stream<Item = Vec<RecoveryItem>> {
+    futures::stream::unfold(queue, move |mut queue| async move {
+        let first = queue.recv().await?;
+        let until = Instant::now() + wait;
+        let mut batch = vec![first];
+        while batch.len() < size {
+            match tokio::time::timeout_at(until, queue.recv()).await {
+                Ok(Some(item)) => batch.push(item),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Some((batch, queue))
+    })
+}
+
+/// A batch error no retry changes: the client may not use batch downloads (403), or the API
+/// has none (404, 405), or it rejects the request (400).
+fn batch_refused_for_good(err: &GenesysError) -> bool {
+    matches!(err.status(), Some(400 | 401 | 403 | 404 | 405))
 }
 
 /// Takes the deferred items whose time has come (all of them in the last round): the server may
