@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use digital_recovery::api::{MediaType, Window};
 use digital_recovery::genesys::{
-    CollectQuery, GenesysClient, GenesysConfig, GenesysError, JobsMode, RecordingOutcome,
+    CollectQuery, GenesysClient, GenesysConfig, GenesysError, JobsMode, RecordingFile,
+    RecordingOutcome,
 };
 use digital_recovery::http::{RetryPolicy, Secret};
 use digital_recovery::sim::dataset::{
@@ -496,11 +497,11 @@ async fn batch_download() {
     );
 }
 
-/// A batch answers only the conversations all of whose recordings it downloaded as text, with
-/// what `GET .../recordings` gives; the rest (archived, never recorded, unknown) are left to
-/// that GET.
+/// A batch answers only the conversations all of whose recordings it prepared as files, which
+/// hold what `GET .../recordings` gives; the rest (archived, never recorded, unknown) are left
+/// to that GET. A file that is not the recording the batch named is refused.
 #[tokio::test]
-async fn prefetched_recordings_are_what_the_recordings_api_gives_or_absent() {
+async fn batch_recording_files_hold_what_the_recordings_api_gives() {
     let h = harness(2000).await;
     let client = client(&h);
     let available: Vec<String> = h
@@ -532,21 +533,32 @@ async fn prefetched_recordings_are_what_the_recordings_api_gives_or_absent() {
         unrecorded.id.to_string(),
         unknown.clone(),
     ]);
-    let prefetched = client.prefetch_recordings(&ids).await.unwrap();
-    let mut answered: Vec<&String> = prefetched.keys().collect();
+    let files = client.batch_recording_files(&ids).await.unwrap();
+    let mut answered: Vec<&String> = files.keys().collect();
     answered.sort();
     let mut expected: Vec<&String> = available.iter().collect();
     expected.sort();
     assert_eq!(answered, expected);
     for id in &available {
         let mut single = client.fetch_recordings(id).await.unwrap();
-        let mut batched = prefetched[id].clone();
+        let mut batched = client.download_recordings(id, &files[id]).await.unwrap();
         let key = |o: &RecordingOutcome| format!("{o:?}");
         single.outcomes.sort_by_key(key);
         batched.outcomes.sort_by_key(key);
         assert_eq!(batched.outcomes, single.outcomes, "{id}");
         assert!(!batched.outcomes.is_empty());
     }
+    // The files of one conversation offered for another's recording ids: refused.
+    let (first, second) = (&available[0], &available[1]);
+    let swapped: Vec<RecordingFile> = files[first]
+        .iter()
+        .map(|file| RecordingFile {
+            recording_id: files[second][0].recording_id.clone(),
+            url: file.url.clone(),
+        })
+        .collect();
+    assert!(client.download_recordings(first, &swapped).await.is_err());
+    assert!(client.download_recordings(first, &[]).await.is_err());
 }
 
 #[tokio::test]

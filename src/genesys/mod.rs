@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 pub use analytics::{CollectQuery, Conversation, JobsMode, TextSession};
 pub use error::GenesysError;
-pub use recordings::{RecordingOutcome, RecordingsFetch};
+pub use recordings::{RecordingFile, RecordingOutcome, RecordingsFetch};
 
 use crate::api::{GenesysBudget, GenesysEndpoint, ValidSpec};
 use crate::http::{

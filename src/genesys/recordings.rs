@@ -131,6 +131,15 @@ pub struct RecordingsFetch {
     pub non_text: usize,
 }
 
+/// A recording file a batch download prepared: where to download it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingFile {
+    /// Recording id the batch named.
+    pub recording_id: String,
+    /// Its pre-signed download URL.
+    pub url: String,
+}
+
 /// One result of a batch download.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchResult {
@@ -301,6 +310,38 @@ impl GenesysClient {
         items: &[(String, Option<String>)],
         timeout: Duration,
     ) -> Result<Vec<BatchResult>, GenesysError> {
+        let status = self.batch_request(items, timeout).await?;
+        // Pre-signed URLs are plain storage downloads, outside the API's rate limit.
+        let results = futures::stream::iter(status.results)
+            .map(|item| async move {
+                let outcome = match (&item.result_url, &item.error_msg) {
+                    (Some(_), _) if !item.holds_json() => Err(format!(
+                        "not a text recording file ({})",
+                        item.content_type.as_deref().unwrap_or_default()
+                    )),
+                    (Some(url), _) => self.download(url).await,
+                    (None, Some(error)) => Err(error.clone()),
+                    (None, None) => Err("neither resultUrl nor errorMsg".to_string()),
+                };
+                BatchResult {
+                    conversation_id: item.conversation_id,
+                    recording_id: item.recording_id,
+                    outcome,
+                }
+            })
+            .buffered(BATCH_DOWNLOADS_IN_FLIGHT)
+            .collect()
+            .await;
+        Ok(results)
+    }
+
+    /// Submits a batch download of `items` and polls it until every result is in (or
+    /// `timeout`).
+    async fn batch_request(
+        &self,
+        items: &[(String, Option<String>)],
+        timeout: Duration,
+    ) -> Result<BatchStatus, GenesysError> {
         let endpoint = "POST /api/v2/recording/batchrequests";
         if items.is_empty() || items.len() > 100 {
             return Err(GenesysError::Config(format!(
@@ -336,7 +377,7 @@ impl GenesysClient {
         // A batch takes a while to prepare: the first poll waits a few hundred milliseconds,
         // the later ones longer (each poll is a call against the rate budget).
         let mut poll = BATCH_FIRST_POLL;
-        let status = loop {
+        loop {
             tokio::time::sleep(super::analytics::job_poll_delay(poll)).await;
             poll += 1;
             let (_, status): (_, BatchStatus) = self
@@ -350,7 +391,7 @@ impl GenesysClient {
             let complete = status.status.as_deref() == Some("Completed")
                 && status.expected_result_count.unwrap_or(0) == status.result_count.unwrap_or(0);
             if complete {
-                break status;
+                return Ok(status);
             }
             if started.elapsed() > timeout {
                 return Err(GenesysError::JobFailed {
@@ -360,79 +401,84 @@ impl GenesysClient {
                     message: None,
                 });
             }
-        };
-        // Pre-signed URLs are plain storage downloads, outside the API's rate limit: several at
-        // once, and not counted as API calls.
-        let results = futures::stream::iter(status.results)
-            .map(|item| async move {
-                let outcome = match (&item.result_url, &item.error_msg) {
-                    (Some(_), _) if !item.holds_json() => Err(format!(
-                        "not a text recording file ({})",
-                        item.content_type.as_deref().unwrap_or_default()
-                    )),
-                    (Some(url), _) => self.download(url).await,
-                    (None, Some(error)) => Err(error.clone()),
-                    (None, None) => Err("neither resultUrl nor errorMsg".to_string()),
-                };
-                BatchResult {
-                    conversation_id: item.conversation_id,
-                    recording_id: item.recording_id,
-                    outcome,
-                }
-            })
-            .buffered(BATCH_DOWNLOADS_IN_FLIGHT)
-            .collect()
-            .await;
-        Ok(results)
+        }
     }
 
-    /// The text recordings of `conversation_ids` (1 to 100) through one batch download: a
-    /// submit and a few polls instead of one `GET .../recordings` each. Only conversations whose
-    /// every result is a downloaded text recording are answered; for the rest (no recording at
-    /// all, an archived, deleted or transcoding one, any error, a file that is not a text
-    /// recording) the caller asks [`Self::fetch_recordings`], which alone decides `notRecorded`
-    /// and reads archive dates, exactly as without a batch.
-    pub async fn prefetch_recordings(
+    /// Where the text recordings of `conversation_ids` (1 to 100) can be downloaded, from one
+    /// batch download: a submit and a few polls instead of one `GET .../recordings` each. Only
+    /// conversations all of whose results are files that may be text recordings are answered;
+    /// for the rest (no recording at all, an archived, deleted or transcoding one, any error,
+    /// an audio or screen file) the caller asks [`Self::fetch_recordings`], which alone decides
+    /// `notRecorded` and reads archive dates, exactly as without a batch. The files are left
+    /// for [`Self::download_recordings`], so that a batch's transcripts are not all held at
+    /// once.
+    pub async fn batch_recording_files(
         &self,
         conversation_ids: &[String],
-    ) -> Result<HashMap<String, RecordingsFetch>, GenesysError> {
+    ) -> Result<HashMap<String, Vec<RecordingFile>>, GenesysError> {
         let items: Vec<(String, Option<String>)> = conversation_ids
             .iter()
             .map(|id| (id.clone(), None))
             .collect();
-        let results = self
-            .batch_download(&items, self.config().job_timeout.min(BATCH_TIMEOUT))
+        let status = self
+            .batch_request(&items, self.config().job_timeout.min(BATCH_TIMEOUT))
             .await?;
         // None: a result of that conversation cannot be used, so none of them is.
-        let mut fetched: HashMap<String, Option<RecordingsFetch>> = HashMap::new();
-        for result in results {
-            let Some(conversation_id) = result
+        let mut files: HashMap<String, Option<Vec<RecordingFile>>> = HashMap::new();
+        for item in status.results {
+            let Some(conversation_id) = item
                 .conversation_id
+                .clone()
                 .filter(|id| conversation_ids.contains(id))
             else {
                 continue;
             };
-            let entry = fetched.entry(conversation_id.clone()).or_insert_with(|| {
-                Some(RecordingsFetch {
-                    conversation_id,
-                    ..RecordingsFetch::default()
-                })
-            });
-            let usable = match &result.outcome {
-                Ok(RecordingOutcome::Available { recording_id, .. }) => {
-                    result.recording_id.as_ref() == Some(recording_id)
+            let entry = files
+                .entry(conversation_id)
+                .or_insert_with(|| Some(Vec::new()));
+            let usable = item.holds_json() && item.error_msg.is_none();
+            match (entry.as_mut(), item.recording_id, item.result_url) {
+                (Some(list), Some(recording_id), Some(url)) if usable => {
+                    list.push(RecordingFile { recording_id, url });
                 }
-                _ => false,
-            };
-            match (entry.as_mut(), result.outcome) {
-                (Some(fetch), Ok(outcome)) if usable => fetch.outcomes.push(outcome),
                 _ => *entry = None,
             }
         }
-        Ok(fetched
+        Ok(files
             .into_iter()
-            .filter_map(|(id, fetch)| fetch.map(|fetch| (id, fetch)))
+            .filter_map(|(id, list)| list.map(|list| (id, list)))
             .collect())
+    }
+
+    /// The text recordings of `conversation_id` from the batch `files` found for it: what
+    /// [`Self::fetch_recordings`] would give, or an error when any file is not an available
+    /// text recording of the id the batch named (the caller then fetches the conversation's
+    /// recordings itself).
+    pub async fn download_recordings(
+        &self,
+        conversation_id: &str,
+        files: &[RecordingFile],
+    ) -> Result<RecordingsFetch, String> {
+        let mut fetch = RecordingsFetch {
+            conversation_id: conversation_id.to_string(),
+            ..RecordingsFetch::default()
+        };
+        for file in files {
+            let outcome = self.download(&file.url).await?;
+            let usable = matches!(&outcome, RecordingOutcome::Available { recording_id, .. }
+                if *recording_id == file.recording_id);
+            if !usable {
+                return Err(format!(
+                    "the file of recording {} is not that recording, available",
+                    file.recording_id
+                ));
+            }
+            fetch.outcomes.push(outcome);
+        }
+        if fetch.outcomes.is_empty() {
+            return Err("the batch holds no recording of it".into());
+        }
+        Ok(fetch)
     }
 
     /// Plain GET of a pre-signed result URL (no bearer token): the recording, when it is a text

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::genesys::{GenesysError, RecordingsFetch};
+use crate::genesys::{GenesysError, RecordingFile};
 use crate::pipeline::fetch::{Fetched, build_interaction};
 use crate::pipeline::restore::{RESTORE_FORBIDDEN, RESTORING, RestoreStep, Restorer};
 use crate::pipeline::{Clients, Ingested, Outcome, OutcomeRecord, RecoveryItem, RecoveryRef};
@@ -32,8 +32,9 @@ pub enum ItemResult {
     },
 }
 
-/// One attempt at recovering `item`, whose recordings are `prefetched` (by a batch download)
-/// or else fetched here; archived recordings are dealt with by `restorer`. The PUT to Capture
+/// One attempt at recovering `item`, whose recordings are downloaded from the `batch_files` a
+/// batch download prepared or else fetched here (also when a batch file is not usable);
+/// archived recordings are dealt with by `restorer`. The PUT to Capture
 /// waits for one of `capture_writers`' permits (the per-pod cap on concurrent writers), held
 /// until Capture answered, back-pressure included.
 pub async fn recover_one(
@@ -42,7 +43,7 @@ pub async fn recover_one(
     restorer: &Restorer,
     capture_writers: &Semaphore,
     item: &RecoveryItem,
-    prefetched: Option<RecordingsFetch>,
+    batch_files: Option<Vec<RecordingFile>>,
 ) -> ItemResult {
     let media_type = item.conversation.media_type();
     let final_record = |outcome: Outcome, reason: &str, detail: Option<String>| {
@@ -69,7 +70,18 @@ pub async fn recover_one(
             final_record(Outcome::Failed, reason, Some(err.to_string()))
         }
     };
-    let recordings = match prefetched {
+    let batched = match batch_files {
+        Some(files) => clients
+            .genesys
+            .download_recordings(&item.conversation.id, &files)
+            .await
+            .inspect_err(|reason| {
+                tracing::debug!(conversation = %item.id, reason, "batch files not used; fetching the recordings");
+            })
+            .ok(),
+        None => None,
+    };
+    let recordings = match batched {
         Some(recordings) => recordings,
         None => match clients
             .genesys

@@ -22,7 +22,7 @@ use super::tracker::Tracker;
 use super::{
     Clients, Ingested, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef,
 };
-use crate::genesys::{GenesysError, RecordingsFetch};
+use crate::genesys::{GenesysError, RecordingFile};
 
 /// Everything the pool's tasks share.
 pub(crate) struct RecoveryPool {
@@ -95,11 +95,11 @@ impl RecoveryPool {
         // The first pass takes the queue in batches whose recordings are asked for together;
         // the next batch is fetched while this one is sent to Capture.
         gather(queue, BATCH_SIZE, BATCH_GATHER)
-            .map(|batch| self.prefetch(&state, batch))
+            .map(|batch| self.batch_files(&state, batch))
             .buffered(BATCHES_AHEAD)
             .flat_map(futures::stream::iter)
-            .for_each_concurrent(concurrency, |(item, prefetched)| {
-                self.handle(&state, item, false, prefetched)
+            .for_each_concurrent(concurrency, |(item, files)| {
+                self.handle(&state, item, false, files)
             })
             .await;
 
@@ -127,14 +127,14 @@ impl RecoveryPool {
         state.ingested.into_inner()
     }
 
-    /// `batch` with the recordings one batch download got for each (None: the item fetches its
-    /// own). Small batches are not worth a submit and its polls, and a batch refused for good
+    /// `batch` with the recording files one batch download prepared for each (None: the item
+    /// fetches its recordings itself). Small batches are not worth a submit and its polls, and a batch refused for good
     /// (no permission, no such endpoint) ends batching for the shard.
-    fn prefetch(
+    fn batch_files(
         &self,
         state: &PoolState,
         batch: Vec<RecoveryItem>,
-    ) -> impl Future<Output = Vec<(RecoveryItem, Option<RecordingsFetch>)>> + use<> {
+    ) -> impl Future<Output = Vec<(RecoveryItem, Option<Vec<RecordingFile>>)>> + use<> {
         let unfetched = |batch: Vec<RecoveryItem>| batch.into_iter().map(|i| (i, None)).collect();
         let wanted = self.options.recordings_in_batches
             && batch.len() >= MIN_BATCH
@@ -145,7 +145,7 @@ impl RecoveryPool {
             let genesys = self.clients.genesys.clone();
             let ids: Vec<String> = batch.iter().map(|i| i.conversation.id.clone()).collect();
             AbortOnDropHandle::new(tokio::spawn(
-                async move { genesys.prefetch_recordings(&ids).await }.in_current_span(),
+                async move { genesys.batch_recording_files(&ids).await }.in_current_span(),
             ))
         });
         let refused = state.batches_refused.clone();
@@ -153,8 +153,8 @@ impl RecoveryPool {
             let Some(task) = task else {
                 return unfetched(batch);
             };
-            let mut fetched = match task.await {
-                Ok(Ok(fetched)) => fetched,
+            let mut files = match task.await {
+                Ok(Ok(files)) => files,
                 Ok(Err(err)) => {
                     if batch_refused_for_good(&err) && !refused.swap(true, Ordering::Relaxed) {
                         warn!(error = %err, "Genesys refused a batch download; recordings are fetched one conversation at a time");
@@ -171,21 +171,21 @@ impl RecoveryPool {
             batch
                 .into_iter()
                 .map(|item| {
-                    let recordings = fetched.remove(&item.conversation.id);
-                    (item, recordings)
+                    let item_files = files.remove(&item.conversation.id);
+                    (item, item_files)
                 })
                 .collect()
         }
     }
 
-    /// One attempt at one item (its recordings `prefetched` by a batch, or not); in the last
+    /// One attempt at one item (its recording files prepared by a batch, or not); in the last
     /// round a passing failure becomes final.
     async fn handle(
         &self,
         state: &PoolState,
         item: RecoveryItem,
         last_round: bool,
-        prefetched: Option<RecordingsFetch>,
+        batch_files: Option<Vec<RecordingFile>>,
     ) {
         if self.cancel.is_cancelled() {
             return;
@@ -207,7 +207,7 @@ impl RecoveryPool {
             &self.restorer,
             &state.capture_writers,
             &item,
-            prefetched,
+            batch_files,
         )
         .await;
         match recovered {
