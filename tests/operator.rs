@@ -198,22 +198,22 @@ async fn missing_secret_or_key_stalls_the_recovery_naming_it() {
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs.iter().all(|r| r.3 == Some(3)), "{runs:?}");
 
-    // Events on transitions only, and kubectl shows the columns.
-    let events = Api::<Event>::namespaced(client.clone(), "tenant-acme")
-        .list(&ListParams::default())
-        .await
-        .unwrap();
-    let reasons: Vec<String> = events
-        .items
-        .iter()
-        .filter_map(|e| e.reason.clone())
-        .collect();
-    assert!(reasons.contains(&"Failed".to_string()), "{reasons:?}");
-    assert_eq!(
-        reasons.iter().filter(|r| *r == "Failed").count(),
-        1,
-        "{reasons:?}"
-    );
+    // Events on transitions only, and kubectl shows the columns. The Event follows the status
+    // write that made the recovery Failed, so it may arrive a moment after the phase.
+    let events = Api::<Event>::namespaced(client.clone(), "tenant-acme");
+    let event_reasons = async || -> Vec<String> {
+        let listed = events.list(&ListParams::default()).await;
+        listed
+            .map(|l| l.items.iter().filter_map(|e| e.reason.clone()).collect())
+            .unwrap_or_default()
+    };
+    wait_for("the Failed Event", 30, async || {
+        event_reasons()
+            .await
+            .contains(&"Failed".to_string())
+            .then_some(())
+    })
+    .await;
     let out = cp
         .kubectl()
         .args(["get", "dr", "-n", "tenant-acme"])
@@ -235,6 +235,14 @@ async fn missing_secret_or_key_stalls_the_recovery_naming_it() {
     assert!(
         table.contains("acme-nov-20") && table.contains("Failed"),
         "{table}"
+    );
+
+    // Exactly one Failed Event, also after the time taken by the checks above.
+    let reasons = event_reasons().await;
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "Failed").count(),
+        1,
+        "{reasons:?}"
     );
 
     // Metrics.
