@@ -334,23 +334,25 @@ async fn a_hundred_character_name_runs_and_reconcile_errors_reach_the_recovery()
     // Workers wrote their reports under the same selector `report` reads them by.
     let report = read_report(&client, ns, &name).await.expect("report");
     assert!(!report.is_empty());
-    // Events about the recovery were published.
-    let events = Api::<Event>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await
-        .unwrap();
-    let about: Vec<String> = events
-        .items
-        .iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(name.as_str()))
-        .filter_map(|e| e.reason.clone())
-        .collect();
-    assert!(
-        about
-            .iter()
-            .any(|r| r == "Succeeded" || r == "PartiallySucceeded"),
-        "{about:?}"
-    );
+    // An Event about the final phase was published (right after the status write that set it).
+    wait_for(
+        "an Event about the recovery's final phase",
+        30,
+        async || {
+            let events = Api::<Event>::namespaced(client.clone(), ns)
+                .list(&ListParams::default())
+                .await
+                .ok()?;
+            events.items.into_iter().find(|e| {
+                e.involved_object.name.as_deref() == Some(name.as_str())
+                    && matches!(
+                        e.reason.as_deref(),
+                        Some("Succeeded" | "PartiallySucceeded")
+                    )
+            })
+        },
+    )
+    .await;
 
     // The longest name the API allows: too long to name an Event after as kube's Recorder does
     // (`<name>.<hex time>`); its Events come under a shortened name. Cancelled from the start, so
