@@ -4,7 +4,7 @@
 //! per-org limit (per OAuth client across its tokens). Each org's recoveries cover 5 disjoint
 //! parts of its day and share the org's `orgRequestsPerMinute`, which the controller divides
 //! over the org's running shards; `parallelism` is left to `auto` (budget / per-token rate: 2
-//! shards each here). The simulator's per-second counts of each
+//! shards each here, when a recovery's part holds over 1,000 conversations). The simulator's per-second counts of each
 //! org's client are the ground truth:
 //! - no org ever above its budget: the most requests any org's client got through in 60
 //!   seconds, against the budget (plus the pacing's tolerance: a second's worth, and one per

@@ -10,6 +10,7 @@ use digital_recovery::genesys::{
     RecordingOutcome,
 };
 use digital_recovery::http::{RetryPolicy, Secret};
+use digital_recovery::pipeline::balance::{CONVERSATIONS_PER_AUTO_SHARD, ShardCount};
 use digital_recovery::sim::dataset::{
     Dataset, DatasetConfig, FileState, SimConversation, SimMedia,
 };
@@ -928,7 +929,7 @@ async fn balanced_slices_hold_equal_shares_of_a_business_hours_day() {
         window,
         &MediaType::ALL,
         &[],
-        8,
+        ShardCount::Exactly(8),
     )
     .await;
     assert_eq!(cut, digital_recovery::pipeline::balance::Cut::Balanced);
@@ -952,4 +953,41 @@ async fn balanced_slices_hold_equal_shares_of_a_business_hours_day() {
     let equal = held(&digital_recovery::pipeline::shard::slices(window, 8));
     let equal_worst = *equal.iter().max().unwrap() as f64;
     assert!(equal_worst / ideal > 1.5, "equal time: {equal:?}");
+
+    // `parallelism: auto`: the counts also decide how many slices, one per
+    // CONVERSATIONS_PER_AUTO_SHARD, up to what the budgets feed; balanced all the same.
+    for (part, most) in [(window_part(window, 0, 6), 8), (window, 8), (window, 64)] {
+        let (auto, _) = digital_recovery::pipeline::balance::slices(
+            std::slice::from_ref(&genesys),
+            part,
+            &MediaType::ALL,
+            &[],
+            ShardCount::AtMost(most),
+        )
+        .await;
+        let counts = held(&auto);
+        let total = counts.iter().sum::<usize>() as u64;
+        assert_eq!(total, expected(&h, &part, |_| true).len() as u64);
+        let wanted = total
+            .div_ceil(CONVERSATIONS_PER_AUTO_SHARD)
+            .clamp(1, most.into());
+        assert_eq!(
+            auto.len() as u64,
+            wanted,
+            "{total} conversations, at most {most}"
+        );
+        assert_eq!(auto[0].start, part.start);
+        assert_eq!(auto[auto.len() - 1].end, part.end);
+        let ideal = total as f64 / auto.len() as f64;
+        let worst = *counts.iter().max().unwrap() as f64;
+        assert!(worst / ideal < 1.05, "auto: {counts:?}");
+    }
+}
+
+/// Hours `from` to `to` of `window`.
+fn window_part(window: Window, from: i64, to: i64) -> Window {
+    Window {
+        start: window.start + SignedDuration::from_hours(from),
+        end: window.start + SignedDuration::from_hours(to),
+    }
 }

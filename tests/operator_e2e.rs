@@ -15,7 +15,8 @@ use serde_json::json;
 use support::recovery::{self, recovery, wait_phase};
 use support::{ControlPlane, jobs::JobRunner, operator::Operator};
 
-use digital_recovery::api::{DigitalRecovery, Phase};
+use digital_recovery::api::{DigitalRecovery, Parallelism, Phase, ShardPhase};
+use digital_recovery::pipeline::balance::CONVERSATIONS_PER_AUTO_SHARD;
 use digital_recovery::sim::SimHandles;
 use digital_recovery::sim::recording::RecordingStore;
 
@@ -98,6 +99,62 @@ async fn a_recovery_runs_through_jobs_and_workers_to_succeeded() {
     let _ = jobs.delete("demo-e2e", &DeleteParams::background()).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(store.report().ingested, truth.ingested);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_parallelism_runs_only_the_shards_the_windows_conversations_need() {
+    let cp = ControlPlane::start().await;
+    let client = cp.client().await;
+    support::crds::install(&client).await;
+    setup(&client, "tenant-auto").await;
+    let (sims, store) = simulators(1_500, 0).await;
+    let _runner = JobRunner::start(&cp, client.clone());
+    let _operator = Operator::start(&cp, "replica-a").await;
+
+    // The default budgets feed 8 shards; the window holds too few conversations for them.
+    let mut auto = recovery("auto-shards", &sims, 1);
+    auto.spec.parallelism = Parallelism::Auto;
+    assert_eq!(auto.spec.shards(), 8);
+    let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), "tenant-auto");
+    api.create(&PostParams::default(), &auto)
+        .await
+        .expect("create");
+    let dr = wait_phase(&api, "auto-shards", 240, |p| {
+        matches!(
+            p,
+            Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed
+        )
+    })
+    .await;
+    let status = dr.status.expect("status");
+    let truth = store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?} {status:?}");
+    assert_eq!(truth.duplicates, 0);
+    assert_ne!(status.phase, Some(Phase::Failed), "{status:?}");
+    let listed = status.match_counts.expect("match").genesys;
+    let needed = listed.div_ceil(CONVERSATIONS_PER_AUTO_SHARD).clamp(1, 8) as usize;
+    assert!(needed < 8, "{listed} conversations");
+
+    // Every index of the Job ran; the ones the plan had no slice for ended at once, saying why.
+    assert_eq!(status.shards.len(), 8, "{status:?}");
+    let (working, idle): (Vec<_>, Vec<_>) = status.shards.iter().partition(|s| s.slice.is_some());
+    assert_eq!(working.len(), needed, "{status:?}");
+    for shard in &idle {
+        assert_eq!(shard.phase, Some(ShardPhase::Succeeded), "{shard:?}");
+        assert_eq!(shard.reason.as_deref(), Some("NotNeeded"), "{shard:?}");
+        assert_eq!(shard.api_calls.map(|c| c.genesys), Some(0), "{shard:?}");
+        assert!(shard.index as usize >= needed, "{shard:?}");
+    }
+    // The working shards' slices tile the window.
+    let mut slices: Vec<_> = working.iter().filter_map(|s| s.slice).collect();
+    slices.sort_by_key(|s| s.start);
+    assert_eq!(slices[0].start, dr.spec.window.start);
+    assert_eq!(slices[slices.len() - 1].end, dr.spec.window.end);
+    for pair in slices.windows(2) {
+        assert_eq!(pair[0].end, pair[1].start, "{slices:?}");
+    }
+    let progress = status.progress.expect("progress");
+    assert_eq!(progress.recovered, truth.ingested, "{progress:?} {truth:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,9 +92,10 @@ pub struct DigitalRecoverySpec {
     pub mode: Mode,
     /// Number of worker shards (1 to 64), or `auto` (the default): as many as the org's
     /// request budget feeds at the per-token rate (`orgRequestsPerMinute / requestsPerMinute`,
-    /// 8 at the defaults). Each shard owns a contiguous slice of the window, cut so that the
-    /// shards hold about as many conversations each, and runs as one index of the recovery's
-    /// Job. Immutable.
+    /// 8 at the defaults), but no more than one per 1,000 conversations of the window (counted
+    /// when the shards start; the Job's other indexes end at once, reason `NotNeeded`). Each
+    /// shard owns a contiguous slice of the window, cut so that the shards hold about as many
+    /// conversations each, and runs as one index of the recovery's Job. Immutable.
     #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [
         {"rule": "type(self) == int ? (self >= 1 && self <= 64) : self == 'auto'", "message": "parallelism must be a number of shards between 1 and 64, or auto"},

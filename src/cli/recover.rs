@@ -129,7 +129,7 @@ pub async fn run_recovery(
                 spec.window,
                 &spec.media_types,
                 &spec.message_types,
-                shard_count,
+                balance::ShardCount::of(spec.parallelism, shard_count),
             )
             .await
             .0

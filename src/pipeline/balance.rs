@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use jiff::{SignedDuration, Timestamp};
 use tracing::{info, warn};
 
-use crate::api::{MediaType, Window};
+use crate::api::{MediaType, Parallelism, Window};
 use crate::genesys::{GenesysClient, GenesysError};
 
 use super::{collect, shard};
@@ -26,6 +26,50 @@ const REFINE_PARTS: u32 = 4;
 const COUNT_CONCURRENCY: usize = 8;
 /// Slice boundaries fall on whole seconds, and no slice is narrower.
 const MIN_SLICE: SignedDuration = SignedDuration::from_secs(1);
+/// Conversations a shard is worth starting for under `parallelism: auto`. A shard costs a pod,
+/// a token, the recording side's inventory and verification reads and a share of the org budget
+/// held while it runs; fewer conversations than this are about ten query pages and their
+/// recovery calls, seconds of work at the per-token rate, which the other shards take on sooner
+/// than a new shard would be ready.
+pub const CONVERSATIONS_PER_AUTO_SHARD: u64 = 1_000;
+
+/// How many slices to cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardCount {
+    /// Exactly this many (`parallelism` a number).
+    Exactly(u32),
+    /// Up to this many: fewer when the window's conversations do not need them, one per
+    /// [`CONVERSATIONS_PER_AUTO_SHARD`] (`parallelism: auto`, whose budget-fed count this is).
+    AtMost(u32),
+}
+
+impl ShardCount {
+    /// What a recovery's `parallelism` makes of the `shards` its Job runs.
+    pub fn of(parallelism: Parallelism, shards: u32) -> Self {
+        match parallelism {
+            Parallelism::Auto => ShardCount::AtMost(shards),
+            Parallelism::Shards(_) => ShardCount::Exactly(shards),
+        }
+    }
+
+    /// The most slices this allows.
+    pub fn most(self) -> u32 {
+        match self {
+            ShardCount::Exactly(n) | ShardCount::AtMost(n) => n.max(1),
+        }
+    }
+
+    /// The slices to cut for a window holding `conversations`.
+    pub fn for_conversations(self, conversations: u64) -> u32 {
+        match self {
+            ShardCount::Exactly(n) => n.max(1),
+            ShardCount::AtMost(n) => {
+                let needed = conversations.div_ceil(CONVERSATIONS_PER_AUTO_SHARD);
+                u32::try_from(needed).unwrap_or(u32::MAX).clamp(1, n.max(1))
+            }
+        }
+    }
+}
 
 /// How the slices were cut, for the log and the plan's readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,36 +81,49 @@ pub enum Cut {
     EqualTime,
 }
 
-/// The `shards` slices of `window`, balanced by Genesys' counts; equal time slices when there
-/// is one shard or the counts cannot be had (the reason is logged). The bins are spread over
-/// the `counters` (one token each; the shards' own, which wait for the slices anyway), so the
-/// counting takes the time of a few calls at the shards' rate, not of all of them at one's.
+/// The slices of `window` for `count` shards, balanced by Genesys' counts; equal time slices
+/// (as many as `count` allows) when there is one shard or the counts cannot be had (the reason
+/// is logged). Under [`ShardCount::AtMost`] the counts also decide how many slices: the window's
+/// conversations over [`CONVERSATIONS_PER_AUTO_SHARD`]. The bins are spread over the `counters`
+/// (one token each; the shards' own, which wait for the slices anyway), so the counting takes
+/// the time of a few calls at the shards' rate, not of all of them at one's.
 pub async fn slices(
     counters: &[GenesysClient],
     window: Window,
     media_types: &[MediaType],
     message_types: &[String],
-    shards: u32,
+    count: ShardCount,
 ) -> (Vec<Window>, Cut) {
-    let shards = shards.max(1);
-    let equal_time = || (shard::slices(window, shards), Cut::EqualTime);
-    if shards == 1 || counters.is_empty() {
-        return equal_time();
+    let most = count.most();
+    let equal_time = |shards| (shard::slices(window, shards), Cut::EqualTime);
+    if most == 1 || counters.is_empty() {
+        return equal_time(most);
     }
-    let count = |bins: Vec<Window>| count_bins(counters, bins, media_types, message_types);
-    let bins = shard::slices(window, (shards * BINS_PER_SHARD).min(MAX_BINS));
-    let Some(counted) = count(bins).await else {
-        return equal_time();
+    let count_of = |bins: Vec<Window>| count_bins(counters, bins, media_types, message_types);
+    let bins = shard::slices(window, (most * BINS_PER_SHARD).min(MAX_BINS));
+    let Some(counted) = count_of(bins).await else {
+        return equal_time(most);
     };
+    let conversations: u64 = counted.iter().map(|(_, c)| c).sum();
+    let shards = count.for_conversations(conversations);
+    if shards < most {
+        info!(
+            conversations,
+            shards, most, "auto parallelism: the window's conversations need fewer shards"
+        );
+    }
+    if shards == 1 {
+        return (vec![window], Cut::Balanced);
+    }
     let Some(first) = balanced(window, &counted, shards) else {
-        return equal_time();
+        return equal_time(shards);
     };
     let cut_bins = bins_holding_cuts(&counted, &first);
     let parts: Vec<Window> = cut_bins
         .iter()
         .flat_map(|&i| shard::slices(counted[i].0, REFINE_PARTS))
         .collect();
-    let slices = match count(parts).await {
+    let slices = match count_of(parts).await {
         Some(parts) => {
             balanced(window, &with_parts(&counted, &cut_bins, &parts), shards).unwrap_or(first)
         }
@@ -220,6 +277,25 @@ mod tests {
         }
         count as f64 * hi.duration_since(lo).as_secs_f64()
             / bin.end.duration_since(bin.start).as_secs_f64()
+    }
+
+    #[test]
+    fn auto_gives_a_shard_per_thousand_conversations_up_to_what_the_budgets_feed() {
+        let auto = ShardCount::AtMost(8);
+        assert_eq!(auto.for_conversations(0), 1);
+        assert_eq!(auto.for_conversations(1), 1);
+        assert_eq!(auto.for_conversations(1_000), 1);
+        assert_eq!(auto.for_conversations(1_001), 2);
+        assert_eq!(auto.for_conversations(5_500), 6);
+        assert_eq!(auto.for_conversations(8_000), 8);
+        assert_eq!(auto.for_conversations(u64::MAX), 8);
+        // A number is a number, whatever the window holds.
+        assert_eq!(ShardCount::Exactly(8).for_conversations(10), 8);
+        assert_eq!(ShardCount::of(Parallelism::Auto, 8), ShardCount::AtMost(8));
+        assert_eq!(
+            ShardCount::of(Parallelism::Shards(3), 3),
+            ShardCount::Exactly(3)
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::http::{ClientCredentials, Secret};
 use crate::kubeapi::{is_transient, patiently};
 use crate::ledger::{LedgerError, LedgerWriter, ShardWords};
 use crate::pipeline::{
+    balance::CONVERSATIONS_PER_AUTO_SHARD,
     journal::{Journal, NoJournal},
     targets::share,
 };
@@ -95,7 +96,8 @@ pub async fn run_shard(
             )
             .await
             {
-                Ok(slice) => Ok((credentials, spec, named, slice)),
+                Ok(Some(slice)) => Ok((credentials, spec, named, slice)),
+                Ok(None) => return not_needed(&early_writer).await,
                 Err(e) => Err(e),
             }
         }
@@ -234,6 +236,21 @@ pub async fn run_shard(
     }
 }
 
+/// Ends a shard the recovery's plan has no slice for (`parallelism: auto` found the window's
+/// conversations need fewer shards than the Job runs): it succeeds at once, having nothing to
+/// do and nothing to report, so its share of the org budget goes back to the others.
+async fn not_needed(writer: &StatusWriter) -> Result<(), WorkerError> {
+    info!("the window's conversations need fewer shards than the Job runs; nothing to do");
+    let mut entry = writer.entry(ShardPhase::Succeeded, &Collected::default());
+    entry.reason = Some("NotNeeded".into());
+    entry.message = Some(format!(
+        "parallelism auto gives a shard at least {CONVERSATIONS_PER_AUTO_SHARD} conversations of the window; the slices went to shards before this one"
+    ));
+    entry.report_parts = Some(0);
+    writer.apply_patiently(&entry).await?;
+    Ok(())
+}
+
 /// Writes the report's last parts and removes those a longer earlier attempt left; returns the
 /// number of parts.
 async fn finish_report(report: &ReportWriter, encoder: ReportEncoder) -> Result<u32, WorkerError> {
@@ -325,8 +342,6 @@ fn stop_on_sigterm(cancel: &CancellationToken) -> CancellationToken {
     terminated
 }
 
-/// The credentials of both sides from the pod's Secret-backed environment; the error names
-/// every Secret and key missing (never a value).
 /// The shards of this worker's Job, as the controller wrote it into the pod (`DR_SHARDS`). A
 /// Job without it was created before `parallelism: auto` existed, when a spec without a number
 /// ran one shard.
@@ -340,6 +355,8 @@ fn shard_count(dr: &DigitalRecovery) -> u32 {
     }
 }
 
+/// The credentials of both sides from the pod's Secret-backed environment; the error names
+/// every Secret and key missing (never a value).
 fn read_credentials(
     spec: &ValidSpec,
 ) -> Result<(ClientCredentials, ClientCredentials), WorkerError> {

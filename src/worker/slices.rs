@@ -23,7 +23,7 @@ use crate::contract::{RECOVERY_LABEL, SLICES_KEY, label_value, slices_name};
 use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::ClientCredentials;
 use crate::kubeapi::{is_transient, patiently};
-use crate::pipeline::balance::{self, Cut};
+use crate::pipeline::balance::{self, Cut, ShardCount};
 
 /// How long the other shards wait for shard 0's slices before cutting them themselves.
 const PLAN_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -39,7 +39,8 @@ pub struct SlicePlan {
 }
 
 /// Shard `shard`'s slice of `dr`, from the recovery's plan, cutting and writing the plan first
-/// when no worker has yet.
+/// when no worker has yet. None: the plan has no slice for this shard (under `parallelism:
+/// auto` the window's conversations need fewer shards than the Job runs).
 pub async fn slice_of_shard(
     client: &Client,
     dr: &DigitalRecovery,
@@ -48,18 +49,19 @@ pub async fn slice_of_shard(
     division: Option<GenesysBudget>,
     shard: u32,
     parallelism: u32,
-) -> Result<Window, WorkerError> {
+) -> Result<Option<Window>, WorkerError> {
     let plan = plan(client, dr, spec, genesys, division, shard, parallelism).await?;
-    if plan.slices.len() != parallelism as usize {
+    let fits = match ShardCount::of(spec.parallelism, parallelism) {
+        ShardCount::Exactly(n) => plan.slices.len() == n as usize,
+        ShardCount::AtMost(n) => (1..=n as usize).contains(&plan.slices.len()),
+    };
+    if !fits {
         return Err(WorkerError::Slices(format!(
             "the plan holds {} slices for parallelism {parallelism}",
             plan.slices.len()
         )));
     }
-    plan.slices
-        .get(shard as usize)
-        .copied()
-        .ok_or(WorkerError::ShardOutOfRange { shard, parallelism })
+    Ok(plan.slices.get(shard as usize).copied())
 }
 
 async fn plan(
@@ -158,6 +160,7 @@ async fn cut(
     shards: u32,
     counters: u32,
 ) -> Result<SlicePlan, WorkerError> {
+    let count = ShardCount::of(spec.parallelism, shards);
     let (slices, cut) = if shards <= 1 {
         (
             crate::pipeline::shard::slices(spec.window, 1),
@@ -183,7 +186,7 @@ async fn cut(
             spec.window,
             &spec.media_types,
             &spec.message_types,
-            shards,
+            count,
         )
         .await
     };
