@@ -2,7 +2,7 @@
 //! its own process):
 //!
 //! 1. One shard vs the fastest schedule: one `recover` shard (`parallelism: 1`,
-//!    `requestsPerMinute: 300`) against `simulate --rate-limit 300 --latency-ms 30`, 4,000
+//!    `requestsPerMinute: 300`) against `simulate --rate-limit 300 --latency-ms 30`, 12,000
 //!    conversations, 5 % missing. The fastest schedule the simulator's limiter allows for the
 //!    calls the run made: its burst (ten seconds' worth, `src/sim/genesys/limits.rs`) at once,
 //!    then one call per interval. Reported: the run's time, that ideal time and their ratio
@@ -117,7 +117,7 @@ fn last_change(samples: &[Sample], counter: impl Fn(&Sample) -> u64) -> Option<f
 }
 
 fn one_shard_vs_the_fastest_schedule(dir: &Path) {
-    let conversations = env_usize("BENCH_FLEET_CONVERSATIONS", 4_000).to_string();
+    let conversations = env_usize("BENCH_FLEET_CONVERSATIONS", 12_000).to_string();
     let rate = PER_MINUTE.to_string();
     let args: Vec<String> = [
         "--conversations",

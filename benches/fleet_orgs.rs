@@ -20,7 +20,7 @@
 //! org run together and share its budget); the caps are measured by tests/operator_fleet.rs.
 //!
 //! Run: `cargo bench --bench fleet_orgs` (knobs: BENCH_FLEET_ORGS_PARTS=budget,lower;
-//! BENCH_FLEET_ORGS_CONVERSATIONS, the largest org's conversations, default 6000; the other orgs
+//! BENCH_FLEET_ORGS_CONVERSATIONS, the largest org's conversations, default 20,000; the other orgs
 //! hold from half of it up). Needs the test control plane (`make control-plane`). Figures go to
 //! docs/benchmarks.md.
 
@@ -276,7 +276,7 @@ async fn run(part: &str, largest: usize, lower_last_org: bool) -> serde_json::Va
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let parts = std::env::var("BENCH_FLEET_ORGS_PARTS").unwrap_or_else(|_| "budget,lower".into());
-    let largest = env_usize("BENCH_FLEET_ORGS_CONVERSATIONS", 6000);
+    let largest = env_usize("BENCH_FLEET_ORGS_CONVERSATIONS", 20_000);
     for part in parts.split(',').map(str::trim) {
         match part {
             "budget" => {

@@ -5,7 +5,8 @@
 //! set beside the ideal: the run's Genesys calls over the shards' total rate (8 x 300/min), the
 //! time a perfectly even split would take.
 //!
-//! Run: `cargo bench --bench fleet_slices` (knob: BENCH_SLICES_CONVERSATIONS, default 20,000).
+//! Run: `cargo bench --bench fleet_slices` (knob: BENCH_SLICES_CONVERSATIONS, default 40,000:
+//! with batch fetch a run of 20,000 takes about 25 s, a sixth of it fixed costs).
 //! Figures go to docs/benchmarks.md.
 
 use std::path::Path;
@@ -46,7 +47,7 @@ fn recover(path: &Path, slicing: &str) -> serde_json::Value {
 
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let conversations = env_usize("BENCH_SLICES_CONVERSATIONS", 20_000).to_string();
+    let conversations = env_usize("BENCH_SLICES_CONVERSATIONS", 40_000).to_string();
     let args: Vec<String> = [
         "--conversations",
         &conversations,
@@ -84,8 +85,12 @@ fn main() {
             .iter()
             .map(|s| s["conversations"].as_u64().unwrap_or(0))
             .collect();
+        let calls_per_shard: Vec<u64> = shards
+            .iter()
+            .map(|s| s["genesysCalls"].as_u64().unwrap_or(0))
+            .collect();
         println!(
-            "{slicing}: {calls} Genesys calls; ideal {ideal:.1} s; shards ended between {fastest:.1} and {slowest:.1} s (slowest / ideal {:.3}); conversations per shard {conversations_per_shard:?}; 429s {}",
+            "{slicing}: {calls} Genesys calls; ideal {ideal:.1} s; shards ended between {fastest:.1} and {slowest:.1} s (slowest / ideal {:.3}); conversations per shard {conversations_per_shard:?}; Genesys calls per shard {calls_per_shard:?}; 429s {}",
             slowest / ideal,
             run["throttled"]
         );
@@ -98,6 +103,7 @@ fn main() {
             "slowest_over_ideal": slowest / ideal,
             "elapsed_s": run["elapsedSeconds"],
             "conversations_per_shard": conversations_per_shard,
+            "calls_per_shard": calls_per_shard,
             "recovered": run["outcomes"]["recovered"],
             "throttled": run["throttled"],
         }));

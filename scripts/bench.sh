@@ -19,17 +19,17 @@
 #   BENCH_MEMORY_LARGE=200000       pipeline and worker memory runs, 10x window (as many times 24 h
 #                                   as LARGE/SMALL: the same density over a longer span)
 #   BENCH_PIPELINE_PARTS=rate,memory,flag  parts of the pipeline bench to run
-#   BENCH_SLICES_CONVERSATIONS=20000 fleet_slices: a business-hours day, 8 shards, balanced vs
+#   BENCH_SLICES_CONVERSATIONS=40000 fleet_slices: a business-hours day, 8 shards, balanced vs
 #                                   equal-time slices
 #   BENCH_NAIVE_CONVERSATIONS=20000  fleet_naive: `recover` vs a naive official-SDK script (the
 #                                   script alone takes several minutes at the default)
-#   BENCH_FLEET_ORGS_CONVERSATIONS=6000  fleet_orgs: the largest of 8 orgs (the others from half
+#   BENCH_FLEET_ORGS_CONVERSATIONS=20000 fleet_orgs: the largest of 8 orgs (the others from half
 #                                   of it up); 40 recoveries through the real controller
 #   BENCH_FLEET_ORGS_PARTS=budget,lower  fleet_orgs: all orgs at their budget; the last org's
 #                                   real limit 30 % below it
 #   BENCH_WORKER_PARTS=run,encoder  parts of the worker bench to run
 #   BENCH_RECOVERIES=1000           controller: recoveries created at once
-#   BENCH_FLEET_CONVERSATIONS=4000  fleet: the one-shard-vs-fastest-schedule run (300/min, 30 ms)
+#   BENCH_FLEET_CONVERSATIONS=12000 fleet: the one-shard-vs-fastest-schedule run (300/min, 30 ms)
 #   BENCH_CLUSTER_CONVERSATIONS=200000  cluster: conversations of the one worker shard whose
 #                                   memory is read from its container's cgroup on the real node
 #                                   (the `cluster` bench needs root; add it with BENCH_ONLY)
