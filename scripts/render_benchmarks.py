@@ -323,7 +323,7 @@ def main():
             f"**{node['peak_mib']:.1f} MiB** of the default {node['limit']} limit ({frac:.0%})", "under half the limit", frac < 0.5,
             "the worker's memory cgroup (page cache included) came close to the chart's default limit; see the real-node section.")
     else:
-        row("worker on a real node (200,000-conversation shard, cgroup peak)", "not run (needs root)", "under half the default limit", None)
+        row("worker on a real node (200,000-conversation shard, cgroup peak)", "not in this run (the `cluster` bench needs root and a real node; add it with BENCH_ONLY)", "under half the default limit", None)
     w("")
     if gaps:
         w("Targets not met, the gap and its cause:")
