@@ -194,8 +194,16 @@ async fn recovers_every_missing_conversation_once_and_a_second_run_is_a_no_op() 
 async fn recordings_in_batches_give_the_same_outcomes_for_fewer_calls() {
     const RECORDINGS: &str = "GET /api/v2/conversations/{id}/recordings";
     const BATCH: &str = "POST /api/v2/recording/batchrequests";
-    let run = |in_batches: bool| async move {
+    let run = |in_batches: bool, batches_forbidden: bool| async move {
         let s = sims(3000, "", quick()).await;
+        if batches_forbidden {
+            // A client without the batch route's permission.
+            s.handles.genesys.faults().refuse(
+                axum::http::Method::POST,
+                "/api/v2/recording/batchrequests",
+                403,
+            );
+        }
         let summary = recover_with(
             &s,
             2,
@@ -216,8 +224,9 @@ async fn recordings_in_batches_give_the_same_outcomes_for_fewer_calls() {
             .collect();
         (summary, failures, s.handles.genesys.requests())
     };
-    let (one_by_one, one_by_one_failures, one_by_one_requests) = run(false).await;
-    let (batched, batched_failures, batched_requests) = run(true).await;
+    let (one_by_one, one_by_one_failures, one_by_one_requests) = run(false, false).await;
+    let (batched, batched_failures, batched_requests) = run(true, false).await;
+    let (forbidden, forbidden_failures, forbidden_requests) = run(true, true).await;
 
     assert_eq!(batched.outcomes, one_by_one.outcomes, "{batched:?}");
     assert_eq!(batched.match_counts, one_by_one.match_counts);
@@ -247,6 +256,25 @@ async fn recordings_in_batches_give_the_same_outcomes_for_fewer_calls() {
         "{:?} vs {:?}",
         batched.api_calls,
         one_by_one.api_calls
+    );
+
+    // Batches refused for good (403): each shard stops asking after the first refusal (having
+    // asked at most the batches it fetches ahead: 2), then fetches one by one, with the same
+    // outcomes and no conversation asked alone twice.
+    assert_eq!(forbidden.outcomes, one_by_one.outcomes, "{forbidden:?}");
+    assert_eq!(forbidden.match_counts, one_by_one.match_counts);
+    assert_eq!(forbidden_failures, one_by_one_failures);
+    let submits = forbidden_requests.routes.get(BATCH).copied().unwrap_or(0);
+    assert!((1..=4).contains(&submits), "{submits} batch submits");
+    let asked_alone = forbidden_requests.named_by(RECORDINGS);
+    assert_eq!(
+        asked_alone.len(),
+        one_by_one_requests.named_by(RECORDINGS).len()
+    );
+    assert!(
+        asked_alone
+            .iter()
+            .all(|id| forbidden_requests.of(*id, RECORDINGS) == 1)
     );
 }
 

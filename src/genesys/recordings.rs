@@ -1,7 +1,7 @@
 //! Recordings of a conversation: metadata, full recordings with transcripts (re-polling while
 //! they transcode), single recordings and batch downloads, classified into typed outcomes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -423,13 +423,14 @@ impl GenesysClient {
         let status = self
             .batch_request(&items, self.config().job_timeout.min(BATCH_TIMEOUT))
             .await?;
+        let asked: HashSet<&str> = conversation_ids.iter().map(String::as_str).collect();
         // None: a result of that conversation cannot be used, so none of them is.
         let mut files: HashMap<String, Option<Vec<RecordingFile>>> = HashMap::new();
         for item in status.results {
             let Some(conversation_id) = item
                 .conversation_id
                 .clone()
-                .filter(|id| conversation_ids.contains(id))
+                .filter(|id| asked.contains(id.as_str()))
             else {
                 continue;
             };

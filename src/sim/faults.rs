@@ -22,7 +22,9 @@
 //! Tests can also force the next N requests to fail a given way ([`Faults::force`]), which makes
 //! every fault kind testable deterministically, and start a burst ([`Faults::burst`]): every request
 //! to one simulator (or to all) fails a given way for a while, e.g. a DAS outage of a minute or a
-//! 429 storm on Genesys.
+//! 429 storm on Genesys. A route can be refused for good ([`Faults::refuse`]): every request to it
+//! answered with one status, as Genesys answers a client without the route's permission (403) or
+//! an org without the feature (404).
 
 use std::collections::VecDeque;
 use std::str::FromStr;
@@ -129,6 +131,14 @@ struct Burst {
     service: Option<Service>,
     kind: FaultKind,
     until: std::time::Instant,
+}
+
+/// A route answered with one status, always.
+#[derive(Clone, Debug)]
+struct Refusal {
+    method: axum::http::Method,
+    path: String,
+    status: u16,
 }
 
 /// A bad `--faults` spec, naming the part at fault.
@@ -271,6 +281,7 @@ pub struct Faults {
     forced: Mutex<VecDeque<FaultKind>>,
     forced_transcodes: Mutex<u32>,
     bursts: Mutex<Vec<Burst>>,
+    refusals: Mutex<Vec<Refusal>>,
     injected: std::sync::atomic::AtomicU64,
 }
 
@@ -284,6 +295,7 @@ impl Faults {
             forced: Mutex::new(VecDeque::new()),
             forced_transcodes: Mutex::new(0),
             bursts: Mutex::new(Vec::new()),
+            refusals: Mutex::new(Vec::new()),
             injected: Default::default(),
         }
     }
@@ -356,11 +368,35 @@ impl Faults {
         });
     }
 
-    /// Forgets forced faults not yet used and ends every burst.
+    /// Answers every `method` request to `path` (exactly, e.g.
+    /// `/api/v2/recording/batchrequests`) with `status` from now on: 403 for a client without the
+    /// route's permission, 404 for an org without the feature, 400 for a request it rejects.
+    pub fn refuse(&self, method: axum::http::Method, path: &str, status: u16) {
+        self.refusals.lock().push(Refusal {
+            method,
+            path: path.to_string(),
+            status,
+        });
+    }
+
+    /// The status `method path` is refused with, if it is.
+    fn refusal(&self, method: &axum::http::Method, path: &str) -> Option<u16> {
+        let refusals = self.refusals.lock();
+        let status = refusals
+            .iter()
+            .find(|r| r.method == method && r.path == path)
+            .map(|r| r.status)?;
+        self.injected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(status)
+    }
+
+    /// Forgets forced faults not yet used, ends every burst and every refusal.
     pub fn clear_forced(&self) {
         self.forced.lock().clear();
         *self.forced_transcodes.lock() = 0;
         self.bursts.lock().clear();
+        self.refusals.lock().clear();
     }
 
     /// The fault for the next request, if any: a forced one first, else a roll.
@@ -472,6 +508,9 @@ pub async fn fault_middleware(
     mut request: Request,
     next: Next,
 ) -> Response {
+    if let Some(status) = layer.faults.refusal(request.method(), request.uri().path()) {
+        return status_fault(layer.render, status);
+    }
     let Some(fault) = layer.faults.fault_for(Some(layer.service)) else {
         return next.run(request).await;
     };
@@ -516,6 +555,15 @@ pub async fn fault_middleware(
 fn status_fault(render: ErrorRenderer, code: u16) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (code, message) = match code {
+        400 => (
+            "bad.request",
+            "The request could not be understood by the server",
+        ),
+        403 => (
+            "missing.permissions",
+            "Unable to perform the requested action. You are missing the following permission(s) for this route",
+        ),
+        404 => ("not.found", "The requested resource was not found."),
         408 => (
             "client.timeout",
             "The client did not send the request in time",
