@@ -12,13 +12,13 @@ use kube::{
     api::{DeleteParams, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
-use support::recovery::{self, recovery, wait_phase};
+use support::recovery::{self, finished, recovery, wait_phase};
 use support::{ControlPlane, jobs::JobRunner, operator::Operator};
 
 use digital_recovery::api::{DigitalRecovery, Parallelism, Phase, ShardPhase};
 use digital_recovery::pipeline::balance::CONVERSATIONS_PER_AUTO_SHARD;
 use digital_recovery::sim::SimHandles;
-use digital_recovery::sim::recording::RecordingStore;
+use digital_recovery::sim::recording::{RecordingStore, SimReport};
 
 async fn setup(client: &Client, ns: &str) {
     recovery::tenant_namespace(client, ns).await;
@@ -32,6 +32,25 @@ async fn simulators(conversations: usize, latency_ms: u64) -> (SimHandles, Arc<R
     .await
 }
 
+/// Creates `dr`, waits until it ends and checks the recording side's ground truth: nothing
+/// missing, nothing twice, no conflict. Returns the finished recovery and that truth.
+async fn recover_to_the_end(
+    api: &Api<DigitalRecovery>,
+    dr: &DigitalRecovery,
+    store: &RecordingStore,
+) -> (DigitalRecovery, SimReport) {
+    api.create(&PostParams::default(), dr)
+        .await
+        .expect("create");
+    let name = dr.metadata.name.as_deref().expect("a named recovery");
+    let dr = wait_phase(api, name, 240, finished).await;
+    let truth = store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?} {:?}", dr.status);
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(truth.conflicts, 0, "{truth:?}");
+    (dr, truth)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovery_runs_through_jobs_and_workers_to_succeeded() {
     let cp = ControlPlane::start().await;
@@ -43,21 +62,8 @@ async fn a_recovery_runs_through_jobs_and_workers_to_succeeded() {
     let _operator = Operator::start(&cp, "replica-a").await;
 
     let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), "tenant-demo");
-    api.create(&PostParams::default(), &recovery("demo-e2e", &sims, 2))
-        .await
-        .expect("create");
-    let dr = wait_phase(&api, "demo-e2e", 240, |p| {
-        matches!(
-            p,
-            Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed
-        )
-    })
-    .await;
+    let (dr, truth) = recover_to_the_end(&api, &recovery("demo-e2e", &sims, 2), &store).await;
     let status = dr.status.expect("status");
-    let truth = store.report();
-    assert_eq!(truth.still_missing, 0, "{truth:?} {status:?}");
-    assert_eq!(truth.duplicates, 0);
-    assert_eq!(truth.conflicts, 0);
     let progress = status.progress.expect("progress");
     // Archived/deleted recordings fail with a reason: that is PartiallySucceeded, and the truth
     // counts only what has a text recording.
@@ -116,20 +122,8 @@ async fn auto_parallelism_runs_only_the_shards_the_windows_conversations_need() 
     auto.spec.parallelism = Parallelism::Auto;
     assert_eq!(auto.spec.shards(), 8);
     let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), "tenant-auto");
-    api.create(&PostParams::default(), &auto)
-        .await
-        .expect("create");
-    let dr = wait_phase(&api, "auto-shards", 240, |p| {
-        matches!(
-            p,
-            Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed
-        )
-    })
-    .await;
+    let (dr, truth) = recover_to_the_end(&api, &auto, &store).await;
     let status = dr.status.expect("status");
-    let truth = store.report();
-    assert_eq!(truth.still_missing, 0, "{truth:?} {status:?}");
-    assert_eq!(truth.duplicates, 0);
     assert_ne!(status.phase, Some(Phase::Failed), "{status:?}");
     let listed = status.match_counts.expect("match").genesys;
     let needed = listed.div_ceil(CONVERSATIONS_PER_AUTO_SHARD).clamp(1, 8) as usize;

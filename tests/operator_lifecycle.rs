@@ -33,6 +33,18 @@ use support::{ControlPlane, jobs::JobRunner, operator::Operator, pod_security};
 /// Longest a recovery may take here (a few hundred conversations, one or two shards).
 const FINISH_SECS: u64 = 300;
 
+/// An Event in `ns` about the object `name` with one of `reasons`, if one was published.
+async fn event_about(client: &Client, ns: &str, name: &str, reasons: &[&str]) -> Option<Event> {
+    let events = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .ok()?;
+    events.items.into_iter().find(|e| {
+        e.involved_object.name.as_deref() == Some(name)
+            && e.reason.as_deref().is_some_and(|r| reasons.contains(&r))
+    })
+}
+
 async fn wait_for<T>(what: &str, secs: u64, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
@@ -338,19 +350,7 @@ async fn a_hundred_character_name_runs_and_reconcile_errors_reach_the_recovery()
     wait_for(
         "an Event about the recovery's final phase",
         30,
-        async || {
-            let events = Api::<Event>::namespaced(client.clone(), ns)
-                .list(&ListParams::default())
-                .await
-                .ok()?;
-            events.items.into_iter().find(|e| {
-                e.involved_object.name.as_deref() == Some(name.as_str())
-                    && matches!(
-                        e.reason.as_deref(),
-                        Some("Succeeded" | "PartiallySucceeded")
-                    )
-            })
-        },
+        async || event_about(&client, ns, &name, &["Succeeded", "PartiallySucceeded"]).await,
     )
     .await;
 
@@ -369,17 +369,8 @@ async fn a_hundred_character_name_runs_and_reconcile_errors_reach_the_recovery()
         "an Event about the 253-character recovery",
         30,
         async || {
-            let events = Api::<Event>::namespaced(client.clone(), ns)
-                .list(&ListParams::default())
+            event_about(&client, ns, &longest, &["Cancelled"])
                 .await
-                .ok()?;
-            events
-                .items
-                .into_iter()
-                .find(|e| {
-                    e.involved_object.name.as_deref() == Some(longest.as_str())
-                        && e.reason.as_deref() == Some("Cancelled")
-                })
                 .filter(|e| e.metadata.name.as_ref().is_some_and(|n| n.len() <= 253))
         },
     )
