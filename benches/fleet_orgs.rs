@@ -91,8 +91,8 @@ async fn run(part: &str, largest: usize, lower_last_org: bool) -> serde_json::Va
         "0",
     ]
     .map(String::from);
-    // BENCH_FLEET_ORGS_TRACE=dir keeps the controller's log (at info) and the last org's worker
-    // logs (at the bench's RUST_LOG) in dir, beside a 10-second timeline of that org's counts.
+    // BENCH_FLEET_ORGS_TRACE=dir keeps the controller's log (at info) and the workers'
+    // logs (at the bench's RUST_LOG) in dir, beside a 10-second timeline of each org's counts.
     let trace = std::env::var("BENCH_FLEET_ORGS_TRACE").ok();
     let controller_log = if trace.is_some() { "info" } else { "warn" };
     let operator = Operator::start_with(
@@ -208,13 +208,10 @@ async fn run(part: &str, largest: usize, lower_last_org: bool) -> serde_json::Va
         let dir = std::path::Path::new(dir).join(part);
         std::fs::create_dir_all(&dir).expect("trace dir");
         std::fs::write(dir.join("controller.log"), operator.log_text()).expect("trace");
-        let last_ns = format!("org-{ORGS}");
         for (name, text) in runner.worker_logs() {
-            if name.contains(&last_ns) {
-                std::fs::write(dir.join(name), text).expect("trace");
-            }
+            std::fs::write(dir.join(name), text).expect("trace");
         }
-        if let Some(org) = sims.orgs.last() {
+        for (i, org) in sims.orgs.iter().enumerate() {
             let rates = org.genesys.rates();
             let mut timeline = String::from("second accepted token429 org429\n");
             for (chunk, at) in rates.accepted.chunks(10).zip((0..).step_by(10)) {
@@ -227,7 +224,8 @@ async fn run(part: &str, largest: usize, lower_last_org: bool) -> serde_json::Va
                     limited(&rates.org_limited),
                 );
             }
-            std::fs::write(dir.join("timeline.txt"), timeline).expect("trace");
+            std::fs::write(dir.join(format!("timeline-org-{}.txt", i + 1)), timeline)
+                .expect("trace");
         }
     }
     let line = json!({

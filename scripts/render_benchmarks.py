@@ -267,7 +267,7 @@ def main():
         low = orgs_lower["perOrg"][-1]
         row("one org's real limit 30 % under its budget: 429s after the first minute; most in a minute after it / real limit",
             f"**{low['throttledAfterFirstMinute']}**; {low['mostInAMinuteAfterTheFirst']} / {low['realLimit']}", "0; under", low["throttledAfterFirstMinute"] == 0 and low["mostInAMinuteAfterTheFirst"] <= low["realLimit"],
-            "each shard lowers its own rate x0.7 on a 429 and climbs back to its share; its status reports the rise within a second and the controller lowers the whole org's division (x0.7, climbing back 5 % every 10 s under 0.95x, on a repeat 0.9x, of the division the 429s came at), a ceiling that can stay a little over the real limit with each shard's pacing tolerance, or lag when the controller is behind its shards' status writes; see the fleet orgs section.")
+            "each shard lowers its own rate x0.7 on a 429 and climbs back to its share; its status reports the rise within a second and the controller lowers the whole org's division (x0.7, climbing back 5 % every 10 s under 0.95x, on a repeat 0.85x, of the division the 429s came at), a ceiling that can stay a little over the real limit with each shard's pacing tolerance, or lag when the controller is behind its shards' status writes; see the fleet orgs section.")
     if matcher:
         wall = matcher["median_wall_s"]
         row(f"matcher 1M x 1M, the pipeline's path ({fmt(matcher.get('chunks'), 0)} chunks): median wall time", f"**{wall:.3f} s** (on-CPU {matcher['median_cpu_s']:.3f} s)", "< 1 s", wall < 1.0,

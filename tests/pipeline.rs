@@ -114,6 +114,18 @@ async fn a_retry_counts_what_an_earlier_attempt_recovered() {
         recorded.values().filter(|partial| **partial).count() as u64,
         first.match_counts.partial
     );
+    // Journaled a batch at a time (one write before the batch is sent), not one write per
+    // conversation: at fleet scale those writes were most of the apiserver's work.
+    let writes = journal.writes.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "journal: {} conversations in {writes} writes",
+        recorded.len()
+    );
+    assert!(
+        writes * 4 <= recorded.len(),
+        "{writes} writes for {} conversations",
+        recorded.len()
+    );
 
     let retry = recover_with(
         &s,

@@ -22,7 +22,8 @@ use super::{
     org_budget::{self, Spender},
     org_throttle::OrgThrottle,
 };
-use crate::api::{DigitalRecovery, DigitalRecoveryStatus, GenesysBudget};
+use crate::api::{DigitalRecovery, DigitalRecoveryStatus, GenesysBudget, ShardPhase};
+use crate::pipeline::Stage;
 
 /// Wake-ups buffered per controller; one that lags further only misses wake-ups, which the
 /// periodic requeue of waiting recoveries makes up for.
@@ -181,10 +182,13 @@ impl Fleet {
             );
         }
         let mut orgs = org_budget::per_tenant(&spenders);
-        if let Some((budget, _)) = orgs.get_mut(dr.spec.tenant.as_str()) {
-            let running = others.iter().map(|(_, other)| other.as_ref()).chain([dr]);
-            *budget = self.lowered(&dr.spec.tenant, *budget, running);
-        }
+        // Present even when no shard of the org spends right now (all verifying): the share
+        // kept in reserve for a retried one is lowered too.
+        let (budget, _) = orgs
+            .entry(dr.spec.tenant.as_str())
+            .or_insert((me.org_requests_per_minute, 0));
+        let running = others.iter().map(|(_, other)| other.as_ref()).chain([dr]);
+        *budget = self.lowered(&dr.spec.tenant, *budget, running);
         let mine = org_budget::share_in(&me, &orgs);
         let mut woken = self.woken.lock();
         woken.remove(&key);
@@ -310,22 +314,44 @@ fn genesys_throttled(dr: &DigitalRecovery) -> u64 {
     })
 }
 
-/// `dr` as the budget sees it, with `status`: a running recovery's unfinished shards.
+/// `dr` as the budget sees it, with `status`: a running recovery's unfinished shards, and
+/// those of them still spending Genesys requests.
 fn spender(dr: &DigitalRecovery, status: &DigitalRecoveryStatus, holding: bool) -> Option<Spender> {
     let running = !is_final(status.phase) && (holding || status.start_time.is_some());
     if !running {
         return None;
     }
+    let count = status.shard_count.unwrap_or_else(|| dr.spec.shards());
     let finished = status.shards_finished.unwrap_or(0);
+    let unfinished = count.saturating_sub(finished);
     Some(Spender {
         tenant: dr.spec.tenant.clone(),
-        shards: status
-            .shard_count
-            .unwrap_or_else(|| dr.spec.shards())
-            .saturating_sub(finished),
+        shards: unfinished.saturating_sub(verifying(dr, count)),
+        unfinished,
         org_requests_per_minute: dr.spec.genesys.org_budget(),
         token_requests_per_minute: dr.spec.genesys.token_budget(),
     })
+}
+
+/// The shards of `dr` (of `count`) still running but past their last Genesys request:
+/// verifying reads only DAS, which takes seconds (the recording side's lag, then growing
+/// pauses) that their org's other shards can spend. The shards write their stage as it
+/// changes, so the share moves at once.
+fn verifying(dr: &DigitalRecovery, count: u32) -> u32 {
+    let Some(status) = dr.status.as_ref() else {
+        return 0;
+    };
+    let past_genesys = |stage: &str| {
+        serde_json::from_value::<Stage>(serde_json::Value::from(stage))
+            .is_ok_and(|stage| matches!(stage, Stage::Verify | Stage::Done))
+    };
+    let verifying = status
+        .shards
+        .iter()
+        .filter(|s| s.index < count && s.phase == Some(ShardPhase::Running))
+        .filter(|s| s.stage.as_deref().is_some_and(past_genesys))
+        .count();
+    u32::try_from(verifying).unwrap_or(u32::MAX)
 }
 #[cfg(test)]
 mod tests {
@@ -564,5 +590,59 @@ mod tests {
             Some(GenesysBudget::divide(420, 300, 4))
         );
         assert_eq!(woken(&mut wakeups), ["second"]);
+    }
+
+    #[test]
+    fn a_verifying_shard_hands_its_share_to_the_orgs_others_at_once() {
+        let (fleet, mut writer, first, second) = acme_with_second_running();
+        let mut wakeups = Box::pin(fleet.wakeups());
+        assert_eq!(fleet.admit(&first), Admission::Start);
+        let none = DigitalRecoveryStatus::default();
+        assert_eq!(
+            fleet.share(&first, &none),
+            Some(GenesysBudget::divide(600, 300, 4))
+        );
+        let with_stages = |stages: [&str; 2]| {
+            let mut later = second.clone();
+            if let Some(status) = later.status.as_mut() {
+                status.shards = (0..)
+                    .zip(stages)
+                    .map(|(index, stage)| crate::api::ShardStatus {
+                        index,
+                        phase: Some(ShardPhase::Running),
+                        stage: Some(stage.into()),
+                        ..Default::default()
+                    })
+                    .collect();
+            }
+            later
+        };
+
+        // Still recovering: nothing changes.
+        writer.apply_watcher_event(&watcher::Event::Apply(with_stages(["recover", "collect"])));
+        assert_eq!(
+            fleet.share(&first, &none),
+            Some(GenesysBudget::divide(600, 300, 4))
+        );
+        // One of second's shards verifies (DAS only): 3 shards share the org's 600.
+        writer.apply_watcher_event(&watcher::Event::Apply(with_stages(["verify", "collect"])));
+        assert_eq!(
+            fleet.share(&first, &none),
+            Some(GenesysBudget::divide(600, 300, 3))
+        );
+        assert_eq!(woken(&mut wakeups), ["second"]);
+        // Both verify: first's 2 shards take a token's rate each; second keeps the share a
+        // retried shard would get (a third spender), not its old one.
+        let both = with_stages(["verify", "done"]);
+        writer.apply_watcher_event(&watcher::Event::Apply(both.clone()));
+        assert_eq!(
+            fleet.share(&first, &none),
+            Some(GenesysBudget::divide(600, 300, 2))
+        );
+        let status = both.status.clone().unwrap_or_default();
+        assert_eq!(
+            fleet.share(&both, &status),
+            Some(GenesysBudget::divide(600, 300, 3))
+        );
     }
 }

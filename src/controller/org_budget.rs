@@ -10,8 +10,11 @@ use crate::api::GenesysBudget;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spender {
     pub tenant: String,
-    /// Its shards still running.
+    /// Its shards still spending Genesys requests: running, and not yet past Genesys (a shard
+    /// verifying reads only DAS).
     pub shards: u32,
+    /// Its shards not finished, those past Genesys included.
+    pub unfinished: u32,
     pub org_requests_per_minute: u32,
     pub token_requests_per_minute: u32,
 }
@@ -37,17 +40,23 @@ pub fn share(me: &Spender, running: &[Spender]) -> Option<GenesysBudget> {
 }
 
 /// The share of `me` in `orgs` (from [`per_tenant`] over the running recoveries, `me`
-/// included): for dividing among many recoveries, counting the orgs once.
+/// included): for dividing among many recoveries, counting the orgs once. None when all its
+/// shards finished.
+///
+/// A recovery whose shards are all past Genesys but not finished shows the share one more
+/// shard of the org would get: a shard retried after that spends it until the controller
+/// sees it running again, and the org stays within its budget meanwhile.
 pub fn share_in(me: &Spender, orgs: &BTreeMap<&str, (u32, u32)>) -> Option<GenesysBudget> {
-    if me.shards == 0 {
+    if me.unfinished == 0 {
         return None;
     }
     let (org, shards) = orgs
         .get(me.tenant.as_str())
         .copied()
-        .unwrap_or((me.org_requests_per_minute, me.shards));
+        .unwrap_or((me.org_requests_per_minute, 0));
+    let shards = if me.shards == 0 { shards + 1 } else { shards };
     Some(GenesysBudget::divide(
-        org,
+        org.min(me.org_requests_per_minute),
         me.token_requests_per_minute,
         shards,
     ))
@@ -61,6 +70,7 @@ mod tests {
         Spender {
             tenant: tenant.into(),
             shards,
+            unfinished: shards,
             org_requests_per_minute: org,
             token_requests_per_minute: 300,
         }
@@ -110,5 +120,27 @@ mod tests {
             300
         );
         assert_eq!(share(&after[1], &after), None);
+    }
+
+    #[test]
+    fn shards_past_genesys_leave_their_share_but_their_recovery_keeps_one_in_reserve() {
+        let verifying = Spender {
+            unfinished: 2,
+            ..spender("a", 0, 2400)
+        };
+        let running = [spender("a", 12, 2400), verifying.clone()];
+        // The 2 verifying shards count for nothing: 12 share the budget.
+        let a = share(&running[0], &running).unwrap();
+        assert_eq!((a.org_shards, a.shard_requests_per_minute), (12, 200));
+        // The verifying recovery shows what a 13th shard would get, should one be retried.
+        let v = share(&verifying, &running).unwrap();
+        assert_eq!((v.org_shards, v.shard_requests_per_minute), (13, 184));
+        // Alone, it would get a whole token's rate.
+        assert_eq!(
+            share(&verifying, std::slice::from_ref(&verifying))
+                .unwrap()
+                .shard_requests_per_minute,
+            300
+        );
     }
 }

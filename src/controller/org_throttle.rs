@@ -33,8 +33,10 @@ impl OrgThrottle {
     /// After a decrease from factor F, no higher than this x F for a while.
     pub const CEILING_MARGIN: f64 = 0.95;
     /// The same after a rise while a ceiling holds: that ceiling was still over the real
-    /// limit, so the next one is set further under.
-    pub const REPEAT_CEILING_MARGIN: f64 = 0.9;
+    /// limit, so the next one is set further under. Further than it seems: each shard's pacing
+    /// tolerance (a second's worth, plus a request) rides on the division, so 0.9 left an org
+    /// 423 requests in a minute against a real limit of 420 (benches/fleet_orgs.rs, `lower`).
+    pub const REPEAT_CEILING_MARGIN: f64 = 0.85;
     /// How long a ceiling holds without another rise.
     pub const CEILING_HOLD: Duration = Duration::from_secs(600);
     /// Two decreases are at least this far apart: a lower division takes a few seconds to
@@ -146,10 +148,10 @@ mod tests {
         assert!(org.observe([("a", 5), ("b", 2)], start + secs(5)));
         assert_eq!(org.lowered(600, start + secs(5)), 420);
         // Still more after the reaction gap: lower again (from 0.75, one step taken), and
-        // this time keep under 0.9 x that.
+        // this time keep under 0.85 x that.
         assert!(org.observe([("a", 6), ("b", 2)], start + secs(12)));
         assert_eq!(org.lowered(600, start + secs(12)), 314);
-        assert_eq!(org.lowered(600, start + secs(300)), 405);
+        assert_eq!(org.lowered(600, start + secs(300)), 382);
     }
 
     #[test]

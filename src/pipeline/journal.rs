@@ -29,6 +29,15 @@ pub trait Journal: Send + Sync {
 
     /// Stores `id` durably; returns once it is stored (at once when it already was).
     async fn record(&self, id: Uuid, partial: bool) -> Result<(), JournalError>;
+
+    /// Stores every one of `entries` (id, partial) durably, in one write where the store
+    /// allows: the conversations of a batch about to be sent.
+    async fn record_all(&self, entries: &[(Uuid, bool)]) -> Result<(), JournalError> {
+        for (id, partial) in entries {
+            self.record(*id, *partial).await?;
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for dyn Journal {
@@ -56,8 +65,10 @@ impl Journal for NoJournal {
 #[derive(Debug, Default)]
 pub struct MemoryJournal {
     earlier: HashMap<Uuid, bool>,
-    /// Everything recorded by this attempt.
+    /// Everything recorded by this attempt, once each.
     pub recorded: parking_lot::Mutex<Vec<(Uuid, bool)>>,
+    /// The calls that stored something new: the writes a durable journal would make.
+    pub writes: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryJournal {
@@ -65,7 +76,7 @@ impl MemoryJournal {
     pub fn with_earlier(earlier: HashMap<Uuid, bool>) -> Self {
         MemoryJournal {
             earlier,
-            recorded: Default::default(),
+            ..Default::default()
         }
     }
 }
@@ -77,7 +88,21 @@ impl Journal for MemoryJournal {
     }
 
     async fn record(&self, id: Uuid, partial: bool) -> Result<(), JournalError> {
-        self.recorded.lock().push((id, partial));
+        self.record_all(&[(id, partial)]).await
+    }
+
+    async fn record_all(&self, entries: &[(Uuid, bool)]) -> Result<(), JournalError> {
+        let mut recorded = self.recorded.lock();
+        let before = recorded.len();
+        for entry in entries {
+            if !recorded.iter().any(|(id, _)| *id == entry.0) {
+                recorded.push(*entry);
+            }
+        }
+        if recorded.len() > before {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 }

@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use tracing::{Instrument, info, warn};
+use tracing::{Instrument, debug, info, warn};
+use uuid::Uuid;
 
 use super::ingest::{self, ItemResult};
 use super::restore::Restorer;
@@ -97,6 +98,7 @@ impl RecoveryPool {
         gather(queue, BATCH_SIZE, BATCH_GATHER)
             .map(|batch| self.batch_files(&state, batch))
             .buffered(BATCHES_AHEAD)
+            .then(|batch| self.journal_batch(batch))
             .flat_map(futures::stream::iter)
             .for_each_concurrent(concurrency, |(item, files)| {
                 self.handle(&state, item, false, files)
@@ -176,6 +178,20 @@ impl RecoveryPool {
                 })
                 .collect()
         }
+    }
+
+    /// Journals the conversations of `batch` in one write before any of them is sent. Each is
+    /// journaled again as it is taken (`handle`), at no cost then; should this write fail, that
+    /// one writes it and warns.
+    async fn journal_batch<F>(&self, batch: Vec<(RecoveryItem, F)>) -> Vec<(RecoveryItem, F)> {
+        let entries: Vec<(Uuid, bool)> = batch
+            .iter()
+            .map(|(item, _)| (item.id, !item.lacking.is_empty()))
+            .collect();
+        if let Err(err) = self.options.journal.record_all(&entries).await {
+            debug!(error = %err, "cannot journal a batch; its conversations are journaled one at a time");
+        }
+        batch
     }
 
     /// One attempt at one item (its recording files prepared by a batch, or not); in the last

@@ -1,9 +1,12 @@
 //! The shard's journal in a ConfigMap (`<recovery>-journal-<shard>`, owned by the recovery): the
-//! ids a shard is about to send to Capture, written before they are sent. Writes are batched: a
-//! conversation waits for the next write (one server-side apply of the whole, gzip'd list), so a
-//! busy shard makes a few writes a second, not one per conversation.
+//! ids a shard is about to send to Capture, written before they are sent. Writes are batched: the
+//! recovery pool journals each batch of conversations in one write before sending any of them,
+//! and a conversation journaled alone waits for the next write (one server-side apply of the
+//! whole, gzip'd list). At fleet scale (80 shards on one apiserver) one write per conversation was
+//! most of the apiserver's work and slowed every status write behind it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use k8s_openapi::{
     ByteString, api::core::v1::ConfigMap, apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -12,6 +15,7 @@ use kube::{
     Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
 };
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 use uuid::Uuid;
@@ -26,11 +30,14 @@ use crate::pipeline::journal::{Journal, JournalError, decode, encode};
 /// journaled and a retry would undercount them.
 const JOURNAL_MAX_BYTES: usize = 900 * 1024;
 
-type Request = (Uuid, bool, oneshot::Sender<Result<(), JournalError>>);
+type Request = (Vec<(Uuid, bool)>, oneshot::Sender<Result<(), JournalError>>);
 
 /// A journal kept in a ConfigMap.
 pub struct ConfigMapJournal {
     earlier: HashMap<Uuid, bool>,
+    /// The ids written so far: journaling one again returns at once, not after the write in
+    /// flight.
+    stored: Arc<Mutex<HashSet<Uuid>>>,
     requests: mpsc::UnboundedSender<Request>,
 }
 
@@ -83,16 +90,39 @@ impl ConfigMapJournal {
             ..Default::default()
         };
         let (requests, receiver) = mpsc::unbounded_channel();
+        let stored = Arc::new(Mutex::new(earlier.keys().copied().collect()));
         let writer = Writer {
             api,
             name,
             template,
             manager: worker_manager(shard),
             entries: earlier.clone(),
+            stored: stored.clone(),
             full: false,
         };
         tokio::spawn(writer.run(receiver));
-        Ok(ConfigMapJournal { earlier, requests })
+        Ok(ConfigMapJournal {
+            earlier,
+            stored,
+            requests,
+        })
+    }
+
+    /// Hands `entries` to the writer, unless every one is stored already.
+    async fn store(&self, entries: Vec<(Uuid, bool)>) -> Result<(), JournalError> {
+        {
+            let stored = self.stored.lock();
+            if entries.iter().all(|(id, _)| stored.contains(id)) {
+                return Ok(());
+            }
+        }
+        let (done, answer) = oneshot::channel();
+        self.requests
+            .send((entries, done))
+            .map_err(|_| JournalError::Write("the journal writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| JournalError::Write("the journal writer stopped".into()))?
     }
 }
 
@@ -103,13 +133,11 @@ impl Journal for ConfigMapJournal {
     }
 
     async fn record(&self, id: Uuid, partial: bool) -> Result<(), JournalError> {
-        let (done, answer) = oneshot::channel();
-        self.requests
-            .send((id, partial, done))
-            .map_err(|_| JournalError::Write("the journal writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| JournalError::Write("the journal writer stopped".into()))?
+        self.store(vec![(id, partial)]).await
+    }
+
+    async fn record_all(&self, entries: &[(Uuid, bool)]) -> Result<(), JournalError> {
+        self.store(entries.to_vec()).await
     }
 }
 
@@ -119,6 +147,7 @@ struct Writer {
     template: ConfigMap,
     manager: String,
     entries: HashMap<Uuid, bool>,
+    stored: Arc<Mutex<HashSet<Uuid>>>,
     full: bool,
 }
 
@@ -131,7 +160,7 @@ impl Writer {
                 batch.push(more);
             }
             let mut added = Vec::new();
-            for (id, partial, _) in &batch {
+            for (id, partial) in batch.iter().flat_map(|(entries, _)| entries) {
                 if !self.entries.contains_key(id) {
                     self.entries.insert(*id, *partial);
                     added.push(*id);
@@ -146,8 +175,10 @@ impl Writer {
                 for id in &added {
                     self.entries.remove(id);
                 }
+            } else {
+                self.stored.lock().extend(added);
             }
-            for (_, _, done) in batch {
+            for (_, done) in batch {
                 let _ = done.send(result.as_ref().map(|_| ()).map_err(clone_error));
             }
         }
