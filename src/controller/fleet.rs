@@ -528,16 +528,31 @@ mod tests {
         (fleet, writer, first, second)
     }
 
-    #[test]
-    fn a_shards_429s_lower_the_whole_orgs_division() {
-        let (fleet, mut writer, first, second) = acme_with_second_running();
-        let mut wakeups = Box::pin(fleet.wakeups());
+    type Wakeups = std::pin::Pin<Box<dyn Stream<Item = ObjectRef<DigitalRecovery>> + Send>>;
+
+    /// [`acme_with_second_running`] with `first` admitted and its opening division checked
+    /// (the org's 600 over both recoveries' 4 shards), and the wake-ups from before that.
+    fn first_admitted_beside_second() -> (
+        Fleet,
+        reflector::store::Writer<DigitalRecovery>,
+        DigitalRecovery,
+        DigitalRecovery,
+        Wakeups,
+    ) {
+        let (fleet, writer, first, second) = acme_with_second_running();
+        let wakeups: Wakeups = Box::pin(fleet.wakeups());
         assert_eq!(fleet.admit(&first), Admission::Start);
-        let none = DigitalRecoveryStatus::default();
         assert_eq!(
-            fleet.share(&first, &none),
+            fleet.share(&first, &DigitalRecoveryStatus::default()),
             Some(GenesysBudget::divide(600, 300, 4))
         );
+        (fleet, writer, first, second, wakeups)
+    }
+
+    #[test]
+    fn a_shards_429s_lower_the_whole_orgs_division() {
+        let (fleet, mut writer, first, second, mut wakeups) = first_admitted_beside_second();
+        let none = DigitalRecoveryStatus::default();
         assert!(woken(&mut wakeups).is_empty());
 
         // One of second's shards was refused: the org's 600 becomes 420 for every shard.
@@ -556,12 +571,9 @@ mod tests {
 
     #[test]
     fn only_genesys_429s_lower_the_orgs_division() {
-        let (fleet, mut writer, first, second) = acme_with_second_running();
-        let mut wakeups = Box::pin(fleet.wakeups());
-        assert_eq!(fleet.admit(&first), Admission::Start);
+        let (fleet, mut writer, first, second, mut wakeups) = first_admitted_beside_second();
         let none = DigitalRecoveryStatus::default();
         let whole = Some(GenesysBudget::divide(600, 300, 4));
-        assert_eq!(fleet.share(&first, &none), whole);
         let with_429s = |genesys: u64, das: u64, capture: u64| {
             let mut refused = second.clone();
             if let Some(status) = refused.status.as_mut() {
@@ -594,14 +606,8 @@ mod tests {
 
     #[test]
     fn a_verifying_shard_hands_its_share_to_the_orgs_others_at_once() {
-        let (fleet, mut writer, first, second) = acme_with_second_running();
-        let mut wakeups = Box::pin(fleet.wakeups());
-        assert_eq!(fleet.admit(&first), Admission::Start);
+        let (fleet, mut writer, first, second, mut wakeups) = first_admitted_beside_second();
         let none = DigitalRecoveryStatus::default();
-        assert_eq!(
-            fleet.share(&first, &none),
-            Some(GenesysBudget::divide(600, 300, 4))
-        );
         let with_stages = |stages: [&str; 2]| {
             let mut later = second.clone();
             if let Some(status) = later.status.as_mut() {
