@@ -282,7 +282,7 @@ def main():
         row(f"recover peak RSS, 10x window ({window_text(large)})", f"**{l_mib:.1f} MiB** ({l_mib * MB_PER_MIB:.0f} MB)", "< 150 MB", l_mib * MB_PER_MIB < 150,
             "see the pipeline section for what grows with the window.")
         row("recover peak RSS, 10x / 1x", f"**{growth:.2f}**", "flat: <= 1.10", growth <= 1.10,
-            f"{l_mib - s_mib:.1f} MiB more at 10x: ten times as many ingested conversations wait for verification (roughly 150 bytes each, estimated from the types); see the pipeline section.")
+            f"{l_mib - s_mib:.1f} MiB more at 10x: ten times as many ingested conversations wait for verification (64 bytes each since `SentSessions`, in a list that grows by doubling), and the hyper connection buffers of more Capture calls; see the pipeline section.")
     else:
         row("recover peak RSS at 1x and 10x window", "not run", "< 150 MB, flat", None)
     if worker_small and worker_large:
@@ -300,9 +300,10 @@ def main():
                 " it holds at most one part")
         if per is not None:
             gap += f" (the encoder bench: {per:.0f} B per record)"
-        gap += (f", and {fmt(more_records, 0)} more records fit in the same single part here. Not yet profiled; the"
-                " candidates are the journal (every conversation sent to Capture in a map, re-encoded whole on each"
-                " write, capped at 900 KiB compressed) and the set of ingested conversations awaiting verification.")
+        gap += (f", and {fmt(more_records, 0)} more records fit in the same single part here (whose compressed bytes"
+                " do grow, up to the part's 900 KiB). Beyond `recover`'s growth, the journal: every conversation sent to"
+                " Capture in a map and a set of ids, the whole list re-encoded (JSON, gzip, base64) on each write, capped"
+                " at 900 KiB compressed.")
         row("worker peak RSS, 10x / 1x", f"**{growth:.2f}** ({fmt(worker_small.get('outcome_records'), 0)} and {fmt(worker_large.get('outcome_records'), 0)} outcome records)", "flat: <= 1.10", growth <= 1.10, gap)
     else:
         row("worker peak RSS at 1x and 10x window", "not run", "< 150 MB, flat", None)
@@ -430,8 +431,11 @@ def main():
         w("  which the big transient buffers come from the heap and fragment it: the 200,000-conversation run's RSS")
         w("  was more than twice its heap peak. The fixed threshold is what matters; the other two add little.")
         w("")
-        w("What still grows with the window: the conversations ingested and awaiting verification, roughly 150 bytes")
-        w("each (estimated from the types), ten times as many at 10x. At the same density every chunk has about the")
+        w("What still grows with the window: the conversations ingested and awaiting verification, ten times as many at")
+        w("10x. heaptrack of `recover` at 10x (12,266 ingested): the list held 1.05 MB and each session id's `String`")
+        w("0.53 MB more, of a 12.66 MB heap peak; sessions are now kept as 64-bit digests, inline for the usual one")
+        w("(`SentSessions`, 64 bytes a conversation, no allocation), and verification waits on the sorted list itself")
+        w("instead of a hash map built from it (`verify/waiting.rs`): heap peak 12.01 MB. At the same density every chunk has about the")
         w("same number of conversations, so the chunk-sized structures (contact index, Genesys pages; both windows'")
         w("chunks have over 10,000 hits and use the jobs API, whose 1,000-conversation results page is held whole while")
         w("its conversations are emitted) do not grow with the span. Verifying chunk by chunk would bound the rest.")
@@ -509,7 +513,12 @@ def main():
         w("window foresees. Measured at 60,000 conversations (`0f3644c`): the slowest 1.25, because")
         w("business-hours slices of 7,100 conversations sit either side of `jobs_threshold` (10,000 hits, neighbours")
         w("included): five shards read them with an async job (1,000 a page), three page them 100 at a time, for")
-        w("253 to 367 calls per shard. Sharing the work between shards (a queue of time chunks) would close both gaps.")
+        w("253 to 367 calls per shard. Sharing time pieces between shards does not pay on this data (tried by hand at")
+        w("`0e8697f`: each balanced slice cut into six pieces of halving size, a shard done with its own taking the last")
+        w("piece of the slice with most left): slowest / ideal 1.09, but 2,625 Genesys calls against 1,900 and the slowest")
+        w("shard at 71.7 s against 53.1 s, because a query returns every conversation alive during its interval, not only")
+        w("those started in it, so each piece paged about 17 more pages of long-lived conversations (1,265 query calls")
+        w("against 598). Sharing has to move missing conversations, not time.")
         w("")
 
     # ------------------------------------------------------------------ fleet: orgs sharing budgets

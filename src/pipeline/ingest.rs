@@ -12,7 +12,9 @@ use tokio::sync::Semaphore;
 use crate::genesys::{GenesysError, RecordingFile};
 use crate::pipeline::fetch::{Fetched, build_interaction};
 use crate::pipeline::restore::{RESTORE_FORBIDDEN, RESTORING, RestoreStep, Restorer};
-use crate::pipeline::{Clients, Ingested, Outcome, OutcomeRecord, RecoveryItem, RecoveryRef};
+use crate::pipeline::{
+    Clients, Ingested, Outcome, OutcomeRecord, RecoveryItem, RecoveryRef, SentSessions,
+};
 use crate::verint::RecordingSideError;
 use crate::verint::capture::CaptureOutcome;
 
@@ -137,11 +139,7 @@ pub async fn recover_one(
             id: item.id,
             start: item.conversation.start,
             media_type: interaction.media_type,
-            sessions: interaction
-                .sessions
-                .iter()
-                .map(|s| s.session_id.clone())
-                .collect(),
+            sessions: SentSessions::of(interaction.sessions.iter().map(|s| s.session_id.as_str())),
             already_present,
         })
     };

@@ -1,6 +1,8 @@
 //! What passes between the stages: a conversation to recover (from the matcher to the recovery
 //! pool) and an interaction Capture accepted (from ingestion to verification).
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use jiff::Timestamp;
 use uuid::Uuid;
 
@@ -27,8 +29,84 @@ pub struct Ingested {
     pub start: Timestamp,
     /// Media type.
     pub media_type: MediaType,
-    /// Session ids sent.
-    pub sessions: Vec<String>,
+    /// The sessions sent.
+    pub sessions: SentSessions,
     /// Capture answered 200: identical content was already held.
     pub already_present: bool,
+}
+
+/// The sessions of an ingested interaction, each as a 64-bit digest of its id. Verification only
+/// asks whether DAS holds every one of them, and every ingested conversation waits for it until
+/// the end of the shard: a `String` per session was most of what that wait held (10x the window,
+/// 1.6 MB of 12 MB peak heap for 12,000 conversations). One session, the usual case, needs no
+/// allocation at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SentSessions {
+    One(u64),
+    Many(Box<[u64]>),
+}
+
+impl SentSessions {
+    /// The digests of `ids`.
+    pub fn of<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut digests: Vec<u64> = ids.into_iter().map(digest).collect();
+        match digests.as_slice() {
+            [one] => SentSessions::One(*one),
+            _ => {
+                digests.sort_unstable();
+                digests.dedup();
+                SentSessions::Many(digests.into_boxed_slice())
+            }
+        }
+    }
+
+    /// Whether every session sent is among `held` (session ids as DAS lists them).
+    pub fn all_among(&self, held: &[String]) -> bool {
+        let held: Vec<u64> = held.iter().map(|id| digest(id)).collect();
+        match self {
+            SentSessions::One(one) => held.contains(one),
+            SentSessions::Many(many) => many.iter().all(|d| held.contains(d)),
+        }
+    }
+}
+
+/// A session id's digest: the same within a process (the hasher's keys are fixed), which is as
+/// long as a digest lives. Two different ids of one conversation colliding in 64 bits is not a
+/// practical concern.
+fn digest(id: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_sent_session_must_be_held() {
+        let one = SentSessions::of(["a"]);
+        assert_eq!(one, SentSessions::One(digest("a")));
+        assert!(one.all_among(&held(&["b", "a"])));
+        assert!(!one.all_among(&held(&["b"])));
+        assert!(!one.all_among(&[]));
+
+        let two = SentSessions::of(["b", "a", "b"]);
+        assert!(matches!(&two, SentSessions::Many(d) if d.len() == 2));
+        assert!(two.all_among(&held(&["c", "a", "b"])));
+        assert!(!two.all_among(&held(&["a", "c"])));
+
+        // Nothing sent is held by any contact, as before (an interaction has sessions).
+        assert!(SentSessions::of([]).all_among(&[]));
+    }
+
+    #[test]
+    fn an_ingested_conversation_stays_small() {
+        // Id, start, media type, flag and one session inline: no heap per conversation.
+        assert!(std::mem::size_of::<Ingested>() <= 64);
+    }
 }

@@ -72,7 +72,7 @@ use self::route::Router;
 pub use self::clients::{Clients, Credentials};
 pub use self::error::PipelineError;
 pub(crate) use self::error::check_cancel;
-pub use self::items::{Ingested, RecoveryItem};
+pub use self::items::{Ingested, RecoveryItem, SentSessions};
 pub use self::options::{DEFAULT_CHUNK_CONVERSATIONS, PipelineOptions};
 pub use self::plan::MIN_CHUNK_TOLERANCES;
 pub use self::progress::{

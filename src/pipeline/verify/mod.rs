@@ -8,8 +8,7 @@
 
 pub mod ranges;
 pub mod schedule;
-
-use std::collections::HashMap;
+mod waiting;
 
 use futures::TryStreamExt;
 use tokio::time::Instant;
@@ -21,13 +20,15 @@ use crate::pipeline::{Ingested, Outcome, OutcomeRecord, PipelineOptions, Tracker
 use crate::verint::RecordingSideError;
 use crate::verint::das::{ContactQuery, DasClient};
 
+use self::waiting::Waiting;
+
 pub use self::ranges::{range_around, read_ranges, read_through_gap};
 pub use self::schedule::verify_pause;
 
 /// Whether a contact holding `held` sessions shows `item` in full: every session sent is among
 /// them.
 pub fn arrived(item: &Ingested, held: &[String]) -> bool {
-    item.sessions.iter().all(|s| held.contains(s))
+    item.sessions.all_among(held)
 }
 
 /// Where verification reads.
@@ -53,9 +54,9 @@ pub(crate) async fn verify(
 ) {
     let deadline = Instant::now() + options.verify_deadline;
     let gap = read_through_gap(scope.slice, scope.contacts_in_slice);
-    // Keyed by conversation, so that each DAS page is checked as it arrives, without a map of
-    // everything DAS shows (which would grow with the window).
-    let mut waiting: HashMap<Uuid, Ingested> = ingested.into_iter().map(|i| (i.id, i)).collect();
+    // Looked up by conversation, so that each DAS page is checked as it arrives, without a map
+    // of everything DAS shows (which would grow with the window).
+    let mut waiting = Waiting::new(ingested);
     let mut last_error: Option<String> = None;
     let mut round = 0;
     while !waiting.is_empty() {
@@ -104,7 +105,7 @@ async fn check_round(
     scope: &VerifyScope<'_>,
     gap: jiff::SignedDuration,
     options: &PipelineOptions,
-    waiting: &mut HashMap<Uuid, Ingested>,
+    waiting: &mut Waiting,
     tracker: &Tracker,
 ) -> Result<(), RecordingSideError> {
     let ranges = read_ranges(
@@ -128,7 +129,7 @@ async fn check_pages(
     range: Window,
     media_types: &[MediaType],
     options: &PipelineOptions,
-    waiting: &mut HashMap<Uuid, Ingested>,
+    waiting: &mut Waiting,
     tracker: &Tracker,
 ) -> Result<(), RecordingSideError> {
     let read_for = |item: &Ingested| {
@@ -185,7 +186,7 @@ mod tests {
             id,
             start: jiff::Timestamp::UNIX_EPOCH,
             media_type: MediaType::Email,
-            sessions: vec!["a".into(), "b".into()],
+            sessions: crate::pipeline::SentSessions::of(["a", "b"]),
             already_present: false,
         };
         assert!(!arrived(&item, &[]));
