@@ -62,10 +62,10 @@ impl SentSessions {
 
     /// Whether every session sent is among `held` (session ids as DAS lists them).
     pub fn all_among(&self, held: &[String]) -> bool {
-        let held: Vec<u64> = held.iter().map(|id| digest(id)).collect();
+        let is_held = |sent: &u64| held.iter().any(|id| digest(id) == *sent);
         match self {
-            SentSessions::One(one) => held.contains(one),
-            SentSessions::Many(many) => many.iter().all(|d| held.contains(d)),
+            SentSessions::One(one) => is_held(one),
+            SentSessions::Many(many) => many.iter().all(is_held),
         }
     }
 }
