@@ -693,7 +693,12 @@ async fn a_cancelled_recovery_still_reports_what_its_shards_did() {
     let _runner = JobRunner::start(&cp, client.clone());
     let _operator = Operator::start(&cp, "replica-a").await;
     let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), ns);
-    api.create(&PostParams::default(), &recovery("halted", &sims, 2))
+    // A low per-token budget keeps most of the run ahead when the cancel lands: a shard's
+    // opening burst is a minute's worth, and without it both shards finished all 314 missing
+    // conversations before the first status write that showed any final word.
+    let mut halted = recovery("halted", &sims, 2);
+    halted.spec.genesys.requests_per_minute = Some(60);
+    api.create(&PostParams::default(), &halted)
         .await
         .expect("create");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
