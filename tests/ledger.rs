@@ -693,11 +693,12 @@ async fn a_cancelled_recovery_still_reports_what_its_shards_did() {
     let _runner = JobRunner::start(&cp, client.clone());
     let _operator = Operator::start(&cp, "replica-a").await;
     let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), ns);
-    // A low per-token budget keeps most of the run ahead when the cancel lands: a shard's
-    // opening burst is a minute's worth, and without it both shards finished all 314 missing
-    // conversations before the first status write that showed any final word.
+    // Capture paced at 2 sends a second per shard keeps most of the run ahead when the cancel
+    // lands (314 to send: over a minute). Genesys' pace does not: the transcripts come in batch
+    // downloads of 100, and on a busy machine both shards had sent everything before the first
+    // status write that showed a final word.
     let mut halted = recovery("halted", &sims, 2);
-    halted.spec.genesys.requests_per_minute = Some(60);
+    halted.spec.recording_side.requests_per_minute = Some(120);
     api.create(&PostParams::default(), &halted)
         .await
         .expect("create");
