@@ -10,7 +10,8 @@
 //!   request budget divided among its running shards);
 //! - [`fold`] (pure): observations to status; [`resources`] (pure): the Job and worker identity;
 //!   [`worker_exits`]: how failed worker pods ended (OOMKilled, exit codes);
-//! - [`announce`]: Events and metrics on transitions and errors;
+//! - [`announce`]: Events and metrics on transitions and errors; [`totals_pace`]: how often a
+//!   running recovery's totals alone are rewritten;
 //! - [`schedule`]: the schedule controller;
 //! - [`runtime`]: the process (HTTP endpoints, Lease, controllers, graceful shutdown);
 //!   [`http`] and [`metrics`] serve and hold the metrics, [`gauges`] fills the per-object ones
@@ -29,6 +30,7 @@ pub mod reconcile;
 pub mod resources;
 pub mod runtime;
 pub mod schedule;
+pub mod totals_pace;
 pub mod worker_exits;
 
 pub use reconcile::{Context, Error};

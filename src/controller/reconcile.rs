@@ -20,6 +20,7 @@ use kube::{
 use parking_lot::Mutex;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use super::totals_pace::TotalsPace;
 use super::{
     admission::Admission,
     announce,
@@ -105,6 +106,8 @@ pub struct Context {
     pub(super) announced: announce::Announced,
     /// Admission and org budgets, across every recovery.
     pub fleet: Arc<Fleet>,
+    /// When each running recovery's status was last written, to space out totals-only writes.
+    totals_pace: TotalsPace,
 }
 
 impl Context {
@@ -123,6 +126,7 @@ impl Context {
             metrics,
             failures: Mutex::new(HashMap::new()),
             announced: announce::Announced::default(),
+            totals_pace: TotalsPace::default(),
         }
     }
 }
@@ -211,14 +215,28 @@ async fn reconcile_steps(dr: Arc<DigitalRecovery>, ctx: &Context) -> Result<Acti
     };
     let phase = status.phase.unwrap_or(Phase::Pending);
     status.genesys_budget = ctx.fleet.share(&seen.recovery, &status);
+    let mut totals_wait = None;
     if !shows(&seen.recovery, &status) {
-        write_status(ctx, &seen.recovery, &namespace, &status).await?;
+        let now = std::time::Instant::now();
+        totals_wait = ctx.totals_pace.wait(&seen.recovery, &status, now);
+        if totals_wait.is_none() {
+            write_status(ctx, &seen.recovery, &namespace, &status).await?;
+            ctx.totals_pace.wrote(&seen.recovery, now);
+        }
+    }
+    if is_final(Some(phase)) {
+        ctx.totals_pace.forget(&seen.recovery);
     }
     if is_final(Some(phase)) && !is_final(old_phase) {
         ctx.fleet.release(&seen.recovery);
     }
     if old_phase != Some(phase) {
         announce::transition(&seen.recovery, ctx, old_phase, phase, &status).await;
+    }
+    // Totals held back are written when their wait is over (sooner than any other recheck of
+    // a running recovery), or with the next change that cannot wait.
+    if let Some(wait) = totals_wait {
+        return Ok(Action::requeue(wait));
     }
     Ok(requeue(
         phase,
