@@ -456,6 +456,56 @@ async fn matching_in_time_chunks_counts_as_whole_and_recovers_everything_once() 
     assert_eq!(first.match_counts, dry_whole.match_counts);
 }
 
+/// The shards of a run share one recovery queue: when one shard's slice holds every missing
+/// conversation, the other shards' pools (their own clients and tokens) recover some of them.
+/// Each conversation is still its own shard's: counted in its totals and verified by it, whose
+/// slice alone its DAS reads cover; nothing is lost or sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shards_share_their_missing_conversations() {
+    let s = sims(3000, "", quick()).await;
+    // The window widened to three times the data, in equal-time slices: the first two shards
+    // own empty slices, the last one every conversation.
+    let mut recovery = demo_recovery(&s.handles, 3, false).expect("recovery");
+    let data = recovery.spec.window;
+    let length = data.end.duration_since(data.start);
+    recovery.spec.window.start = data.start.checked_sub(length * 2).expect("earlier start");
+    let equal_time = || PipelineOptions {
+        equal_time_slices: true,
+        ..options()
+    };
+    let creds = || Credentials {
+        genesys: client_credentials(&s.handles),
+        recording_side: client_credentials(&s.handles),
+    };
+    let mut dry_run = recovery.clone();
+    dry_run.spec.mode = digital_recovery::api::Mode::DryRun;
+    let matching_only = run_recovery(&dry_run, creds(), equal_time())
+        .await
+        .expect("dry run");
+    let run = run_recovery(&recovery, creds(), equal_time())
+        .await
+        .expect("recovery runs");
+
+    let truth = s.store.report();
+    assert_eq!(truth.still_missing, 0, "{truth:?}");
+    assert_eq!(truth.duplicates, 0, "{truth:?}");
+    assert_eq!(truth.resent, 0, "{truth:?}");
+    assert_eq!(truth.ingested, truth.expected_missing);
+    assert_eq!(run.outcomes.verified, truth.ingested, "{run:?}");
+    let [empty_a, empty_b, full] = run.shards[..] else {
+        panic!("three shards: {:?}", run.shards);
+    };
+    assert_eq!(full.conversations, run.match_counts.genesys);
+    assert_eq!(full.recovered, truth.ingested, "{:?}", run.shards);
+    for (empty, alone) in [empty_a, empty_b].iter().zip(&matching_only.shards) {
+        assert_eq!((empty.conversations, empty.recovered), (0, 0));
+        assert!(
+            empty.genesys_calls > alone.genesys_calls,
+            "an empty shard's pool fetched recordings of the full one's conversations: {empty:?} vs {alone:?} when matching only"
+        );
+    }
+}
+
 /// One conversation Genesys sends malformed (a `conversationId` that is no UUID, or a body that
 /// cannot be parsed: the simulator's `malformed` fault) fails only itself, as
 /// `malformedConversation`; the shard goes on and recovers everything else. Checked against the

@@ -1,6 +1,8 @@
 //! `digital-recovery recover -f recovery.yaml`: one DigitalRecovery run in-process, no cluster.
-//! Shards run concurrently, each with its own clients and token, as the worker Jobs would. A
-//! re-drive by `spec.conversationIds` runs too; the other two forms need the cluster.
+//! Shards run concurrently, each with its own clients and token, as the worker Jobs would, but
+//! with one recovery queue between them: any shard's pool recovers any shard's missing
+//! conversations, so where they fall does not decide which shard ends last. A re-drive by
+//! `spec.conversationIds` runs too; the other two forms need the cluster.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use crate::cli::summary::{OutputFormat, RunSummary, ShardTiming, TerminalReporte
 use crate::manifest::{self, CredentialSource};
 use crate::pipeline::{
     self, Clients, Credentials, PipelineError, PipelineOptions, RecoveryRef, ShardRun, balance,
-    shard, targets::share,
+    queue_capacity, shard, shared_queues, targets::share,
 };
 
 /// `recover`'s flags.
@@ -135,7 +137,9 @@ pub async fn run_recovery(
             .0
         }
     };
-    for (index, clients) in (0..shard_count).zip(clients) {
+    // One recovery queue for every shard (a shard left without a slice drops its end).
+    let queues = shared_queues(shard_count as usize, queue_capacity(&options));
+    for ((index, clients), queue) in (0..shard_count).zip(clients).zip(queues) {
         let (slice, targets) = match &named {
             // A re-drive: every shard matches over the window, each its share of the ids.
             Some(ids) => (spec.window, Some(share(ids, index, shard_count).to_vec())),
@@ -156,7 +160,8 @@ pub async fn run_recovery(
         let (options, cancel) = (options.clone(), cancel.clone());
         shards.push(tokio::spawn(async move {
             let result =
-                pipeline::execute(&clients, &run, &options, reporter.clone(), cancel).await;
+                pipeline::execute_on(&clients, &run, &options, queue, reporter.clone(), cancel)
+                    .await;
             let timing = ShardTiming {
                 index,
                 elapsed_seconds: started.elapsed().as_secs_f64(),
@@ -172,6 +177,7 @@ pub async fn run_recovery(
             Ok((Ok(result), reporter, timing)) => {
                 summary.shards.push(ShardTiming {
                     conversations: result.progress.match_counts.genesys,
+                    recovered: result.outcomes.recovered,
                     genesys_calls: result.progress.api_calls.genesys,
                     ..timing
                 });

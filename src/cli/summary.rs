@@ -57,6 +57,10 @@ pub struct ShardTiming {
     pub elapsed_seconds: f64,
     /// Conversations Genesys listed in the shard's slice.
     pub conversations: u64,
+    /// Of those, interactions Capture accepted (whichever shard's pool sent them).
+    pub recovered: u64,
+    /// Genesys calls the shard's clients made (for other shards' conversations too, as its
+    /// pool took them from the shared queue).
     pub genesys_calls: u64,
 }
 

@@ -1,11 +1,15 @@
 //! What passes between the stages: a conversation to recover (from the matcher to the recovery
 //! pool) and an interaction Capture accepted (from ingestion to verification).
 
+use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use jiff::Timestamp;
+use parking_lot::Mutex;
 use uuid::Uuid;
 
+use super::{OutcomeRecord, Tracker};
 use crate::api::MediaType;
 use crate::genesys::Conversation;
 
@@ -18,6 +22,49 @@ pub struct RecoveryItem {
     pub conversation: Conversation,
     /// Sessions the recording side lacks; empty when it lacks the whole conversation.
     pub lacking: Vec<Uuid>,
+    /// The shard whose slice holds it, whichever pool recovers it.
+    pub(crate) owner: Arc<Owner>,
+}
+
+/// The shard a queued conversation belongs to. Whichever shard's pool recovers it (pools may
+/// share one queue, see [`super::shared_queue`]), its outcome is counted in this shard's totals
+/// and, once Capture accepted it, it waits here for this shard's verification.
+pub(crate) struct Owner {
+    tracker: Arc<Tracker>,
+    ingested: Mutex<Vec<Ingested>>,
+}
+
+impl Owner {
+    pub(crate) fn new(tracker: Arc<Tracker>) -> Self {
+        Owner {
+            tracker,
+            ingested: Mutex::default(),
+        }
+    }
+
+    /// The final outcome of one of the shard's conversations.
+    pub(crate) fn finish_item(&self, record: OutcomeRecord) {
+        self.tracker.finish_item(record);
+    }
+
+    /// Capture accepted one of the shard's conversations; it waits for verification.
+    pub(crate) fn ingested(&self, done: Ingested) {
+        self.tracker.ingested(done.already_present);
+        self.ingested.lock().push(done);
+    }
+
+    /// What Capture accepted of the shard's conversations so far, taken for verification.
+    pub(crate) fn take_ingested(&self) -> Vec<Ingested> {
+        std::mem::take(&mut *self.ingested.lock())
+    }
+}
+
+impl fmt::Debug for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Owner")
+            .field("ingested", &self.ingested.lock().len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// An interaction Capture accepted, waiting for DAS to show it.

@@ -1,6 +1,8 @@
 //! The recovery pipeline of one shard. In the order the code runs (see [`execute`]):
 //!
-//! 1. the **recovery pool** (`pool.rs`) starts, waiting for conversations to recover;
+//! 1. the **recovery pool** (`pool.rs`) starts, waiting for conversations to recover (on the
+//!    shard's own queue, or on one queue all shards of a `recover` run share:
+//!    `shared_queue.rs`);
 //! 2. **plan** (`plan.rs`): one Genesys estimate cuts the shard's slice into time chunks of about
 //!    `chunk_conversations` conversations each, so memory stays that of one chunk's contact
 //!    index plus what is in flight, however large the window;
@@ -18,7 +20,8 @@
 //!    `archivedRecordings: Restore` (`restore.rs`); once matching is over it retries what was
 //!    transcoding, restoring or met a passing error, until the retry deadline;
 //! 5. the final match counts and the extras are recorded (`tracker.rs`);
-//! 6. **verify** (`verify/`): DAS is read again, only around the conversations still waiting
+//! 6. once every pool on the queue is done, **verify** (`verify/`) the shard's own
+//!    conversations, wherever they were ingested: DAS is read again, only around the ones still waiting
 //!    and at growing intervals, until every ingested conversation shows up or the verify
 //!    deadline passes.
 //!
@@ -41,6 +44,7 @@ pub mod progress;
 pub mod restore;
 pub mod settle;
 pub mod shard;
+pub mod shared_queue;
 pub mod targets;
 pub mod verify;
 
@@ -65,6 +69,7 @@ use uuid::Uuid;
 use crate::api::{Mode, ValidSpec, Window};
 
 use self::chunks::Matching;
+use self::items::Owner;
 use self::matcher::{MatchConfig, MatchReport};
 use self::pool::RecoveryPool;
 use self::route::Router;
@@ -78,6 +83,7 @@ pub use self::plan::MIN_CHUNK_TOLERANCES;
 pub use self::progress::{
     NoProgress, Outcome, OutcomeCounts, OutcomeRecord, ProgressReporter, ShardProgress, Stage,
 };
+pub use self::shared_queue::{ShardQueue, shared_queues};
 pub use self::targeted::{NOT_FOUND, OUTSIDE_WINDOW};
 pub(crate) use self::tracker::Tracker;
 pub use crate::verint::capture::RecoveryRef;
@@ -139,11 +145,25 @@ pub async fn run_shard_with(
     result
 }
 
-/// Runs the stages of one shard with the given clients.
+/// Runs the stages of one shard with the given clients, on a recovery queue of its own.
 pub async fn execute(
     clients: &Clients,
     run: &ShardRun,
     options: &PipelineOptions,
+    reporter: Arc<dyn ProgressReporter>,
+    cancel: CancellationToken,
+) -> Result<ShardSummary, PipelineError> {
+    let queue = ShardQueue::own(queue_capacity(options));
+    execute_on(clients, run, options, queue, reporter, cancel).await
+}
+
+/// Runs the stages of one shard with the given clients, on `queue` (see [`shared_queues`]: its
+/// pool may recover other shards' conversations, and other pools the shard's).
+pub async fn execute_on(
+    clients: &Clients,
+    run: &ShardRun,
+    options: &PipelineOptions,
+    queue: ShardQueue,
     reporter: Arc<dyn ProgressReporter>,
     cancel: CancellationToken,
 ) -> Result<ShardSummary, PipelineError> {
@@ -166,17 +186,24 @@ pub async fn execute(
         let media_types = &run.spec.media_types;
 
         // Fetch + ingest: the recovery pool, fed while matching goes on.
-        let (to_recover, pool) = RecoveryPool {
+        let ShardQueue {
+            to_recover,
+            intake,
+            pool_running,
+            pools_running,
+        } = queue;
+        let pool = RecoveryPool {
             clients: clients.clone(),
             recovery: run.recovery.clone(),
-            tracker: tracker.clone(),
             options: options.clone(),
             cancel: cancel.clone(),
             restorer: Arc::new(restore::Restorer::new(run.spec.archived_recordings)),
         }
-        .spawn();
+        .spawn(intake, pool_running);
+        let owner = Arc::new(Owner::new(tracker.clone()));
         let router = Router {
             tracker: &tracker,
+            owner: owner.clone(),
             to_recover,
         };
         let matching = Matching {
@@ -214,11 +241,17 @@ pub async fn execute(
             }
         };
 
-        // Matching is over and the queue closed; the pool finishes what is queued and retries
-        // what was deferred. Then the final match counts and the extras.
+        // Matching is over and the shard queues no more; the pool finishes what is queued and
+        // retries what was deferred. The shard's conversations taken by other pools are done
+        // when every pool is. Then the final match counts and the extras.
         tracker.stage(Stage::Recover);
-        let ingested = pool.finish().await;
+        pool.finish().await;
+        tokio::select! {
+            _ = shared_queue::every_pool_finished(pools_running) => {}
+            _ = cancel.cancelled() => {}
+        }
         check_cancel(&cancel)?;
+        let ingested = owner.take_ingested();
         let report = matched?;
         tracker.matched(&report);
 
@@ -256,6 +289,12 @@ pub async fn execute(
     }
     .instrument(span)
     .await
+}
+
+/// Conversations a shard's queue holds at most: a few rounds of its pool's concurrency, so
+/// matching stays just ahead of recovery.
+pub fn queue_capacity(options: &PipelineOptions) -> usize {
+    pool::concurrency(options) * 4
 }
 
 /// The shard's match configuration; each chunk narrows its slice. `now` is read here, once

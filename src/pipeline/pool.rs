@@ -1,7 +1,8 @@
 //! The recovery pool: fetches and ingests the conversations the matcher queues, several at once,
-//! across the shard's chunks, noting each in the journal before it is sent; retries the deferred
-//! ones (transcoding, restoring, passing failures) in rounds until the retry deadline; returns what Capture
-//! accepted, for verification.
+//! across the shard's chunks (or any shard's, from a shared queue), noting each in the journal
+//! before it is sent; retries the deferred ones (transcoding, restoring, passing failures) in
+//! rounds until the retry deadline. Each outcome, and what Capture accepted for verification,
+//! goes to the conversation's own shard ([`super::items::Owner`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -19,10 +20,8 @@ use uuid::Uuid;
 
 use super::ingest::{self, ItemResult};
 use super::restore::Restorer;
-use super::tracker::Tracker;
-use super::{
-    Clients, Ingested, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef,
-};
+use super::shared_queue::{Intake, PoolRunning};
+use super::{Clients, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef};
 use crate::genesys::{GenesysError, RecordingFile};
 
 /// Everything the pool's tasks share.
@@ -31,8 +30,6 @@ pub(crate) struct RecoveryPool {
     pub clients: Clients,
     /// The recovery, named in what is sent to Capture.
     pub recovery: RecoveryRef,
-    /// The shard's running totals.
-    pub tracker: Arc<Tracker>,
     /// Concurrency, retry deadline and interval, journal.
     pub options: PipelineOptions,
     /// Stops the pool.
@@ -45,7 +42,6 @@ pub(crate) struct RecoveryPool {
 struct PoolState {
     /// One permit per Capture write allowed in flight.
     capture_writers: Semaphore,
-    ingested: Mutex<Vec<Ingested>>,
     /// Items to try again, and not before when.
     deferred: Mutex<Vec<(RecoveryItem, Instant)>>,
     /// The journal failed once (warned about once).
@@ -55,47 +51,50 @@ struct PoolState {
 }
 
 /// A pool running on its own task.
-pub(crate) struct RunningPool(JoinHandle<Vec<Ingested>>);
+pub(crate) struct RunningPool(JoinHandle<()>);
 
 impl RunningPool {
-    /// Waits until the pool has done what was queued and what it deferred; returns what Capture
-    /// accepted.
-    pub(crate) async fn finish(self) -> Vec<Ingested> {
-        self.0.await.unwrap_or_else(|err| {
+    /// Waits until the pool has done what it took from the queue and what it deferred.
+    pub(crate) async fn finish(self) {
+        if let Err(err) = self.0.await {
             warn!(error = %err, "recovery pool ended abnormally");
-            Vec::new()
-        })
+        }
     }
 }
 
-impl RecoveryPool {
-    /// Starts the pool on its own task, in the current span. Returns the queue that feeds it
-    /// (dropping every sender ends the first pass) and the running pool.
-    pub(crate) fn spawn(self) -> (mpsc::Sender<RecoveryItem>, RunningPool) {
-        let (to_recover, queue) = mpsc::channel(self.concurrency() * 4);
-        let pool = tokio::spawn(self.run(queue).in_current_span());
-        (to_recover, RunningPool(pool))
-    }
+/// Conversations a pool fetches and ingests at once when the options name none (a channel of 0
+/// cannot be made, and to `for_each_concurrent` 0 means no limit at all).
+pub(crate) fn concurrency(options: &PipelineOptions) -> usize {
+    options.recovery_concurrency.max(1)
+}
 
-    /// Conversations fetched and ingested at once: at least one (a channel of 0 cannot be made,
-    /// and to `for_each_concurrent` 0 means no limit at all).
-    fn concurrency(&self) -> usize {
-        self.options.recovery_concurrency.max(1)
+impl RecoveryPool {
+    /// Starts the pool on its own task, in the current span, taking conversations from `intake`
+    /// until it is closed (every router feeding it dropped). `running` is dropped when the pool
+    /// has finished.
+    pub(crate) fn spawn(self, intake: Intake, running: PoolRunning) -> RunningPool {
+        let pool = tokio::spawn(
+            async move {
+                self.run(intake).await;
+                drop(running);
+            }
+            .in_current_span(),
+        );
+        RunningPool(pool)
     }
 
     /// Runs until the queue is closed and the deferred items are done or given up.
-    async fn run(self, queue: mpsc::Receiver<RecoveryItem>) -> Vec<Ingested> {
+    async fn run(self, intake: Intake) {
         let state = PoolState {
             capture_writers: Semaphore::new(self.options.capture_writers.max(1)),
-            ingested: Mutex::default(),
             deferred: Mutex::default(),
             journal_failed: AtomicBool::default(),
             batches_refused: Arc::default(),
         };
-        let concurrency = self.concurrency();
+        let concurrency = concurrency(&self.options);
         // The first pass takes the queue in batches whose recordings are asked for together;
         // the next batch is fetched while this one is sent to Capture.
-        gather(queue, BATCH_SIZE, BATCH_GATHER)
+        gather(intake, BATCH_SIZE, BATCH_GATHER)
             .map(|batch| self.batch_files(&state, batch))
             .buffered(BATCHES_AHEAD)
             .then(|batch| self.journal_batch(batch))
@@ -126,7 +125,6 @@ impl RecoveryPool {
                 })
                 .await;
         }
-        state.ingested.into_inner()
     }
 
     /// `batch` with the recording files one batch download prepared for each (None: the item
@@ -227,17 +225,14 @@ impl RecoveryPool {
         )
         .await;
         match recovered {
-            ItemResult::Final(record) => self.tracker.finish_item(record),
-            ItemResult::Ingested(done) => {
-                self.tracker.ingested(done.already_present);
-                state.ingested.lock().push(done);
-            }
+            ItemResult::Final(record) => item.owner.finish_item(record),
+            ItemResult::Ingested(done) => item.owner.ingested(done),
             ItemResult::RetryLater { retry_after, .. } if !last_round => {
                 let due = Instant::now() + retry_after.unwrap_or_default();
                 state.deferred.lock().push((item, due));
             }
             ItemResult::RetryLater { reason, detail, .. } => {
-                self.tracker.finish_item(OutcomeRecord {
+                item.owner.finish_item(OutcomeRecord {
                     conversation_id: Some(item.id),
                     media_type: item.conversation.media_type(),
                     conversation_start: Some(item.conversation.start),
@@ -264,13 +259,11 @@ const MIN_BATCH: usize = 8;
 const BATCHES_AHEAD: usize = 2;
 
 /// The queue in batches of up to `size` items; a batch is closed `wait` after its first item
-/// came, or when the queue is closed.
-fn gather(
-    queue: mpsc::Receiver<RecoveryItem>,
-    size: usize,
-    wait: Duration,
-) -> impl Stream<Item = Vec<RecoveryItem>> {
-    futures::stream::unfold(queue, move |mut queue| async move {
+/// came, or when the queue is closed. A pool gathers with the queue to itself, so that pools
+/// sharing it take whole batches in turn.
+fn gather(intake: Intake, size: usize, wait: Duration) -> impl Stream<Item = Vec<RecoveryItem>> {
+    futures::stream::unfold(intake, move |intake| async move {
+        let mut queue = intake.lock().await;
         let first = queue.recv().await?;
         let until = Instant::now() + wait;
         let mut batch = vec![first];
@@ -280,7 +273,8 @@ fn gather(
                 Ok(None) | Err(_) => break,
             }
         }
-        Some((batch, queue))
+        drop(queue);
+        Some((batch, intake))
     })
 }
 

@@ -2,9 +2,12 @@
 //! (skipped, would-recover in DryRun, recovered by an earlier attempt) or queued for the
 //! recovery pool.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 
 use super::decide::Decision;
+use super::items::Owner;
 use super::matcher::Verdict;
 use super::{Outcome, OutcomeRecord, RecoveryItem, Tracker};
 use crate::genesys::Conversation;
@@ -16,7 +19,9 @@ pub(crate) struct PoolStopped;
 /// Where decided conversations go.
 pub(crate) struct Router<'a> {
     pub(crate) tracker: &'a Tracker,
-    /// The recovery pool's queue; dropping the router closes it.
+    /// The shard, named on every conversation it queues.
+    pub(crate) owner: Arc<Owner>,
+    /// The recovery pools' queue; dropping every router that feeds it closes it.
     pub(crate) to_recover: mpsc::Sender<RecoveryItem>,
 }
 
@@ -59,6 +64,7 @@ impl Router<'_> {
                     id,
                     conversation,
                     lacking,
+                    owner: self.owner.clone(),
                 };
                 self.to_recover.send(item).await.map_err(|_| PoolStopped)?;
             }
