@@ -188,7 +188,7 @@ pub async fn execute_on(
         // Fetch + ingest: the recovery pool, fed while matching goes on.
         let ShardQueue {
             to_recover,
-            intake,
+            pool: pool_ends,
             pool_running,
             pools_running,
         } = queue;
@@ -199,7 +199,7 @@ pub async fn execute_on(
             cancel: cancel.clone(),
             restorer: Arc::new(restore::Restorer::new(run.spec.archived_recordings)),
         }
-        .spawn(intake, pool_running);
+        .spawn(pool_ends, pool_running);
         let owner = Arc::new(Owner::new(tracker.clone()));
         let router = Router {
             tracker: &tracker,
@@ -245,6 +245,7 @@ pub async fn execute_on(
         // retries what was deferred. The shard's conversations taken by other pools are done
         // when every pool is. Then the final match counts and the extras.
         tracker.stage(Stage::Recover);
+        info!("matching done; recovering what is queued");
         pool.finish().await;
         tokio::select! {
             _ = shared_queue::every_pool_finished(pools_running) => {}
@@ -252,6 +253,7 @@ pub async fn execute_on(
         }
         check_cancel(&cancel)?;
         let ingested = owner.take_ingested();
+        info!(ingested = ingested.len(), "recovery done; verifying");
         let report = matched?;
         tracker.matched(&report);
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use parking_lot::Mutex;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::ingest::{self, ItemResult};
 use super::restore::Restorer;
-use super::shared_queue::{Intake, PoolRunning};
+use super::shared_queue::{Intake, PoolEnds, PoolRunning, Singles};
 use super::{Clients, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef};
 use crate::genesys::{GenesysError, RecordingFile};
 
@@ -69,13 +69,13 @@ pub(crate) fn concurrency(options: &PipelineOptions) -> usize {
 }
 
 impl RecoveryPool {
-    /// Starts the pool on its own task, in the current span, taking conversations from `intake`
-    /// until it is closed (every router feeding it dropped). `running` is dropped when the pool
-    /// has finished.
-    pub(crate) fn spawn(self, intake: Intake, running: PoolRunning) -> RunningPool {
+    /// Starts the pool on its own task, in the current span, taking conversations from its
+    /// intake until it is closed (every router feeding it dropped). `running` is dropped when
+    /// the pool has finished.
+    pub(crate) fn spawn(self, ends: PoolEnds, running: PoolRunning) -> RunningPool {
         let pool = tokio::spawn(
             async move {
-                self.run(intake).await;
+                self.run(ends).await;
                 drop(running);
             }
             .in_current_span(),
@@ -84,7 +84,7 @@ impl RecoveryPool {
     }
 
     /// Runs until the queue is closed and the deferred items are done or given up.
-    async fn run(self, intake: Intake) {
+    async fn run(self, ends: PoolEnds) {
         let state = PoolState {
             capture_writers: Semaphore::new(self.options.capture_writers.max(1)),
             deferred: Mutex::default(),
@@ -92,18 +92,29 @@ impl RecoveryPool {
             batches_refused: Arc::default(),
         };
         let concurrency = concurrency(&self.options);
-        // The first pass takes the queue in batches whose recordings are asked for together;
-        // the next batch is fetched while this one is sent to Capture.
-        gather(intake, BATCH_SIZE, BATCH_GATHER)
-            .map(|batch| self.batch_files(&state, batch))
-            .buffered(BATCHES_AHEAD)
-            .then(|batch| self.journal_batch(batch))
-            .flat_map(futures::stream::iter)
-            .for_each_concurrent(concurrency, |(item, files)| {
-                self.handle(&state, item, false, files)
-            })
-            .await;
+        // The first pass: the conversations a batch answered, and any pool's conversations to
+        // fetch one by one, as they come.
+        let (answered, from_batches) = mpsc::channel(concurrency);
+        let batching = self.batch_stage(&state, ends.intake, answered, ends.to_fetch_alone);
+        let handling = futures::stream::select(
+            futures::stream::unfold(from_batches, |mut from_batches| async move {
+                let next = from_batches.recv().await?;
+                Some((next, from_batches))
+            }),
+            singles(ends.singles).map(|item| (item, None)),
+        )
+        .for_each_concurrent(concurrency, |(item, files)| {
+            self.handle(&state, item, false, files)
+        })
+        // Boxed: without it the compiler cannot prove the pool's future `Send` for every
+        // lifetime its closures borrow with.
+        .boxed();
+        futures::join!(batching, handling);
 
+        info!(
+            deferred = state.deferred.lock().len(),
+            "recovery pool: first pass done"
+        );
         let deadline = Instant::now() + self.options.retry_deadline;
         loop {
             if state.deferred.lock().is_empty() || self.cancel.is_cancelled() {
@@ -125,6 +136,35 @@ impl RecoveryPool {
                 })
                 .await;
         }
+    }
+
+    /// Takes the queue in batches whose recordings are asked for together (the next batch is
+    /// fetched while this one is sent to Capture); hands the conversations a batch answered to
+    /// this pool, the rest to any pool. Returns, dropping both senders, once the queue is
+    /// closed and its batches are done.
+    async fn batch_stage(
+        &self,
+        state: &PoolState,
+        intake: Intake,
+        answered: mpsc::Sender<(RecoveryItem, Option<Vec<RecordingFile>>)>,
+        to_fetch_alone: mpsc::UnboundedSender<RecoveryItem>,
+    ) {
+        gather(intake, BATCH_SIZE, BATCH_GATHER)
+            .map(|batch| self.batch_files(state, batch))
+            .buffered(BATCHES_AHEAD)
+            .then(|batch| self.journal_batch(batch))
+            .flat_map(futures::stream::iter)
+            .for_each(|(item, files)| {
+                let (answered, to_fetch_alone) = (answered.clone(), to_fetch_alone.clone());
+                async move {
+                    // Either send fails only when every pool stopped taking work (cancelled).
+                    let _ = match files {
+                        Some(files) => answered.send((item, Some(files))).await.map_err(drop),
+                        None => to_fetch_alone.send(item).map_err(drop),
+                    };
+                }
+            })
+            .await;
     }
 
     /// `batch` with the recording files one batch download prepared for each (None: the item
@@ -275,6 +315,15 @@ fn gather(intake: Intake, size: usize, wait: Duration) -> impl Stream<Item = Vec
         }
         drop(queue);
         Some((batch, intake))
+    })
+}
+
+/// The conversations to fetch one by one, taken one at a time by whichever pool is free; ends
+/// when every pool's batches are done.
+fn singles(singles: Singles) -> impl Stream<Item = RecoveryItem> {
+    futures::stream::unfold(singles, |singles| async move {
+        let item = singles.lock().await.recv().await?;
+        Some((item, singles))
     })
 }
 

@@ -5,6 +5,10 @@
 //! stays its shard's wherever it is recovered (see [`super::items::Owner`]): counted in that
 //! shard's totals and verified by it, whose slice bounds the DAS reads.
 //!
+//! The pools share a second queue too: the conversations a batch download did not answer in full
+//! (a never-recorded one, say), each needing a Genesys call of its own. Any pool takes them, so
+//! one pool's fat batch does not keep its token busy at the end while the others sit idle.
+//!
 //! Shards sharing a queue share the [`super::PipelineOptions`] they run with, the journal
 //! included; `recover` keeps none.
 
@@ -17,13 +21,27 @@ use super::RecoveryItem;
 /// The receiving end the pools take conversations from, one at a time (see `pool::gather`).
 pub(crate) type Intake = Arc<Mutex<mpsc::Receiver<RecoveryItem>>>;
 
+/// The receiving end of the conversations to fetch one by one.
+pub(crate) type Singles = Arc<Mutex<mpsc::UnboundedReceiver<RecoveryItem>>>;
+
+/// What a shard's pool takes work from and hands work to.
+pub(crate) struct PoolEnds {
+    /// The routers' conversations.
+    pub(crate) intake: Intake,
+    /// Where the pool puts conversations its batch did not answer; dropping every pool's
+    /// sender (each pool's once its batches are done) closes [`Self::singles`].
+    pub(crate) to_fetch_alone: mpsc::UnboundedSender<RecoveryItem>,
+    /// Any pool's conversations to fetch one by one.
+    pub(crate) singles: Singles,
+}
+
 /// One shard's end of a recovery queue.
 pub struct ShardQueue {
     /// Where the shard's router queues its conversations; dropping it is the shard's word that
     /// it queues no more.
     pub(crate) to_recover: mpsc::Sender<RecoveryItem>,
-    /// Where the shard's pool takes conversations from.
-    pub(crate) intake: Intake,
+    /// Where the shard's pool takes work from.
+    pub(crate) pool: PoolEnds,
     /// The shard's pool has not finished; dropped when it has.
     pub(crate) pool_running: PoolRunning,
     /// How many of the queue's pools have not finished.
@@ -50,6 +68,9 @@ impl ShardQueue {
 struct Queue {
     to_recover: mpsc::Sender<RecoveryItem>,
     intake: Intake,
+    // Unbounded: what goes in was taken from the bounded queue already.
+    to_fetch_alone: mpsc::UnboundedSender<RecoveryItem>,
+    singles: Singles,
     count: Arc<watch::Sender<usize>>,
     pools_running: watch::Receiver<usize>,
 }
@@ -58,20 +79,27 @@ impl Queue {
     fn open(shards: usize, per_shard_capacity: usize) -> Queue {
         let (to_recover, queue) = mpsc::channel(shards * per_shard_capacity.max(1));
         let (count, pools_running) = watch::channel(shards);
+        let (to_fetch_alone, singles) = mpsc::unbounded_channel();
         Queue {
             to_recover,
             intake: Arc::new(Mutex::new(queue)),
+            to_fetch_alone,
+            singles: Arc::new(Mutex::new(singles)),
             count: Arc::new(count),
             pools_running,
         }
     }
 
-    /// One shard's end; the queue closes when every end's sender is dropped (this one's
-    /// dropped with it).
+    /// One shard's end; the queues close when every end's senders are dropped (this one's
+    /// are dropped with it).
     fn join(&self) -> ShardQueue {
         ShardQueue {
             to_recover: self.to_recover.clone(),
-            intake: self.intake.clone(),
+            pool: PoolEnds {
+                intake: self.intake.clone(),
+                to_fetch_alone: self.to_fetch_alone.clone(),
+                singles: self.singles.clone(),
+            },
             pool_running: PoolRunning(self.count.clone()),
             pools_running: self.pools_running.clone(),
         }
@@ -114,12 +142,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_queue_closes_when_every_router_is_done() {
+    async fn any_pool_takes_the_conversations_to_fetch_alone_until_every_pool_put_its_last() {
         let queues = shared_queues(2, 4);
-        let intake = queues[0].intake.clone();
+        let singles = queues[1].pool.singles.clone();
         let (mut senders, _keep): (Vec<_>, Vec<_>) = queues
             .into_iter()
-            .map(|q| (q.to_recover, (q.pool_running, q.pools_running)))
+            .map(|q| (q.pool.to_fetch_alone, (q.to_recover, q.pool_running)))
+            .unzip();
+        let last = senders.pop().unwrap();
+        drop(senders);
+        assert!(!last.is_closed());
+        drop(last);
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            singles.lock().await.recv().await.is_none()
+        });
+        assert!(next.await.unwrap(), "no pool puts any more");
+    }
+
+    #[tokio::test]
+    async fn the_queue_closes_when_every_router_is_done() {
+        let queues = shared_queues(2, 4);
+        let intake = queues[0].pool.intake.clone();
+        let (mut senders, _keep): (Vec<_>, Vec<_>) = queues
+            .into_iter()
+            .map(|q| (q.to_recover, (q.pool_running, q.pools_running, q.pool)))
             .unzip();
         let last = senders.pop().unwrap();
         drop(senders);
