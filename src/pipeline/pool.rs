@@ -147,7 +147,7 @@ impl RecoveryPool {
         state: &PoolState,
         intake: Intake,
         answered: mpsc::Sender<(RecoveryItem, Option<Vec<RecordingFile>>)>,
-        to_fetch_alone: mpsc::UnboundedSender<RecoveryItem>,
+        to_fetch_alone: mpsc::Sender<RecoveryItem>,
     ) {
         gather(intake, BATCH_SIZE, BATCH_GATHER)
             .map(|batch| self.batch_files(state, batch))
@@ -160,7 +160,7 @@ impl RecoveryPool {
                     // Either send fails only when every pool stopped taking work (cancelled).
                     let _ = match files {
                         Some(files) => answered.send((item, Some(files))).await.map_err(drop),
-                        None => to_fetch_alone.send(item).map_err(drop),
+                        None => to_fetch_alone.send(item).await.map_err(drop),
                     };
                 }
             })

@@ -22,7 +22,7 @@ use super::RecoveryItem;
 pub(crate) type Intake = Arc<Mutex<mpsc::Receiver<RecoveryItem>>>;
 
 /// The receiving end of the conversations to fetch one by one.
-pub(crate) type Singles = Arc<Mutex<mpsc::UnboundedReceiver<RecoveryItem>>>;
+pub(crate) type Singles = Arc<Mutex<mpsc::Receiver<RecoveryItem>>>;
 
 /// What a shard's pool takes work from and hands work to.
 pub(crate) struct PoolEnds {
@@ -30,7 +30,7 @@ pub(crate) struct PoolEnds {
     pub(crate) intake: Intake,
     /// Where the pool puts conversations its batch did not answer; dropping every pool's
     /// sender (each pool's once its batches are done) closes [`Self::singles`].
-    pub(crate) to_fetch_alone: mpsc::UnboundedSender<RecoveryItem>,
+    pub(crate) to_fetch_alone: mpsc::Sender<RecoveryItem>,
     /// Any pool's conversations to fetch one by one.
     pub(crate) singles: Singles,
 }
@@ -68,8 +68,9 @@ impl ShardQueue {
 struct Queue {
     to_recover: mpsc::Sender<RecoveryItem>,
     intake: Intake,
-    // Unbounded: what goes in was taken from the bounded queue already.
-    to_fetch_alone: mpsc::UnboundedSender<RecoveryItem>,
+    // Bounded too, so that a pool whose batches answer nothing (batches refused, or too
+    // small) does not drain the routers' queue into memory.
+    to_fetch_alone: mpsc::Sender<RecoveryItem>,
     singles: Singles,
     count: Arc<watch::Sender<usize>>,
     pools_running: watch::Receiver<usize>,
@@ -77,9 +78,10 @@ struct Queue {
 
 impl Queue {
     fn open(shards: usize, per_shard_capacity: usize) -> Queue {
-        let (to_recover, queue) = mpsc::channel(shards * per_shard_capacity.max(1));
+        let capacity = shards * per_shard_capacity.max(1);
+        let (to_recover, queue) = mpsc::channel(capacity);
         let (count, pools_running) = watch::channel(shards);
-        let (to_fetch_alone, singles) = mpsc::unbounded_channel();
+        let (to_fetch_alone, singles) = mpsc::channel(capacity);
         Queue {
             to_recover,
             intake: Arc::new(Mutex::new(queue)),
