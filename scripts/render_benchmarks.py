@@ -520,6 +520,20 @@ def main():
         w("those started in it, so each piece paged about 17 more pages of long-lived conversations (1,265 query calls")
         w("against 598). Sharing has to move missing conversations, not time.")
         w("")
+        w('Since `2cd9393`/`23b23e6` `recover` runs one recovery queue for all its shards (`pipeline/shared_queue.rs`): any')
+        w("shard's pool recovers any shard's missing conversations, and the ones a batch download did not answer (each a")
+        w('Genesys call of its own) are fetched one by one by whichever pool is free; each conversation is still counted and')
+        w('verified by its own shard. Measured by')
+        w('hand, `cargo bench --bench fleet_slices`, one run each on a quiet machine: before (`5fda3c4`) balanced 1.17')
+        w('(57.0 s against an ideal of 48.8 s; shards ended 44.8 to 57.0 s; calls per shard 213 to 274), equal-time 2.08;')
+        w("with the queue shared but each batch's leftovers kept by the pool that asked (`2cd9393`) balanced still 1.17,")
+        w('since a pool holding a batch of ~60 conversations with ~27 never recorded spent 5 s of its token on them after')
+        w('the others were done; with leftovers shared (`23b23e6`) balanced **1.05** (49.4 s against 46.9 s, calls per')
+        w('shard 232 to 238, every shard ended within 0.03 s of the others) and equal-time 1.17 (44.2 s). With sharing,')
+        w('equal-time slices end sooner in absolute time than balanced ones, since counting the window costs about 360')
+        w("calls; the cluster's workers do not share yet, so balanced slicing stays the default. What is left over the")
+        w("ideal is fixed cost: the OAuth tokens, the first verification pause (2 s) and the last batch's polls.")
+        w("")
 
     # ------------------------------------------------------------------ fleet: orgs sharing budgets
     if orgs_budget or orgs_lower:
