@@ -143,39 +143,41 @@ mod tests {
         waiting.await.unwrap();
     }
 
-    #[tokio::test]
-    async fn any_pool_takes_the_conversations_to_fetch_alone_until_every_pool_put_its_last() {
-        let queues = shared_queues(2, 4);
-        let singles = queues[1].pool.singles.clone();
-        let (mut senders, _keep): (Vec<_>, Vec<_>) = queues
-            .into_iter()
-            .map(|q| (q.pool.to_fetch_alone, (q.to_recover, q.pool_running)))
-            .unzip();
+    /// Drops every sender but the last, which must keep the channel open, then the last:
+    /// whether `receiver` then ends.
+    async fn closes_with_the_last<T>(
+        mut senders: Vec<mpsc::Sender<T>>,
+        receiver: Arc<Mutex<mpsc::Receiver<T>>>,
+    ) -> bool {
         let last = senders.pop().unwrap();
         drop(senders);
         assert!(!last.is_closed());
         drop(last);
         let next = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            singles.lock().await.recv().await.is_none()
+            receiver.lock().await.recv().await.is_none()
         });
-        assert!(next.await.unwrap(), "no pool puts any more");
+        next.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn any_pool_takes_the_conversations_to_fetch_alone_until_every_pool_put_its_last() {
+        let queues = shared_queues(2, 4);
+        let singles = queues[1].pool.singles.clone();
+        let (senders, _keep): (Vec<_>, Vec<_>) = queues
+            .into_iter()
+            .map(|q| (q.pool.to_fetch_alone, (q.to_recover, q.pool_running)))
+            .unzip();
+        assert!(closes_with_the_last(senders, singles).await);
     }
 
     #[tokio::test]
     async fn the_queue_closes_when_every_router_is_done() {
         let queues = shared_queues(2, 4);
         let intake = queues[0].pool.intake.clone();
-        let (mut senders, _keep): (Vec<_>, Vec<_>) = queues
+        let (senders, _keep): (Vec<_>, Vec<_>) = queues
             .into_iter()
             .map(|q| (q.to_recover, (q.pool_running, q.pools_running, q.pool)))
             .unzip();
-        let last = senders.pop().unwrap();
-        drop(senders);
-        assert!(!last.is_closed());
-        drop(last);
-        let next = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            intake.lock().await.recv().await.is_none()
-        });
-        assert!(next.await.unwrap(), "the queue is closed");
+        assert!(closes_with_the_last(senders, intake).await);
     }
 }
