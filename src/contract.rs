@@ -80,8 +80,11 @@ pub const MANAGED_BY_CONTROLLER: &str = "app.kubernetes.io/managed-by=digital-re
 pub const REPORT_KEY: &str = "outcomes.jsonl.gz";
 /// Data key of a ledger ConfigMap: gzip'd JSON lines of ledger entries.
 pub const LEDGER_KEY: &str = "entries.jsonl.gz";
-/// Data key of a journal ConfigMap.
+/// Data key of a journal ConfigMap written by earlier versions: gzip'd lines `<uuid> m|p`.
 pub const JOURNAL_KEY: &str = "conversations.gz";
+/// Data keys of a journal ConfigMap's parts, `records-<n>`: each holds one write's entries as
+/// 17-byte records (`pipeline::journal::encode`), so a write adds its own part, not the whole.
+pub const JOURNAL_PART_PREFIX: &str = "records-";
 
 // Object names.
 

@@ -107,20 +107,37 @@ impl Journal for MemoryJournal {
     }
 }
 
-/// Encodes journal entries as gzip'd lines `<uuid> m|p`.
-pub fn encode(entries: &HashMap<Uuid, bool>) -> std::io::Result<Vec<u8>> {
-    use std::io::Write;
-    let mut sorted: Vec<_> = entries.iter().collect();
-    sorted.sort();
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    for (id, partial) in sorted {
-        writeln!(enc, "{id} {}", if *partial { 'p' } else { 'm' })?;
+/// Bytes of one journal record: the conversation id's 16 bytes, then `m` (missing) or `p`
+/// (partial).
+pub const RECORD_BYTES: usize = 17;
+
+/// Encodes journal entries as records of [`RECORD_BYTES`]: raw, since ids are random and gzip
+/// would only add its own state (~300 KiB) to every write.
+pub fn encode(entries: &[(Uuid, bool)]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(entries.len() * RECORD_BYTES);
+    for (id, partial) in entries {
+        bytes.extend_from_slice(id.as_bytes());
+        bytes.push(if *partial { b'p' } else { b'm' });
     }
-    enc.finish()
+    bytes
 }
 
-/// Decodes [`encode`]'s output; lines that do not parse are skipped (a journal is advisory).
-pub fn decode(bytes: &[u8]) -> std::io::Result<HashMap<Uuid, bool>> {
+/// Decodes [`encode`]'s output; a record that does not parse is skipped (a journal is advisory).
+pub fn decode(bytes: &[u8]) -> impl Iterator<Item = (Uuid, bool)> + '_ {
+    bytes.chunks_exact(RECORD_BYTES).filter_map(|record| {
+        let (id, kind) = record.split_at(16);
+        let id = Uuid::from_slice(id).ok()?;
+        match kind {
+            b"m" => Some((id, false)),
+            b"p" => Some((id, true)),
+            _ => None,
+        }
+    })
+}
+
+/// Decodes a journal written before records (gzip'd lines `<uuid> m|p`), which a shard retried
+/// after an upgrade finds; lines that do not parse are skipped.
+pub fn decode_lines(bytes: &[u8]) -> std::io::Result<HashMap<Uuid, bool>> {
     use std::io::Read;
     let mut text = String::new();
     flate2::read::GzDecoder::new(bytes).read_to_string(&mut text)?;
@@ -144,18 +161,33 @@ mod tests {
 
     #[test]
     fn entries_round_trip_and_garbage_is_skipped() {
-        let entries: HashMap<Uuid, bool> = (0..500u128)
+        let entries: Vec<(Uuid, bool)> = (0..500u128)
             .map(|i| (Uuid::from_u128(i * 7919), i % 3 == 0))
             .collect();
-        let bytes = encode(&entries).expect("encode");
-        assert_eq!(decode(&bytes).expect("decode"), entries);
+        let bytes = encode(&entries);
+        assert_eq!(bytes.len(), 500 * RECORD_BYTES);
+        assert_eq!(decode(&bytes).collect::<Vec<_>>(), entries);
 
+        let mut garbage = encode(&[(Uuid::from_u128(1), false), (Uuid::from_u128(2), true)]);
+        garbage[RECORD_BYTES - 1] = b'x';
+        garbage.extend_from_slice(b"short");
+        assert_eq!(
+            decode(&garbage).collect::<Vec<_>>(),
+            vec![(Uuid::from_u128(2), true)]
+        );
+    }
+
+    #[test]
+    fn journals_of_earlier_versions_still_read() {
         use std::io::Write;
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(b"not-a-uuid m\n00000000-0000-0000-0000-000000000001 x\n00000000-0000-0000-0000-000000000002 p\n")
+        enc.write_all(b"not-a-uuid m\n00000000-0000-0000-0000-000000000001 x\n00000000-0000-0000-0000-000000000002 p\n00000000-0000-0000-0000-000000000003 m\n")
             .expect("write");
-        let decoded = decode(&enc.finish().expect("finish")).expect("decode");
-        assert_eq!(decoded, HashMap::from([(Uuid::from_u128(2), true)]));
-        assert!(decode(b"not gzip").is_err());
+        let decoded = decode_lines(&enc.finish().expect("finish")).expect("decode");
+        assert_eq!(
+            decoded,
+            HashMap::from([(Uuid::from_u128(2), true), (Uuid::from_u128(3), false)])
+        );
+        assert!(decode_lines(b"not gzip").is_err());
     }
 }

@@ -1,9 +1,11 @@
 //! The shard's journal in a ConfigMap (`<recovery>-journal-<shard>`, owned by the recovery): the
 //! ids a shard is about to send to Capture, written before they are sent. Writes are batched: the
 //! recovery pool journals each batch of conversations in one write before sending any of them,
-//! and a conversation journaled alone waits for the next write (one server-side apply of the
-//! whole, gzip'd list). At fleet scale (80 shards on one apiserver) one write per conversation was
-//! most of the apiserver's work and slowed every status write behind it.
+//! and a conversation journaled alone waits for the next write. At fleet scale (80 shards on one
+//! apiserver) one write per conversation was most of the apiserver's work and slowed every status
+//! write behind it. Each write adds one part (a data key) with only its own entries, through a
+//! merge patch answered with metadata only, so neither a write nor the worker's memory grows with
+//! the journal: the worker keeps just the set of ids written.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{Patch, PatchParams},
+    api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions},
 };
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -22,9 +24,11 @@ use uuid::Uuid;
 
 use super::{WorkerError, status::APISERVER_PATIENCE};
 use crate::api::DigitalRecovery;
-use crate::contract::{JOURNAL_KEY, JOURNAL_LABEL, journal_name, label_value, worker_manager};
-use crate::kubeapi::{apply_body, is_transient, patiently};
-use crate::pipeline::journal::{Journal, JournalError, decode, encode};
+use crate::contract::{
+    JOURNAL_KEY, JOURNAL_LABEL, JOURNAL_PART_PREFIX, journal_name, label_value, worker_manager,
+};
+use crate::kubeapi::{is_transient, patiently};
+use crate::pipeline::journal::{Journal, JournalError, decode, decode_lines, encode};
 
 /// Largest journal kept (the apiserver's limit is 1 MiB per object); beyond it entries are not
 /// journaled and a retry would undercount them.
@@ -35,8 +39,8 @@ type Request = (Vec<(Uuid, bool)>, oneshot::Sender<Result<(), JournalError>>);
 /// A journal kept in a ConfigMap.
 pub struct ConfigMapJournal {
     earlier: HashMap<Uuid, bool>,
-    /// The ids written so far: journaling one again returns at once, not after the write in
-    /// flight.
+    /// The ids written so far, earlier attempts' included: journaling one again returns at once,
+    /// not after the write in flight.
     stored: Arc<Mutex<HashSet<Uuid>>>,
     requests: mpsc::UnboundedSender<Request>,
 }
@@ -56,24 +60,16 @@ impl ConfigMapJournal {
         })
         .await?;
         // A journal of an earlier recovery of the same name (deleted, its ConfigMaps not yet
-        // collected) says nothing about this one.
-        let ours = existing.as_ref().is_some_and(|cm| {
+        // collected) says nothing about this one: it goes, so that its parts do not mix in.
+        let ours = existing.as_ref().filter(|cm| {
             cm.owner_references()
                 .iter()
                 .any(|o| Some(&o.uid) == dr.meta().uid.as_ref())
         });
-        let earlier = match existing
-            .as_ref()
-            .filter(|_| ours)
-            .and_then(|cm| cm.binary_data.as_ref())
-            .and_then(|d| d.get(JOURNAL_KEY))
-        {
-            Some(bytes) => decode(&bytes.0).unwrap_or_else(|err| {
-                warn!(error = %err, "the journal of an earlier attempt is unreadable; ignoring it");
-                HashMap::new()
-            }),
-            None => HashMap::new(),
-        };
+        if let Some(stale) = existing.as_ref().filter(|_| ours.is_none()) {
+            remove_stale(&api, stale).await?;
+        }
+        let read = ours.map(read_parts).unwrap_or_default();
         let template = ConfigMap {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -90,19 +86,21 @@ impl ConfigMapJournal {
             ..Default::default()
         };
         let (requests, receiver) = mpsc::unbounded_channel();
-        let stored = Arc::new(Mutex::new(earlier.keys().copied().collect()));
+        let stored = Arc::new(Mutex::new(read.entries.keys().copied().collect()));
         let writer = Writer {
             api,
             name,
             template,
             manager: worker_manager(shard),
-            entries: earlier.clone(),
             stored: stored.clone(),
+            exists: ours.is_some(),
+            next_part: read.next_part,
+            bytes: read.bytes,
             full: false,
         };
         tokio::spawn(writer.run(receiver));
         Ok(ConfigMapJournal {
-            earlier,
+            earlier: read.entries,
             stored,
             requests,
         })
@@ -141,13 +139,76 @@ impl Journal for ConfigMapJournal {
     }
 }
 
+/// What a journal ConfigMap holds.
+#[derive(Debug, Default)]
+struct Parts {
+    entries: HashMap<Uuid, bool>,
+    /// The number the next part takes.
+    next_part: usize,
+    /// Bytes of data held, toward the size limit.
+    bytes: usize,
+}
+
+/// Reads every part of `cm`, and the single key of journals written by earlier versions.
+fn read_parts(cm: &ConfigMap) -> Parts {
+    let mut parts = Parts::default();
+    for (key, value) in cm.binary_data.iter().flatten() {
+        parts.bytes += key.len() + value.0.len();
+        if key == JOURNAL_KEY {
+            match decode_lines(&value.0) {
+                Ok(entries) => parts.entries.extend(entries),
+                Err(err) => {
+                    warn!(error = %err, "a part of the journal of an earlier attempt is unreadable; ignoring it")
+                }
+            }
+        } else if let Some(number) = key.strip_prefix(JOURNAL_PART_PREFIX) {
+            parts.entries.extend(decode(&value.0));
+            if let Ok(number) = number.parse::<usize>() {
+                parts.next_part = parts.next_part.max(number + 1);
+            }
+        }
+    }
+    parts
+}
+
+/// Deletes the journal of an earlier recovery of the same name (only that object: a
+/// precondition on its uid).
+async fn remove_stale(api: &Api<ConfigMap>, stale: &ConfigMap) -> Result<(), WorkerError> {
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: stale.uid(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    let name = stale.name_any();
+    let deleted = patiently(
+        "remove a stale journal",
+        APISERVER_PATIENCE,
+        is_transient,
+        || api.delete(&name, &params),
+    )
+    .await;
+    match deleted {
+        Ok(_) => Ok(()),
+        // Gone already, or replaced by a newer one (its uid differs): either way not ours to
+        // remove; a replacement would be this shard's other attempt, whose parts then stay.
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
 struct Writer {
     api: Api<ConfigMap>,
     name: String,
+    /// The ConfigMap's metadata, for the write that creates it.
     template: ConfigMap,
     manager: String,
-    entries: HashMap<Uuid, bool>,
     stored: Arc<Mutex<HashSet<Uuid>>>,
+    /// Whether the ConfigMap exists (else the next write creates it).
+    exists: bool,
+    next_part: usize,
+    bytes: usize,
     full: bool,
 }
 
@@ -159,24 +220,23 @@ impl Writer {
             while let Ok(more) = requests.try_recv() {
                 batch.push(more);
             }
-            let mut added = Vec::new();
-            for (id, partial) in batch.iter().flat_map(|(entries, _)| entries) {
-                if !self.entries.contains_key(id) {
-                    self.entries.insert(*id, *partial);
-                    added.push(*id);
-                }
-            }
+            let added = {
+                let stored = self.stored.lock();
+                let mut seen = HashSet::new();
+                batch
+                    .iter()
+                    .flat_map(|(entries, _)| entries)
+                    .filter(|(id, _)| !stored.contains(id) && seen.insert(*id))
+                    .copied()
+                    .collect::<Vec<_>>()
+            };
             let result = if added.is_empty() {
                 Ok(())
             } else {
-                self.write().await
+                self.write(&added).await
             };
-            if result.is_err() {
-                for id in &added {
-                    self.entries.remove(id);
-                }
-            } else {
-                self.stored.lock().extend(added);
+            if result.is_ok() {
+                self.stored.lock().extend(added.iter().map(|(id, _)| *id));
             }
             for (_, done) in batch {
                 let _ = done.send(result.as_ref().map(|_| ()).map_err(clone_error));
@@ -184,28 +244,69 @@ impl Writer {
         }
     }
 
-    async fn write(&mut self) -> Result<(), JournalError> {
+    /// Writes `added` as the next part.
+    async fn write(&mut self, added: &[(Uuid, bool)]) -> Result<(), JournalError> {
+        let full = || JournalError::Full(self.stored.lock().len());
         if self.full {
-            return Err(JournalError::Full(self.entries.len()));
+            return Err(full());
         }
-        let bytes = encode(&self.entries).map_err(|e| JournalError::Write(e.to_string()))?;
-        if bytes.len() > JOURNAL_MAX_BYTES {
+        let key = format!("{JOURNAL_PART_PREFIX}{}", self.next_part);
+        let bytes = encode(added);
+        let size = key.len() + bytes.len();
+        if self.bytes + size > JOURNAL_MAX_BYTES {
             self.full = true;
-            return Err(JournalError::Full(self.entries.len()));
+            return Err(full());
         }
+        let part = BTreeMap::from([(key, ByteString(bytes))]);
+        // Another attempt of this shard may have created it meanwhile: the part goes into that.
+        if self.exists || !self.create(&part).await? {
+            self.add_part(part).await?;
+        }
+        self.exists = true;
+        self.next_part += 1;
+        self.bytes += size;
+        Ok(())
+    }
+
+    /// Creates the ConfigMap holding `part`; false when it exists already.
+    async fn create(&self, part: &BTreeMap<String, ByteString>) -> Result<bool, JournalError> {
         let mut cm = self.template.clone();
-        cm.binary_data = Some(BTreeMap::from([(
-            JOURNAL_KEY.to_string(),
-            ByteString(bytes),
-        )]));
-        let body = apply_body(&cm).map_err(|e| JournalError::Write(e.to_string()))?;
-        let params = PatchParams::apply(&self.manager).force();
-        let patch = Patch::Apply(&body);
+        cm.binary_data = Some(part.clone());
+        let params = PostParams {
+            field_manager: Some(self.manager.clone()),
+            ..Default::default()
+        };
+        let created = patiently(
+            "create the journal",
+            APISERVER_PATIENCE,
+            is_transient,
+            || self.api.create(&params, &cm),
+        )
+        .await;
+        match created {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            Err(err) => Err(JournalError::Write(err.to_string())),
+        }
+    }
+
+    /// Adds `part` to the ConfigMap with a merge patch, answered with its metadata only (the
+    /// whole journal would come back otherwise).
+    async fn add_part(&self, part: BTreeMap<String, ByteString>) -> Result<(), JournalError> {
+        let patch = ConfigMap {
+            binary_data: Some(part),
+            ..Default::default()
+        };
+        let params = PatchParams {
+            field_manager: Some(self.manager.clone()),
+            ..Default::default()
+        };
+        let patch = Patch::Merge(&patch);
         patiently(
             "write the journal",
             APISERVER_PATIENCE,
             is_transient,
-            || self.api.patch(&self.name, &params, &patch),
+            || self.api.patch_metadata(&self.name, &params, &patch),
         )
         .await
         .map(|_| ())
