@@ -15,7 +15,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, ListParams},
+    api::{DeleteParams, ListParams, Patch, PatchParams},
 };
 
 use super::WorkerError;
@@ -23,7 +23,6 @@ use crate::api::DigitalRecovery;
 use crate::contract::{
     PART_LABEL, RECOVERY_LABEL, REPORT_KEY, SHARD_LABEL, label_value, report_name, worker_manager,
 };
-use crate::kubeapi::{self, ApplyError};
 use crate::pipeline::progress::OutcomeRecord;
 
 /// Compressed bytes per report ConfigMap (the apiserver's limit is 1 MiB per object).
@@ -171,13 +170,14 @@ impl ReportWriter {
             )])),
             ..Default::default()
         };
-        kubeapi::apply(&self.api, &name, &worker_manager(self.shard), &cm)
-            .await
-            .map(|_| ())
-            .map_err(|e| match e {
-                ApplyError::Serialize(e) => WorkerError::Json(e),
-                ApplyError::Kube(e) => WorkerError::Kube(e),
-            })
+        // A part is up to 900 KiB: serialized straight from the ConfigMap and answered with
+        // metadata only, so a write does not hold it several times over (a JSON value of it, the
+        // whole object sent back).
+        let params = PatchParams::apply(&worker_manager(self.shard)).force();
+        self.api
+            .patch_metadata(&name, &params, &Patch::Apply(&cm))
+            .await?;
+        Ok(())
     }
 
     /// Removes the parts numbered `count` and above, which a longer earlier attempt left.
