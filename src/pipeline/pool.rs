@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::ingest::{self, ItemResult};
 use super::restore::Restorer;
-use super::shared_queue::{Intake, PoolEnds, PoolRunning, Singles};
+use super::shared_queue::{PoolEnds, PoolRunning, SharedReceiver};
 use super::{Clients, Outcome, OutcomeRecord, PipelineOptions, RecoveryItem, RecoveryRef};
 use crate::genesys::{GenesysError, RecordingFile};
 
@@ -145,7 +145,7 @@ impl RecoveryPool {
     async fn batch_stage(
         &self,
         state: &PoolState,
-        intake: Intake,
+        intake: SharedReceiver,
         answered: mpsc::Sender<(RecoveryItem, Option<Vec<RecordingFile>>)>,
         to_fetch_alone: mpsc::Sender<RecoveryItem>,
     ) {
@@ -301,7 +301,11 @@ const BATCHES_AHEAD: usize = 2;
 /// The queue in batches of up to `size` items; a batch is closed `wait` after its first item
 /// came, or when the queue is closed. A pool gathers with the queue to itself, so that pools
 /// sharing it take whole batches in turn.
-fn gather(intake: Intake, size: usize, wait: Duration) -> impl Stream<Item = Vec<RecoveryItem>> {
+fn gather(
+    intake: SharedReceiver,
+    size: usize,
+    wait: Duration,
+) -> impl Stream<Item = Vec<RecoveryItem>> {
     futures::stream::unfold(intake, move |intake| async move {
         let mut queue = intake.lock().await;
         let first = queue.recv().await?;
@@ -320,7 +324,7 @@ fn gather(intake: Intake, size: usize, wait: Duration) -> impl Stream<Item = Vec
 
 /// The conversations to fetch one by one, taken one at a time by whichever pool is free; ends
 /// when every pool's batches are done.
-fn singles(singles: Singles) -> impl Stream<Item = RecoveryItem> {
+fn singles(singles: SharedReceiver) -> impl Stream<Item = RecoveryItem> {
     futures::stream::unfold(singles, |singles| async move {
         let item = singles.lock().await.recv().await?;
         Some((item, singles))

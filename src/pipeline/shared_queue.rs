@@ -18,21 +18,18 @@ use tokio::sync::{Mutex, mpsc, watch};
 
 use super::RecoveryItem;
 
-/// The receiving end the pools take conversations from, one at a time (see `pool::gather`).
-pub(crate) type Intake = Arc<Mutex<mpsc::Receiver<RecoveryItem>>>;
-
-/// The receiving end of the conversations to fetch one by one.
-pub(crate) type Singles = Arc<Mutex<mpsc::Receiver<RecoveryItem>>>;
+/// A receiving end every pool on the queue takes conversations from, one at a time.
+pub(crate) type SharedReceiver = Arc<Mutex<mpsc::Receiver<RecoveryItem>>>;
 
 /// What a shard's pool takes work from and hands work to.
 pub(crate) struct PoolEnds {
     /// The routers' conversations.
-    pub(crate) intake: Intake,
+    pub(crate) intake: SharedReceiver,
     /// Where the pool puts conversations its batch did not answer; dropping every pool's
     /// sender (each pool's once its batches are done) closes [`Self::singles`].
     pub(crate) to_fetch_alone: mpsc::Sender<RecoveryItem>,
     /// Any pool's conversations to fetch one by one.
-    pub(crate) singles: Singles,
+    pub(crate) singles: SharedReceiver,
 }
 
 /// One shard's end of a recovery queue.
@@ -67,11 +64,11 @@ impl ShardQueue {
 /// A queue's shared parts, from which each shard's end is made.
 struct Queue {
     to_recover: mpsc::Sender<RecoveryItem>,
-    intake: Intake,
+    intake: SharedReceiver,
     // Bounded too, so that a pool whose batches answer nothing (batches refused, or too
     // small) does not drain the routers' queue into memory.
     to_fetch_alone: mpsc::Sender<RecoveryItem>,
-    singles: Singles,
+    singles: SharedReceiver,
     count: Arc<watch::Sender<usize>>,
     pools_running: watch::Receiver<usize>,
 }
