@@ -666,8 +666,10 @@ def main():
         w("whole list re-encoded as JSON, gzip and base64 and sent back by the apiserver on each write) 30.7 and 36.3 MiB")
         w("(1.18); journal in parts (`120cd61`: 17-byte records, each write a part of its own added with a merge patch")
         w("answered with metadata only) 30.5 and 33.6 MiB (1.10); report parts also answered with metadata only")
-        w("(`0c25c42`) 31.4 and 33.6 MiB (1.07). Between identical runs the 1x peak moves by up to 1 MiB, so the ratio")
-        w("moves by about 0.03.")
+        w("(`0c25c42`) 31.4 and 33.6 MiB (1.07). The same code in this page's run (`e45b6e4`, under other load): 29.7")
+        w("and 34.5 MiB (1.16). So between runs of one build the 1x peak moves by 1.7 MiB and the 10x peak by 0.9 MiB,")
+        w("and the ratio between 1.07 and 1.16: the change took 2-3 MiB off the 10x peak, but flatness within 1.10 is")
+        w("not shown reliably by one run of each window.")
         w("")
     if encoders:
         w("The report on its own: a child process pushes N records like a shard's (seven in ten verified, three not")
