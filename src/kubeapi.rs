@@ -11,11 +11,42 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource,
-    api::{Patch, PatchParams, PostParams},
+    api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions},
     runtime::events::{EventType, Reporter},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use tracing::warn;
+
+/// Whether `owner` (this very object, by uid) owns `obj`: an object left by an earlier owner of
+/// the same name (deleted, its dependents not yet collected) is not its.
+pub fn owned_by(obj: &impl Resource, owner: &impl Resource) -> bool {
+    obj.meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| Some(&o.uid) == owner.meta().uid.as_ref())
+}
+
+/// Deletes `obj` only while it is that very object (a precondition on its uid): gone already,
+/// or replaced by another of its name, counts as done.
+pub async fn delete_exactly<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: obj.meta().uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    let name = obj.meta().name.clone().unwrap_or_default();
+    match api.delete(&name, &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
+        Err(err) => Err(err),
+    }
+}
 
 /// `obj` as a server-side apply body: serialized, with the `apiVersion` and `kind` SSA needs.
 pub fn apply_body<K: Resource<DynamicType = ()> + Serialize>(

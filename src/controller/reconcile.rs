@@ -13,7 +13,7 @@ use k8s_openapi::api::{
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
-    Api, Client, Resource, ResourceExt,
+    Api, Client, ResourceExt,
     api::{DeleteParams, ListParams, PropagationPolicy},
     runtime::{controller::Action, reflector::ObjectRef},
 };
@@ -32,7 +32,7 @@ use super::{
 };
 use crate::api::{DigitalRecovery, DigitalRecoveryStatus, Phase};
 use crate::contract::{CONTROLLER_MANAGER, job_name};
-use crate::kubeapi::{self, ApplyError, Events, api_message, apply_status};
+use crate::kubeapi::{self, ApplyError, Events, api_message, apply_status, owned_by};
 
 /// Errors of one reconciliation (retried with per-object exponential backoff). Their messages
 /// reach the recovery's status and Events, so they say what the controller tried and never hold
@@ -283,7 +283,7 @@ async fn observe(
         .await
         .map_err(failed(format!("read the Job {name}")))?;
     let (job, job_name_taken) = match job {
-        Some(j) if !owned_by(&j, &dr) => (None, true),
+        Some(j) if !owned_by(&j, dr.as_ref()) => (None, true),
         job => (job, false),
     };
     let old_phase = dr.status.as_ref().and_then(|s| s.phase);
@@ -444,15 +444,6 @@ pub(super) async fn write_status(
     apply_status(&api, &dr.name_any(), CONTROLLER_MANAGER, status)
         .await
         .map_err(failed("write the status"))
-}
-
-/// Whether `dr` (this very object, by uid) owns `obj`.
-fn owned_by(obj: &impl Resource, dr: &DigitalRecovery) -> bool {
-    obj.meta()
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| Some(&o.uid) == dr.meta().uid.as_ref())
 }
 
 /// Whether no pod of `job` exists while it has not finished: the job controller may be failing

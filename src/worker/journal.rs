@@ -15,7 +15,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions},
+    api::{Patch, PatchParams, PostParams},
 };
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -27,7 +27,7 @@ use crate::api::DigitalRecovery;
 use crate::contract::{
     JOURNAL_KEY, JOURNAL_LABEL, JOURNAL_PART_PREFIX, journal_name, label_value, worker_manager,
 };
-use crate::kubeapi::{is_transient, patiently};
+use crate::kubeapi::{delete_exactly, is_transient, owned_by, patiently};
 use crate::pipeline::journal::{Journal, JournalError, decode, decode_lines, encode};
 
 /// Largest journal kept (the apiserver's limit is 1 MiB per object); beyond it entries are not
@@ -61,13 +61,15 @@ impl ConfigMapJournal {
         .await?;
         // A journal of an earlier recovery of the same name (deleted, its ConfigMaps not yet
         // collected) says nothing about this one: it goes, so that its parts do not mix in.
-        let ours = existing.as_ref().filter(|cm| {
-            cm.owner_references()
-                .iter()
-                .any(|o| Some(&o.uid) == dr.meta().uid.as_ref())
-        });
+        let ours = existing.as_ref().filter(|cm| owned_by(*cm, dr));
         if let Some(stale) = existing.as_ref().filter(|_| ours.is_none()) {
-            remove_stale(&api, stale).await?;
+            patiently(
+                "remove a stale journal",
+                APISERVER_PATIENCE,
+                is_transient,
+                || delete_exactly(&api, stale),
+            )
+            .await?;
         }
         let read = ours.map(read_parts).unwrap_or_default();
         let template = ConfigMap {
@@ -169,33 +171,6 @@ fn read_parts(cm: &ConfigMap) -> Parts {
         }
     }
     parts
-}
-
-/// Deletes the journal of an earlier recovery of the same name (only that object: a
-/// precondition on its uid).
-async fn remove_stale(api: &Api<ConfigMap>, stale: &ConfigMap) -> Result<(), WorkerError> {
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: stale.uid(),
-            resource_version: None,
-        }),
-        ..Default::default()
-    };
-    let name = stale.name_any();
-    let deleted = patiently(
-        "remove a stale journal",
-        APISERVER_PATIENCE,
-        is_transient,
-        || api.delete(&name, &params),
-    )
-    .await;
-    match deleted {
-        Ok(_) => Ok(()),
-        // Gone already, or replaced by a newer one (its uid differs): either way not ours to
-        // remove; a replacement would be this shard's other attempt, whose parts then stay.
-        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-        Err(err) => Err(err.into()),
-    }
 }
 
 struct Writer {

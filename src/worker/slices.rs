@@ -10,10 +10,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::{
-    Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, PostParams, Preconditions},
-};
+use kube::{Api, Client, Resource, ResourceExt, api::PostParams};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -22,7 +19,7 @@ use crate::api::{DigitalRecovery, GenesysBudget, ValidSpec, Window};
 use crate::contract::{RECOVERY_LABEL, SLICES_KEY, label_value, slices_name};
 use crate::genesys::{GenesysClient, GenesysConfig};
 use crate::http::ClientCredentials;
-use crate::kubeapi::{is_transient, patiently};
+use crate::kubeapi::{delete_exactly, is_transient, owned_by, patiently};
 use crate::pipeline::balance::{self, Cut, ShardCount};
 
 /// How long the other shards wait for shard 0's slices before cutting them themselves.
@@ -122,23 +119,8 @@ async fn read(
     let Some(cm) = existing else {
         return Ok(None);
     };
-    let ours = cm
-        .owner_references()
-        .iter()
-        .any(|o| Some(&o.uid) == dr.meta().uid.as_ref());
-    if !ours {
-        let stale = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: cm.uid(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match api.delete(name, &stale).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-            Err(e) => return Err(e.into()),
-        }
+    if !owned_by(&cm, dr) {
+        delete_exactly(api, &cm).await?;
         return Ok(None);
     }
     let text = cm
