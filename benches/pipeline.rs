@@ -6,22 +6,23 @@
 //!    Fetch calls = Genesys calls of a recovery minus those of a DryRun of the same data (which
 //!    makes exactly the collection calls).
 //! 2. Peak memory (`ru_maxrss` of `recover`) as the window grows 10x: 20,000 conversations over
-//!    24 hours and 200,000 over 240 hours (the same density over a ten times longer window).
+//!    24 hours and 200,000 over 240 hours (the same density over a ten times longer window),
+//!    each window `BENCH_MEMORY_RUNS` times (default 3), the page showing the medians.
 //! 3. What learning "not recorded" from the recordings API costs against trusting the analytics
 //!    flag: `demo` over the same 20,000 conversations under the documented contract (no flag on
 //!    text, flag not trusted) and as before (flag served and trusted); the difference in Genesys
 //!    calls is one recordings call per conversation Genesys never recorded.
 //!
 //! Run: `cargo bench --bench pipeline` (knobs: BENCH_RATE_CONVERSATIONS, BENCH_MEMORY_SMALL,
-//! BENCH_MEMORY_LARGE, BENCH_FLAG_CONVERSATIONS, BENCH_PIPELINE_PARTS=rate,memory,flag to run
-//! some parts only). Figures go to docs/benchmarks.md.
+//! BENCH_MEMORY_LARGE, BENCH_MEMORY_RUNS, BENCH_FLAG_CONVERSATIONS,
+//! BENCH_PIPELINE_PARTS=rate,memory,flag to run some parts only). Figures go to docs/benchmarks.md.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 mod common;
 
-use common::{BIN, Sim, env_usize, memory_sim_args, memory_windows, simulate};
+use common::{BIN, Sim, env_usize, memory_sim_args, memory_turns, simulate};
 
 fn manifest(dir: &Path, sim: &Sim, mode: &str, rpm: u32) -> std::path::PathBuf {
     let s = |k: &str| sim.1[k].as_str().expect("field").to_string();
@@ -145,14 +146,16 @@ fn rate(dir: &Path) {
     );
 }
 
-/// Peak memory of `recover` at 1x and 10x the window.
+/// Peak memory of `recover` at 1x and 10x the window, several times each
+/// ([`common::memory_turns`]), each run against a fresh simulator (the last one's recording
+/// side holds what it recovered).
 fn memory(dir: &Path) {
-    for (label, n, hours) in memory_windows() {
+    for (run, (label, n, hours)) in memory_turns() {
         let sim = simulate(&memory_sim_args(n, hours));
         let n = n.to_string();
         let (summary, maxrss_kib) = recover(&manifest(dir, &sim, "Recover", 3000));
         println!(
-            "memory {label}: {n} conversations over {hours} h, recover peak RSS {:.1} MiB, elapsed {:.1} s, recovered {}",
+            "memory {label} (run {run}): {n} conversations over {hours} h, recover peak RSS {:.1} MiB, elapsed {:.1} s, recovered {}",
             maxrss_kib as f64 / 1024.0,
             summary["elapsedSeconds"].as_f64().unwrap_or(f64::NAN),
             summary["outcomes"]["recovered"]
@@ -163,6 +166,7 @@ fn memory(dir: &Path) {
                 "bench": "pipeline",
                 "part": "memory",
                 "label": label,
+                "run": run,
                 "generated": n.parse::<u64>().unwrap_or(0),
                 "window_hours": hours,
                 "peak_rss_mib": maxrss_kib as f64 / 1024.0,

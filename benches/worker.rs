@@ -14,8 +14,12 @@
 //! N = 0, 100,000 and 1,000,000 (`ru_maxrss` again): the memory the report costs per record,
 //! which streaming keeps near zero.
 //!
+//! Each window runs several times, the windows taking turns, each run against a fresh simulator
+//! (`BENCH_MEMORY_RUNS`, default 3): one run moves by as much as 10x the window adds.
+//!
 //! Run: `cargo bench --bench worker` (knobs: BENCH_MEMORY_SMALL, BENCH_MEMORY_LARGE,
-//! BENCH_WORKER_PARTS=run,encoder to run one part only). Figures go to docs/benchmarks.md.
+//! BENCH_MEMORY_RUNS, BENCH_WORKER_PARTS=run,encoder to run one part only). Figures go to
+//! docs/benchmarks.md.
 
 mod common;
 #[path = "../tests/support/mod.rs"]
@@ -34,7 +38,7 @@ use kube::api::PostParams;
 use serde_json::json;
 use support::ControlPlane;
 
-use common::{BIN, Sim, memory_sim_args, memory_windows, simulate};
+use common::{BIN, Sim, memory_sim_args, memory_turns, simulate};
 
 /// The recovery of the simulators' window, one shard, as the `pipeline` bench's manifest.
 fn recovery(name: &str, sim: &Sim) -> DigitalRecovery {
@@ -190,16 +194,17 @@ fn encoders() {
     }
 }
 
-/// The worker runs at 1x and 10x the window.
+/// The worker runs at 1x and 10x the window, several times each ([`common::memory_turns`]).
 async fn workers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cp = ControlPlane::start().await;
     let client = cp.client().await;
     support::crds::install(&client).await;
     let api: Api<DigitalRecovery> = Api::namespaced(client.clone(), "default");
-    for (label, n, hours) in memory_windows() {
+    for (run, (label, n, hours)) in memory_turns() {
+        // A fresh simulator each run: the last one's recording side holds what it recovered.
         let sim = simulate(&memory_sim_args(n, hours));
-        let name = format!("bench-{label}");
+        let name = format!("bench-{label}-{run}");
         api.create(&PostParams::default(), &recovery(&name, &sim))
             .await
             .expect("create the recovery");
@@ -228,7 +233,7 @@ async fn workers() {
             .len();
         let progress = shard.progress.unwrap_or_default();
         println!(
-            "worker {label}: {n} conversations over {hours} h, peak RSS {:.1} MiB, elapsed {elapsed:.1} s, {records} outcome records in {} report parts, recovered {}",
+            "worker {label} (run {run}): {n} conversations over {hours} h, peak RSS {:.1} MiB, elapsed {elapsed:.1} s, {records} outcome records in {} report parts, recovered {}",
             maxrss_kib as f64 / 1024.0,
             shard.report_parts.unwrap_or(0),
             progress.recovered,
@@ -239,6 +244,7 @@ async fn workers() {
                 "bench": "worker",
                 "part": "run",
                 "label": label,
+                "run": run,
                 "generated": n,
                 "window_hours": hours,
                 "peak_rss_mib": maxrss_kib as f64 / 1024.0,

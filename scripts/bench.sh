@@ -18,6 +18,7 @@
 #   BENCH_MEMORY_SMALL=20000        pipeline and worker memory runs, 1x window (24 h)
 #   BENCH_MEMORY_LARGE=200000       pipeline and worker memory runs, 10x window (as many times 24 h
 #                                   as LARGE/SMALL: the same density over a longer span)
+#   BENCH_MEMORY_RUNS=3             pipeline and worker memory runs of each window (median reported)
 #   BENCH_PIPELINE_PARTS=rate,memory,flag  parts of the pipeline bench to run
 #   BENCH_SLICES_CONVERSATIONS=40000 fleet_slices: a business-hours day, 8 shards, balanced vs
 #                                   equal-time slices

@@ -456,48 +456,6 @@ async fn archived_deleted_unrecorded_and_unknown() {
     );
 }
 
-#[tokio::test]
-async fn batch_download() {
-    let h = harness(2000).await;
-    let client = client(&h);
-    let available = find(&h, |c| {
-        c.recordings.len() == 1 && c.recordings[0].file_state == FileState::Available && c.is_text()
-    });
-    let archived = find(&h, |c| {
-        c.is_text()
-            && c.recordings
-                .first()
-                .is_some_and(|r| r.file_state == FileState::Archived)
-    });
-    let items = vec![
-        (available.id.to_string(), None),
-        (archived.id.to_string(), None),
-    ];
-    let results = client
-        .batch_download(&items, Duration::from_secs(10))
-        .await
-        .unwrap();
-    assert_eq!(results.len(), 1 + archived.recordings.len());
-    assert!(
-        results
-            .iter()
-            .any(|r| matches!(&r.outcome, Ok(RecordingOutcome::Available { .. })))
-    );
-    assert!(
-        results
-            .iter()
-            .any(|r| r.outcome.as_ref().is_err_and(|e| e.contains("ARCHIVED")))
-    );
-    let too_many: Vec<(String, Option<String>)> =
-        (0..101).map(|_| (available.id.to_string(), None)).collect();
-    assert!(
-        client
-            .batch_download(&too_many, Duration::from_secs(1))
-            .await
-            .is_err()
-    );
-}
-
 /// A batch answers only the conversations all of whose recordings it prepared as files, which
 /// hold what `GET .../recordings` gives; the rest (archived, never recorded, unknown) are left
 /// to that GET. A file that is not the recording the batch named is refused.
@@ -560,6 +518,12 @@ async fn batch_recording_files_hold_what_the_recordings_api_gives() {
         .collect();
     assert!(client.download_recordings(first, &swapped).await.is_err());
     assert!(client.download_recordings(first, &[]).await.is_err());
+    // Genesys takes 1 to 100 conversations a batch: the client asks for no other size.
+    for size in [0, 101] {
+        let ids = vec![first.clone(); size];
+        let refused = client.batch_recording_files(&ids).await.unwrap_err();
+        assert!(refused.to_string().contains("1 to 100"), "{refused}");
+    }
 }
 
 #[tokio::test]

@@ -83,6 +83,17 @@ pub fn memory_windows() -> [(&'static str, usize, i64); 2] {
     [("small", small, 24), ("large", large, hours)]
 }
 
+/// The memory runs in the order they are made: each window `BENCH_MEMORY_RUNS` times (default
+/// 3, at least 1), the windows taking turns, with the run's number. One run of a window moves
+/// its peak by 1-2 MiB with the machine's load, as much as 10x the window adds; the page shows
+/// each window's median.
+pub fn memory_turns() -> Vec<(usize, (&'static str, usize, i64))> {
+    let windows = memory_windows();
+    (0..env_usize("BENCH_MEMORY_RUNS", 3).max(1))
+        .flat_map(|run| windows.map(|window| (run, window)))
+        .collect()
+}
+
 /// `simulate` arguments of a memory run: `conversations` over the `hours` ending one hour ago
 /// (on a whole minute, as `simulate`'s default 24 h window), no rate limit.
 pub fn memory_sim_args(conversations: usize, hours: i64) -> Vec<String> {

@@ -4,7 +4,6 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use futures::StreamExt;
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -140,17 +139,6 @@ pub struct RecordingFile {
     pub url: String,
 }
 
-/// One result of a batch download.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BatchResult {
-    /// Conversation id.
-    pub conversation_id: Option<String>,
-    /// Recording id.
-    pub recording_id: Option<String>,
-    /// The downloaded recording, or why there is none.
-    pub outcome: Result<RecordingOutcome, String>,
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BatchSubmitted {
@@ -189,8 +177,6 @@ impl BatchItem {
 
 /// The first batch poll waits `job_poll_delay(BATCH_FIRST_POLL)` (400 ms).
 const BATCH_FIRST_POLL: u32 = 2;
-/// Result files downloaded at once.
-const BATCH_DOWNLOADS_IN_FLIGHT: usize = 8;
 /// The longest wait for a batch of recordings before its conversations are fetched one by one.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -301,38 +287,6 @@ impl GenesysClient {
             }
         }
         Ok(fetch)
-    }
-
-    /// Batch download of up to 100 (conversation, optional recording) pairs: submit, poll until
-    /// every result is in (or `timeout`), then download each result URL.
-    pub async fn batch_download(
-        &self,
-        items: &[(String, Option<String>)],
-        timeout: Duration,
-    ) -> Result<Vec<BatchResult>, GenesysError> {
-        let status = self.batch_request(items, timeout).await?;
-        // Pre-signed URLs are plain storage downloads, outside the API's rate limit.
-        let results = futures::stream::iter(status.results)
-            .map(|item| async move {
-                let outcome = match (&item.result_url, &item.error_msg) {
-                    (Some(_), _) if !item.holds_json() => Err(format!(
-                        "not a text recording file ({})",
-                        item.content_type.as_deref().unwrap_or_default()
-                    )),
-                    (Some(url), _) => self.download(url).await,
-                    (None, Some(error)) => Err(error.clone()),
-                    (None, None) => Err("neither resultUrl nor errorMsg".to_string()),
-                };
-                BatchResult {
-                    conversation_id: item.conversation_id,
-                    recording_id: item.recording_id,
-                    outcome,
-                }
-            })
-            .buffered(BATCH_DOWNLOADS_IN_FLIGHT)
-            .collect()
-            .await;
-        Ok(results)
     }
 
     /// Submits a batch download of `items` and polls it until every result is in (or

@@ -1,8 +1,9 @@
 //! Fetch, the answer's side: one `GET .../recordings` per conversation (made by
 //! [`crate::pipeline::ingest`]) carries every recording with its transcript; this module turns
-//! the answer into the interaction Capture ingests, or into the final word on why there is none: Genesys holds no text recording of what the recording
-//! side lacks (`notRecorded`, learned from the recordings API, never from the analytics flag),
-//! or the recordings are archived, deleted or otherwise unusable.
+//! the answer into the interaction Capture ingests, or into the final word on why there is
+//! none: Genesys holds no text recording of what the recording side lacks (`notRecorded`,
+//! learned from the recordings API, never from the analytics flag), or the recordings are
+//! archived, deleted or otherwise unusable.
 
 use std::collections::HashMap;
 

@@ -21,9 +21,9 @@
 //!    transcoding, restoring or met a passing error, until the retry deadline;
 //! 5. the final match counts and the extras are recorded (`tracker.rs`);
 //! 6. once every pool on the queue is done, **verify** (`verify/`) the shard's own
-//!    conversations, wherever they were ingested: DAS is read again, only around the ones still waiting
-//!    and at growing intervals, until every ingested conversation shows up or the verify
-//!    deadline passes.
+//!    conversations, wherever they were ingested: DAS is read again, only around the ones
+//!    still waiting and at growing intervals, until every ingested conversation shows up or
+//!    the verify deadline passes.
 //!
 //! A re-drive (the spec names its conversations; `targets.rs` resolves and shares them) replaces
 //! steps 2 and 3 by `targeted.rs`: the named conversations are read by id and matched against

@@ -168,8 +168,8 @@ impl RecoveryPool {
     }
 
     /// `batch` with the recording files one batch download prepared for each (None: the item
-    /// fetches its recordings itself). Small batches are not worth a submit and its polls, and a batch refused for good
-    /// (no permission, no such endpoint) ends batching for the shard.
+    /// fetches its recordings itself). Small batches are not worth a submit and its polls, and
+    /// a batch refused for good (no permission, no such endpoint) ends batching for the shard.
     fn batch_files(
         &self,
         state: &PoolState,

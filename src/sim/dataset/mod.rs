@@ -14,9 +14,10 @@
 //! but those are never recorded and never matched.
 //!
 //! Files: `config.rs` says what to make and `model.rs` names what is made; `generate.rs` draws
-//! it (`profile.rs` spreading the starts over the window), with `holdings.rs` deciding what the recording side holds; `participants.rs` and
-//! `transcript.rs` draw the content on demand (`draw.rs` has the draws they share); and
-//! `expectations.rs` states what a recovery over the dataset must find.
+//! it (`profile.rs` spreading the starts over the window), with `holdings.rs` deciding what the
+//! recording side holds; `participants.rs` and `transcript.rs` draw the content on demand
+//! (`draw.rs` has the draws they share); and `expectations.rs` states what a recovery over the
+//! dataset must find.
 
 mod config;
 mod draw;

@@ -1,5 +1,6 @@
 //! OAuth client credentials and what every `/api/v2` request passes first: response headers
-//! and latency, bearer checks, per-token and per-client (org) rate limits with the normalised 429, injected faults.
+//! and latency, bearer checks, per-token and per-client (org) rate limits with the normalised
+//! 429, injected faults.
 
 use super::*;
 
